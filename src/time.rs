@@ -1,0 +1,87 @@
+//! Capture timestamps: nanoseconds since the Unix epoch, printed as RFC 3339.
+
+use std::fmt;
+
+/// A capture timestamp in nanoseconds since 1970-01-01T00:00:00Z.
+///
+/// Signed so that a pcapng `if_tsoffset` or a broken clock before 1970 still
+/// orders correctly; i64 nanoseconds reach the year 2262.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    pub const fn from_nanos(ns: i64) -> Self {
+        Timestamp(ns)
+    }
+
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds (and fraction) from `earlier` to `self`, for relative times.
+    pub fn secs_since(self, earlier: Timestamp) -> f64 {
+        (self.0.saturating_sub(earlier.0)) as f64 / 1e9
+    }
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
+/// Howard Hinnant's `civil_from_days`, valid for the whole i64 range we use.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// RFC 3339 in UTC with nanoseconds: `2024-05-01T12:00:00.123456789Z`.
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        write!(
+            f,
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch() {
+        assert_eq!(Timestamp(0).to_string(), "1970-01-01T00:00:00.000000000Z");
+    }
+
+    #[test]
+    fn known_instant() {
+        // date -u -d @1700000000 -> 2023-11-14T22:13:20Z
+        assert_eq!(
+            Timestamp(1_700_000_000_123_456_789).to_string(),
+            "2023-11-14T22:13:20.123456789Z"
+        );
+    }
+
+    #[test]
+    fn leap_day_and_before_epoch() {
+        // 2024-02-29T00:00:00Z = 1709164800
+        assert_eq!(
+            Timestamp(1_709_164_800_000_000_000).to_string(),
+            "2024-02-29T00:00:00.000000000Z"
+        );
+        assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999999999Z");
+    }
+}
