@@ -63,7 +63,9 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}: not a pcap or pcapng capture (starts with {found}; expected pcap magic a1b2c3d4/a1b23c4d in either byte order, pcapng 0a0d0d0a, or gzip 1f8b)")]
+    #[error(
+        "{file}: not a pcap or pcapng capture (starts with {found}; expected pcap magic a1b2c3d4/a1b23c4d in either byte order, pcapng 0a0d0d0a, or gzip 1f8b)"
+    )]
     NotACapture { file: String, found: String },
     #[error("{file}: truncated at byte {offset}: {expected}")]
     Truncated {

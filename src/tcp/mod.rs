@@ -1,1 +1,505 @@
-//! tcp
+//! TCP reassembler: finds connections, tells client from server, and turns
+//! each direction's segments into ordered bytes and gaps.
+//!
+//! Read with RFC 9293 (TCP) at hand: section 3.4 for sequence numbers, 3.5
+//! for connection establishment (and reuse of a 4-tuple after close), 3.6 for
+//! closing. The reassembler is passive: it sees what a capture saw, so it
+//! follows the receiver's rules without ever enforcing a window.
+//!
+//! Sans-IO: [`Reassembler::packet`] takes one decoded segment and calls a
+//! [`StreamHandler`] with what it learns; time comes only from packet
+//! timestamps. Memory is bounded: out-of-order data is capped per direction
+//! and in total, and connections are retired on close, reset or idle time.
+
+pub mod seq;
+pub mod stream;
+
+use crate::packet::TcpSegment;
+use crate::time::Timestamp;
+use seq::SeqNumber;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+pub use stream::{Chunk, Gap, GapReason, HalfLimits, HalfStats, StreamEvent};
+use stream::{Half, SegmentIn};
+
+/// Direction of a segment relative to the connection's client and server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dir {
+    ClientToServer = 0,
+    ServerToClient = 1,
+}
+
+impl Dir {
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    pub fn reverse(self) -> Dir {
+        match self {
+            Dir::ClientToServer => Dir::ServerToClient,
+            Dir::ServerToClient => Dir::ClientToServer,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dir::ClientToServer => "c2s",
+            Dir::ServerToClient => "s2c",
+        }
+    }
+}
+
+/// How the client was told from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RoleSource {
+    /// The client sent the SYN.
+    Syn,
+    /// The SYN was not captured; the server sent the SYN-ACK.
+    SynAck,
+    /// Neither was captured: the lower port is taken to be the server's.
+    PortGuess,
+}
+
+impl RoleSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RoleSource::Syn => "syn",
+            RoleSource::SynAck => "syn-ack",
+            RoleSource::PortGuess => "port-guess",
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    /// Both directions sent a FIN and all bytes before it are accounted for.
+    Fin,
+    Rst,
+    /// No packet for longer than the idle timeout.
+    Idle,
+    /// A new SYN reused the 4-tuple while this connection was still open.
+    Reused,
+    /// The capture ended with the connection open.
+    EndOfCapture,
+}
+
+impl CloseReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CloseReason::Fin => "fin",
+            CloseReason::Rst => "rst",
+            CloseReason::Idle => "idle",
+            CloseReason::Reused => "reused",
+            CloseReason::EndOfCapture => "end-of-capture",
+        }
+    }
+}
+
+/// What is known of a connection; passed with every event.
+#[derive(Clone, Debug)]
+pub struct ConnMeta {
+    /// Small integer in order of the connection's first packet.
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub roles: RoleSource,
+    pub first_packet: u64,
+    pub first_ts: Timestamp,
+    pub last_packet: u64,
+    pub last_ts: Timestamp,
+    /// Packets per direction.
+    pub packets: [u64; 2],
+    /// Reassembly counters per direction.
+    pub stats: [HalfStats; 2],
+    /// A SYN (or SYN-ACK) was seen: the stream starts at its beginning.
+    pub syn_seen: bool,
+    pub rst_seen: bool,
+    pub fin_seen: [bool; 2],
+}
+
+/// The layer above: receives connections and their streams.
+pub trait StreamHandler {
+    /// Per-connection state of the layer above, created at open.
+    type Conn;
+    fn open(&mut self, meta: &ConnMeta) -> Self::Conn;
+    fn event(&mut self, conn: &mut Self::Conn, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>);
+    fn close(&mut self, conn: Self::Conn, meta: &ConnMeta, reason: CloseReason);
+}
+
+/// Reassembly limits and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub half: HalfLimits,
+    /// Out-of-order bytes held across all connections.
+    pub max_total_held: usize,
+    /// A connection with no packet for this long is retired.
+    pub idle_timeout_ns: i64,
+    /// How long a closed connection's 4-tuple absorbs late packets
+    /// (retransmissions, final ACKs) before a packet opens a new connection.
+    pub closed_linger_ns: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            half: HalfLimits {
+                max_bytes: 4 << 20,
+                max_segments: 4096,
+            },
+            max_total_held: 32 << 20,
+            idle_timeout_ns: 600 * 1_000_000_000,
+            closed_linger_ns: 60 * 1_000_000_000,
+        }
+    }
+}
+
+/// Reassembler-wide counters, for the summary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TcpStats {
+    pub connections: u64,
+    pub peak_live: u64,
+    /// Packets for a closed connection that arrived after it closed.
+    pub late_packets: u64,
+    /// Times the total memory cap forced held data out as gaps.
+    pub memcap_releases: u64,
+}
+
+/// Normalised 4-tuple: the smaller endpoint first, so both directions map to
+/// the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+struct FlowKey(SocketAddr, SocketAddr);
+
+impl FlowKey {
+    fn new(a: SocketAddr, b: SocketAddr) -> FlowKey {
+        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+    }
+}
+
+struct Conn<C> {
+    meta: ConnMeta,
+    halves: [Half; 2],
+    user: C,
+}
+
+enum Slot<C> {
+    Live(Box<Conn<C>>),
+    /// Closed recently: absorbs late packets until `until`.
+    Closed {
+        id: u64,
+        until: Timestamp,
+    },
+}
+
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+pub struct Reassembler<H: StreamHandler> {
+    cfg: Config,
+    conns: Map<FlowKey, Slot<H::Conn>>,
+    /// Deadlines (ns, conn id, key), earliest first; checked lazily, one entry
+    /// per connection at a time.
+    timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    next_id: u64,
+    live: u64,
+    held_total: usize,
+    now: Timestamp,
+    pub stats: TcpStats,
+}
+
+impl<H: StreamHandler> Reassembler<H> {
+    pub fn new(cfg: Config) -> Self {
+        Reassembler {
+            cfg,
+            conns: Map::default(),
+            timers: BinaryHeap::new(),
+            next_id: 0,
+            live: 0,
+            held_total: 0,
+            now: Timestamp(i64::MIN),
+            stats: TcpStats::default(),
+        }
+    }
+
+    /// Takes one TCP segment, captured as packet number `packet` at `ts`.
+    pub fn packet(&mut self, seg: &TcpSegment<'_>, packet: u64, ts: Timestamp, h: &mut H) {
+        if ts > self.now {
+            self.now = ts;
+            self.expire(h);
+        }
+        let src = SocketAddr::new(seg.src, seg.src_port);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let key = FlowKey::new(src, dst);
+        let fresh_syn = seg.flags.syn() && !seg.flags.ack();
+
+        match self.conns.get(&key) {
+            None => self.open(key, seg, src, dst, packet, ts, h),
+            Some(Slot::Closed { .. }) if fresh_syn => self.open(key, seg, src, dst, packet, ts, h),
+            Some(Slot::Closed { .. }) => {
+                self.stats.late_packets += 1;
+                return;
+            }
+            Some(Slot::Live(c)) => {
+                // RFC 9293 3.5: a new SYN on a 4-tuple whose previous
+                // connection is closing (or whose ISN differs, i.e. the client
+                // started over) starts a new incarnation of the connection.
+                let client_half = &c.halves[Dir::ClientToServer.index()];
+                let reused = fresh_syn
+                    && if src == c.meta.client {
+                        match client_half.isn() {
+                            Some(isn) => isn != SeqNumber(seg.seq),
+                            // The SYN is late (the SYN-ACK came first) unless
+                            // the client already sent data without one.
+                            None => client_half.started(),
+                        }
+                    } else {
+                        true
+                    };
+                if reused {
+                    self.close(key, CloseReason::Reused, packet, ts, h);
+                    self.open(key, seg, src, dst, packet, ts, h);
+                }
+            }
+        }
+        self.segment(key, seg, src, packet, ts, h);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn open(
+        &mut self,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        src: SocketAddr,
+        dst: SocketAddr,
+        packet: u64,
+        ts: Timestamp,
+        h: &mut H,
+    ) {
+        // The SYN's sender is the client; without a SYN, the SYN-ACK's
+        // sender is the server; without either, guess that the lower port is
+        // the service (ephemeral ports are high on every common OS).
+        let (client, server, roles) = match (seg.flags.syn(), seg.flags.ack()) {
+            (true, false) => (src, dst, RoleSource::Syn),
+            (true, true) => (dst, src, RoleSource::SynAck),
+            _ if seg.dst_port <= seg.src_port => (src, dst, RoleSource::PortGuess),
+            _ => (dst, src, RoleSource::PortGuess),
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let meta = ConnMeta {
+            id,
+            client,
+            server,
+            roles,
+            first_packet: packet,
+            first_ts: ts,
+            last_packet: packet,
+            last_ts: ts,
+            packets: [0; 2],
+            stats: [HalfStats::default(); 2],
+            syn_seen: seg.flags.syn(),
+            rst_seen: false,
+            fin_seen: [false; 2],
+        };
+        let user = h.open(&meta);
+        self.conns.insert(
+            key,
+            Slot::Live(Box::new(Conn {
+                meta,
+                halves: [Half::default(), Half::default()],
+                user,
+            })),
+        );
+        self.stats.connections += 1;
+        self.live += 1;
+        self.stats.peak_live = self.stats.peak_live.max(self.live);
+        self.timers.push(Reverse((
+            ts.0.saturating_add(self.cfg.idle_timeout_ns),
+            id,
+            key,
+        )));
+    }
+
+    fn segment(
+        &mut self,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        src: SocketAddr,
+        packet: u64,
+        ts: Timestamp,
+        h: &mut H,
+    ) {
+        let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let dir = if src == c.meta.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let Conn { meta, halves, user } = &mut **c;
+        meta.last_packet = packet;
+        meta.last_ts = meta.last_ts.max(ts);
+        meta.packets[dir.index()] += 1;
+        meta.syn_seen |= seg.flags.syn();
+        if seg.flags.ack() {
+            halves[dir.reverse().index()].peer_ack(SeqNumber(seg.ack));
+        }
+        let before = halves[dir.index()].held_cost();
+        let input = SegmentIn {
+            seq: SeqNumber(seg.seq),
+            syn: seg.flags.syn(),
+            fin: seg.flags.fin(),
+            payload: seg.payload,
+            payload_len: seg.payload_len,
+            packet,
+            ts,
+        };
+        halves[dir.index()].segment(&input, self.cfg.half, &mut |ev| {
+            h.event(user, meta, dir, ev)
+        });
+        let after = halves[dir.index()].held_cost();
+        meta.stats[dir.index()] = halves[dir.index()].stats;
+        meta.fin_seen[dir.index()] |= seg.flags.fin();
+        self.held_total = self.held_total + after - before;
+
+        // RFC 9293 3.6 / 3.10.7: a RST ends the connection at once; after a
+        // FIN each way (and every byte before them) it is over too.
+        if seg.flags.rst() {
+            meta.rst_seen = true;
+            self.close(key, CloseReason::Rst, packet, ts, h);
+        } else if halves[0].finished() && halves[1].finished() {
+            self.close(key, CloseReason::Fin, packet, ts, h);
+        } else if self.held_total > self.cfg.max_total_held {
+            self.relieve(key, dir, h);
+        }
+    }
+
+    /// Total held data is over its cap: release this direction's, then the
+    /// largest holders', as gaps.
+    fn relieve(&mut self, key: FlowKey, dir: Dir, h: &mut H) {
+        self.stats.memcap_releases += 1;
+        self.release(key, Some(dir), h);
+        while self.held_total > self.cfg.max_total_held {
+            let victim = self
+                .conns
+                .iter()
+                .filter_map(|(k, s)| match s {
+                    Slot::Live(c) => Some((c.halves[0].held_cost() + c.halves[1].held_cost(), *k)),
+                    Slot::Closed { .. } => None,
+                })
+                .max();
+            match victim {
+                Some((cost, k)) if cost > 0 => self.release(k, None, h),
+                _ => break,
+            }
+        }
+    }
+
+    fn release(&mut self, key: FlowKey, only: Option<Dir>, h: &mut H) {
+        let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let Conn { meta, halves, user } = &mut **c;
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            if only.is_some_and(|d| d != dir) {
+                continue;
+            }
+            let half = &mut halves[dir.index()];
+            let before = half.held_cost();
+            half.release_all(&mut |ev| h.event(user, meta, dir, ev));
+            meta.stats[dir.index()] = half.stats;
+            self.held_total -= before - half.held_cost();
+        }
+    }
+
+    /// Ends a connection: flush both directions, hand it to the handler and
+    /// leave a tombstone for late packets.
+    fn close(&mut self, key: FlowKey, reason: CloseReason, packet: u64, ts: Timestamp, h: &mut H) {
+        let Some(Slot::Live(c)) = self.conns.remove(&key) else {
+            return;
+        };
+        let Conn {
+            mut meta,
+            mut halves,
+            mut user,
+        } = *c;
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            let half = &mut halves[dir.index()];
+            self.held_total -= half.held_cost();
+            half.flush(packet, ts, &mut |ev| h.event(&mut user, &meta, dir, ev));
+            meta.stats[dir.index()] = half.stats;
+        }
+        self.live -= 1;
+        let id = meta.id;
+        h.close(user, &meta, reason);
+        if reason != CloseReason::EndOfCapture {
+            let until = Timestamp(ts.0.saturating_add(self.cfg.closed_linger_ns));
+            self.conns.insert(key, Slot::Closed { id, until });
+            self.timers.push(Reverse((until.0, id, key)));
+        }
+    }
+
+    /// Retires connections idle past the timeout and tombstones past their
+    /// linger time. Each timer entry is checked when due and re-armed if the
+    /// connection was active since, so the cost is amortised per connection.
+    fn expire(&mut self, h: &mut H) {
+        while let Some(&Reverse((due, id, key))) = self.timers.peek() {
+            if due > self.now.0 {
+                break;
+            }
+            self.timers.pop();
+            match self.conns.get(&key) {
+                Some(Slot::Closed { id: cid, until }) if *cid == id && until.0 <= self.now.0 => {
+                    self.conns.remove(&key);
+                }
+                Some(Slot::Live(c)) if c.meta.id == id => {
+                    let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
+                    if idle_until <= self.now.0 {
+                        let (packet, ts) = (c.meta.last_packet, c.meta.last_ts);
+                        self.close(key, CloseReason::Idle, packet, ts, h);
+                    } else {
+                        self.timers.push(Reverse((idle_until, id, key)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The capture is over: flush and close every open connection, in order
+    /// of their first packet.
+    pub fn finish(&mut self, h: &mut H) {
+        let mut open: Vec<(u64, FlowKey)> = self
+            .conns
+            .iter()
+            .filter_map(|(k, s)| match s {
+                Slot::Live(c) => Some((c.meta.id, *k)),
+                Slot::Closed { .. } => None,
+            })
+            .collect();
+        open.sort_unstable();
+        for (_, key) in open {
+            let (packet, ts) = match self.conns.get(&key) {
+                Some(Slot::Live(c)) => (c.meta.last_packet, c.meta.last_ts),
+                _ => continue,
+            };
+            self.close(key, CloseReason::EndOfCapture, packet, ts, h);
+        }
+        self.conns.clear();
+        self.timers.clear();
+    }
+
+    /// Connections currently open.
+    pub fn live(&self) -> u64 {
+        self.live
+    }
+
+    /// Out-of-order bytes held across all connections.
+    pub fn held_total(&self) -> usize {
+        self.held_total
+    }
+}
+
+#[cfg(test)]
+mod tests;

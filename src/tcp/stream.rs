@@ -1,0 +1,885 @@
+//! One direction of a TCP connection: from segments in capture order to an
+//! ordered run of byte chunks and gaps.
+//!
+//! The rules are those of a receiver (RFC 9293 section 3.10.7.4, "segment
+//! text"), applied to what a capture saw rather than what a host got:
+//!
+//! * Bytes are delivered exactly once, in stream order. The fast path (the
+//!   segment starts at or before the reassembly point) delivers straight from
+//!   the packet buffer; only out-of-order bytes are copied and held.
+//! * Overlaps keep the bytes that arrived first. A retransmission whose bytes
+//!   differ from the ones already seen is reported, since the two ends may
+//!   have seen different streams.
+//! * Bytes the capture never held become a [`Gap`] of known length at a known
+//!   offset: lost by the capture (later data, the peer's ACK or the FIN proves
+//!   they were sent), cut by the snaplen (the IP length says how many), or
+//!   released because a memory cap was reached.
+
+use super::seq::{OffsetMap, SeqNumber};
+use crate::time::Timestamp;
+use std::collections::BTreeMap;
+
+/// Why bytes of a stream are missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GapReason {
+    /// Sent (later data, an ACK or the FIN proves it) but not in the capture.
+    Lost,
+    /// Cut from the end of a packet by the capture's snaplen.
+    Snaplen,
+    /// Held out-of-order data was released over a hole because a memory cap
+    /// was reached.
+    Memcap,
+}
+
+impl GapReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GapReason::Lost => "lost",
+            GapReason::Snaplen => "snaplen",
+            GapReason::Memcap => "memcap",
+        }
+    }
+}
+
+/// Bytes of the stream carried by one packet.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    pub offset: u64,
+    pub data: &'a [u8],
+    pub packet: u64,
+    pub ts: Timestamp,
+}
+
+/// A run of bytes the capture does not hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gap {
+    pub offset: u64,
+    pub len: u64,
+    pub reason: GapReason,
+    /// The packet whose arrival (or whose missing tail) revealed the gap.
+    pub packet: u64,
+    pub ts: Timestamp,
+}
+
+/// What one direction hands to the layer above.
+#[derive(Clone, Copy, Debug)]
+pub enum StreamEvent<'a> {
+    Data(Chunk<'a>),
+    Gap(Gap),
+    /// A retransmission carried bytes that differ from the ones first seen
+    /// for the same range; the first bytes were kept.
+    Conflict {
+        offset: u64,
+        len: u64,
+        packet: u64,
+        ts: Timestamp,
+    },
+}
+
+/// One segment's view for this direction.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentIn<'a> {
+    pub seq: SeqNumber,
+    pub syn: bool,
+    pub fin: bool,
+    /// Captured payload.
+    pub payload: &'a [u8],
+    /// Payload length on the wire (>= `payload.len()`).
+    pub payload_len: u32,
+    pub packet: u64,
+    pub ts: Timestamp,
+}
+
+/// Limits on what one direction may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct HalfLimits {
+    pub max_bytes: usize,
+    pub max_segments: usize,
+}
+
+/// Counters kept per direction, for the connection record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HalfStats {
+    /// Payload bytes seen on the wire, retransmissions included.
+    pub wire_bytes: u64,
+    /// Bytes delivered in order.
+    pub delivered: u64,
+    /// Bytes seen again (retransmitted or overlapping) and dropped.
+    pub duplicate_bytes: u64,
+    pub conflicts: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    /// Segments that fell before the start of the stream (mid-stream pickup).
+    pub before_start: u64,
+    /// Segments out of order on arrival.
+    pub out_of_order: u64,
+}
+
+/// Held bytes, or a known-length hole (snaplen cut) held in order with them.
+#[derive(Debug)]
+struct Held {
+    len: u64,
+    /// Empty for a snaplen hole.
+    bytes: Vec<u8>,
+    packet: u64,
+    ts: Timestamp,
+}
+
+impl Held {
+    fn is_hole(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+/// Bookkeeping cost of a held piece beyond its bytes, so that floods of
+/// one-byte segments hit the cap too.
+const HELD_OVERHEAD: usize = 64;
+
+/// A few recently delivered chunks, hashed, so that a retransmission of data
+/// already passed up can still be compared without keeping the data.
+#[derive(Clone, Copy, Debug, Default)]
+struct Recent {
+    entries: [(u64, u32, u64); RECENT],
+    next: usize,
+}
+
+const RECENT: usize = 8;
+
+impl Recent {
+    fn record(&mut self, offset: u64, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        self.entries[self.next] = (offset, data.len() as u32, hash(data));
+        self.next = (self.next + 1) % RECENT;
+    }
+
+    /// True when some remembered chunk lies inside `[offset, offset+data.len())`
+    /// and the bytes there now hash differently. Returns the differing range.
+    fn conflict(&self, offset: u64, data: &[u8]) -> Option<(u64, u64)> {
+        let end = offset + data.len() as u64;
+        self.entries.iter().find_map(|&(o, len, h)| {
+            let e = o + u64::from(len);
+            if len == 0 || o < offset || e > end {
+                return None;
+            }
+            let slice = &data[(o - offset) as usize..(e - offset) as usize];
+            (hash(slice) != h).then_some((o, u64::from(len)))
+        })
+    }
+}
+
+/// A fast non-cryptographic hash (64-bit multiply-xorshift over words); it only
+/// has to tell a changed retransmission from an identical one.
+fn hash(data: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (data.len() as u64).wrapping_mul(K);
+    let mut words = data.chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
+        h = (h ^ v).wrapping_mul(K).rotate_left(29);
+    }
+    for &b in words.remainder() {
+        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+    }
+    h ^ (h >> 32)
+}
+
+/// Reassembly state of one direction.
+#[derive(Debug, Default)]
+pub struct Half {
+    map: Option<OffsetMap>,
+    /// Initial sequence number, when the SYN was seen.
+    isn: Option<SeqNumber>,
+    /// Everything before this offset was delivered or reported as a gap.
+    next: u64,
+    /// Offset of the FIN (the end of the stream), once seen.
+    fin: Option<u64>,
+    /// Highest offset the peer acknowledged.
+    acked: u64,
+    held: BTreeMap<u64, Held>,
+    held_cost: usize,
+    recent: Recent,
+    pub stats: HalfStats,
+}
+
+impl Half {
+    pub fn isn(&self) -> Option<SeqNumber> {
+        self.isn
+    }
+
+    /// Memory held for out-of-order data, as counted against the caps.
+    pub fn held_cost(&self) -> usize {
+        self.held_cost
+    }
+
+    pub fn next_offset(&self) -> u64 {
+        self.next
+    }
+
+    /// The FIN was seen and every byte before it is accounted for.
+    pub fn finished(&self) -> bool {
+        self.fin.is_some_and(|f| self.next >= f)
+    }
+
+    pub fn fin_seen(&self) -> bool {
+        self.fin.is_some()
+    }
+
+    /// Whether this direction has a sequence-number origin (SYN or data seen).
+    pub fn started(&self) -> bool {
+        self.map.is_some()
+    }
+
+    /// Handles one segment sent in this direction.
+    pub fn segment(
+        &mut self,
+        seg: &SegmentIn<'_>,
+        limits: HalfLimits,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        if seg.syn {
+            // RFC 9293 3.4: the SYN occupies the sequence number ISN; data
+            // starts at ISN + 1.
+            if self.map.is_none() {
+                self.isn = Some(seg.seq);
+                self.map = Some(OffsetMap::new(seg.seq.add(1)));
+            }
+        }
+        let data_seq = if seg.syn { seg.seq.add(1) } else { seg.seq };
+        let map = match self.map {
+            Some(m) => m,
+            None if seg.payload_len == 0 && !seg.fin => return,
+            None => {
+                // Picked up mid-stream: the first byte seen is offset 0.
+                let m = OffsetMap::new(data_seq);
+                self.map = Some(m);
+                m
+            }
+        };
+        let Some(off) = map.offset_of(data_seq, self.next) else {
+            self.stats.before_start += 1;
+            return;
+        };
+        self.stats.wire_bytes += u64::from(seg.payload_len);
+        let captured = &seg.payload[..seg.payload.len().min(seg.payload_len as usize)];
+        let missing = u64::from(seg.payload_len) - captured.len() as u64;
+        if seg.fin {
+            // RFC 9293 3.4: the FIN occupies the sequence number after the
+            // last data byte.
+            let fin_off = off + u64::from(seg.payload_len);
+            self.fin = Some(self.fin.map_or(fin_off, |f| f.min(fin_off)));
+        }
+        if seg.payload_len == 0 {
+            return;
+        }
+        if off <= self.next {
+            self.in_order(off, captured, missing, seg.packet, seg.ts, out);
+            if !self.held.is_empty() {
+                self.drain(out);
+            }
+        } else {
+            self.stats.out_of_order += 1;
+            self.hold(off, captured, missing, seg.packet, seg.ts, out);
+            // Later data has arrived while the peer already acknowledged the
+            // hole: the hole's bytes were received, so the capture missed
+            // them and they will not come again.
+            self.release_acked(out);
+            self.enforce(limits, out);
+        }
+    }
+
+    /// Records the peer's acknowledgment number for this direction.
+    pub fn peer_ack(&mut self, ack: SeqNumber) {
+        let Some(map) = self.map else { return };
+        if let Some(a) = map.offset_of(ack, self.next) {
+            // An ACK may also cover the FIN (one past the last byte).
+            let a = match self.fin {
+                Some(f) if a > f => f,
+                _ => a,
+            };
+            self.acked = self.acked.max(a);
+        }
+    }
+
+    /// A segment starting at or before `next`: deliver what is new straight
+    /// from the packet.
+    fn in_order(
+        &mut self,
+        off: u64,
+        captured: &[u8],
+        missing: u64,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        let end = off + captured.len() as u64 + missing;
+        if end <= self.next {
+            self.stats.duplicate_bytes += end - off;
+            self.check_recent(off, captured, packet, ts, out);
+            return;
+        }
+        let skip = self.next - off;
+        if skip > 0 {
+            self.stats.duplicate_bytes += skip;
+            let old = &captured[..(skip as usize).min(captured.len())];
+            self.check_recent(off, old, packet, ts, out);
+        }
+        let fresh = captured.get(skip as usize..).unwrap_or(&[]);
+        if !fresh.is_empty() {
+            self.deliver(fresh, packet, ts, out);
+        }
+        let hole_start = self.next;
+        if end > hole_start {
+            self.gap(end - hole_start, GapReason::Snaplen, packet, ts, out);
+        }
+    }
+
+    fn check_recent(
+        &mut self,
+        off: u64,
+        old: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        if let Some((offset, len)) = self.recent.conflict(off, old) {
+            self.stats.conflicts += 1;
+            out(StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ts,
+            });
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        data: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        self.recent.record(self.next, data);
+        out(StreamEvent::Data(Chunk {
+            offset: self.next,
+            data,
+            packet,
+            ts,
+        }));
+        self.next += data.len() as u64;
+        self.stats.delivered += data.len() as u64;
+    }
+
+    fn gap(
+        &mut self,
+        len: u64,
+        reason: GapReason,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        out(StreamEvent::Gap(Gap {
+            offset: self.next,
+            len,
+            reason,
+            packet,
+            ts,
+        }));
+        self.next += len;
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+    }
+
+    /// Stores an out-of-order segment, keeping bytes that arrived first where
+    /// it overlaps what is already held.
+    fn hold(
+        &mut self,
+        off: u64,
+        captured: &[u8],
+        missing: u64,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        // The captured bytes, then the snaplen hole after them, each placed
+        // into the free ranges between held pieces.
+        self.place(off, Piece::Bytes(captured), packet, ts, out);
+        if missing > 0 {
+            self.place(
+                off + captured.len() as u64,
+                Piece::Hole(missing),
+                packet,
+                ts,
+                out,
+            );
+        }
+    }
+
+    fn place(
+        &mut self,
+        start: u64,
+        piece: Piece<'_>,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(StreamEvent<'_>),
+    ) {
+        let end = start + piece.len();
+        let mut cur = start;
+        // Walk the held pieces that overlap [start, end), filling free ranges.
+        let first = self.held.range(..=start).next_back().map(|(&o, _)| o);
+        let keys: Vec<u64> = first
+            .into_iter()
+            .chain(self.held.range(start + 1..end).map(|(&o, _)| o))
+            .collect();
+        for k in keys {
+            let h = &self.held[&k];
+            let (hs, he) = (k, k + h.len);
+            if he <= cur {
+                continue;
+            }
+            if hs > cur {
+                let free_end = hs.min(end);
+                self.insert(cur, piece.slice(cur - start, free_end - start), packet, ts);
+                cur = free_end;
+            }
+            if cur >= end {
+                break;
+            }
+            // Overlap [cur, min(he, end)) with what is held: first bytes win.
+            let ov_end = he.min(end);
+            self.stats.duplicate_bytes += ov_end - cur;
+            let h = &self.held[&k];
+            if let (Piece::Bytes(new), false) = (piece, h.is_hole()) {
+                let a = &h.bytes[(cur - hs) as usize..(ov_end - hs) as usize];
+                let b = &new[(cur - start) as usize..(ov_end - start) as usize];
+                if a != b {
+                    self.stats.conflicts += 1;
+                    out(StreamEvent::Conflict {
+                        offset: cur,
+                        len: ov_end - cur,
+                        packet,
+                        ts,
+                    });
+                }
+            }
+            cur = ov_end;
+        }
+        if cur < end {
+            self.insert(cur, piece.slice(cur - start, end - start), packet, ts);
+        }
+    }
+
+    fn insert(&mut self, off: u64, piece: Piece<'_>, packet: u64, ts: Timestamp) {
+        let held = match piece {
+            Piece::Bytes(b) => Held {
+                len: b.len() as u64,
+                bytes: b.to_vec(),
+                packet,
+                ts,
+            },
+            Piece::Hole(n) => Held {
+                len: n,
+                bytes: Vec::new(),
+                packet,
+                ts,
+            },
+        };
+        if held.len == 0 {
+            return;
+        }
+        self.held_cost += held.bytes.len() + HELD_OVERHEAD;
+        self.held.insert(off, held);
+    }
+
+    /// Delivers held pieces that have become contiguous with `next`.
+    fn drain(&mut self, out: &mut impl FnMut(StreamEvent<'_>)) {
+        while let Some(entry) = self.held.first_entry() {
+            let off = *entry.key();
+            if off > self.next {
+                break;
+            }
+            let h = entry.remove();
+            self.held_cost -= h.bytes.len() + HELD_OVERHEAD;
+            let end = off + h.len;
+            if end <= self.next {
+                self.stats.duplicate_bytes += h.len;
+                continue;
+            }
+            let skip = self.next - off;
+            self.stats.duplicate_bytes += skip;
+            if h.is_hole() {
+                self.gap(end - self.next, GapReason::Snaplen, h.packet, h.ts, out);
+            } else {
+                self.deliver(&h.bytes[skip as usize..], h.packet, h.ts, out);
+            }
+        }
+    }
+
+    /// Declares the hole before the first held piece lost and delivers on.
+    fn skip_hole(&mut self, reason: GapReason, upto: u64, out: &mut impl FnMut(StreamEvent<'_>)) {
+        let Some((&first, h)) = self.held.first_key_value() else {
+            return;
+        };
+        let target = first.min(upto);
+        if target > self.next {
+            let (packet, ts) = (h.packet, h.ts);
+            self.gap(target - self.next, reason, packet, ts, out);
+        }
+        self.drain(out);
+    }
+
+    fn release_acked(&mut self, out: &mut impl FnMut(StreamEvent<'_>)) {
+        if self.acked > self.next && !self.held.is_empty() {
+            self.skip_hole(GapReason::Lost, self.acked, out);
+        }
+    }
+
+    /// Releases held data over holes until this direction is within its caps.
+    fn enforce(&mut self, limits: HalfLimits, out: &mut impl FnMut(StreamEvent<'_>)) {
+        while !self.held.is_empty()
+            && (self.held_cost > limits.max_bytes || self.held.len() > limits.max_segments)
+        {
+            self.skip_hole(GapReason::Memcap, u64::MAX, out);
+        }
+    }
+
+    /// Releases everything held (memory pressure elsewhere): holes become
+    /// `Memcap` gaps.
+    pub fn release_all(&mut self, out: &mut impl FnMut(StreamEvent<'_>)) {
+        while !self.held.is_empty() {
+            self.skip_hole(GapReason::Memcap, u64::MAX, out);
+        }
+    }
+
+    /// The connection is over (FIN, RST, idle or end of capture): deliver
+    /// what is held across its holes, then account for bytes proven sent
+    /// (up to the FIN or the peer's ACK) but never captured.
+    pub fn flush(&mut self, packet: u64, ts: Timestamp, out: &mut impl FnMut(StreamEvent<'_>)) {
+        while !self.held.is_empty() {
+            self.skip_hole(GapReason::Lost, u64::MAX, out);
+        }
+        let end = self.fin.unwrap_or(0).max(self.acked);
+        if end > self.next {
+            self.gap(end - self.next, GapReason::Lost, packet, ts, out);
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Piece<'a> {
+    Bytes(&'a [u8]),
+    Hole(u64),
+}
+
+impl<'a> Piece<'a> {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::Hole(n) => *n,
+        }
+    }
+
+    fn slice(&self, from: u64, to: u64) -> Piece<'a> {
+        match *self {
+            Piece::Bytes(b) => Piece::Bytes(&b[from as usize..to as usize]),
+            Piece::Hole(_) => Piece::Hole(to - from),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: HalfLimits = HalfLimits {
+        max_bytes: 1 << 20,
+        max_segments: 1024,
+    };
+
+    /// What the layer above would see: the stream with gaps as `?` runs,
+    /// plus the conflicts.
+    #[derive(Default, Debug)]
+    struct Seen {
+        bytes: Vec<u8>,
+        gaps: Vec<(u64, u64, GapReason)>,
+        conflicts: Vec<(u64, u64)>,
+        packets: Vec<u64>,
+    }
+
+    struct Feed {
+        half: Half,
+        seen: Seen,
+        isn: u32,
+        packet: u64,
+    }
+
+    impl Feed {
+        fn syn(isn: u32) -> Feed {
+            let mut f = Feed {
+                half: Half::default(),
+                seen: Seen::default(),
+                isn,
+                packet: 0,
+            };
+            f.raw(isn, true, false, b"", 0);
+            f
+        }
+
+        fn raw(&mut self, seq: u32, syn: bool, fin: bool, data: &[u8], wire: u32) {
+            self.packet += 1;
+            let seg = SegmentIn {
+                seq: SeqNumber(seq),
+                syn,
+                fin,
+                payload: data,
+                payload_len: wire,
+                packet: self.packet,
+                ts: Timestamp(0),
+            };
+            let seen = &mut self.seen;
+            self.half.segment(&seg, LIMITS, &mut |ev| record(seen, ev));
+        }
+
+        /// Data at stream offset `off` (relative to ISN + 1).
+        fn data(&mut self, off: u32, data: &[u8]) {
+            let seq = self.isn.wrapping_add(1).wrapping_add(off);
+            self.raw(seq, false, false, data, data.len() as u32);
+        }
+
+        fn cut(&mut self, off: u32, data: &[u8], wire: u32) {
+            let seq = self.isn.wrapping_add(1).wrapping_add(off);
+            self.raw(seq, false, false, data, wire);
+        }
+
+        fn fin(&mut self, off: u32) {
+            let seq = self.isn.wrapping_add(1).wrapping_add(off);
+            self.raw(seq, false, true, b"", 0);
+        }
+
+        fn flush(&mut self) {
+            let seen = &mut self.seen;
+            self.half
+                .flush(99, Timestamp(0), &mut |ev| record(seen, ev));
+        }
+    }
+
+    fn record(seen: &mut Seen, ev: StreamEvent<'_>) {
+        match ev {
+            StreamEvent::Data(c) => {
+                assert_eq!(c.offset, seen.bytes.len() as u64, "data must be contiguous");
+                seen.bytes.extend_from_slice(c.data);
+                seen.packets.push(c.packet);
+            }
+            StreamEvent::Gap(g) => {
+                assert_eq!(g.offset, seen.bytes.len() as u64, "gap must be contiguous");
+                seen.bytes.extend(std::iter::repeat_n(b'?', g.len as usize));
+                seen.gaps.push((g.offset, g.len, g.reason));
+            }
+            StreamEvent::Conflict { offset, len, .. } => seen.conflicts.push((offset, len)),
+        }
+    }
+
+    #[test]
+    fn test_in_order() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"hello ");
+        f.data(6, b"world");
+        assert_eq!(f.seen.bytes, b"hello world");
+        assert!(f.seen.gaps.is_empty());
+        assert_eq!(f.seen.packets, vec![2, 3]);
+    }
+
+    #[test]
+    fn test_out_of_order_is_reordered() {
+        let mut f = Feed::syn(1000);
+        f.data(6, b"world");
+        f.data(11, b"!");
+        assert_eq!(f.seen.bytes, b"");
+        f.data(0, b"hello ");
+        assert_eq!(f.seen.bytes, b"hello world!");
+        // Each byte keeps the packet it came from.
+        assert_eq!(f.seen.packets, vec![4, 2, 3]);
+        assert_eq!(f.half.held_cost(), 0);
+    }
+
+    #[test]
+    fn test_identical_retransmission_is_quiet() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"hello ");
+        f.data(6, b"world");
+        f.data(0, b"hello ");
+        f.data(3, b"lo wor");
+        assert_eq!(f.seen.bytes, b"hello world");
+        assert!(f.seen.conflicts.is_empty());
+        assert_eq!(f.half.stats.duplicate_bytes, 12);
+    }
+
+    #[test]
+    fn test_conflicting_retransmission_is_reported() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"hello ");
+        f.data(0, b"HELLO ");
+        assert_eq!(f.seen.conflicts, vec![(0, 6)]);
+        assert_eq!(f.seen.bytes, b"hello ");
+    }
+
+    #[test]
+    fn test_conflicting_overlap_in_held_data() {
+        let mut f = Feed::syn(1000);
+        f.data(4, b"abcd");
+        f.data(6, b"XYef");
+        assert_eq!(f.seen.conflicts, vec![(6, 2)]);
+        f.data(0, b"0123");
+        assert_eq!(f.seen.bytes, b"0123abcdef");
+    }
+
+    #[test]
+    fn test_overlap_spanning_several_held_pieces() {
+        let mut f = Feed::syn(7);
+        f.data(2, b"cd");
+        f.data(6, b"gh");
+        f.data(1, b"bcdefghij");
+        f.data(0, b"a");
+        assert_eq!(f.seen.bytes, b"abcdefghij");
+        assert!(f.seen.conflicts.is_empty());
+    }
+
+    #[test]
+    fn test_wraparound() {
+        let isn = u32::MAX - 3;
+        let mut f = Feed::syn(isn);
+        f.data(0, b"abc");
+        f.data(3, b"defgh"); // crosses seq 0
+        f.data(8, b"ij");
+        assert_eq!(f.seen.bytes, b"abcdefghij");
+    }
+
+    #[test]
+    fn test_snaplen_cut_becomes_gap_of_known_length() {
+        let mut f = Feed::syn(1000);
+        f.cut(0, b"head", 10);
+        f.data(10, b"next");
+        assert_eq!(f.seen.bytes, b"head??????next");
+        assert_eq!(f.seen.gaps, vec![(4, 6, GapReason::Snaplen)]);
+    }
+
+    #[test]
+    fn test_snaplen_cut_out_of_order() {
+        let mut f = Feed::syn(1000);
+        f.cut(4, b"ab", 5);
+        f.data(9, b"Z");
+        f.data(0, b"0123");
+        assert_eq!(f.seen.bytes, b"0123ab???Z");
+    }
+
+    #[test]
+    fn test_lost_segment_released_by_ack() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"aa");
+        // Peer acknowledges up to offset 10 although only 2 bytes were seen.
+        f.half.peer_ack(SeqNumber(1001 + 10));
+        f.data(6, b"gggg");
+        assert_eq!(f.seen.bytes, b"aa????gggg");
+        assert_eq!(f.seen.gaps, vec![(2, 4, GapReason::Lost)]);
+    }
+
+    #[test]
+    fn test_lost_segment_released_at_flush() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"aa");
+        f.data(5, b"ff");
+        f.fin(7);
+        f.flush();
+        assert_eq!(f.seen.bytes, b"aa???ff");
+    }
+
+    #[test]
+    fn test_lost_tail_before_fin() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"aa");
+        f.fin(5);
+        f.flush();
+        assert_eq!(f.seen.bytes, b"aa???");
+        assert!(f.half.finished());
+    }
+
+    #[test]
+    fn test_midstream_pickup() {
+        let mut f = Feed {
+            half: Half::default(),
+            seen: Seen::default(),
+            isn: 0,
+            packet: 0,
+        };
+        f.raw(5000, false, false, b"abc", 3);
+        f.raw(5003, false, false, b"def", 3);
+        f.raw(4990, false, false, b"old", 3);
+        assert_eq!(f.seen.bytes, b"abcdef");
+        assert_eq!(f.half.stats.before_start, 1);
+    }
+
+    #[test]
+    fn test_memcap_releases_as_gap() {
+        let mut f = Feed::syn(0);
+        let limits = HalfLimits {
+            max_bytes: 300,
+            max_segments: 100,
+        };
+        let mut seen = Seen::default();
+        for i in 0..4u32 {
+            let seg = SegmentIn {
+                seq: SeqNumber(1 + 10 + i * 100),
+                syn: false,
+                fin: false,
+                payload: &[b'x'; 100],
+                payload_len: 100,
+                packet: 10 + u64::from(i),
+                ts: Timestamp(0),
+            };
+            f.half
+                .segment(&seg, limits, &mut |ev| record(&mut seen, ev));
+        }
+        assert_eq!(seen.gaps, vec![(0, 10, GapReason::Memcap)]);
+        assert!(f.half.held_cost() <= 300);
+        assert_eq!(seen.bytes.len(), 10 + 400);
+    }
+
+    #[test]
+    fn test_segment_cap_bounds_tiny_segments() {
+        let mut f = Feed::syn(0);
+        let limits = HalfLimits {
+            max_bytes: 1 << 20,
+            max_segments: 8,
+        };
+        let mut seen = Seen::default();
+        for i in 0..100u32 {
+            let seg = SegmentIn {
+                seq: SeqNumber(1 + 2 + i * 2),
+                syn: false,
+                fin: false,
+                payload: b"x",
+                payload_len: 1,
+                packet: u64::from(i),
+                ts: Timestamp(0),
+            };
+            f.half
+                .segment(&seg, limits, &mut |ev| record(&mut seen, ev));
+            assert!(f.half.held.len() <= 8);
+        }
+    }
+
+    #[test]
+    fn test_syn_with_data() {
+        let mut f = Feed {
+            half: Half::default(),
+            seen: Seen::default(),
+            isn: 77,
+            packet: 0,
+        };
+        f.raw(77, true, false, b"fast", 4);
+        f.data(4, b"open");
+        assert_eq!(f.seen.bytes, b"fastopen");
+    }
+}
