@@ -1,1 +1,8 @@
-//! websocket
+//! WebSocket frames: the header type and parser ([`frame`]) and the
+//! incremental per-direction decoder ([`decoder`]).
+
+pub mod decoder;
+pub mod frame;
+
+pub use decoder::{DecodeEvent, Expect, FrameDecoder, FrameEnd, FrameStart, SyncLoss};
+pub use frame::{FrameHeader, LengthForm, Opcode};

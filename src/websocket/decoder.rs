@@ -1,0 +1,601 @@
+//! Incremental (sans-IO) frame decoder for one direction of a WebSocket
+//! connection.
+//!
+//! It takes the reassembled stream as chunks and gaps, in order, and emits a
+//! frame's header once it is complete, then its payload as it passes (never
+//! held), then its end. The result does not depend on how the bytes were
+//! split into chunks.
+//!
+//! A gap inside a payload costs nothing: its length is known, so the next
+//! header is still found. A gap that covers header bytes loses frame sync;
+//! the decoder then searches the following bytes for a run of plausible
+//! headers (a header whose frame ends exactly where another plausible header
+//! starts) and reports how many bytes it skipped. It never reports a frame
+//! it did not find in this way.
+
+use super::frame::{self, FrameHeader, Opcode, Parsed};
+use crate::time::Timestamp;
+
+/// Where a frame starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameStart {
+    /// Index of the frame in this direction, from 0.
+    pub index: u64,
+    /// Stream offset of the header's first byte.
+    pub offset: u64,
+    /// Packet holding the header's first byte, and its time.
+    pub packet: u64,
+    pub ts: Timestamp,
+    pub header: FrameHeader,
+}
+
+/// How a frame ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameEnd {
+    /// Packet holding the last payload byte (the header's last byte for an
+    /// empty payload; the packet that revealed the gap if the last bytes
+    /// were not captured).
+    pub last_packet: u64,
+    pub last_ts: Timestamp,
+    /// Payload bytes that fell in capture gaps.
+    pub missing: u64,
+    /// False when the stream ended before the payload did.
+    pub complete: bool,
+}
+
+/// Why frame sync was lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncLoss {
+    /// A capture gap covered (part of) a frame header.
+    GapInHeader,
+    /// A header announced a length of 2^63 or more: no such frame exists.
+    ImpossibleLength,
+    /// The caller decided the bytes are not frames (e.g. a validator found
+    /// foreign data).
+    External,
+}
+
+/// What the decoder reports.
+#[derive(Clone, Copy, Debug)]
+pub enum DecodeEvent<'a> {
+    /// A complete header.
+    Frame(FrameStart),
+    /// Payload bytes as sent (still masked); `pos` is their offset within
+    /// the payload.
+    Payload {
+        data: &'a [u8],
+        pos: u64,
+        packet: u64,
+    },
+    /// Payload bytes missing from the capture.
+    PayloadGap {
+        pos: u64,
+        len: u64,
+    },
+    End(FrameEnd),
+    /// Sync lost at stream `offset`.
+    SyncLost {
+        offset: u64,
+        packet: u64,
+        ts: Timestamp,
+        reason: SyncLoss,
+    },
+    /// Sync regained: `skipped` bytes (captured or not) between the loss and
+    /// the next frame at `offset`.
+    Resync {
+        offset: u64,
+        skipped: u64,
+        packet: u64,
+        ts: Timestamp,
+    },
+    /// The stream ended before a header was complete (`have` bytes of it).
+    PartialHeader {
+        offset: u64,
+        have: u8,
+        packet: u64,
+    },
+}
+
+/// What a plausible header looks like in this direction, for resync.
+#[derive(Clone, Copy, Debug)]
+pub struct Expect {
+    /// RFC 6455 5.3: client frames are masked, server frames are not.
+    pub masked: bool,
+    /// An extension that uses RSV1 (permessage-deflate) was negotiated.
+    pub rsv1: bool,
+}
+
+/// Bytes searched for a resync point before giving up on a window.
+const RESYNC_WINDOW: usize = 64 * 1024;
+/// A header claiming more than this is not taken as a resync point.
+const RESYNC_MAX_LEN: u64 = 1 << 32;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Header,
+    Payload,
+    Lost,
+}
+
+/// Decoder for one direction.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    state: State,
+    expect: Expect,
+    /// Stream offset of the next byte.
+    offset: u64,
+    next_index: u64,
+    hdr: [u8; 14],
+    hdr_have: u8,
+    hdr_start: (u64, u64, Timestamp),
+    remaining: u64,
+    pos: u64,
+    missing: u64,
+    last: (u64, Timestamp),
+    /// While lost: bytes kept for the resync search, with the packet each
+    /// run came from.
+    scan: Vec<u8>,
+    scan_packets: Vec<(usize, u64, Timestamp)>,
+    scan_offset: u64,
+    lost_at: u64,
+}
+
+impl FrameDecoder {
+    /// A decoder positioned at a frame boundary at stream `offset`.
+    pub fn new(offset: u64, expect: Expect) -> FrameDecoder {
+        FrameDecoder {
+            state: State::Header,
+            expect,
+            offset,
+            next_index: 0,
+            hdr: [0; 14],
+            hdr_have: 0,
+            hdr_start: (offset, 0, Timestamp(0)),
+            remaining: 0,
+            pos: 0,
+            missing: 0,
+            last: (0, Timestamp(0)),
+            scan: Vec::new(),
+            scan_packets: Vec::new(),
+            scan_offset: 0,
+            lost_at: 0,
+        }
+    }
+
+    pub fn set_expect(&mut self, expect: Expect) {
+        self.expect = expect;
+    }
+
+    /// Frames started so far.
+    pub fn frames(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Stream offset of the next byte expected.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Between frames (no header or payload in progress).
+    pub fn at_boundary(&self) -> bool {
+        self.state == State::Header && self.hdr_have == 0
+    }
+
+    /// Feeds bytes that follow the previous input.
+    pub fn push(
+        &mut self,
+        data: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let mut data = data;
+        while !data.is_empty() {
+            let used = match self.state {
+                State::Header => self.header_bytes(data, packet, ts, out),
+                State::Payload => self.payload_bytes(data, packet, ts, out),
+                State::Lost => return self.lost_bytes(data, packet, ts, out),
+            };
+            data = &data[used..];
+        }
+    }
+
+    fn header_bytes(
+        &mut self,
+        data: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) -> usize {
+        if self.hdr_have == 0 {
+            self.hdr_start = (self.offset, packet, ts);
+            // Fast path: the whole header is in this chunk.
+            if let Parsed::Complete(h) = frame::parse(data) {
+                let n = usize::from(h.header_len);
+                self.offset += n as u64;
+                self.start_frame(h, packet, ts, out);
+                return n;
+            }
+        }
+        let have = usize::from(self.hdr_have);
+        let need = if have < 2 {
+            2
+        } else {
+            frame::header_len([self.hdr[0], self.hdr[1]])
+        };
+        let take = (need - have).min(data.len());
+        self.hdr[have..have + take].copy_from_slice(&data[..take]);
+        self.hdr_have += take as u8;
+        self.offset += take as u64;
+        if let Parsed::Complete(h) = frame::parse(&self.hdr[..usize::from(self.hdr_have)]) {
+            self.hdr_have = 0;
+            self.start_frame(h, packet, ts, out);
+        }
+        take
+    }
+
+    fn start_frame(
+        &mut self,
+        h: FrameHeader,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let (offset, first_packet, first_ts) = self.hdr_start;
+        out(DecodeEvent::Frame(FrameStart {
+            index: self.next_index,
+            offset,
+            packet: first_packet,
+            ts: first_ts,
+            header: h,
+        }));
+        self.next_index += 1;
+        self.remaining = h.payload_len;
+        self.pos = 0;
+        self.missing = 0;
+        self.last = (packet, ts);
+        if h.length_msb_set() {
+            // No peer can send 2^63 bytes: report the frame, then look for
+            // the next real header right after this one.
+            self.end_frame(false, out);
+            self.lose(SyncLoss::ImpossibleLength, packet, ts, out);
+        } else if h.payload_len == 0 {
+            self.end_frame(true, out);
+        } else {
+            self.state = State::Payload;
+        }
+    }
+
+    fn payload_bytes(
+        &mut self,
+        data: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) -> usize {
+        let take = (data.len() as u64).min(self.remaining) as usize;
+        out(DecodeEvent::Payload {
+            data: &data[..take],
+            pos: self.pos,
+            packet,
+        });
+        self.pos += take as u64;
+        self.remaining -= take as u64;
+        self.offset += take as u64;
+        self.last = (packet, ts);
+        if self.remaining == 0 {
+            self.end_frame(true, out);
+        }
+        take
+    }
+
+    fn end_frame(&mut self, complete: bool, out: &mut impl FnMut(DecodeEvent<'_>)) {
+        out(DecodeEvent::End(FrameEnd {
+            last_packet: self.last.0,
+            last_ts: self.last.1,
+            missing: self.missing,
+            complete,
+        }));
+        self.state = State::Header;
+        self.hdr_have = 0;
+        self.remaining = 0;
+    }
+
+    /// Bytes the capture does not hold, at the current position.
+    pub fn gap(
+        &mut self,
+        len: u64,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let mut len = len;
+        if self.state == State::Payload {
+            let inside = len.min(self.remaining);
+            out(DecodeEvent::PayloadGap {
+                pos: self.pos,
+                len: inside,
+            });
+            self.pos += inside;
+            self.remaining -= inside;
+            self.missing += inside;
+            self.offset += inside;
+            len -= inside;
+            if self.remaining == 0 {
+                self.last = (packet, ts);
+                self.end_frame(true, out);
+            }
+        }
+        if len == 0 {
+            return;
+        }
+        match self.state {
+            State::Header => {
+                // The gap covers the start of (at least) one header.
+                let at = if self.hdr_have > 0 {
+                    self.hdr_start.0
+                } else {
+                    self.offset
+                };
+                self.offset += len;
+                self.lose_at(at, SyncLoss::GapInHeader, packet, ts, out);
+            }
+            State::Lost => {
+                // Whatever was buffered cannot be contiguous with what follows.
+                self.offset += len;
+                self.scan.clear();
+                self.scan_packets.clear();
+                self.scan_offset = self.offset;
+            }
+            State::Payload => unreachable!("payload gap handled above"),
+        }
+    }
+
+    /// The caller found that the bytes from here on are not frames.
+    pub fn lose_external(
+        &mut self,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        self.lose(SyncLoss::External, packet, ts, out);
+    }
+
+    fn lose(
+        &mut self,
+        reason: SyncLoss,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        self.lose_at(self.offset, reason, packet, ts, out);
+    }
+
+    fn lose_at(
+        &mut self,
+        at: u64,
+        reason: SyncLoss,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        out(DecodeEvent::SyncLost {
+            offset: at,
+            packet,
+            ts,
+            reason,
+        });
+        self.state = State::Lost;
+        self.hdr_have = 0;
+        self.lost_at = at;
+        self.scan.clear();
+        self.scan_packets.clear();
+        self.scan_offset = self.offset;
+    }
+
+    /// While lost: keep bytes until a confirmed header is found, then decode
+    /// from it.
+    fn lost_bytes(
+        &mut self,
+        data: &[u8],
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let mut data = data;
+        while !data.is_empty() {
+            let room = RESYNC_WINDOW - self.scan.len();
+            let take = room.min(data.len());
+            self.scan_packets.push((self.scan.len(), packet, ts));
+            self.scan.extend_from_slice(&data[..take]);
+            self.offset += take as u64;
+            data = &data[take..];
+            let full = self.scan.len() == RESYNC_WINDOW;
+            let boundaries: Vec<usize> = self.scan_packets.iter().map(|r| r.0).collect();
+            match find_resync(&self.scan, &boundaries, self.expect, full) {
+                Search::Found(p) => {
+                    self.resync_at(p, out);
+                    if !data.is_empty() {
+                        // Whatever state resync left us in, continue there.
+                        self.push(data, packet, ts, out);
+                    }
+                    return;
+                }
+                Search::None | Search::Wait if full => {
+                    // Nothing in this window; keep its tail (a header may
+                    // straddle the cut) and slide on.
+                    self.slide(RESYNC_WINDOW - 16);
+                }
+                Search::None | Search::Wait => {}
+            }
+        }
+    }
+
+    fn slide(&mut self, by: usize) {
+        self.scan.drain(..by);
+        self.scan_offset += by as u64;
+        let keep_from = self
+            .scan_packets
+            .iter()
+            .rposition(|&(at, _, _)| at <= by)
+            .unwrap_or(0);
+        self.scan_packets.drain(..keep_from);
+        for e in &mut self.scan_packets {
+            e.0 = e.0.saturating_sub(by);
+        }
+    }
+
+    fn resync_at(&mut self, p: usize, out: &mut impl FnMut(DecodeEvent<'_>)) {
+        let scan = std::mem::take(&mut self.scan);
+        let runs = std::mem::take(&mut self.scan_packets);
+        let at = self.scan_offset + p as u64;
+        let (_, packet, ts) = *runs.iter().rev().find(|r| r.0 <= p).unwrap_or(&runs[0]);
+        out(DecodeEvent::Resync {
+            offset: at,
+            skipped: at - self.lost_at,
+            packet,
+            ts,
+        });
+        self.state = State::Header;
+        self.hdr_have = 0;
+        self.offset = at;
+        // Replay the kept bytes from the resync point, run by run, so each
+        // byte keeps its packet.
+        for (i, &(start, pkt, t)) in runs.iter().enumerate() {
+            let end = runs.get(i + 1).map_or(scan.len(), |r| r.0);
+            let from = start.max(p);
+            if from < end {
+                self.push(&scan[from..end], pkt, t, out);
+            }
+        }
+    }
+
+    /// The stream ended: report what was in progress.
+    pub fn finish(&mut self, out: &mut impl FnMut(DecodeEvent<'_>)) {
+        match self.state {
+            State::Payload => self.end_frame(false, out),
+            State::Header if self.hdr_have > 0 => {
+                out(DecodeEvent::PartialHeader {
+                    offset: self.hdr_start.0,
+                    have: self.hdr_have,
+                    packet: self.hdr_start.1,
+                });
+                self.hdr_have = 0;
+            }
+            State::Lost if !self.scan.is_empty() => {
+                // At the very end a single plausible header whose frame ends
+                // exactly with the stream is enough.
+                let boundaries: Vec<usize> = self.scan_packets.iter().map(|r| r.0).collect();
+                if let Some(p) = find_resync_at_end(&self.scan, &boundaries, self.expect) {
+                    self.resync_at(p, out);
+                    self.finish(out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// What a resync search sees at one position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Candidate {
+    /// Not a header a peer following the RFC would send in this direction.
+    No,
+    /// Too few bytes to tell.
+    NeedMore,
+    /// A plausible header; the frame's total length.
+    Frame(u64),
+}
+
+/// Judges the bytes at the start of `buf` as a frame header sent in this
+/// direction, within sane limits.
+fn candidate(buf: &[u8], expect: Expect) -> Candidate {
+    let h = match frame::parse(buf) {
+        Parsed::Complete(h) => h,
+        Parsed::Incomplete(_) => return Candidate::NeedMore,
+    };
+    let op = h.opcode;
+    let ok = !h.rsv2
+        && !h.rsv3
+        && (!h.rsv1 || expect.rsv1)
+        && !op.is_reserved()
+        && h.mask.is_some() == expect.masked
+        && !h.non_minimal_length()
+        && h.payload_len < RESYNC_MAX_LEN
+        && (!op.is_control() || (h.fin && h.payload_len <= 125 && !h.rsv1))
+        && (op != Opcode::CLOSE || h.payload_len != 1);
+    if ok {
+        Candidate::Frame(u64::from(h.header_len) + h.payload_len)
+    } else {
+        Candidate::No
+    }
+}
+
+/// Headers in a chain that rule out chance.
+const CHAIN_PROOF: u32 = 3;
+
+/// Follows frames from `p` (at most [`CHAIN_PROOF`] of them, so a search
+/// stays linear): `None` if an implausible header breaks the chain, else
+/// the number of headers and whether the last frame ends exactly at the
+/// end of `scan`.
+fn chain(scan: &[u8], p: usize, expect: Expect) -> Option<(u32, bool)> {
+    let mut q = p as u64;
+    let mut count = 0;
+    while q < scan.len() as u64 && count < CHAIN_PROOF {
+        match candidate(&scan[q as usize..], expect) {
+            Candidate::No => return None,
+            Candidate::NeedMore => return Some((count, false)),
+            Candidate::Frame(total) => {
+                count += 1;
+                q += total;
+            }
+        }
+    }
+    Some((count, q == scan.len() as u64))
+}
+
+/// Outcome of a resync search over the bytes kept so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Search {
+    Found(usize),
+    /// A candidate needs more bytes to be confirmed or refuted.
+    Wait,
+    /// Nothing here.
+    None,
+}
+
+/// Finds where frames start again in `scan`. A position is accepted when
+/// every byte from it to the end of `scan` parses as a chain of plausible
+/// frames, with enough of them that chance is ruled out: three headers, or
+/// two starting at a packet boundary (senders start writes at segment
+/// starts; random positions rarely coincide). Random data passes one
+/// header check about once in 60 positions, so a single header is never
+/// enough in the middle of the stream. `full` means no more bytes will be
+/// kept: unconfirmed candidates are then passed over.
+fn find_resync(scan: &[u8], boundaries: &[usize], expect: Expect, full: bool) -> Search {
+    for p in 0..scan.len() {
+        let Some((count, _)) = chain(scan, p, expect) else {
+            continue;
+        };
+        let at_boundary = boundaries.binary_search(&p).is_ok();
+        if count >= CHAIN_PROOF || (count >= 2 && at_boundary) {
+            return Search::Found(p);
+        }
+        if !full {
+            return Search::Wait;
+        }
+    }
+    Search::None
+}
+
+/// At the end of the stream, a chain that ends exactly with it is accepted
+/// with one header fewer.
+fn find_resync_at_end(scan: &[u8], boundaries: &[usize], expect: Expect) -> Option<usize> {
+    (0..scan.len()).find(|&p| {
+        let at_boundary = boundaries.binary_search(&p).is_ok();
+        matches!(chain(scan, p, expect), Some((n, true)) if n >= 2 || (n >= 1 && at_boundary))
+    })
+}
+
+#[cfg(test)]
+mod tests;
