@@ -1,1 +1,697 @@
-//! Pipeline wiring
+//! Per-connection analysis: finds the HTTP Upgrade in a reassembled TCP
+//! connection, then runs a frame decoder over each direction and turns what
+//! it reports into records.
+//!
+//! This is the [`StreamHandler`] the TCP reassembler drives. Each connection
+//! moves through:
+//!
+//! ```text
+//! Undecided --request head with Upgrade/Sec-WebSocket-*--> Handshake
+//! Handshake --101--> WebSocket          (frames start right after the blank line)
+//! Handshake --other status--> Done      (handshake_rejected)
+//! Undecided --no HTTP, --port given--> WebSocket (handshake_not_captured)
+//! Undecided --anything else--> Done     (not WebSocket; only counted)
+//! ```
+
+use crate::finding::{Code, Finding, Severity};
+use crate::http::{self, HeadReader, Progress};
+use crate::record::{
+    ConnectionRecord, FrameRecord, MaskKey, PerDir, Record, RequestInfo, ResponseInfo, TcpDirInfo,
+};
+use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler};
+use crate::time::Timestamp;
+use crate::websocket::{DecodeEvent, Expect, FrameDecoder, SyncLoss};
+use std::collections::BTreeMap;
+
+/// Where records go. Writers implement it; an error (e.g. a closed pipe)
+/// stops the analysis.
+pub trait Sink {
+    fn record(&mut self, r: Record<'_>) -> std::io::Result<()>;
+}
+
+/// What the analysis is told by the user.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Ports on which a stream is WebSocket even without a captured handshake.
+    pub ports: Vec<u16>,
+}
+
+/// Client bytes after the request head, held until the response decides
+/// what they are; more than this and the connection is given up.
+const MAX_PENDING: usize = 256 * 1024;
+
+/// Counters across connections, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub websocket_connections: u64,
+    pub frames: u64,
+    pub findings_by_code: BTreeMap<&'static str, u64>,
+    pub findings_by_severity: BTreeMap<&'static str, u64>,
+}
+
+pub struct Analyzer<S: Sink> {
+    opts: Options,
+    out: Out<S>,
+}
+
+/// The output side, kept apart from connection state so both can be
+/// borrowed at once.
+struct Out<S> {
+    sink: S,
+    totals: Totals,
+    error: Option<std::io::Error>,
+}
+
+impl<S: Sink> Out<S> {
+    fn emit(&mut self, r: Record<'_>) {
+        if self.error.is_none()
+            && let Err(e) = self.sink.record(r)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn count(&mut self, f: &Finding) {
+        *self.totals.findings_by_code.entry(f.code.name()).or_default() += 1;
+        *self.totals.findings_by_severity.entry(f.severity.as_str()).or_default() += 1;
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    pub fn new(opts: Options, sink: S) -> Analyzer<S> {
+        Analyzer {
+            opts,
+            out: Out {
+                sink,
+                totals: Totals::default(),
+                error: None,
+            },
+        }
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.out.totals
+    }
+
+    /// The first write error, if any: the caller should stop feeding.
+    pub fn take_error(&mut self) -> Option<std::io::Error> {
+        self.out.error.take()
+    }
+
+    pub fn has_error(&self) -> bool {
+        self.out.error.is_some()
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.out.sink
+    }
+
+    pub fn into_sink(self) -> S {
+        self.out.sink
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Undecided,
+    Handshake,
+    WebSocket,
+    Done,
+}
+
+/// What one direction is doing.
+enum DirState {
+    /// Waiting for (or reading) an HTTP head; `first` = its first packet.
+    Head { reader: HeadReader, first: u64 },
+    /// Client bytes after the request head, until the response decides.
+    Pending {
+        offset: u64,
+        chunks: Vec<(u64, Timestamp, Vec<u8>)>,
+        bytes: usize,
+    },
+    /// Decode frames from the first byte that arrives (no handshake seen);
+    /// `aligned` when that byte is known to start a frame (the stream's
+    /// start after a SYN).
+    AwaitFrames { aligned: bool },
+    Frames(Box<FrameCtx>),
+    Idle,
+}
+
+struct FrameCtx {
+    dec: FrameDecoder,
+    cur: Option<FrameRecord>,
+}
+
+/// Gap and conflict tallies, reported once per connection rather than once
+/// per packet (a small snaplen cuts every packet).
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    count: u64,
+    bytes: u64,
+    first_packet: u64,
+    first_offset: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64, packet: u64, offset: u64) {
+        if self.count == 0 {
+            self.first_packet = packet;
+            self.first_offset = offset;
+        }
+        self.count += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// Counts and findings of one connection, apart from the per-direction
+/// decoders so both can be borrowed at once.
+#[derive(Default)]
+struct Acc {
+    frames: PerDir<u64>,
+    payload_bytes: PerDir<u64>,
+    findings: Vec<Finding>,
+    by_code: BTreeMap<&'static str, u64>,
+    lost: Tally,
+    snaplen: Tally,
+    memcap: Tally,
+    conflicts: Tally,
+}
+
+impl Acc {
+    fn note(&mut self, f: &Finding) {
+        *self.by_code.entry(f.code.name()).or_default() += 1;
+    }
+}
+
+pub struct ConnState {
+    mode: Mode,
+    /// The guessed roles were wrong: the "server" sent the request.
+    swapped: bool,
+    port_mode: bool,
+    detected_by: Option<&'static str>,
+    dirs: [DirState; 2],
+    request: Option<RequestInfo>,
+    response: Option<ResponseInfo>,
+    /// permessage-deflate was negotiated (RSV1 is then allowed).
+    deflate: bool,
+    acc: Acc,
+}
+
+fn new_head() -> DirState {
+    DirState::Head {
+        reader: HeadReader::new(),
+        first: 0,
+    }
+}
+
+impl<S: Sink> StreamHandler for Analyzer<S> {
+    type Conn = ConnState;
+
+    fn open(&mut self, meta: &ConnMeta) -> ConnState {
+        let on_port = |p: u16| self.opts.ports.contains(&p);
+        let port_mode = on_port(meta.server.port()) || on_port(meta.client.port());
+        // With --port P, the endpoint on P is the server, whatever the guess.
+        let swapped = meta.roles == RoleSource::PortGuess
+            && on_port(meta.client.port())
+            && !on_port(meta.server.port());
+        ConnState {
+            mode: Mode::Undecided,
+            swapped,
+            port_mode,
+            detected_by: None,
+            dirs: [new_head(), new_head()],
+            request: None,
+            response: None,
+            deflate: false,
+            acc: Acc::default(),
+        }
+    }
+
+    fn event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+        let d = if st.swapped { dir.reverse() } else { dir };
+        match ev {
+            StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
+            StreamEvent::Gap(gap) => self.gap(st, meta, d, gap),
+            StreamEvent::Conflict { offset, len, packet, .. } => st.acc.conflicts.add(len, packet, offset),
+        }
+    }
+
+    fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            if let DirState::Frames(ctx) = &mut st.dirs[d.index()] {
+                let FrameCtx { dec, cur } = &mut **ctx;
+                let acc = &mut st.acc;
+                let out = &mut self.out;
+                dec.finish(&mut |ev| on_decode(ev, d, meta, cur, acc, out, None));
+            }
+        }
+        self.connection_record(st, meta, reason);
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    fn data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        if st.mode == Mode::Undecided {
+            self.decide(st, meta, d, chunk.data);
+        }
+        let d = if st.swapped { d } else { d };
+        let mut data = chunk.data;
+        let mut offset = chunk.offset;
+        while !data.is_empty() {
+            let used = match &mut st.dirs[d.index()] {
+                DirState::Idle => return,
+                DirState::Head { reader, first } => {
+                    if reader.is_empty() {
+                        *first = chunk.packet;
+                    }
+                    match reader.push(data) {
+                        Progress::Partial => return,
+                        Progress::TooLong => {
+                            self.give_up(st);
+                            return;
+                        }
+                        Progress::Complete { used } => {
+                            self.head_done(st, meta, d, chunk.packet, offset + used as u64);
+                            used
+                        }
+                    }
+                }
+                DirState::Pending { chunks, bytes, .. } => {
+                    *bytes += data.len();
+                    if *bytes > MAX_PENDING {
+                        self.give_up(st);
+                        return;
+                    }
+                    chunks.push((chunk.packet, chunk.ts, data.to_vec()));
+                    return;
+                }
+                DirState::AwaitFrames { aligned } => {
+                    let expect = expect_for(d, st.deflate);
+                    let dec = if *aligned {
+                        FrameDecoder::new(offset, expect)
+                    } else {
+                        FrameDecoder::new_lost(offset, expect)
+                    };
+                    st.dirs[d.index()] = DirState::Frames(Box::new(FrameCtx { dec, cur: None }));
+                    0
+                }
+                DirState::Frames(ctx) => {
+                    let FrameCtx { dec, cur } = &mut **ctx;
+                    let acc = &mut st.acc;
+                    let out = &mut self.out;
+                    dec.push(data, chunk.packet, chunk.ts, &mut |ev| {
+                        on_decode(ev, d, meta, cur, acc, out, None)
+                    });
+                    return;
+                }
+            };
+            data = &data[used..];
+            offset += used as u64;
+        }
+    }
+
+    /// First bytes of a connection: is it an HTTP upgrade, WebSocket without
+    /// a handshake, or something else?
+    fn decide(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, data: &[u8]) {
+        let is_request = http::looks_like_request(data);
+        if d == Dir::ServerToClient && meta.roles == RoleSource::PortGuess && is_request == Some(true) {
+            // The side guessed to be the server sent a request: roles were
+            // the wrong way round.
+            st.swapped = !st.swapped;
+            st.mode = Mode::Handshake;
+            return;
+        }
+        match (d, is_request) {
+            (Dir::ClientToServer, Some(true) | None) => st.mode = Mode::Handshake,
+            _ if st.port_mode => {
+                st.mode = Mode::WebSocket;
+                st.detected_by = Some("port");
+                let aligned = meta.syn_seen;
+                st.dirs = [DirState::AwaitFrames { aligned }, DirState::AwaitFrames { aligned }];
+                let f = Finding::new(
+                    Code::HandshakeNotCaptured,
+                    format!(
+                        "no HTTP upgrade before the first {} bytes; decoding as WebSocket because of --port",
+                        d.as_str()
+                    ),
+                );
+                st.acc.findings.push(f);
+            }
+            _ => self.give_up(st),
+        }
+    }
+
+    fn give_up(&mut self, st: &mut ConnState) {
+        st.mode = Mode::Done;
+        st.dirs = [DirState::Idle, DirState::Idle];
+    }
+
+    /// A complete head in direction `d`, ending at stream offset `end`.
+    fn head_done(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, packet: u64, end: u64) {
+        let DirState::Head { reader, first } = &st.dirs[d.index()] else {
+            return;
+        };
+        let first = if *first == 0 { packet } else { *first };
+        match d {
+            Dir::ClientToServer => match http::parse_request(reader.bytes()) {
+                Ok(req) if wants_websocket(&req) => {
+                    st.request = Some(request_info(&req, first));
+                    st.dirs[d.index()] = DirState::Pending {
+                        offset: end,
+                        chunks: Vec::new(),
+                        bytes: 0,
+                    };
+                }
+                _ => self.give_up(st),
+            },
+            Dir::ServerToClient => {
+                let resp = match http::parse_response(reader.bytes()) {
+                    Ok(r) if st.request.is_some() => r,
+                    _ => return self.give_up(st),
+                };
+                st.response = Some(response_info(&resp, first));
+                if resp.status == 101 {
+                    self.upgraded(st, meta, &resp, end);
+                } else if resp.status / 100 == 1 {
+                    // An interim response (RFC 9110 15.2): the real answer follows.
+                    st.dirs[d.index()] = new_head();
+                } else {
+                    let f = Finding::new(
+                        Code::HandshakeRejected,
+                        format!("server answered the upgrade with {} {}", resp.status, resp.reason),
+                    )
+                    .at(first);
+                    st.acc.findings.push(f);
+                    self.give_up(st);
+                }
+            }
+        }
+    }
+
+    /// The server switched protocols: frames start at `end` in the server's
+    /// direction and right after the request head in the client's.
+    fn upgraded(&mut self, st: &mut ConnState, meta: &ConnMeta, resp: &http::Response, end: u64) {
+        st.mode = Mode::WebSocket;
+        st.detected_by = Some("handshake");
+        st.deflate = resp
+            .headers
+            .tokens("Sec-WebSocket-Extensions")
+            .any(|e| e.split(';').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("permessage-deflate")));
+        let s2c = FrameDecoder::new(end, expect_for(Dir::ServerToClient, st.deflate));
+        st.dirs[1] = DirState::Frames(Box::new(FrameCtx { dec: s2c, cur: None }));
+        let pending = std::mem::replace(&mut st.dirs[0], DirState::Idle);
+        let DirState::Pending { offset, chunks, .. } = pending else {
+            return;
+        };
+        let c2s = FrameDecoder::new(offset, expect_for(Dir::ClientToServer, st.deflate));
+        st.dirs[0] = DirState::Frames(Box::new(FrameCtx { dec: c2s, cur: None }));
+        for (packet, ts, bytes) in chunks {
+            let chunk = Chunk {
+                offset: 0,
+                data: &bytes,
+                packet,
+                ts,
+            };
+            self.data(st, meta, Dir::ClientToServer, chunk);
+        }
+    }
+
+    fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
+        let tally = match gap.reason {
+            GapReason::Lost => &mut st.acc.lost,
+            GapReason::Snaplen => &mut st.acc.snaplen,
+            GapReason::Memcap => &mut st.acc.memcap,
+        };
+        tally.add(gap.len, gap.packet, gap.offset);
+        match &mut st.dirs[d.index()] {
+            DirState::Frames(ctx) => {
+                let FrameCtx { dec, cur } = &mut **ctx;
+                let acc = &mut st.acc;
+                let out = &mut self.out;
+                dec.gap(gap.len, gap.packet, gap.ts, &mut |ev| {
+                    on_decode(ev, d, meta, cur, acc, out, Some(gap))
+                });
+            }
+            DirState::AwaitFrames { .. } => {
+                // Nothing decoded yet: start lost after the gap.
+                let expect = expect_for(d, st.deflate);
+                let dec = FrameDecoder::new_lost(gap.offset + gap.len, expect);
+                st.dirs[d.index()] = DirState::Frames(Box::new(FrameCtx { dec, cur: None }));
+            }
+            // A hole in a head or in held client bytes: the handshake cannot
+            // be read, so nothing after it can be placed.
+            DirState::Head { .. } | DirState::Pending { .. } => self.give_up(st),
+            DirState::Idle => {}
+        }
+    }
+
+    fn connection_record(&mut self, st: ConnState, meta: &ConnMeta, reason: CloseReason) {
+        let ConnState {
+            swapped,
+            detected_by,
+            request,
+            response,
+            mut acc,
+            ..
+        } = st;
+        let (client, server) = if swapped {
+            (meta.server, meta.client)
+        } else {
+            (meta.client, meta.server)
+        };
+        let roles = match (swapped, meta.roles) {
+            (true, _) => "http",
+            (false, RoleSource::PortGuess) if request.is_some() => "http",
+            (false, r) => r.as_str(),
+        };
+        tally_findings(&mut acc);
+        let mut findings = std::mem::take(&mut acc.findings);
+        for f in &findings {
+            acc.note(f);
+            self.out.count(f);
+        }
+        findings.sort_by_key(|f| f.packet.unwrap_or(0));
+        let (c, s) = if swapped { (1, 0) } else { (0, 1) };
+        let websocket = detected_by.is_some();
+        if websocket {
+            self.out.totals.websocket_connections += 1;
+        }
+        let rec = ConnectionRecord {
+            kind: "connection",
+            conn: meta.id,
+            client: client.to_string(),
+            server: server.to_string(),
+            roles,
+            websocket,
+            detected_by,
+            first_packet: meta.first_packet,
+            last_packet: meta.last_packet,
+            first_ts: meta.first_ts,
+            last_ts: meta.last_ts,
+            end: reason.as_str(),
+            request,
+            response,
+            frames: acc.frames,
+            payload_bytes: acc.payload_bytes,
+            tcp: PerDir {
+                c2s: tcp_info(meta, c),
+                s2c: tcp_info(meta, s),
+            },
+            findings,
+            findings_by_code: acc.by_code,
+        };
+        self.out.emit(Record::Connection(&rec));
+    }
+}
+
+/// Connection-level findings for the gap and conflict tallies.
+fn tally_findings(acc: &mut Acc) {
+    let items = [
+        (acc.lost, Code::CaptureGap, "lost by the capture"),
+        (acc.memcap, Code::CaptureGap, "released over a hole by the reassembly memory cap"),
+        (acc.snaplen, Code::TruncatedPayload, "cut by the snaplen"),
+    ];
+    for (t, code, why) in items {
+        if t.count > 0 {
+            let detail = format!(
+                "{} bytes {why} in {} place(s), first at stream offset {}",
+                t.bytes, t.count, t.first_offset
+            );
+            acc.findings.push(Finding::new(code, detail).at(t.first_packet));
+        }
+    }
+    if acc.conflicts.count > 0 {
+        let t = acc.conflicts;
+        let detail = format!(
+            "{} retransmission(s) carried different bytes ({} bytes), first at stream offset {}; the first bytes seen were kept",
+            t.count, t.bytes, t.first_offset
+        );
+        acc.findings.push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
+    }
+}
+
+fn tcp_info(meta: &ConnMeta, i: usize) -> TcpDirInfo {
+    let s = meta.stats[i];
+    TcpDirInfo {
+        packets: meta.packets[i],
+        wire_bytes: s.wire_bytes,
+        duplicate_bytes: s.duplicate_bytes,
+        out_of_order: s.out_of_order,
+        gaps: s.gaps,
+        gap_bytes: s.gap_bytes,
+        conflicts: s.conflicts,
+    }
+}
+
+fn expect_for(d: Dir, deflate: bool) -> Expect {
+    Expect {
+        masked: d == Dir::ClientToServer,
+        rsv1: deflate,
+    }
+}
+
+/// A request that tries to open a WebSocket: it says so in Upgrade, or
+/// carries the WebSocket headers that a proxy may have left after stripping
+/// Upgrade.
+fn wants_websocket(req: &http::Request) -> bool {
+    let h = &req.headers;
+    h.has_token("Upgrade", "websocket")
+        || h.count("Sec-WebSocket-Key") > 0
+        || h.count("Sec-WebSocket-Version") > 0
+}
+
+fn request_info(req: &http::Request, packet: u64) -> RequestInfo {
+    let h = &req.headers;
+    RequestInfo {
+        packet,
+        method: req.method.clone(),
+        target: req.target.clone(),
+        version: req.version.to_string(),
+        host: h.get("Host"),
+        origin: h.get("Origin"),
+        upgrade: h.get("Upgrade"),
+        connection: h.get("Connection"),
+        sec_websocket_key: h.get("Sec-WebSocket-Key"),
+        sec_websocket_version: h.get("Sec-WebSocket-Version"),
+        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+    }
+}
+
+fn response_info(resp: &http::Response, packet: u64) -> ResponseInfo {
+    let h = &resp.headers;
+    ResponseInfo {
+        packet,
+        version: resp.version.to_string(),
+        status: resp.status,
+        reason: resp.reason.clone(),
+        upgrade: h.get("Upgrade"),
+        connection: h.get("Connection"),
+        sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
+        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+    }
+}
+
+/// Turns one decoder event into record updates. `gap` is set when the event
+/// comes from a stream gap (its reason names the finding).
+fn on_decode<S: Sink>(
+    ev: DecodeEvent<'_>,
+    d: Dir,
+    meta: &ConnMeta,
+    cur: &mut Option<FrameRecord>,
+    acc: &mut Acc,
+    out: &mut Out<S>,
+    gap: Option<Gap>,
+) {
+    match ev {
+        DecodeEvent::Frame(start) => {
+            let h = start.header;
+            *acc.frames.get_mut(d) += 1;
+            *acc.payload_bytes.get_mut(d) += h.payload_len;
+            *cur = Some(FrameRecord {
+                kind: "frame",
+                conn: meta.id,
+                dir: d.as_str(),
+                index: start.index,
+                packet: start.packet,
+                last_packet: start.packet,
+                ts: start.ts,
+                offset: start.offset,
+                fin: h.fin,
+                rsv1: h.rsv1,
+                rsv2: h.rsv2,
+                rsv3: h.rsv3,
+                opcode: h.opcode.name(),
+                opcode_value: h.opcode.0,
+                masked: h.mask.is_some(),
+                mask_key: h.mask.map(MaskKey),
+                payload_len: h.payload_len,
+                header_len: h.header_len,
+                payload_missing: 0,
+                complete: true,
+                findings: Vec::new(),
+            });
+        }
+        DecodeEvent::Payload { .. } => {}
+        DecodeEvent::PayloadGap { pos, len } => {
+            if let (Some(rec), Some(g)) = (cur.as_mut(), gap) {
+                let (code, why) = match g.reason {
+                    GapReason::Snaplen => (Code::TruncatedPayload, "cut by the snaplen"),
+                    GapReason::Lost => (Code::CaptureGap, "lost by the capture"),
+                    GapReason::Memcap => (Code::CaptureGap, "released by the reassembly memory cap"),
+                };
+                // One finding per frame and code, however many packets.
+                if !rec.findings.iter().any(|f| f.code == code) {
+                    let detail = format!("payload bytes from {pos} ({len} bytes) {why}");
+                    rec.findings.push(Finding::new(code, detail).at(g.packet));
+                }
+            }
+        }
+        DecodeEvent::End(end) => {
+            let Some(mut rec) = cur.take() else { return };
+            rec.last_packet = end.last_packet;
+            rec.payload_missing = end.missing;
+            rec.complete = end.complete;
+            if !end.complete && rec.payload_len >> 63 == 0 {
+                let detail = format!(
+                    "the capture ends inside this frame's payload ({} of {} bytes present)",
+                    rec.payload_len.saturating_sub(end.missing),
+                    rec.payload_len
+                );
+                rec.findings.push(Finding::new(Code::IncompleteFrameAtEnd, detail));
+            }
+            out.totals.frames += 1;
+            for f in &rec.findings {
+                acc.note(f);
+                out.count(f);
+            }
+            out.emit(Record::Frame(&rec));
+        }
+        DecodeEvent::SyncLost { offset, packet, reason, .. } => {
+            let detail = match reason {
+                SyncLoss::GapInHeader => {
+                    format!("bytes missing where a frame header should be (stream offset {offset}); frame sync lost")
+                }
+                SyncLoss::ImpossibleLength => {
+                    format!("a header announced a length of 2^63 bytes or more at stream offset {offset}; frame sync lost")
+                }
+                SyncLoss::External => format!("frame sync lost at stream offset {offset}"),
+            };
+            let code = match reason {
+                SyncLoss::GapInHeader => Code::CaptureGap,
+                _ => Code::UnparseableFrameData,
+            };
+            acc.findings.push(Finding::new(code, detail).at(packet));
+        }
+        DecodeEvent::Resync { offset, skipped, packet, .. } => {
+            let detail = format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
+            acc.findings.push(Finding::new(Code::Resynchronized, detail).at(packet));
+        }
+        DecodeEvent::PartialHeader { offset, have, packet } => {
+            let detail = format!("the capture ends after {have} bytes of a frame header at stream offset {offset}");
+            acc.findings.push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
+        }
+    }
+    let _ = Severity::Info;
+}

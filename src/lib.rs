@@ -18,6 +18,7 @@
 //! * [`report`]: writers for the records.
 
 pub mod analyze;
+pub mod finding;
 pub mod capture;
 pub mod http;
 pub mod packet;

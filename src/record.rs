@@ -1,1 +1,189 @@
-//! Records
+//! The records wscap reports: plain data with a stable, documented schema
+//! (docs/records.md), the same for every output format and comparable
+//! across captures. Every record carries `type`.
+
+use crate::finding::Finding;
+use crate::time::Timestamp;
+use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A masking key, written as 8 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaskKey(pub [u8; 4]);
+
+impl Serialize for MaskKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let k = self.0;
+        s.collect_str(&format_args!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]))
+    }
+}
+
+/// One WebSocket frame.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FrameRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub conn: u64,
+    /// `c2s` or `s2c`.
+    pub dir: &'static str,
+    /// Index of the frame in its direction, from 0.
+    pub index: u64,
+    /// Capture packet number (1-based, as Wireshark numbers them) holding the
+    /// header's first byte.
+    pub packet: u64,
+    /// Packet holding the payload's last byte.
+    pub last_packet: u64,
+    /// Time of `packet`, RFC 3339 with nanoseconds.
+    pub ts: Timestamp,
+    /// Stream offset of the header's first byte (0 = first byte after the
+    /// SYN, or the first byte captured).
+    pub offset: u64,
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    pub opcode: &'static str,
+    pub opcode_value: u8,
+    pub masked: bool,
+    pub mask_key: Option<MaskKey>,
+    pub payload_len: u64,
+    pub header_len: u8,
+    /// Payload bytes missing from the capture (lost or cut by the snaplen).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub payload_missing: u64,
+    /// False when the capture ended inside this frame.
+    pub complete: bool,
+    pub findings: Vec<Finding>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The opening handshake's request, as sent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RequestInfo {
+    pub packet: u64,
+    pub method: String,
+    pub target: String,
+    pub version: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub sec_websocket_key: Option<String>,
+    pub sec_websocket_version: Option<String>,
+    pub sec_websocket_protocol: Option<String>,
+    pub sec_websocket_extensions: Option<String>,
+}
+
+/// The response to the upgrade request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ResponseInfo {
+    pub packet: u64,
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub sec_websocket_accept: Option<String>,
+    pub sec_websocket_protocol: Option<String>,
+    pub sec_websocket_extensions: Option<String>,
+}
+
+/// Per-direction counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PerDir<T> {
+    pub c2s: T,
+    pub s2c: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn get_mut(&mut self, dir: crate::tcp::Dir) -> &mut T {
+        match dir {
+            crate::tcp::Dir::ClientToServer => &mut self.c2s,
+            crate::tcp::Dir::ServerToClient => &mut self.s2c,
+        }
+    }
+}
+
+/// TCP reassembly counters for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpDirInfo {
+    pub packets: u64,
+    /// Payload bytes on the wire, retransmissions included.
+    pub wire_bytes: u64,
+    pub duplicate_bytes: u64,
+    pub out_of_order: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub conflicts: u64,
+}
+
+/// One TCP connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectionRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub conn: u64,
+    /// `ip:port`, IPv6 as `[addr]:port`.
+    pub client: String,
+    pub server: String,
+    /// How client and server were told apart: `syn`, `syn-ack`,
+    /// `http` (the direction of the upgrade request) or `port-guess`.
+    pub roles: &'static str,
+    /// Whether the connection carried WebSocket frames.
+    pub websocket: bool,
+    /// How WebSocket was recognised: `handshake`, `port` (--port), or null.
+    pub detected_by: Option<&'static str>,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// How the TCP connection ended: `fin`, `rst`, `idle`, `reused`,
+    /// `end-of-capture`.
+    pub end: &'static str,
+    pub request: Option<RequestInfo>,
+    pub response: Option<ResponseInfo>,
+    pub frames: PerDir<u64>,
+    /// Frame payload bytes (as announced in the headers).
+    pub payload_bytes: PerDir<u64>,
+    pub tcp: PerDir<TcpDirInfo>,
+    pub findings: Vec<Finding>,
+    /// Findings of this connection and its frames, counted by code.
+    pub findings_by_code: BTreeMap<&'static str, u64>,
+}
+
+/// The last record: what was read and found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SummaryRecord {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub files: Vec<String>,
+    pub packets: u64,
+    pub tcp_packets: u64,
+    /// Packets that carried no TCP segment, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    pub tcp_connections: u64,
+    pub websocket_connections: u64,
+    pub frames: u64,
+    pub findings_by_code: BTreeMap<&'static str, u64>,
+    pub findings_by_severity: BTreeMap<&'static str, u64>,
+    /// Damage in the input files (what could be read was analysed).
+    pub input_errors: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Any record, for writers that take them one at a time.
+#[derive(Clone, Copy, Debug)]
+pub enum Record<'a> {
+    Frame(&'a FrameRecord),
+    Connection(&'a ConnectionRecord),
+    Summary(&'a SummaryRecord),
+}
