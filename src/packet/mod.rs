@@ -67,7 +67,48 @@ pub enum Skip {
     Malformed,
 }
 
+/// Decodes one captured packet of link type `linktype` down to its TCP
+/// segment.
+///
+/// When an IP length field is 0 (IPv4 total length written as 0 by TSO on
+/// the capturing host, IPv6 jumbogram) the captured length stands in for the
+/// wire length; [`decode_with_orig_len`] uses the record's original length
+/// instead, which keeps the size of a snaplen hole known.
+#[inline]
 pub fn decode(linktype: LinkType, data: &[u8]) -> Result<TcpSegment<'_>, Skip> {
-    let _ = (linktype, data);
-    unimplemented!("packet decoder")
+    decode_frame(linktype, data, None)
 }
+
+/// Like [`decode`], with the packet's length on the wire (`orig_len` of the
+/// capture record). It only matters when the IP header carries no length
+/// (field 0): `payload_len` is then taken from `orig_len`. A non-zero IP
+/// length field is always believed over `orig_len`, since slicing tools often
+/// rewrite `orig_len` to the cut length.
+#[inline]
+pub fn decode_with_orig_len(
+    linktype: LinkType,
+    data: &[u8],
+    orig_len: u32,
+) -> Result<TcpSegment<'_>, Skip> {
+    decode_frame(linktype, data, Some(orig_len as usize))
+}
+
+#[inline]
+fn decode_frame(
+    linktype: LinkType,
+    data: &[u8],
+    orig_len: Option<usize>,
+) -> Result<TcpSegment<'_>, Skip> {
+    let (net, at) = link::strip(linktype, data)?;
+    let ip = data.get(at..).ok_or(Skip::TruncatedHeader)?;
+    // An orig_len smaller than what was captured is a broken record; the
+    // captured bytes are the better witness then.
+    let frame_end = orig_len.map(|n| n.saturating_sub(at).max(ip.len()));
+    ip::decode(net, ip, frame_end)
+}
+
+mod ip;
+mod link;
+
+#[cfg(test)]
+mod tests;
