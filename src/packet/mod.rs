@@ -4,6 +4,13 @@
 //! INTERFACE CONTRACT: [`decode`] is a pure function; it never panics and
 //! never allocates. Anything that is not a TCP segment comes back as a
 //! [`Skip`] reason, which the caller counts for the summary.
+//!
+//! Headers are read through fixed-size array views taken after one length
+//! check each (the smoltcp approach), so no field access can be out of
+//! bounds. Checksums are not verified: loopback and offloaded captures carry
+//! wrong ones. Lengths come from the IP header, not from the capture, so
+//! Ethernet padding is never taken as payload and a snaplen cut shows as
+//! `payload.len() < payload_len`.
 
 use crate::capture::LinkType;
 use std::net::IpAddr;
@@ -59,7 +66,9 @@ pub enum Skip {
     NotIp,
     /// IP carried another protocol (UDP, ICMP, ...); the IP protocol number.
     NotTcp(u8),
-    /// A non-first IPv4 fragment or IPv6 fragment header: not reassembled.
+    /// A fragment of a TCP packet (first or not): not reassembled. IPv6
+    /// atomic fragments (offset 0, no more fragments) decode normally, and a
+    /// fragment of another protocol is `NotTcp`.
     IpFragment,
     /// The capture ends inside the link, IP or TCP header.
     TruncatedHeader,
