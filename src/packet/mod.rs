@@ -4,6 +4,13 @@
 //! INTERFACE CONTRACT: [`decode`] is a pure function; it never panics and
 //! never allocates. Anything that is not a TCP segment comes back as a
 //! [`Skip`] reason, which the caller counts for the summary.
+//!
+//! Headers are read through fixed-size array views taken after one length
+//! check each (the smoltcp approach), so no field access can be out of
+//! bounds. Checksums are not verified: loopback and offloaded captures carry
+//! wrong ones. Lengths come from the IP header, not from the capture, so
+//! Ethernet padding is never taken as payload and a snaplen cut shows as
+//! `payload.len() < payload_len`.
 
 use crate::capture::LinkType;
 use std::net::IpAddr;
@@ -59,7 +66,9 @@ pub enum Skip {
     NotIp,
     /// IP carried another protocol (UDP, ICMP, ...); the IP protocol number.
     NotTcp(u8),
-    /// A non-first IPv4 fragment or IPv6 fragment header: not reassembled.
+    /// A fragment of a TCP packet (first or not): not reassembled. IPv6
+    /// atomic fragments (offset 0, no more fragments) decode normally, and a
+    /// fragment of another protocol is `NotTcp`.
     IpFragment,
     /// The capture ends inside the link, IP or TCP header.
     TruncatedHeader,
@@ -67,7 +76,48 @@ pub enum Skip {
     Malformed,
 }
 
+/// Decodes one captured packet of link type `linktype` down to its TCP
+/// segment.
+///
+/// When an IP length field is 0 (IPv4 total length written as 0 by TSO on
+/// the capturing host, IPv6 jumbogram) the captured length stands in for the
+/// wire length; [`decode_with_orig_len`] uses the record's original length
+/// instead, which keeps the size of a snaplen hole known.
+#[inline]
 pub fn decode(linktype: LinkType, data: &[u8]) -> Result<TcpSegment<'_>, Skip> {
-    let _ = (linktype, data);
-    unimplemented!("packet decoder")
+    decode_frame(linktype, data, None)
 }
+
+/// Like [`decode`], with the packet's length on the wire (`orig_len` of the
+/// capture record). It only matters when the IP header carries no length
+/// (field 0): `payload_len` is then taken from `orig_len`. A non-zero IP
+/// length field is always believed over `orig_len`, since slicing tools often
+/// rewrite `orig_len` to the cut length.
+#[inline]
+pub fn decode_with_orig_len(
+    linktype: LinkType,
+    data: &[u8],
+    orig_len: u32,
+) -> Result<TcpSegment<'_>, Skip> {
+    decode_frame(linktype, data, Some(orig_len as usize))
+}
+
+#[inline]
+fn decode_frame(
+    linktype: LinkType,
+    data: &[u8],
+    orig_len: Option<usize>,
+) -> Result<TcpSegment<'_>, Skip> {
+    let (net, at) = link::strip(linktype, data)?;
+    let ip = data.get(at..).ok_or(Skip::TruncatedHeader)?;
+    // An orig_len smaller than what was captured is a broken record; the
+    // captured bytes are the better witness then.
+    let frame_end = orig_len.map(|n| n.saturating_sub(at).max(ip.len()));
+    ip::decode(net, ip, frame_end)
+}
+
+mod ip;
+mod link;
+
+#[cfg(test)]
+mod tests;
