@@ -13,7 +13,7 @@
 //! Undecided --anything else--> Done     (not WebSocket; only counted)
 //! ```
 
-use crate::finding::{Code, Finding, Severity};
+use crate::finding::{Code, Finding};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
     ConnectionRecord, FrameRecord, MaskKey, PerDir, Record, RequestInfo, ResponseInfo, TcpDirInfo,
@@ -251,10 +251,14 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
 
 impl<S: Sink> Analyzer<S> {
     fn data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        let mut d = d;
         if st.mode == Mode::Undecided {
+            let swapped = st.swapped;
             self.decide(st, meta, d, chunk.data);
+            if st.swapped != swapped {
+                d = d.reverse();
+            }
         }
-        let d = if st.swapped { d } else { d };
         let mut data = chunk.data;
         let mut offset = chunk.offset;
         while !data.is_empty() {
@@ -693,5 +697,4 @@ fn on_decode<S: Sink>(
             acc.findings.push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
         }
     }
-    let _ = Severity::Info;
 }

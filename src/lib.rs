@@ -22,6 +22,7 @@ pub mod finding;
 pub mod capture;
 pub mod http;
 pub mod packet;
+pub mod pipeline;
 pub mod record;
 pub mod report;
 pub mod synth;

@@ -187,3 +187,13 @@ pub enum Record<'a> {
     Connection(&'a ConnectionRecord),
     Summary(&'a SummaryRecord),
 }
+
+impl Serialize for Record<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Record::Frame(r) => r.serialize(s),
+            Record::Connection(r) => r.serialize(s),
+            Record::Summary(r) => r.serialize(s),
+        }
+    }
+}

@@ -162,6 +162,17 @@ impl FrameDecoder {
         }
     }
 
+    /// A decoder that does not know where frames start (the capture began
+    /// mid-stream, or after a gap): it searches for them as after a loss of
+    /// sync, but reports no loss.
+    pub fn new_lost(offset: u64, expect: Expect) -> FrameDecoder {
+        let mut d = FrameDecoder::new(offset, expect);
+        d.state = State::Lost;
+        d.lost_at = offset;
+        d.scan_offset = offset;
+        d
+    }
+
     pub fn set_expect(&mut self, expect: Expect) {
         self.expect = expect;
     }

@@ -1,0 +1,129 @@
+//! Wires the stages: capture reader -> packet decoder -> TCP reassembler ->
+//! analysis -> a record sink. The only place that touches files.
+
+use crate::analyze::{self, Analyzer, Sink};
+use crate::capture::CaptureReader;
+use crate::packet::{self, Skip};
+use crate::record::{Record, SummaryRecord};
+use crate::tcp::{self, Reassembler};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    pub analysis: analyze::Options,
+    pub tcp: tcp::Config,
+}
+
+/// What a run produced besides the records.
+#[derive(Debug)]
+pub struct Outcome {
+    pub summary: SummaryRecord,
+    /// Some input was damaged or unreadable (its readable part was analysed).
+    pub damaged: bool,
+}
+
+/// Packets skipped, by reason; a fixed array on the hot path.
+#[derive(Default)]
+struct Skips {
+    counts: [u64; 5],
+    link_types: BTreeMap<u16, u64>,
+}
+
+impl Skips {
+    const NAMES: [&'static str; 5] = ["not_ip", "not_tcp", "ip_fragment", "truncated_header", "malformed"];
+
+    fn add(&mut self, s: Skip) {
+        let i = match s {
+            Skip::UnsupportedLinkType(lt) => {
+                *self.link_types.entry(lt.0).or_default() += 1;
+                return;
+            }
+            Skip::NotIp => 0,
+            Skip::NotTcp(_) => 1,
+            Skip::IpFragment => 2,
+            Skip::TruncatedHeader => 3,
+            Skip::Malformed => 4,
+        };
+        self.counts[i] += 1;
+    }
+
+    fn into_map(self) -> BTreeMap<String, u64> {
+        let mut m: BTreeMap<String, u64> = Self::NAMES
+            .iter()
+            .zip(self.counts)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (k.to_string(), n))
+            .collect();
+        for (lt, n) in self.link_types {
+            m.insert(format!("unsupported_link_type_{lt}"), n);
+        }
+        m
+    }
+}
+
+/// Runs the analysis over `inputs` (paths; `-` is standard input), read one
+/// after the other as a single capture, writing records to `sink`. Returns
+/// the summary (also written to the sink as the last record) and the sink.
+/// An `Err` is a write error (e.g. a closed pipe): nothing more can be said.
+pub fn run<S: Sink>(inputs: &[&Path], opts: &Options, sink: S) -> Result<(Outcome, S), std::io::Error> {
+    let started = Instant::now();
+    let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
+    let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
+    let mut summary = SummaryRecord {
+        kind: "summary",
+        ..SummaryRecord::default()
+    };
+    let mut skips = Skips::default();
+    for path in inputs {
+        summary.files.push(path.display().to_string());
+        let mut reader = match CaptureReader::open(path) {
+            Ok(r) => r,
+            Err(e) => {
+                summary.input_errors.push(e.to_string());
+                continue;
+            }
+        };
+        loop {
+            let p = match reader.next_packet() {
+                Ok(Some(p)) => p,
+                Ok(None) => break,
+                Err(e) => {
+                    summary.input_errors.push(e.to_string());
+                    break;
+                }
+            };
+            summary.packets += 1;
+            match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
+                Ok(seg) => {
+                    summary.tcp_packets += 1;
+                    tcp.packet(&seg, p.number, p.ts, &mut analyzer);
+                }
+                Err(skip) => skips.add(skip),
+            }
+            if analyzer.has_error() {
+                break;
+            }
+        }
+        if analyzer.has_error() {
+            break;
+        }
+    }
+    tcp.finish(&mut analyzer);
+    if let Some(e) = analyzer.take_error() {
+        return Err(e);
+    }
+    let totals = analyzer.totals();
+    summary.skipped = skips.into_map();
+    summary.tcp_connections = tcp.stats.connections;
+    summary.websocket_connections = totals.websocket_connections;
+    summary.frames = totals.frames;
+    summary.findings_by_code = totals.findings_by_code.clone();
+    summary.findings_by_severity = totals.findings_by_severity.clone();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let mut sink = analyzer.into_sink();
+    sink.record(Record::Summary(&summary))?;
+    let damaged = !summary.input_errors.is_empty();
+    Ok((Outcome { summary, damaged }, sink))
+}
