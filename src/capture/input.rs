@@ -74,10 +74,7 @@ fn detect(header: &[u8], compressed: bool) -> Result<Format, Fault> {
 }
 
 /// Reads the first `n` bytes and puts them back in front of the stream.
-fn peek(
-    mut source: Box<dyn Read + Send>,
-    n: usize,
-) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
+fn peek(mut source: Box<dyn Read + Send>, n: usize) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
     let head = read_up_to(&mut source, n)?;
     let rejoined = Cursor::new(head.clone()).chain(source);
     Ok((head, Box::new(rejoined)))
@@ -106,7 +103,13 @@ fn describe_start(header: &[u8], compressed: bool) -> String {
     let hex: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
     let text: String = shown
         .iter()
-        .map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' })
+        .map(|&b| {
+            if b.is_ascii_graphic() || b == b' ' {
+                b as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     format!("{} {text:?}{after}", hex.join(" "))
 }
@@ -137,7 +140,10 @@ mod tests {
             describe_start(b"<!DOCTYPE html>", false),
             r#"3c 21 44 4f 43 54 59 50 "<!DOCTYP""#
         );
-        assert_eq!(describe_start(&[0, 1, 0x41], true), r#"00 01 41 "..A" after gzip decompression"#);
+        assert_eq!(
+            describe_start(&[0, 1, 0x41], true),
+            r#"00 01 41 "..A" after gzip decompression"#
+        );
         assert_eq!(describe_start(b"", false), "nothing: the input is empty");
     }
 
@@ -147,6 +153,9 @@ mod tests {
             assert_eq!(detect(&magic, false).unwrap(), Format::Pcap);
         }
         assert_eq!(detect(&PCAPNG_MAGIC, false).unwrap(), Format::PcapNg);
-        assert!(matches!(detect(b"\x0a\x0d", false), Err(Fault::NotACapture(_))));
+        assert!(matches!(
+            detect(b"\x0a\x0d", false),
+            Err(Fault::NotACapture(_))
+        ));
     }
 }

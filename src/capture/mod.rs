@@ -91,7 +91,9 @@ pub enum CaptureError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}: not a pcap or pcapng capture (starts with {found}; expected pcap magic a1b2c3d4/a1b23c4d in either byte order, pcapng 0a0d0d0a, or gzip 1f8b)")]
+    #[error(
+        "{file}: not a pcap or pcapng capture (starts with {found}; expected pcap magic a1b2c3d4/a1b23c4d in either byte order, pcapng 0a0d0d0a, or gzip 1f8b)"
+    )]
     NotACapture { file: String, found: String },
     #[error("{file}: truncated at byte {offset}: {expected}")]
     Truncated {
@@ -106,7 +108,6 @@ pub enum CaptureError {
         detail: String,
     },
 }
-
 
 impl CaptureError {
     /// The byte offset of the damage, when the error is about one block.
@@ -243,7 +244,11 @@ impl CaptureReader {
             Format::PcapNg => {
                 let shb_len = pcapng::first_block_len(&sniffed.header)?;
                 let buf = stream::BlockBuffer::pcapng(sniffed, shb_len)?;
-                (buf, Decoder::PcapNg(pcapng::NgDecoder::new()), ReadStats::default())
+                (
+                    buf,
+                    Decoder::PcapNg(pcapng::NgDecoder::new()),
+                    ReadStats::default(),
+                )
             }
         };
         Ok(CaptureReader {

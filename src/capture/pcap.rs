@@ -146,10 +146,18 @@ mod tests {
             // Version is two u16s; everything else is u32.
             if i == 1 {
                 for v in [2u16, 4] {
-                    out.extend(if big { v.to_be_bytes() } else { v.to_le_bytes() });
+                    out.extend(if big {
+                        v.to_be_bytes()
+                    } else {
+                        v.to_le_bytes()
+                    });
                 }
             } else {
-                out.extend(if big { f.to_be_bytes() } else { f.to_le_bytes() });
+                out.extend(if big {
+                    f.to_be_bytes()
+                } else {
+                    f.to_le_bytes()
+                });
             }
         }
         out
@@ -186,7 +194,10 @@ mod tests {
         assert!(big.check_caplen(1 << 21).is_ok());
         assert!(big.check_caplen((1 << 21) + 1).is_err());
         let hostile = PcapDecoder::from_header(&header(0xa1b2c3d4, false, u32::MAX, 1)).unwrap();
-        assert_eq!(hostile.max_caplen as usize, MAX_BLOCK_LEN - RECORD_HEADER_LEN);
+        assert_eq!(
+            hostile.max_caplen as usize,
+            MAX_BLOCK_LEN - RECORD_HEADER_LEN
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! unknown blocks can be skipped without understanding them.
 
 use super::endian::Endian;
-use super::stream::{BlockBuffer, MAX_BLOCK_LEN, nom_complaint};
+use super::stream::{BlockBuffer, MAX_BLOCK_LEN, MAX_BLOCK_LEN_TEXT, nom_complaint};
 use super::{Fault, InterfaceInfo, LinkType, PacketMeta, ReadStats};
 use crate::time::Timestamp;
 use pcap_parser::{
@@ -190,7 +190,8 @@ impl BlockHead {
         }
         if len as usize > MAX_BLOCK_LEN {
             return Err(format!(
-                "{name} claims {len} bytes, more than the {MAX_BLOCK_LEN} this reader accepts"
+                "{name} claims {len} bytes, more than the {} this reader accepts",
+                MAX_BLOCK_LEN_TEXT
             ));
         }
         Ok(())
@@ -227,10 +228,7 @@ pub(crate) fn first_block_len(first: &[u8]) -> Result<usize, Fault> {
     if first.len() < HEAD_LEN {
         return Err(Fault::Truncated {
             offset: 0,
-            expected: format!(
-                "a section header block, only {} bytes remain",
-                first.len()
-            ),
+            expected: format!("a section header block, only {} bytes remain", first.len()),
         });
     }
     let head = BlockHead::read(first, Endian::Little)
@@ -455,11 +453,14 @@ impl NgDecoder {
 
     fn interface(&self, head: BlockHead, id: u32) -> Result<&InterfaceInfo, String> {
         self.interfaces.get(id as usize).ok_or_else(|| {
+            let described = match self.interfaces.len() {
+                0 => "no interface".to_owned(),
+                1 => "only interface 0".to_owned(),
+                n => format!("only interfaces 0 to {}", n - 1),
+            };
             format!(
-                "{} refers to interface {id}, but the section has described only {} \
-                 interface(s)",
-                head.name(),
-                self.interfaces.len()
+                "{} refers to interface {id}, but the section describes {described}",
+                head.name()
             )
         })
     }
@@ -531,7 +532,10 @@ mod tests {
             ts_resolution: TsResolution::Decimal(0),
             ts_offset_secs: 10,
         };
-        assert_eq!(interface_timestamp(&iface, 5), Timestamp(15 * 1_000_000_000));
+        assert_eq!(
+            interface_timestamp(&iface, 5),
+            Timestamp(15 * 1_000_000_000)
+        );
         assert_eq!(interface_timestamp(&iface, u64::MAX), Timestamp(i64::MAX));
         iface.ts_offset_secs = i64::MIN;
         assert_eq!(interface_timestamp(&iface, 0), Timestamp(i64::MIN));
@@ -541,7 +545,13 @@ mod tests {
     }
 
     fn head_bytes(kind: u32, len: u32, big: bool) -> Vec<u8> {
-        let word = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+        let word = |v: u32| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
         [word(kind), word(len), word(BYTE_ORDER_MAGIC)].concat()
     }
 
@@ -553,7 +563,11 @@ mod tests {
         }
         let mut bad = head_bytes(SHB, 28, false);
         bad[8] = 0;
-        assert!(BlockHead::read(&bad, Endian::Little).unwrap_err().contains("byte-order"));
+        assert!(
+            BlockHead::read(&bad, Endian::Little)
+                .unwrap_err()
+                .contains("byte-order")
+        );
     }
 
     #[test]
@@ -568,7 +582,11 @@ mod tests {
 
     #[test]
     fn spb_capture_length_is_the_smallest_bound() {
-        let head = BlockHead { kind: SPB, len: 32, endian: Endian::Little };
+        let head = BlockHead {
+            kind: SPB,
+            len: 32,
+            endian: Endian::Little,
+        };
         let mut block = head_bytes(SPB, 32, false);
         block.truncate(8);
         block.extend(100u32.to_le_bytes());

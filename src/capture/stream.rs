@@ -20,6 +20,7 @@ pub(crate) const INITIAL_CAPACITY: usize = 256 * 1024;
 /// The buffer never grows beyond this, so neither may a record or block: a
 /// hostile length becomes a `Corrupt` error instead of an allocation.
 pub(crate) const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
+pub(crate) const MAX_BLOCK_LEN_TEXT: &str = "16 MiB (16777216 bytes)";
 
 pub(crate) struct BlockBuffer {
     inner: Box<dyn PcapReaderIterator + Send>,
@@ -38,7 +39,12 @@ impl BlockBuffer {
         let (feed, read_error) = Feed::new(input);
         let inner = LegacyPcapReader::new(INITIAL_CAPACITY, feed)
             .map_err(|e| open_fault(e, &read_error, compressed, "the pcap file header"))?;
-        Ok(Self::with(Box::new(inner), INITIAL_CAPACITY, compressed, read_error))
+        Ok(Self::with(
+            Box::new(inner),
+            INITIAL_CAPACITY,
+            compressed,
+            read_error,
+        ))
     }
 
     /// For a pcapng file whose first block (an SHB) is `shb_len` bytes long:
@@ -52,7 +58,12 @@ impl BlockBuffer {
         let what = format!("a {shb_len}-byte {}", pcapng::block_name(pcapng::SHB));
         let inner = PcapNGReader::new(capacity, feed)
             .map_err(|e| open_fault(e, &read_error, compressed, &what))?;
-        Ok(Self::with(Box::new(inner), capacity, compressed, read_error))
+        Ok(Self::with(
+            Box::new(inner),
+            capacity,
+            compressed,
+            read_error,
+        ))
     }
 
     fn with(
@@ -110,7 +121,7 @@ impl BlockBuffer {
             // Framing rejects such lengths first; this keeps the cap here too.
             return Err(Fault::Corrupt {
                 offset: self.offset,
-                detail: format!("a {len}-byte block exceeds the {MAX_BLOCK_LEN}-byte limit"),
+                detail: format!("a {len}-byte block exceeds the {MAX_BLOCK_LEN_TEXT} limit"),
             });
         }
         let mut capacity = self.capacity;
@@ -163,7 +174,10 @@ struct ErrorSlot(Arc<Mutex<Option<io::Error>>>);
 
 impl ErrorSlot {
     fn put(&self, err: io::Error) {
-        *self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(err);
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(err);
     }
 
     fn take(&self) -> Option<io::Error> {
@@ -238,8 +252,6 @@ pub(crate) fn parser_complaint<I>(err: &PcapError<I>) -> String {
 pub(crate) fn nom_complaint<I>(err: &pcap_parser::nom::Err<PcapError<I>>) -> String {
     match err {
         pcap_parser::nom::Err::Incomplete(_) => "data ends early".to_owned(),
-        pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => {
-            parser_complaint(e)
-        }
+        pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => parser_complaint(e),
     }
 }
