@@ -12,8 +12,36 @@
 //! * Packet numbers are 1-based in file order, counting every packet block
 //!   (EPB, SPB, obsolete PB, pcap record), exactly as Wireshark numbers frames.
 
+//!
+//! HOW IT IS BUILT:
+//! * [`input`] opens the source, undoes gzip (recognised by its magic) and
+//!   sniffs the container format from the first bytes.
+//! * [`stream`] is the only place that touches the input buffer: a
+//!   pcap-parser streaming reader used as a growable circular buffer, plus
+//!   the byte offset of everything consumed.
+//! * [`pcap`] and [`pcapng`] frame one record/block at a time, validate its
+//!   lengths before trusting them, and decode it into an owned
+//!   `PacketMeta` (timestamp, link type, where the data lies in the buffer).
+//!   pcap-parser decodes the file header, SHBs and IDBs; packet blocks are
+//!   decoded here because its EPB parser collects options into a `Vec` per
+//!   packet, and the hot path must not allocate.
+//! * [`CaptureReader`] ties them together and lends each packet from the
+//!   buffer, consuming it at the start of the next call.
+
+mod endian;
+mod input;
+mod pcap;
+mod pcapng;
+mod stream;
+#[cfg(test)]
+mod tests;
+
 use crate::time::Timestamp;
+use std::io;
+use std::ops::Range;
 use std::path::Path;
+
+pub use pcapng::TsResolution;
 
 /// A link-layer header type (pcap `LINKTYPE_*` value). A newtype so that
 /// values we do not know survive to be counted and reported.
@@ -81,16 +109,113 @@ pub enum CaptureError {
     },
 }
 
+impl CaptureError {
+    /// The byte offset of the damage, when the error is about one block.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            CaptureError::Truncated { offset, .. } | CaptureError::Corrupt { offset, .. } => {
+                Some(*offset)
+            }
+            CaptureError::Io { .. } | CaptureError::NotACapture { .. } => None,
+        }
+    }
+}
+
+/// What went wrong, before the file name is attached: the format modules do
+/// not know (or care) which file they read.
+#[derive(Debug)]
+pub(crate) enum Fault {
+    NotACapture(String),
+    Truncated { offset: u64, expected: String },
+    Corrupt { offset: u64, detail: String },
+    Io(io::Error),
+}
+
+impl Fault {
+    fn named(self, file: &str) -> CaptureError {
+        let file = file.to_owned();
+        match self {
+            Fault::NotACapture(found) => CaptureError::NotACapture { file, found },
+            Fault::Truncated { offset, expected } => CaptureError::Truncated {
+                file,
+                offset,
+                expected,
+            },
+            Fault::Corrupt { offset, detail } => CaptureError::Corrupt {
+                file,
+                offset,
+                detail,
+            },
+            Fault::Io(source) => CaptureError::Io { file, source },
+        }
+    }
+}
+
+/// One decoded packet record/block, owned so that deciding what a block is
+/// never holds a borrow of the buffer across the read loop.
+#[derive(Clone, Debug)]
+pub(crate) struct PacketMeta {
+    pub ts: Timestamp,
+    pub linktype: LinkType,
+    pub orig_len: u32,
+    /// Where the captured bytes lie, relative to the start of the block.
+    pub data: Range<usize>,
+    /// Length of the whole record/block, consumed once the packet is done.
+    pub block_len: usize,
+}
+
+/// Counts for the capture read so far; useful to report what was skipped.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Packet records/blocks delivered (the last packet number).
+    pub packets: u64,
+    /// pcapng section header blocks (a classic pcap file counts as one).
+    pub sections: u64,
+    /// Interface description blocks over all sections (1 for classic pcap).
+    pub interfaces: u64,
+    /// Known pcapng blocks that carry no packet and were skipped (name
+    /// resolution, interface statistics, decryption secrets, custom, ...).
+    pub skipped_blocks: u64,
+    /// pcapng blocks of a type this reader does not know, skipped.
+    pub unknown_blocks: u64,
+}
+
+/// How one capture interface records packets (a classic pcap file has one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InterfaceInfo {
+    pub linktype: LinkType,
+    /// Maximum captured length per packet; 0 means "no limit" (pcapng).
+    pub snaplen: u32,
+    pub ts_resolution: TsResolution,
+    /// Seconds added to every timestamp (pcapng `if_tsoffset`).
+    pub ts_offset_secs: i64,
+}
+
+/// The container-specific half of the reader.
+enum Decoder {
+    Pcap(pcap::PcapDecoder),
+    PcapNg(pcapng::NgDecoder),
+}
+
 /// Streaming capture reader.
 pub struct CaptureReader {
-    _private: (),
+    name: String,
+    compressed: bool,
+    buf: stream::BlockBuffer,
+    decoder: Decoder,
+    /// Length of the packet lent by the last `next_packet`, consumed at the
+    /// start of the next call (the lent data lives in the buffer until then).
+    lent: usize,
+    /// Set once the end or damage was reached: the reader stays finished.
+    done: bool,
+    stats: ReadStats,
 }
 
 impl CaptureReader {
     /// Opens `path` (`-` = standard input).
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
-        let _ = path;
-        unimplemented!("capture reader")
+        let (name, source) = input::open(path)?;
+        CaptureReader::from_reader(&name, source)
     }
 
     /// Reads from any byte source; `name` is used in messages.
@@ -98,26 +223,114 @@ impl CaptureReader {
         name: &str,
         input: Box<dyn std::io::Read + Send>,
     ) -> Result<CaptureReader, CaptureError> {
-        let _ = (name, input);
-        unimplemented!("capture reader")
+        Self::start(name, input).map_err(|fault| fault.named(name))
+    }
+
+    fn start(name: &str, input: Box<dyn io::Read + Send>) -> Result<CaptureReader, Fault> {
+        let sniffed = input::sniff(input)?;
+        let compressed = sniffed.compressed;
+        let (buf, decoder, stats) = match sniffed.format {
+            Format::Pcap => {
+                let decoder = pcap::PcapDecoder::from_header(&sniffed.header)?;
+                let mut buf = stream::BlockBuffer::pcap(sniffed)?;
+                buf.consume(pcap::HEADER_LEN);
+                let stats = ReadStats {
+                    sections: 1,
+                    interfaces: 1,
+                    ..ReadStats::default()
+                };
+                (buf, Decoder::Pcap(decoder), stats)
+            }
+            Format::PcapNg => {
+                let shb_len = pcapng::first_block_len(&sniffed.header)?;
+                let buf = stream::BlockBuffer::pcapng(sniffed, shb_len)?;
+                (
+                    buf,
+                    Decoder::PcapNg(pcapng::NgDecoder::new()),
+                    ReadStats::default(),
+                )
+            }
+        };
+        Ok(CaptureReader {
+            name: name.to_owned(),
+            compressed,
+            buf,
+            decoder,
+            lent: 0,
+            done: false,
+            stats,
+        })
     }
 
     /// The next packet, `Ok(None)` at the clean end of the input.
     pub fn next_packet(&mut self) -> Result<Option<PacketRef<'_>>, CaptureError> {
-        unimplemented!("capture reader")
+        if self.done {
+            return Ok(None);
+        }
+        self.buf.consume(std::mem::take(&mut self.lent));
+        let step = match &mut self.decoder {
+            Decoder::Pcap(d) => d.next(&mut self.buf),
+            Decoder::PcapNg(d) => d.next(&mut self.buf, &mut self.stats),
+        };
+        match step {
+            Ok(Some(meta)) => Ok(Some(self.lend(meta))),
+            Ok(None) => {
+                self.done = true;
+                Ok(None)
+            }
+            Err(fault) => {
+                self.done = true;
+                Err(fault.named(&self.name))
+            }
+        }
+    }
+
+    fn lend(&mut self, meta: PacketMeta) -> PacketRef<'_> {
+        self.lent = meta.block_len;
+        self.stats.packets += 1;
+        PacketRef {
+            number: self.stats.packets,
+            ts: meta.ts,
+            linktype: meta.linktype,
+            orig_len: meta.orig_len,
+            data: &self.buf.data()[meta.data],
+        }
     }
 
     pub fn format(&self) -> Format {
-        unimplemented!("capture reader")
+        match self.decoder {
+            Decoder::Pcap(_) => Format::Pcap,
+            Decoder::PcapNg(_) => Format::PcapNg,
+        }
     }
 
     /// The name given at open (the path, or `-`).
     pub fn name(&self) -> &str {
-        unimplemented!("capture reader")
+        &self.name
     }
 
     /// Bytes of the (decompressed) capture consumed so far; for progress.
+    /// The packet last lent counts as consumed.
     pub fn position(&self) -> u64 {
-        unimplemented!("capture reader")
+        self.buf.offset() + self.lent as u64
+    }
+
+    /// Whether the input was gzip-compressed.
+    pub fn compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Counts of packets, sections, interfaces and skipped blocks so far.
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// The interfaces of the current section (for classic pcap, the one
+    /// described by the file header), indexed by pcapng interface id.
+    pub fn interfaces(&self) -> &[InterfaceInfo] {
+        match &self.decoder {
+            Decoder::Pcap(d) => std::slice::from_ref(d.interface()),
+            Decoder::PcapNg(d) => d.interfaces(),
+        }
     }
 }

@@ -1,0 +1,878 @@
+//! Whole-reader tests over captures built byte by byte here, so each case
+//! states exactly the bytes it feeds in.
+
+use super::*;
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use std::io::{Cursor, Read, Write};
+
+// ---------------------------------------------------------------- writers
+
+fn word32(big: bool, v: u32) -> [u8; 4] {
+    if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
+}
+
+fn word16(big: bool, v: u16) -> [u8; 2] {
+    if big {
+        v.to_be_bytes()
+    } else {
+        v.to_le_bytes()
+    }
+}
+
+/// Classic pcap writer.
+struct PcapFile {
+    big: bool,
+    out: Vec<u8>,
+}
+
+impl PcapFile {
+    const MICRO: u32 = 0xa1b2_c3d4;
+    const NANO: u32 = 0xa1b2_3c4d;
+
+    fn new(big: bool, magic: u32, linktype_field: u32, snaplen: u32) -> Self {
+        let mut out = Vec::new();
+        out.extend(word32(big, magic));
+        out.extend(word16(big, 2));
+        out.extend(word16(big, 4));
+        out.extend([0; 8]); // thiszone, sigfigs
+        out.extend(word32(big, snaplen));
+        out.extend(word32(big, linktype_field));
+        PcapFile { big, out }
+    }
+
+    fn record(mut self, secs: u32, frac: u32, data: &[u8], orig_len: u32) -> Self {
+        for v in [secs, frac, data.len() as u32, orig_len] {
+            self.out.extend(word32(self.big, v));
+        }
+        self.out.extend(data);
+        self
+    }
+
+    fn bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
+
+/// pcapng writer; each section may have its own byte order.
+struct NgFile {
+    big: bool,
+    out: Vec<u8>,
+}
+
+const SHB_TYPE: u32 = 0x0A0D_0D0A;
+
+impl NgFile {
+    fn new(big: bool) -> Self {
+        NgFile {
+            big: false,
+            out: Vec::new(),
+        }
+        .section(big)
+    }
+
+    fn section(mut self, big: bool) -> Self {
+        self.big = big;
+        let mut body = Vec::new();
+        body.extend(word32(big, 0x1A2B_3C4D));
+        body.extend(word16(big, 1));
+        body.extend(word16(big, 0));
+        body.extend(u64::MAX.to_le_bytes()); // section length unknown
+        self.block(SHB_TYPE, &body)
+    }
+
+    /// Frames `body` (padded to 4 bytes) as a block of type `kind`.
+    fn block(mut self, kind: u32, body: &[u8]) -> Self {
+        let padded = body.len().next_multiple_of(4);
+        let len = (12 + padded) as u32;
+        self.out.extend(word32(self.big, kind));
+        self.out.extend(word32(self.big, len));
+        self.out.extend(body);
+        self.out.resize(self.out.len() + padded - body.len(), 0);
+        self.out.extend(word32(self.big, len));
+        self
+    }
+
+    fn idb(self, linktype: u16, snaplen: u32, options: &[(u16, &[u8])]) -> Self {
+        let mut body = Vec::new();
+        body.extend(word16(self.big, linktype));
+        body.extend([0, 0]);
+        body.extend(word32(self.big, snaplen));
+        for (code, value) in options {
+            body.extend(word16(self.big, *code));
+            body.extend(word16(self.big, value.len() as u16));
+            body.extend(*value);
+            body.resize(body.len().next_multiple_of(4), 0);
+        }
+        if !options.is_empty() {
+            body.extend([0; 4]); // opt_endofopt
+        }
+        self.block(1, &body)
+    }
+
+    fn epb(self, if_id: u32, units: u64, data: &[u8], orig_len: u32) -> Self {
+        let mut body = Vec::new();
+        for v in [
+            if_id,
+            (units >> 32) as u32,
+            units as u32,
+            data.len() as u32,
+            orig_len,
+        ] {
+            body.extend(word32(self.big, v));
+        }
+        body.extend(data);
+        self.block(6, &body)
+    }
+
+    fn obsolete_pb(self, if_id: u16, units: u64, data: &[u8]) -> Self {
+        let mut body = Vec::new();
+        body.extend(word16(self.big, if_id));
+        body.extend(word16(self.big, 0)); // drops
+        for v in [
+            (units >> 32) as u32,
+            units as u32,
+            data.len() as u32,
+            data.len() as u32,
+        ] {
+            body.extend(word32(self.big, v));
+        }
+        body.extend(data);
+        self.block(2, &body)
+    }
+
+    fn spb(self, orig_len: u32, data: &[u8]) -> Self {
+        let mut body = word32(self.big, orig_len).to_vec();
+        body.extend(data);
+        self.block(3, &body)
+    }
+
+    fn bytes(self) -> Vec<u8> {
+        self.out
+    }
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn tsoffset(big: bool, secs: i64) -> [u8; 8] {
+    if big {
+        secs.to_be_bytes()
+    } else {
+        secs.to_le_bytes()
+    }
+}
+
+// ---------------------------------------------------------------- readers
+
+/// A packet copied out of the reader.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Packet {
+    number: u64,
+    ts: i64,
+    linktype: LinkType,
+    orig_len: u32,
+    data: Vec<u8>,
+}
+
+/// Everything one read of the input produced.
+struct Outcome {
+    packets: Vec<Packet>,
+    error: Option<CaptureError>,
+    reader: CaptureReader,
+}
+
+fn open_bytes(bytes: Vec<u8>) -> Result<CaptureReader, CaptureError> {
+    CaptureReader::from_reader("test.cap", Box::new(Cursor::new(bytes)))
+}
+
+fn drain(mut reader: CaptureReader) -> Outcome {
+    let mut packets = Vec::new();
+    let error = loop {
+        match reader.next_packet() {
+            Ok(Some(p)) => packets.push(Packet {
+                number: p.number,
+                ts: p.ts.as_nanos(),
+                linktype: p.linktype,
+                orig_len: p.orig_len,
+                data: p.data.to_vec(),
+            }),
+            Ok(None) => break None,
+            Err(e) => break Some(e),
+        }
+    };
+    // Finished, cleanly or not, is final.
+    assert!(matches!(reader.next_packet(), Ok(None)));
+    Outcome {
+        packets,
+        error,
+        reader,
+    }
+}
+
+fn read(bytes: Vec<u8>) -> Outcome {
+    drain(open_bytes(bytes).expect("opens"))
+}
+
+fn read_clean(bytes: Vec<u8>) -> Vec<Packet> {
+    let outcome = read(bytes);
+    if let Some(e) = outcome.error {
+        panic!("unexpected error: {e}");
+    }
+    outcome.packets
+}
+
+/// Hands out one byte per `read`, like the slowest pipe.
+struct Trickle(Cursor<Vec<u8>>);
+
+impl Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = buf.len().min(1);
+        self.0.read(&mut buf[..n])
+    }
+}
+
+const SEC: i64 = 1_000_000_000;
+
+fn sample_pcap(big: bool, magic: u32) -> Vec<u8> {
+    PcapFile::new(big, magic, 1, 65535)
+        .record(1_700_000_000, 250, b"first", 60)
+        .record(1_700_000_001, 999_999, b"second!", 7)
+        .bytes()
+}
+
+fn sample_pcapng(big: bool) -> Vec<u8> {
+    NgFile::new(big)
+        .idb(1, 0, &[])
+        .epb(0, 1_700_000_000_000_001, b"abc", 3)
+        .epb(0, 1_700_000_000_500_000, b"defgh", 64)
+        .bytes()
+}
+
+// ---------------------------------------------------------------- classic pcap
+
+#[test]
+fn pcap_microsecond_twins_read_the_same() {
+    let le = read_clean(sample_pcap(false, PcapFile::MICRO));
+    let be = read_clean(sample_pcap(true, PcapFile::MICRO));
+    assert_eq!(le, be);
+    assert_eq!(
+        le,
+        vec![
+            Packet {
+                number: 1,
+                ts: 1_700_000_000 * SEC + 250_000,
+                linktype: LinkType::ETHERNET,
+                orig_len: 60,
+                data: b"first".to_vec(),
+            },
+            Packet {
+                number: 2,
+                ts: 1_700_000_001 * SEC + 999_999_000,
+                linktype: LinkType::ETHERNET,
+                orig_len: 7,
+                data: b"second!".to_vec(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn pcap_nanosecond_twins_read_the_same() {
+    let le = read_clean(sample_pcap(false, PcapFile::NANO));
+    assert_eq!(le, read_clean(sample_pcap(true, PcapFile::NANO)));
+    assert_eq!(le[0].ts, 1_700_000_000 * SEC + 250);
+    assert_eq!(le[1].ts, 1_700_000_001 * SEC + 999_999);
+}
+
+#[test]
+fn pcap_reader_reports_format_interface_and_position() {
+    let bytes = sample_pcap(true, PcapFile::NANO);
+    let total = bytes.len() as u64;
+    let mut reader = open_bytes(bytes).unwrap();
+    assert_eq!(reader.format(), Format::Pcap);
+    assert_eq!(reader.name(), "test.cap");
+    assert!(!reader.compressed());
+    assert_eq!(reader.position(), 24);
+    assert_eq!(
+        reader.interfaces(),
+        &[InterfaceInfo {
+            linktype: LinkType::ETHERNET,
+            snaplen: 65535,
+            ts_resolution: TsResolution::Decimal(9),
+            ts_offset_secs: 0,
+        }]
+    );
+    reader.next_packet().unwrap().unwrap();
+    assert_eq!(reader.position(), 24 + 16 + 5);
+    let outcome = drain(reader);
+    assert_eq!(outcome.reader.position(), total);
+    assert_eq!(outcome.reader.stats().packets, 2);
+}
+
+#[test]
+fn pcap_link_type_ignores_fcs_bits() {
+    // FCS length 4 (top four bits) flagged present (bit 26), on LINUX_SLL.
+    let field = (4 << 28) | (1 << 26) | 113;
+    let bytes = PcapFile::new(false, PcapFile::MICRO, field, 0)
+        .record(1, 0, b"x", 1)
+        .bytes();
+    assert_eq!(read_clean(bytes)[0].linktype, LinkType::LINUX_SLL);
+}
+
+#[test]
+fn pcap_header_only_is_an_empty_capture() {
+    let bytes = PcapFile::new(false, PcapFile::MICRO, 1, 65535).bytes();
+    assert!(read_clean(bytes).is_empty());
+}
+
+// ---------------------------------------------------------------- pcapng
+
+#[test]
+fn pcapng_twins_read_the_same() {
+    let le = read_clean(sample_pcapng(false));
+    assert_eq!(le, read_clean(sample_pcapng(true)));
+    assert_eq!(le.len(), 2);
+    assert_eq!(le[0].ts, 1_700_000_000 * SEC + 1_000);
+    assert_eq!((le[1].number, le[1].orig_len), (2, 64));
+    assert_eq!(le[1].data, b"defgh");
+}
+
+#[test]
+fn pcapng_interfaces_have_their_own_link_type_and_clock() {
+    for big in [false, true] {
+        let bytes = NgFile::new(big)
+            .idb(1, 0, &[(9, &[9])]) // nanoseconds
+            .idb(101, 0, &[(9, &[3]), (14, &tsoffset(big, 100))]) // ms, +100 s
+            .idb(113, 0, &[(9, &[0x80 | 20])]) // 2^-20 s
+            .idb(228, 0, &[]) // default microseconds
+            .epb(0, 1_700_000_000_123_456_789, b"ns", 2)
+            .epb(1, 1_500, b"ms", 2)
+            .epb(2, (3 << 20) | (1 << 19), b"bin", 3)
+            .epb(3, 2_000_001, b"us", 2)
+            .bytes();
+        let outcome = read(bytes);
+        assert!(outcome.error.is_none());
+        let got: Vec<(LinkType, i64)> =
+            outcome.packets.iter().map(|p| (p.linktype, p.ts)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (LinkType::ETHERNET, 1_700_000_000_123_456_789),
+                (LinkType::RAW, 101 * SEC + 500_000_000),
+                (LinkType::LINUX_SLL, 3 * SEC + 500_000_000),
+                (LinkType::IPV4, 2 * SEC + 1_000),
+            ]
+        );
+        let interfaces = outcome.reader.interfaces();
+        assert_eq!(interfaces.len(), 4);
+        assert_eq!(interfaces[1].ts_offset_secs, 100);
+        assert_eq!(interfaces[2].ts_resolution, TsResolution::Binary(20));
+    }
+}
+
+#[test]
+fn pcapng_simple_packets_use_interface_zero_and_the_last_timestamp() {
+    let bytes = NgFile::new(false)
+        .idb(1, 4, &[])
+        .idb(101, 0, &[])
+        .spb(3, b"abc") // before any timestamp: 0
+        .epb(1, 7_000_000, b"epb", 3)
+        .spb(100, b"0123456789") // snaplen 4 wins
+        .spb(2, b"xyzw") // orig_len 2 wins over padding and snaplen
+        .bytes();
+    let packets = read_clean(bytes);
+    let got: Vec<(u64, i64, LinkType, u32, &[u8])> = packets
+        .iter()
+        .map(|p| (p.number, p.ts, p.linktype, p.orig_len, &p.data[..]))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (1, 0, LinkType::ETHERNET, 3, &b"abc"[..]),
+            (2, 7 * SEC, LinkType::RAW, 3, b"epb"),
+            (3, 7 * SEC, LinkType::ETHERNET, 100, b"0123"),
+            (4, 7 * SEC, LinkType::ETHERNET, 2, b"xy"),
+        ]
+    );
+}
+
+#[test]
+fn pcapng_obsolete_packet_block_is_read() {
+    let bytes = NgFile::new(true)
+        .idb(1, 0, &[])
+        .idb(113, 0, &[])
+        .obsolete_pb(1, 5_000_000, b"old")
+        .bytes();
+    let packets = read_clean(bytes);
+    assert_eq!(packets.len(), 1);
+    assert_eq!(
+        (packets[0].ts, packets[0].linktype),
+        (5 * SEC, LinkType::LINUX_SLL)
+    );
+    assert_eq!(packets[0].data, b"old");
+}
+
+#[test]
+fn pcapng_other_blocks_are_skipped_and_counted() {
+    let bytes = NgFile::new(false)
+        .block(4, &[0; 4]) // name resolution: just opt_endofopt-like record end
+        .idb(1, 0, &[])
+        .epb(0, 1, b"one", 3)
+        .block(5, &[0; 12]) // interface statistics
+        .block(0x0BAD, b"\x00\x00\x7f\x00payload") // custom, PEN 0x7f00...
+        .block(10, &[0; 8]) // decryption secrets
+        .block(0x4000_0BAD, &[0; 4])
+        .block(0x1234_5678, b"who knows") // unknown type
+        .block(0x99, &[]) // unknown, empty body
+        .epb(0, 2, b"two", 3)
+        .bytes();
+    let outcome = read(bytes);
+    assert!(outcome.error.is_none());
+    let numbers: Vec<u64> = outcome.packets.iter().map(|p| p.number).collect();
+    assert_eq!(numbers, vec![1, 2]);
+    assert_eq!(
+        outcome.reader.stats(),
+        &ReadStats {
+            packets: 2,
+            sections: 1,
+            interfaces: 1,
+            skipped_blocks: 5,
+            unknown_blocks: 2,
+        }
+    );
+}
+
+#[test]
+fn pcapng_sections_reset_interfaces_and_may_switch_byte_order() {
+    let bytes = NgFile::new(false)
+        .idb(1, 0, &[])
+        .idb(101, 0, &[])
+        .epb(1, 1, b"a", 1)
+        .section(true)
+        .idb(113, 0, &[(9, &[9])])
+        .epb(0, 2, b"b", 1)
+        .bytes();
+    let outcome = read(bytes);
+    assert!(outcome.error.is_none());
+    let got: Vec<(LinkType, i64)> = outcome.packets.iter().map(|p| (p.linktype, p.ts)).collect();
+    assert_eq!(got, vec![(LinkType::RAW, 1_000), (LinkType::LINUX_SLL, 2)]);
+    assert_eq!(outcome.reader.interfaces().len(), 1);
+    assert_eq!(outcome.reader.stats().sections, 2);
+    assert_eq!(outcome.reader.stats().interfaces, 3);
+}
+
+#[test]
+fn pcapng_interface_from_a_previous_section_is_corrupt() {
+    let first = NgFile::new(false).idb(1, 0, &[]).idb(1, 0, &[]).bytes();
+    let offset = first.len() as u64;
+    let mut bytes = first;
+    bytes.extend(NgFile::new(false).idb(1, 0, &[]).epb(1, 1, b"a", 1).bytes());
+    let shb_and_idb = NgFile::new(false).idb(1, 0, &[]).bytes().len() as u64;
+    let outcome = read(bytes);
+    match outcome.error {
+        Some(CaptureError::Corrupt {
+            offset: at, detail, ..
+        }) => {
+            assert_eq!(at, offset + shb_and_idb);
+            assert!(detail.contains("interface 1"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn pcapng_simple_packet_without_interface_is_corrupt() {
+    let outcome = read(NgFile::new(false).spb(1, b"a").bytes());
+    assert!(matches!(outcome.error, Some(CaptureError::Corrupt { .. })));
+}
+
+#[test]
+fn pcapng_malformed_tsresol_option_is_corrupt() {
+    let outcome = read(NgFile::new(false).idb(1, 0, &[(9, &[6, 6])]).bytes());
+    match outcome.error {
+        Some(CaptureError::Corrupt { detail, .. }) => assert!(detail.contains("if_tsresol")),
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+// ---------------------------------------------------------------- input forms
+
+#[test]
+fn gzip_is_recognised_by_magic_for_both_formats() {
+    for plain in [sample_pcap(false, PcapFile::MICRO), sample_pcapng(true)] {
+        let reader = open_bytes(gzip(&plain)).unwrap();
+        assert!(reader.compressed());
+        let outcome = drain(reader);
+        assert!(outcome.error.is_none());
+        assert_eq!(outcome.packets, read_clean(plain.clone()));
+        assert_eq!(outcome.reader.position(), plain.len() as u64);
+    }
+}
+
+#[test]
+fn concatenated_gzip_members_are_one_stream() {
+    let plain = sample_pcap(false, PcapFile::MICRO);
+    let (head, tail) = plain.split_at(30);
+    let mut bytes = gzip(head);
+    bytes.extend(gzip(tail));
+    assert_eq!(read_clean(bytes), read_clean(plain));
+}
+
+#[test]
+fn short_reads_like_a_pipe_are_fine() {
+    for plain in [sample_pcap(true, PcapFile::NANO), sample_pcapng(false)] {
+        for bytes in [plain.clone(), gzip(&plain)] {
+            let reader =
+                CaptureReader::from_reader("-", Box::new(Trickle(Cursor::new(bytes)))).unwrap();
+            assert_eq!(reader.name(), "-");
+            let outcome = drain(reader);
+            assert!(outcome.error.is_none());
+            assert_eq!(outcome.packets, read_clean(plain.clone()));
+        }
+    }
+}
+
+#[test]
+fn open_reads_a_file_whatever_its_name() {
+    let path = std::env::temp_dir().join(format!("wscap-capture-test-{}.pcap", std::process::id()));
+    std::fs::write(&path, gzip(&sample_pcapng(false))).unwrap();
+    let reader = CaptureReader::open(&path);
+    std::fs::remove_file(&path).unwrap();
+    let reader = reader.unwrap();
+    assert_eq!(reader.format(), Format::PcapNg);
+    assert_eq!(reader.name(), path.to_string_lossy());
+    assert_eq!(drain(reader).packets.len(), 2);
+}
+
+#[test]
+fn missing_file_is_an_io_error_naming_it() {
+    let err = CaptureReader::open(Path::new("no/such/capture.pcap"))
+        .err()
+        .unwrap();
+    assert!(matches!(err, CaptureError::Io { .. }));
+    assert!(err.to_string().starts_with("no/such/capture.pcap: "));
+}
+
+// ---------------------------------------------------------------- buffer growth
+
+#[test]
+fn packets_larger_than_the_initial_buffer_grow_it() {
+    let big: Vec<u8> = (0..1 << 20).map(|i| (i % 251) as u8).collect();
+    let pcap = PcapFile::new(false, PcapFile::MICRO, 1, 2 << 20)
+        .record(1, 0, b"small", 5)
+        .record(2, 0, &big, big.len() as u32)
+        .record(3, 0, b"after", 5)
+        .bytes();
+    let ng = NgFile::new(true)
+        .idb(1, 0, &[])
+        .epb(0, 1, b"small", 5)
+        .epb(0, 2, &big, big.len() as u32)
+        .epb(0, 3, b"after", 5)
+        .bytes();
+    for bytes in [pcap, ng] {
+        let packets = read_clean(bytes);
+        assert_eq!(packets.len(), 3);
+        assert_eq!(packets[1].data, big);
+        assert_eq!(packets[2].data, b"after");
+    }
+}
+
+#[test]
+fn pcap_record_above_the_limit_is_corrupt() {
+    // snaplen 65535: the limit is 256 KiB; a 300 KiB record is refused.
+    let bytes = PcapFile::new(false, PcapFile::MICRO, 1, 65535)
+        .record(1, 0, b"ok", 2)
+        .record(2, 0, &vec![0; 300 * 1024], 300 * 1024)
+        .bytes();
+    let outcome = read(bytes);
+    assert_eq!(outcome.packets.len(), 1);
+    match outcome.error {
+        Some(CaptureError::Corrupt { offset, detail, .. }) => {
+            assert_eq!(offset, 24 + 16 + 2);
+            assert!(detail.contains("307200"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn hostile_lengths_are_corrupt_not_allocations() {
+    let mut pcap = sample_pcap(false, PcapFile::MICRO);
+    pcap.extend([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    let mut ng = sample_pcapng(false);
+    ng.extend([6, 0, 0, 0, 0xfc, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    let mut above_cap = sample_pcapng(false);
+    above_cap.extend([6, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0]); // 32 MiB
+    for bytes in [pcap, ng, above_cap] {
+        let outcome = read(bytes);
+        assert_eq!(outcome.packets.len(), 2);
+        match outcome.error {
+            Some(CaptureError::Corrupt { detail, .. }) => {
+                assert!(
+                    detail.contains("4294967295")
+                        || detail.contains("4294967292")
+                        || detail.contains("33554432"),
+                    "{detail}"
+                )
+            }
+            other => panic!("expected Corrupt, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn zero_and_misaligned_block_lengths_are_corrupt() {
+    for tail in [
+        [0x99u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        [0x99, 0, 0, 0, 14, 0, 0, 0, 0, 0, 0, 0],
+    ] {
+        let mut bytes = sample_pcapng(false);
+        bytes.extend(tail);
+        let outcome = read(bytes);
+        assert_eq!(outcome.packets.len(), 2);
+        assert!(matches!(outcome.error, Some(CaptureError::Corrupt { .. })));
+    }
+}
+
+// ---------------------------------------------------------------- damage
+
+#[test]
+fn truncated_last_pcap_record_is_damage_after_earlier_packets() {
+    let full = PcapFile::new(false, PcapFile::MICRO, 1, 65535)
+        .record(1, 0, b"whole", 5)
+        .record(2, 0, &[7; 1514], 1514)
+        .bytes();
+    let cut = full.len() - (16 + 1514) + 600;
+    let outcome = read(full[..cut].to_vec());
+    assert_eq!(outcome.packets.len(), 1);
+    assert_eq!(outcome.packets[0].data, b"whole");
+    let err = outcome.error.expect("damage");
+    match &err {
+        CaptureError::Truncated {
+            file,
+            offset,
+            expected,
+        } => {
+            assert_eq!(file, "test.cap");
+            assert_eq!(*offset, 24 + 16 + 5);
+            assert!(
+                expected.contains("1530-byte packet record")
+                    && expected.contains("1514 captured bytes")
+                    && expected.contains("only 600 bytes remain"),
+                "{expected}"
+            );
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    assert_eq!(err.offset(), Some(45));
+    assert!(
+        err.to_string()
+            .starts_with("test.cap: truncated at byte 45: ")
+    );
+}
+
+#[test]
+fn truncated_pcap_record_header_is_damage() {
+    let mut bytes = sample_pcap(false, PcapFile::MICRO);
+    let offset = bytes.len() as u64;
+    bytes.extend([1, 2, 3, 4, 5]);
+    let outcome = read(bytes);
+    assert_eq!(outcome.packets.len(), 2);
+    match outcome.error {
+        Some(CaptureError::Truncated {
+            offset: at,
+            expected,
+            ..
+        }) => {
+            assert_eq!(at, offset);
+            assert!(expected.contains("only 5 bytes remain"), "{expected}");
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+}
+
+#[test]
+fn truncated_pcapng_block_is_damage() {
+    let whole = sample_pcapng(true);
+    let last_start = NgFile::new(true)
+        .idb(1, 0, &[])
+        .epb(0, 1_700_000_000_000_001, b"abc", 3)
+        .bytes()
+        .len();
+    for cut in [last_start + 3, whole.len() - 1] {
+        let outcome = read(whole[..cut].to_vec());
+        assert_eq!(outcome.packets.len(), 1);
+        match outcome.error {
+            Some(CaptureError::Truncated {
+                offset, expected, ..
+            }) => {
+                assert_eq!(offset, last_start as u64);
+                assert!(expected.contains("bytes remain"), "{expected}");
+                if cut == whole.len() - 1 {
+                    assert!(
+                        expected.contains("40-byte enhanced packet block, only 39"),
+                        "{expected}"
+                    );
+                }
+            }
+            other => panic!("expected Truncated, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn truncated_section_header_is_damage() {
+    let bytes = sample_pcapng(false)[..20].to_vec();
+    let err = open_bytes(bytes).err().expect("fails");
+    assert!(
+        matches!(err, CaptureError::Truncated { offset: 0, .. }),
+        "{err}"
+    );
+    let err = open_bytes(vec![0x0a, 0x0d, 0x0d, 0x0a, 28])
+        .err()
+        .expect("fails");
+    assert!(
+        matches!(err, CaptureError::Truncated { offset: 0, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn truncated_pcap_header_is_damage() {
+    let err = open_bytes(sample_pcap(true, PcapFile::MICRO)[..10].to_vec())
+        .err()
+        .expect("fails");
+    assert!(
+        err.to_string()
+            .contains("24-byte pcap file header, only 10"),
+        "{err}"
+    );
+}
+
+#[test]
+fn trailing_length_mismatch_is_corrupt() {
+    let mut bytes = sample_pcapng(false);
+    let len = bytes.len();
+    bytes[len - 4] ^= 0x40;
+    let outcome = read(bytes);
+    assert_eq!(outcome.packets.len(), 1);
+    match outcome.error {
+        Some(CaptureError::Corrupt { offset, detail, .. }) => {
+            assert_eq!(offset, (len - 40) as u64);
+            assert!(detail.contains("ends with length 104"), "{detail}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
+
+#[test]
+fn wrong_magic_is_not_a_capture() {
+    let err = open_bytes(b"<!DOCTYPE html><html>".to_vec()).err().unwrap();
+    match &err {
+        CaptureError::NotACapture { file, found } => {
+            assert_eq!(file, "test.cap");
+            assert!(found.starts_with("3c 21 44 4f"), "{found}");
+        }
+        other => panic!("expected NotACapture, got {other:?}"),
+    }
+    let err = open_bytes(gzip(b"just text, compressed")).err().unwrap();
+    assert!(
+        err.to_string().contains("after gzip decompression"),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_input_says_so() {
+    for bytes in [Vec::new(), gzip(b"")] {
+        let err = open_bytes(bytes).err().unwrap();
+        assert!(matches!(err, CaptureError::NotACapture { .. }));
+        assert!(err.to_string().contains("the input is empty"), "{err}");
+    }
+}
+
+#[test]
+fn truncated_gzip_is_damage_after_what_it_held() {
+    let plain = PcapFile::new(false, PcapFile::MICRO, 1, 65535)
+        .record(1, 0, &[1; 1000], 1000)
+        .record(2, 0, &[2; 1000], 1000)
+        .bytes();
+    let compressed = gzip(&plain);
+    // Drop the 8-byte trailer and a little of the deflate data.
+    let cut = compressed[..compressed.len() - 12].to_vec();
+    let outcome = read(cut);
+    match outcome.error {
+        Some(CaptureError::Truncated { expected, .. }) => {
+            assert!(expected.contains("gzip"), "{expected}")
+        }
+        other => panic!("expected Truncated, got {other:?}"),
+    }
+    let delivered = outcome.packets.len();
+    assert!(delivered <= 1, "{delivered}");
+
+    // Cut only inside the trailer: every packet was decoded, the gzip
+    // stream is still damaged.
+    let cut = compressed[..compressed.len() - 4].to_vec();
+    let outcome = read(cut);
+    assert_eq!(outcome.packets.len(), 2);
+    assert!(matches!(
+        outcome.error,
+        Some(CaptureError::Truncated { .. })
+    ));
+}
+
+#[test]
+fn corrupt_gzip_is_damage() {
+    let mut bytes = gzip(&sample_pcap(false, PcapFile::MICRO));
+    let len = bytes.len();
+    for b in &mut bytes[12..len - 8] {
+        *b ^= 0x5a;
+    }
+    let err = match open_bytes(bytes) {
+        Err(err) => err,
+        Ok(reader) => drain(reader).error.expect("damage"),
+    };
+    assert!(matches!(err, CaptureError::Corrupt { .. }), "{err}");
+}
+
+/// Every truncation and every single-byte change of a small capture either
+/// reads or fails with an error; none panics or loops.
+#[test]
+fn damaged_inputs_never_panic() {
+    let plain = [
+        sample_pcap(false, PcapFile::NANO),
+        NgFile::new(true)
+            .idb(1, 0, &[(9, &[0xff]), (14, &tsoffset(true, i64::MAX))])
+            .epb(0, u64::MAX, b"abc", 3)
+            .spb(u32::MAX, b"de")
+            .obsolete_pb(0, 0, b"f")
+            .block(0x77, b"skip")
+            .bytes(),
+    ];
+    for bytes in plain {
+        for cut in 0..bytes.len() {
+            let _ = open_bytes(bytes[..cut].to_vec()).map(drain);
+        }
+        for at in 0..bytes.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= flip;
+                let _ = open_bytes(damaged).map(drain);
+            }
+        }
+    }
+}
+
+#[test]
+fn limit_text_matches_the_limit() {
+    let text = stream::MAX_BLOCK_LEN_TEXT;
+    assert!(text.contains(&stream::MAX_BLOCK_LEN.to_string()), "{text}");
+}
