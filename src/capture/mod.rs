@@ -11,15 +11,30 @@
 //!   reader returns `Ok(None)` forever (everything before it was delivered).
 //! * Packet numbers are 1-based in file order, counting every packet block
 //!   (EPB, SPB, obsolete PB, pcap record), exactly as Wireshark numbers frames.
-
+//!
+//! DAMAGE RULES (what is `Truncated`, what is `Corrupt`):
+//! * Input that ends inside a file header, record or block is `Truncated`,
+//!   with the offset where that record/block starts and what it needed; so
+//!   is a gzip stream that stops early. Input ending between records is a
+//!   clean end.
+//! * A length that cannot be right is `Corrupt`, found before it is used: a
+//!   pcapng block shorter than its fixed fields, not a multiple of 4, over
+//!   16 MiB, or whose trailing length differs; a pcap record capturing more
+//!   than the larger of 256 KiB and the file's snaplen (never over 16 MiB);
+//!   a packet block whose captured length overflows it or that names an
+//!   interface the section has not described. A pcapng major version
+//!   other than 1, or an `if_tsresol`/`if_tsoffset` option of the wrong
+//!   size, is `Corrupt` too: guessing would give wrong timestamps.
+//! * Timestamps beyond the i64 nanosecond range saturate; pcapng
+//!   resolutions finer than a nanosecond round down.
 //!
 //! HOW IT IS BUILT:
-//! * [`input`] opens the source, undoes gzip (recognised by its magic) and
+//! * `input` opens the source, undoes gzip (recognised by its magic) and
 //!   sniffs the container format from the first bytes.
-//! * [`stream`] is the only place that touches the input buffer: a
+//! * `stream` is the only place that touches the input buffer: a
 //!   pcap-parser streaming reader used as a growable circular buffer, plus
 //!   the byte offset of everything consumed.
-//! * [`pcap`] and [`pcapng`] frame one record/block at a time, validate its
+//! * `pcap` and `pcapng` frame one record/block at a time, validate its
 //!   lengths before trusting them, and decode it into an owned
 //!   `PacketMeta` (timestamp, link type, where the data lies in the buffer).
 //!   pcap-parser decodes the file header, SHBs and IDBs; packet blocks are

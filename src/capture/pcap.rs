@@ -140,26 +140,26 @@ mod tests {
     use super::*;
 
     fn header(magic: u32, big: bool, snaplen: u32, network: u32) -> Vec<u8> {
-        let fields = [magic, 0x0004_0002, 0, 0, snaplen, network];
-        let mut out = Vec::new();
-        for (i, f) in fields.iter().enumerate() {
-            // Version is two u16s; everything else is u32.
-            if i == 1 {
-                for v in [2u16, 4] {
-                    out.extend(if big {
-                        v.to_be_bytes()
-                    } else {
-                        v.to_le_bytes()
-                    });
-                }
+        let u32_bytes = |v: u32| {
+            if big {
+                v.to_be_bytes()
             } else {
-                out.extend(if big {
-                    f.to_be_bytes()
-                } else {
-                    f.to_le_bytes()
-                });
+                v.to_le_bytes()
             }
-        }
+        };
+        let u16_bytes = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut out = u32_bytes(magic).to_vec();
+        out.extend(u16_bytes(2)); // version 2.4
+        out.extend(u16_bytes(4));
+        out.extend([0; 8]); // thiszone, sigfigs
+        out.extend(u32_bytes(snaplen));
+        out.extend(u32_bytes(network));
         out
     }
 

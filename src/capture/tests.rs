@@ -423,11 +423,11 @@ fn pcapng_obsolete_packet_block_is_read() {
 #[test]
 fn pcapng_other_blocks_are_skipped_and_counted() {
     let bytes = NgFile::new(false)
-        .block(4, &[0; 4]) // name resolution: just opt_endofopt-like record end
+        .block(4, &[0; 4]) // name resolution, only its end-of-records record
         .idb(1, 0, &[])
         .epb(0, 1, b"one", 3)
         .block(5, &[0; 12]) // interface statistics
-        .block(0x0BAD, b"\x00\x00\x7f\x00payload") // custom, PEN 0x7f00...
+        .block(0x0BAD, b"\x00\x00\x7f\x00payload") // custom: enterprise number, data
         .block(10, &[0; 8]) // decryption secrets
         .block(0x4000_0BAD, &[0; 4])
         .block(0x1234_5678, b"who knows") // unknown type
@@ -875,4 +875,10 @@ fn damaged_inputs_never_panic() {
 fn limit_text_matches_the_limit() {
     let text = stream::MAX_BLOCK_LEN_TEXT;
     assert!(text.contains(&stream::MAX_BLOCK_LEN.to_string()), "{text}");
+}
+
+#[test]
+fn reader_can_move_to_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<CaptureReader>();
 }
