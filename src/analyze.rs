@@ -18,7 +18,9 @@ use crate::http::{self, HeadReader, Progress};
 use crate::record::{
     ConnectionRecord, FrameRecord, MaskKey, PerDir, Record, RequestInfo, ResponseInfo, TcpDirInfo,
 };
-use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler};
+use crate::tcp::{
+    Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler,
+};
 use crate::time::Timestamp;
 use crate::websocket::{DecodeEvent, Expect, FrameDecoder, SyncLoss};
 use std::collections::BTreeMap;
@@ -72,8 +74,16 @@ impl<S: Sink> Out<S> {
     }
 
     fn count(&mut self, f: &Finding) {
-        *self.totals.findings_by_code.entry(f.code.name()).or_default() += 1;
-        *self.totals.findings_by_severity.entry(f.severity.as_str()).or_default() += 1;
+        *self
+            .totals
+            .findings_by_code
+            .entry(f.code.name())
+            .or_default() += 1;
+        *self
+            .totals
+            .findings_by_severity
+            .entry(f.severity.as_str())
+            .or_default() += 1;
     }
 }
 
@@ -122,7 +132,10 @@ enum Mode {
 /// What one direction is doing.
 enum DirState {
     /// Waiting for (or reading) an HTTP head; `first` = its first packet.
-    Head { reader: HeadReader, first: u64 },
+    Head {
+        reader: HeadReader,
+        first: u64,
+    },
     /// Client bytes after the request head, until the response decides.
     Pending {
         offset: u64,
@@ -132,7 +145,9 @@ enum DirState {
     /// Decode frames from the first byte that arrives (no handshake seen);
     /// `aligned` when that byte is known to start a frame (the stream's
     /// start after a SYN).
-    AwaitFrames { aligned: bool },
+    AwaitFrames {
+        aligned: bool,
+    },
     Frames(Box<FrameCtx>),
     Idle,
 }
@@ -232,7 +247,12 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         match ev {
             StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
             StreamEvent::Gap(gap) => self.gap(st, meta, d, gap),
-            StreamEvent::Conflict { offset, len, packet, .. } => st.acc.conflicts.add(len, packet, offset),
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ..
+            } => st.acc.conflicts.add(len, packet, offset),
         }
     }
 
@@ -318,7 +338,10 @@ impl<S: Sink> Analyzer<S> {
     /// a handshake, or something else?
     fn decide(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, data: &[u8]) {
         let is_request = http::looks_like_request(data);
-        if d == Dir::ServerToClient && meta.roles == RoleSource::PortGuess && is_request == Some(true) {
+        if d == Dir::ServerToClient
+            && meta.roles == RoleSource::PortGuess
+            && is_request == Some(true)
+        {
             // The side guessed to be the server sent a request: roles were
             // the wrong way round.
             st.swapped = !st.swapped;
@@ -331,7 +354,10 @@ impl<S: Sink> Analyzer<S> {
                 st.mode = Mode::WebSocket;
                 st.detected_by = Some("port");
                 let aligned = meta.syn_seen;
-                st.dirs = [DirState::AwaitFrames { aligned }, DirState::AwaitFrames { aligned }];
+                st.dirs = [
+                    DirState::AwaitFrames { aligned },
+                    DirState::AwaitFrames { aligned },
+                ];
                 let f = Finding::new(
                     Code::HandshakeNotCaptured,
                     format!(
@@ -382,7 +408,10 @@ impl<S: Sink> Analyzer<S> {
                 } else {
                     let f = Finding::new(
                         Code::HandshakeRejected,
-                        format!("server answered the upgrade with {} {}", resp.status, resp.reason),
+                        format!(
+                            "server answered the upgrade with {} {}",
+                            resp.status, resp.reason
+                        ),
                     )
                     .at(first);
                     st.acc.findings.push(f);
@@ -397,18 +426,25 @@ impl<S: Sink> Analyzer<S> {
     fn upgraded(&mut self, st: &mut ConnState, meta: &ConnMeta, resp: &http::Response, end: u64) {
         st.mode = Mode::WebSocket;
         st.detected_by = Some("handshake");
-        st.deflate = resp
-            .headers
-            .tokens("Sec-WebSocket-Extensions")
-            .any(|e| e.split(';').next().is_some_and(|n| n.trim().eq_ignore_ascii_case("permessage-deflate")));
+        st.deflate = resp.headers.tokens("Sec-WebSocket-Extensions").any(|e| {
+            e.split(';')
+                .next()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("permessage-deflate"))
+        });
         let s2c = FrameDecoder::new(end, expect_for(Dir::ServerToClient, st.deflate));
-        st.dirs[1] = DirState::Frames(Box::new(FrameCtx { dec: s2c, cur: None }));
+        st.dirs[1] = DirState::Frames(Box::new(FrameCtx {
+            dec: s2c,
+            cur: None,
+        }));
         let pending = std::mem::replace(&mut st.dirs[0], DirState::Idle);
         let DirState::Pending { offset, chunks, .. } = pending else {
             return;
         };
         let c2s = FrameDecoder::new(offset, expect_for(Dir::ClientToServer, st.deflate));
-        st.dirs[0] = DirState::Frames(Box::new(FrameCtx { dec: c2s, cur: None }));
+        st.dirs[0] = DirState::Frames(Box::new(FrameCtx {
+            dec: c2s,
+            cur: None,
+        }));
         for (packet, ts, bytes) in chunks {
             let chunk = Chunk {
                 offset: 0,
@@ -512,7 +548,11 @@ impl<S: Sink> Analyzer<S> {
 fn tally_findings(acc: &mut Acc) {
     let items = [
         (acc.lost, Code::CaptureGap, "lost by the capture"),
-        (acc.memcap, Code::CaptureGap, "released over a hole by the reassembly memory cap"),
+        (
+            acc.memcap,
+            Code::CaptureGap,
+            "released over a hole by the reassembly memory cap",
+        ),
         (acc.snaplen, Code::TruncatedPayload, "cut by the snaplen"),
     ];
     for (t, code, why) in items {
@@ -521,7 +561,8 @@ fn tally_findings(acc: &mut Acc) {
                 "{} bytes {why} in {} place(s), first at stream offset {}",
                 t.bytes, t.count, t.first_offset
             );
-            acc.findings.push(Finding::new(code, detail).at(t.first_packet));
+            acc.findings
+                .push(Finding::new(code, detail).at(t.first_packet));
         }
     }
     if acc.conflicts.count > 0 {
@@ -530,7 +571,8 @@ fn tally_findings(acc: &mut Acc) {
             "{} retransmission(s) carried different bytes ({} bytes), first at stream offset {}; the first bytes seen were kept",
             t.count, t.bytes, t.first_offset
         );
-        acc.findings.push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
+        acc.findings
+            .push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
     }
 }
 
@@ -643,7 +685,9 @@ fn on_decode<S: Sink>(
                 let (code, why) = match g.reason {
                     GapReason::Snaplen => (Code::TruncatedPayload, "cut by the snaplen"),
                     GapReason::Lost => (Code::CaptureGap, "lost by the capture"),
-                    GapReason::Memcap => (Code::CaptureGap, "released by the reassembly memory cap"),
+                    GapReason::Memcap => {
+                        (Code::CaptureGap, "released by the reassembly memory cap")
+                    }
                 };
                 // One finding per frame and code, however many packets.
                 if !rec.findings.iter().any(|f| f.code == code) {
@@ -663,7 +707,8 @@ fn on_decode<S: Sink>(
                     rec.payload_len.saturating_sub(end.missing),
                     rec.payload_len
                 );
-                rec.findings.push(Finding::new(Code::IncompleteFrameAtEnd, detail));
+                rec.findings
+                    .push(Finding::new(Code::IncompleteFrameAtEnd, detail));
             }
             out.totals.frames += 1;
             for f in &rec.findings {
@@ -672,13 +717,22 @@ fn on_decode<S: Sink>(
             }
             out.emit(Record::Frame(&rec));
         }
-        DecodeEvent::SyncLost { offset, packet, reason, .. } => {
+        DecodeEvent::SyncLost {
+            offset,
+            packet,
+            reason,
+            ..
+        } => {
             let detail = match reason {
                 SyncLoss::GapInHeader => {
-                    format!("bytes missing where a frame header should be (stream offset {offset}); frame sync lost")
+                    format!(
+                        "bytes missing where a frame header should be (stream offset {offset}); frame sync lost"
+                    )
                 }
                 SyncLoss::ImpossibleLength => {
-                    format!("a header announced a length of 2^63 bytes or more at stream offset {offset}; frame sync lost")
+                    format!(
+                        "a header announced a length of 2^63 bytes or more at stream offset {offset}; frame sync lost"
+                    )
                 }
                 SyncLoss::External => format!("frame sync lost at stream offset {offset}"),
             };
@@ -688,13 +742,27 @@ fn on_decode<S: Sink>(
             };
             acc.findings.push(Finding::new(code, detail).at(packet));
         }
-        DecodeEvent::Resync { offset, skipped, packet, .. } => {
-            let detail = format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
-            acc.findings.push(Finding::new(Code::Resynchronized, detail).at(packet));
+        DecodeEvent::Resync {
+            offset,
+            skipped,
+            packet,
+            ..
+        } => {
+            let detail =
+                format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
+            acc.findings
+                .push(Finding::new(Code::Resynchronized, detail).at(packet));
         }
-        DecodeEvent::PartialHeader { offset, have, packet } => {
-            let detail = format!("the capture ends after {have} bytes of a frame header at stream offset {offset}");
-            acc.findings.push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
+        DecodeEvent::PartialHeader {
+            offset,
+            have,
+            packet,
+        } => {
+            let detail = format!(
+                "the capture ends after {have} bytes of a frame header at stream offset {offset}"
+            );
+            acc.findings
+                .push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
         }
     }
 }

@@ -206,7 +206,11 @@ mod tests {
         let mut seen = HashSet::new();
         for c in Code::ALL {
             assert!(seen.insert(c.name()), "duplicate {}", c.name());
-            assert!(c.name().bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'));
+            assert!(
+                c.name()
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            );
             assert!(c.rfc().starts_with("RFC "));
         }
         assert_eq!(Code::ALL.len(), 38);

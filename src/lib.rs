@@ -18,8 +18,8 @@
 //! * [`report`]: writers for the records.
 
 pub mod analyze;
-pub mod finding;
 pub mod capture;
+pub mod finding;
 pub mod http;
 pub mod packet;
 pub mod pipeline;

@@ -32,7 +32,13 @@ struct Skips {
 }
 
 impl Skips {
-    const NAMES: [&'static str; 5] = ["not_ip", "not_tcp", "ip_fragment", "truncated_header", "malformed"];
+    const NAMES: [&'static str; 5] = [
+        "not_ip",
+        "not_tcp",
+        "ip_fragment",
+        "truncated_header",
+        "malformed",
+    ];
 
     fn add(&mut self, s: Skip) {
         let i = match s {
@@ -67,7 +73,11 @@ impl Skips {
 /// after the other as a single capture, writing records to `sink`. Returns
 /// the summary (also written to the sink as the last record) and the sink.
 /// An `Err` is a write error (e.g. a closed pipe): nothing more can be said.
-pub fn run<S: Sink>(inputs: &[&Path], opts: &Options, sink: S) -> Result<(Outcome, S), std::io::Error> {
+pub fn run<S: Sink>(
+    inputs: &[&Path],
+    opts: &Options,
+    sink: S,
+) -> Result<(Outcome, S), std::io::Error> {
     let started = Instant::now();
     let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
     let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);

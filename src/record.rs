@@ -20,7 +20,10 @@ pub struct MaskKey(pub [u8; 4]);
 impl Serialize for MaskKey {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let k = self.0;
-        s.collect_str(&format_args!("{:02x}{:02x}{:02x}{:02x}", k[0], k[1], k[2], k[3]))
+        s.collect_str(&format_args!(
+            "{:02x}{:02x}{:02x}{:02x}",
+            k[0], k[1], k[2], k[3]
+        ))
     }
 }
 

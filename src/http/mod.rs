@@ -93,12 +93,32 @@ pub fn looks_like_request(prefix: &[u8]) -> Option<bool> {
     for (i, &b) in prefix.iter().enumerate().take(24) {
         match b {
             b' ' => return Some(i > 0),
-            b'A'..=b'Z' | b'a'..=b'z' | b'-' | b'_' | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*'
-            | b'+' | b'.' | b'^' | b'`' | b'|' | b'~' | b'0'..=b'9' => {}
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'-'
+            | b'_'
+            | b'!'
+            | b'#'
+            | b'$'
+            | b'%'
+            | b'&'
+            | b'\''
+            | b'*'
+            | b'+'
+            | b'.'
+            | b'^'
+            | b'`'
+            | b'|'
+            | b'~'
+            | b'0'..=b'9' => {}
             _ => return Some(false),
         }
     }
-    if prefix.len() >= 24 { Some(false) } else { None }
+    if prefix.len() >= 24 {
+        Some(false)
+    } else {
+        None
+    }
 }
 
 /// Whether `prefix` can start a response (`HTTP/`). `None` when too short.
@@ -204,7 +224,9 @@ fn text(b: &[u8]) -> String {
 
 fn parse_version(v: &[u8]) -> Option<Version> {
     match v {
-        [b'H', b'T', b'T', b'P', b'/', maj, b'.', min] if maj.is_ascii_digit() && min.is_ascii_digit() => {
+        [b'H', b'T', b'T', b'P', b'/', maj, b'.', min]
+            if maj.is_ascii_digit() && min.is_ascii_digit() =>
+        {
             Some(Version {
                 major: maj - b'0',
                 minor: min - b'0',
@@ -251,7 +273,8 @@ pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
     let line = it.next().unwrap_or_default();
     let bad = || HeadError::RequestLine(text(line));
     let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
-    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
@@ -301,8 +324,16 @@ Sec-WebSocket-Version: 13\r\n\r\n";
         assert_eq!((req.method.as_str(), req.target.as_str()), ("GET", "/chat"));
         assert_eq!(req.version, Version { major: 1, minor: 1 });
         assert!(req.headers.has_token("connection", "upgrade"));
-        assert_eq!(req.headers.get("SEC-WEBSOCKET-KEY").as_deref(), Some("dGhlIHNhbXBsZSBub25jZQ=="));
-        assert_eq!(req.headers.tokens("Sec-WebSocket-Protocol").collect::<Vec<_>>(), ["chat", "superchat"]);
+        assert_eq!(
+            req.headers.get("SEC-WEBSOCKET-KEY").as_deref(),
+            Some("dGhlIHNhbXBsZSBub25jZQ==")
+        );
+        assert_eq!(
+            req.headers
+                .tokens("Sec-WebSocket-Protocol")
+                .collect::<Vec<_>>(),
+            ["chat", "superchat"]
+        );
     }
 
     #[test]
@@ -349,7 +380,12 @@ Sec-WebSocket-Version: 13\r\n\r\n";
         assert!(parse_request(b"GET /\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 1O1 x\r\n\r\n").is_err());
         assert!(parse_request(b"GET / HTTP/1.1\r\nno colon here\r\n\r\n").is_err());
-        assert_eq!(parse_response(b"HTTP/1.0 403 Forbidden\r\n\r\n").unwrap().reason, "Forbidden");
+        assert_eq!(
+            parse_response(b"HTTP/1.0 403 Forbidden\r\n\r\n")
+                .unwrap()
+                .reason,
+            "Forbidden"
+        );
     }
 
     #[test]
