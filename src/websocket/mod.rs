@@ -3,6 +3,8 @@
 
 pub mod decoder;
 pub mod frame;
+pub mod handshake;
+pub mod validate;
 
 pub use decoder::{DecodeEvent, Expect, FrameDecoder, FrameEnd, FrameStart, SyncLoss};
 pub use frame::{FrameHeader, LengthForm, Opcode};

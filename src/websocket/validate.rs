@@ -1,0 +1,581 @@
+//! Protocol validation for one direction of a WebSocket connection: every
+//! rule of RFC 6455 sections 5-8 and RFC 7692 that frames in a capture can
+//! show broken.
+//!
+//! It follows the decoder's events (header, payload pieces, gaps, end) and
+//! keeps only what the checks need: the fragmentation state, a UTF-8 tail of
+//! at most three bytes, a control frame's payload (at most 125 bytes) and,
+//! with permessage-deflate, the inflater. Payloads pass through; binary
+//! payloads that are not compressed are not even unmasked.
+
+use super::frame::{FrameHeader, Opcode};
+use super::handshake::Deflate;
+use crate::finding::{Code, Finding};
+use flate2::{Decompress, FlushDecompress, Status};
+
+/// How the checks are configured for a direction.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    /// Client-to-server: frames must be masked (section 5.1).
+    pub from_client: bool,
+    pub deflate: Option<Deflate>,
+    /// `--max-payload`: frames above it get `frame_exceeds_limit`.
+    pub max_payload: Option<u64>,
+    /// Inflated bytes allowed per message.
+    pub max_inflated: u64,
+}
+
+/// Facts about a frame learnt from its payload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameFacts {
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    /// Part of a permessage-deflate compressed message.
+    pub compressed: bool,
+}
+
+/// Reusable buffers shared by all validators (the analysis is sequential).
+pub struct Scratch {
+    unmasked: Vec<u8>,
+    inflated: Box<[u8]>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Scratch {
+            unmasked: Vec::with_capacity(64 * 1024),
+            inflated: vec![0; 32 * 1024].into_boxed_slice(),
+        }
+    }
+}
+
+/// Incremental UTF-8 check across fragments and chunk boundaries.
+#[derive(Clone, Copy, Debug, Default)]
+struct Utf8 {
+    tail: [u8; 4],
+    tail_len: u8,
+    /// Bytes checked so far in this message.
+    seen: u64,
+    bad: Option<u64>,
+}
+
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xC2..=0xDF => 2,
+        0xE0..=0xEF => 3,
+        0xF0..=0xF4 => 4,
+        _ => 1,
+    }
+}
+
+impl Utf8 {
+    fn reset(&mut self) {
+        *self = Utf8::default();
+    }
+
+    /// Feeds bytes; returns the message offset of the first invalid byte the
+    /// first time one is found.
+    fn feed(&mut self, mut data: &[u8]) -> Option<u64> {
+        if self.bad.is_some() {
+            return None;
+        }
+        if self.tail_len > 0 {
+            // Complete the character split at the previous boundary.
+            let have = usize::from(self.tail_len);
+            let need = utf8_width(self.tail[0]) - have;
+            let take = need.min(data.len());
+            self.tail[have..have + take].copy_from_slice(&data[..take]);
+            self.tail_len += take as u8;
+            data = &data[take..];
+            self.seen += take as u64;
+            let t = &self.tail[..usize::from(self.tail_len)];
+            match std::str::from_utf8(t) {
+                Ok(_) => self.tail_len = 0,
+                Err(e) if e.error_len().is_none() => return None,
+                Err(_) => return self.fail(self.seen - take as u64 - have as u64),
+            }
+        }
+        match std::str::from_utf8(data) {
+            Ok(_) => self.seen += data.len() as u64,
+            Err(e) => {
+                let valid = e.valid_up_to();
+                if e.error_len().is_some() {
+                    return self.fail(self.seen + valid as u64);
+                }
+                let rest = &data[valid..];
+                self.tail[..rest.len()].copy_from_slice(rest);
+                self.tail_len = rest.len() as u8;
+                self.seen += data.len() as u64;
+            }
+        }
+        None
+    }
+
+    fn fail(&mut self, at: u64) -> Option<u64> {
+        self.bad = Some(at);
+        Some(at)
+    }
+
+    /// The message ended: a character cut at the end is invalid.
+    fn finish(&mut self) -> Option<u64> {
+        if self.bad.is_none() && self.tail_len > 0 {
+            let at = self.seen - u64::from(self.tail_len);
+            self.tail_len = 0;
+            return self.fail(at);
+        }
+        None
+    }
+}
+
+/// XORs `src` with `key` (starting `pos` bytes into the payload) into `dst`,
+/// eight bytes at a time.
+pub fn unmask_into(src: &[u8], key: [u8; 4], pos: u64, dst: &mut Vec<u8>) {
+    dst.clear();
+    dst.reserve(src.len());
+    let r = (pos % 4) as usize;
+    let k = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
+    let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
+    let mut chunks = src.chunks_exact(8);
+    for c in &mut chunks {
+        let v = u64::from_ne_bytes(c.try_into().expect("8-byte chunk")) ^ wide;
+        dst.extend_from_slice(&v.to_ne_bytes());
+    }
+    for (i, &b) in chunks.remainder().iter().enumerate() {
+        dst.push(b ^ k[i % 4]);
+    }
+}
+
+/// The message being sent in fragments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Message {
+    text: bool,
+    compressed: bool,
+}
+
+/// What the current frame's payload is checked for.
+#[derive(Clone, Copy, Debug, Default)]
+struct Current {
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    control: bool,
+    /// UTF-8 is checked on this frame's (inflated) payload.
+    text: bool,
+    compressed: bool,
+    /// Ends its message (FIN on a data frame).
+    ends_message: bool,
+    /// Some of the payload is missing from the capture.
+    missing: bool,
+}
+
+pub struct Validator {
+    cfg: Config,
+    message: Option<Message>,
+    close_sent: bool,
+    cur: Current,
+    control: [u8; 125],
+    control_len: usize,
+    utf8: Utf8,
+    inflater: Option<Box<Decompress>>,
+    /// Inflating stopped (a gap or an error lost the shared window).
+    inflate_dead: bool,
+    inflated: u64,
+    /// The current message's inflation already failed or hit the limit.
+    message_inflate_failed: bool,
+}
+
+impl Validator {
+    pub fn new(cfg: Config) -> Validator {
+        Validator {
+            cfg,
+            message: None,
+            close_sent: false,
+            cur: Current::default(),
+            control: [0; 125],
+            control_len: 0,
+            utf8: Utf8::default(),
+            inflater: None,
+            inflate_dead: false,
+            inflated: 0,
+            message_inflate_failed: false,
+        }
+    }
+
+    /// Whether the sender resets its compression context per message.
+    fn no_context_takeover(&self) -> bool {
+        self.cfg.deflate.is_some_and(|d| {
+            if self.cfg.from_client {
+                d.client_no_context_takeover
+            } else {
+                d.server_no_context_takeover
+            }
+        })
+    }
+
+    /// Checks a frame header; findings go to `out`.
+    pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
+        let op = h.opcode;
+        let mut add = |code, detail: String| out.push(Finding::new(code, detail));
+        // 5.1: "a client MUST mask all frames that it sends to the server";
+        // "a server MUST NOT mask any frames that it sends to the client".
+        match (self.cfg.from_client, h.mask.is_some()) {
+            (true, false) => add(
+                Code::UnmaskedClientFrame,
+                format!("{} frame from the client without MASK", op.name()),
+            ),
+            (false, true) => add(
+                Code::MaskedServerFrame,
+                format!("{} frame from the server with MASK set", op.name()),
+            ),
+            _ => {}
+        }
+        // 5.8 / RFC 7692 6: RSV1 means "compressed" only with permessage-deflate,
+        // only on the first frame of a data message.
+        if h.rsv2 || h.rsv3 {
+            add(
+                Code::RsvBitsWithoutExtension,
+                format!(
+                    "RSV2={} RSV3={} and no extension defines them",
+                    u8::from(h.rsv2),
+                    u8::from(h.rsv3)
+                ),
+            );
+        }
+        if h.rsv1 {
+            if self.cfg.deflate.is_none() {
+                add(
+                    Code::RsvBitsWithoutExtension,
+                    "RSV1 set but permessage-deflate was not negotiated".into(),
+                );
+            } else if op.is_control() {
+                add(
+                    Code::Rsv1OnControlFrame,
+                    format!("RSV1 set on a {} frame", op.name()),
+                );
+            } else if op == Opcode::CONTINUATION {
+                add(
+                    Code::Rsv1OnContinuation,
+                    "RSV1 set on a continuation frame".into(),
+                );
+            }
+        }
+        if op.is_reserved() {
+            add(
+                Code::ReservedOpcode,
+                format!("opcode {:#x} is reserved", op.0),
+            );
+        }
+        if op.is_control() {
+            // 5.5: "All control frames MUST have a payload length of 125
+            // bytes or less and MUST NOT be fragmented."
+            if h.payload_len > 125 {
+                add(
+                    Code::ControlFrameTooLong,
+                    format!(
+                        "{} frame with a {}-byte payload > 125",
+                        op.name(),
+                        h.payload_len
+                    ),
+                );
+            }
+            if !h.fin {
+                add(
+                    Code::FragmentedControlFrame,
+                    format!("{} frame with FIN clear", op.name()),
+                );
+            }
+            // 5.5.1: a close body, if any, starts with a 2-byte code.
+            if op == Opcode::CLOSE && h.payload_len == 1 {
+                add(
+                    Code::ClosePayloadLengthOne,
+                    "close frame with a 1-byte payload".into(),
+                );
+            }
+        }
+        if h.length_msb_set() {
+            add(
+                Code::LengthMsbSet,
+                format!(
+                    "64-bit payload length {:#018x} has its most significant bit set",
+                    h.payload_len
+                ),
+            );
+        } else if h.non_minimal_length() {
+            let form = if h.len7() == 126 { "16-bit" } else { "64-bit" };
+            add(
+                Code::NonMinimalLength,
+                format!("payload length {} sent in the {form} form", h.payload_len),
+            );
+        }
+        if self.close_sent {
+            add(
+                Code::DataAfterClose,
+                format!("{} frame after this endpoint's close frame", op.name()),
+            );
+        }
+        if let Some(limit) = self.cfg.max_payload
+            && h.payload_len > limit
+        {
+            add(
+                Code::FrameExceedsLimit,
+                format!(
+                    "payload of {} bytes exceeds --max-payload {limit}",
+                    h.payload_len
+                ),
+            );
+        }
+        self.begin(h, out);
+    }
+
+    /// Fragmentation (section 5.4) and what the payload will be checked for.
+    fn begin(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
+        let op = h.opcode;
+        self.cur = Current {
+            opcode: op.0,
+            mask: h.mask,
+            control: op.is_control(),
+            ..Current::default()
+        };
+        self.control_len = 0;
+        if op.is_control() || op.is_reserved() {
+            return;
+        }
+        let message = if op == Opcode::CONTINUATION {
+            match self.message {
+                Some(m) => m,
+                None => {
+                    out.push(Finding::new(
+                        Code::ContinuationWithoutStart,
+                        "continuation frame with no fragmented message in progress",
+                    ));
+                    return;
+                }
+            }
+        } else {
+            if self.message.is_some() {
+                out.push(Finding::new(
+                    Code::DataFrameDuringFragmentation,
+                    format!(
+                        "{} frame while a fragmented message is still open",
+                        op.name()
+                    ),
+                ));
+            }
+            let m = Message {
+                text: op == Opcode::TEXT,
+                compressed: h.rsv1 && self.cfg.deflate.is_some(),
+            };
+            self.start_message(m);
+            m
+        };
+        self.message = (!h.fin).then_some(message);
+        self.cur.text = message.text;
+        self.cur.compressed = message.compressed;
+        self.cur.ends_message = h.fin;
+    }
+
+    fn start_message(&mut self, m: Message) {
+        self.utf8.reset();
+        self.inflated = 0;
+        self.message_inflate_failed = false;
+        let reset = self.no_context_takeover();
+        if m.compressed && !self.inflate_dead {
+            match &mut self.inflater {
+                Some(d) if reset => d.reset(false),
+                Some(_) => {}
+                None => self.inflater = Some(Box::new(Decompress::new(false))),
+            }
+        }
+    }
+
+    /// Payload bytes as sent, `pos` bytes into the frame's payload.
+    pub fn payload(
+        &mut self,
+        data: &[u8],
+        pos: u64,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) {
+        let c = self.cur;
+        if c.control {
+            let start = (pos as usize).min(125);
+            let take = data.len().min(125 - start);
+            if take > 0 {
+                let bytes = unmasked(&data[..take], c.mask, pos, &mut scratch.unmasked);
+                self.control[start..start + take].copy_from_slice(bytes);
+                self.control_len = self.control_len.max(start + take);
+            }
+            return;
+        }
+        if !(c.text || c.compressed) || c.missing {
+            return;
+        }
+        let Scratch {
+            unmasked: buf,
+            inflated,
+        } = scratch;
+        let bytes = unmasked(data, c.mask, pos, buf);
+        if c.compressed {
+            self.inflate(bytes, inflated, out);
+        } else if let Some(at) = self.utf8.feed(bytes) {
+            out.push(Finding::new(
+                Code::InvalidUtf8,
+                format!("invalid UTF-8 at byte {at} of the text message"),
+            ));
+        }
+    }
+
+    fn inflate(&mut self, mut input: &[u8], buf: &mut [u8], out: &mut Vec<Finding>) {
+        if self.inflate_dead || self.message_inflate_failed {
+            return;
+        }
+        let takeover = !self.no_context_takeover();
+        let Some(d) = self.inflater.as_deref_mut() else {
+            return;
+        };
+        loop {
+            let (in0, out0) = (d.total_in(), d.total_out());
+            let status = d.decompress(input, buf, FlushDecompress::None);
+            let used = (d.total_in() - in0) as usize;
+            let made = (d.total_out() - out0) as usize;
+            input = &input[used..];
+            let status = match status {
+                Ok(s) => s,
+                Err(e) => {
+                    out.push(Finding::new(
+                        Code::DeflateError,
+                        format!("compressed message does not inflate: {e}"),
+                    ));
+                    self.message_inflate_failed = true;
+                    // The sender's window is now unknown.
+                    self.inflate_dead = takeover;
+                    return;
+                }
+            };
+            self.inflated += made as u64;
+            if self.cur.text
+                && let Some(at) = self.utf8.feed(&buf[..made])
+            {
+                out.push(Finding::new(
+                    Code::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {at} of the inflated text message"),
+                ));
+            }
+            if self.inflated > self.cfg.max_inflated {
+                out.push(Finding::new(
+                    Code::DecompressionLimitExceeded,
+                    format!(
+                        "message inflates past {} bytes; inflation stopped",
+                        self.cfg.max_inflated
+                    ),
+                ));
+                self.message_inflate_failed = true;
+                self.inflate_dead = takeover;
+                return;
+            }
+            if status == Status::StreamEnd {
+                // A final deflate block: nothing more belongs to this message.
+                return;
+            }
+            if made < buf.len() && input.is_empty() {
+                return;
+            }
+            if used == 0 && made == 0 {
+                return;
+            }
+        }
+    }
+
+    /// Payload bytes missing from the capture.
+    pub fn gap(&mut self) {
+        self.cur.missing = true;
+        if self.cur.compressed {
+            self.message_inflate_failed = true;
+            self.inflate_dead = !self.no_context_takeover();
+        }
+        // UTF-8 across a hole cannot be judged.
+        self.utf8.bad = Some(u64::MAX);
+    }
+
+    /// The frame ended (`complete` = all of its payload was in the capture
+    /// up to its last byte, which may still include gaps).
+    pub fn end(
+        &mut self,
+        complete: bool,
+        scratch: &mut Scratch,
+        out: &mut Vec<Finding>,
+    ) -> FrameFacts {
+        let c = self.cur;
+        let mut facts = FrameFacts {
+            compressed: c.compressed,
+            ..FrameFacts::default()
+        };
+        if c.opcode == Opcode::CLOSE.0 {
+            if complete && !c.missing {
+                self.close_body(&mut facts, out);
+            }
+            self.close_sent = true;
+        }
+        if c.ends_message && complete && !c.missing {
+            if c.compressed && !self.inflate_dead && !self.message_inflate_failed {
+                // RFC 7692 7.2.2: append 0x00 0x00 0xff 0xff before inflating
+                // the message's last bytes.
+                self.inflate(&[0x00, 0x00, 0xff, 0xff], &mut scratch.inflated, out);
+            }
+            if c.text
+                && let Some(at) = self.utf8.finish().filter(|&a| a != u64::MAX)
+            {
+                out.push(Finding::new(
+                    Code::InvalidUtf8,
+                    format!("text message ends inside a UTF-8 sequence (byte {at})"),
+                ));
+            }
+        }
+        facts
+    }
+
+    /// Section 5.5.1 and 7.4: the close code and reason.
+    fn close_body(&mut self, facts: &mut FrameFacts, out: &mut Vec<Finding>) {
+        let body = &self.control[..self.control_len];
+        if body.len() < 2 {
+            return;
+        }
+        let code = u16::from_be_bytes([body[0], body[1]]);
+        facts.close_code = Some(code);
+        if !close_code_allowed(code) {
+            out.push(Finding::new(
+                Code::InvalidCloseCode,
+                format!("close code {code} must not be sent in a close frame"),
+            ));
+        }
+        let reason = &body[2..];
+        match std::str::from_utf8(reason) {
+            Ok(s) => facts.close_reason = Some(s.to_string()),
+            Err(e) => {
+                facts.close_reason = Some(String::from_utf8_lossy(reason).into_owned());
+                out.push(Finding::new(
+                    Code::InvalidUtf8,
+                    format!("close reason is not UTF-8 (byte {})", e.valid_up_to()),
+                ));
+            }
+        }
+    }
+}
+
+/// Section 7.4.1/7.4.2 and the IANA registry: codes a peer may send.
+/// 1004-1006 and 1015 are reserved for local use and must never be sent.
+pub fn close_code_allowed(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+fn unmasked<'a>(data: &'a [u8], mask: Option<[u8; 4]>, pos: u64, buf: &'a mut Vec<u8>) -> &'a [u8] {
+    match mask {
+        Some(k) => {
+            unmask_into(data, k, pos, buf);
+            buf
+        }
+        None => data,
+    }
+}
+
+#[cfg(test)]
+mod tests;
