@@ -32,7 +32,7 @@ start_capture() {
   CAP_FILE="$file"
   : >"$WORK/cap.err"
   case "$tool" in
-    tcpdump) tcpdump -Z root -U -n -w "$file" "$@" "$filter" 2>"$WORK/cap.err" & ;;
+    tcpdump) tcpdump -Z root -U -n --immediate-mode -B 16384 -w "$file" "$@" "$filter" 2>"$WORK/cap.err" & ;;
     dumpcap) dumpcap -q -w "$file" "$@" -f "$filter" 2>"$WORK/cap.err" & ;;
     *) echo "unknown capture tool $tool" >&2; return 1 ;;
   esac
@@ -51,11 +51,26 @@ start_capture() {
 }
 
 stop_capture() {
-  sleep 0.5 # let the last packets reach the capturer
+  # Let the last packets reach the capturer: libpcap's TPACKET_V3 ring hands
+  # over a block only when it is full or its timeout expires, and a capturer
+  # stopped before that loses the packets in it.
+  sleep 1.2
   kill -INT "$CAP_PID"
   wait "$CAP_PID" || true
   CAP_PID=""
   grep -h -e 'packets captured' -e 'dropped' -e 'Packets' "$WORK/cap.err" >&2 || true
+  # ("received by filter" is twice "captured" on lo: libpcap drops the
+  # outgoing copy of each looped-back packet.)
+  local got
+  got=$(sed -n 's/^\([0-9]*\) packets captured.*/\1/p' "$WORK/cap.err")
+  if grep -q -e '^[1-9][0-9]* packets dropped by kernel' "$WORK/cap.err"; then
+    echo "ERROR: the kernel dropped packets for $CAP_FILE" >&2
+    return 1
+  fi
+  if [ -n "$got" ] && [ "$got" = 0 ]; then
+    echo "ERROR: empty capture $CAP_FILE" >&2
+    return 1
+  fi
   chmod 644 "$CAP_FILE" 2>/dev/null || true
 }
 

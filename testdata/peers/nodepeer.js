@@ -33,6 +33,7 @@ if (mode === 'server') {
     log('server: connection', req.url, 'extensions:', ws.extensions || '(none)');
     ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('close', (code, reason) => log('server: closed', code, reason.toString()));
+    ws.on('error', (e) => log(`server: error: ${e.message} (${e.code}), closing with ${e[Object.getOwnPropertySymbols(e)[0]]}`));
   });
   setTimeout(() => { log('server: lifetime over'); process.exit(0); }, lifetime * 1000);
 } else if (mode === 'client') {
@@ -62,6 +63,22 @@ if (mode === 'server') {
     ];
     closeReason = 'node client says bye';
     opts = { perMessageDeflate: false };
+  } else if (scenario === 'probe') {
+    // Connect, send one message, report whatever happens (bad-* captures).
+    const proto = arg('--subprotocol');
+    const ws = new WebSocket(url, proto ? [proto] : [], { perMessageDeflate: false });
+    ws.on('open', () => { log('client: open, protocol', JSON.stringify(ws.protocol)); ws.send('hello from ws'); });
+    ws.on('message', (d) => log('client: received', d.toString().slice(0, 80)));
+    ws.on('unexpected-response', (req, res) => {
+      log('client: unexpected response', res.statusCode, res.statusMessage);
+      req.destroy();
+      process.exit(0);
+    });
+    ws.on('error', (e) => log('client: error:', e.message));
+    ws.on('close', (code, reason) => { log('client: closed', code, reason.toString()); process.exit(0); });
+    setTimeout(() => { log('client: timeout, closing'); ws.close(1000, 'probe done'); }, 3000).unref();
+    setTimeout(() => process.exit(0), 6000).unref();
+    return;
   } else {
     log('unknown scenario', scenario);
     process.exit(2);

@@ -159,7 +159,29 @@ async def sc_slow(args):
     log("client: closed", ws.close_code)
 
 
+async def sc_probe(args):
+    """Connect, send one text message, report whatever happens (bad-* captures)."""
+    kw = connect_kw(args)
+    if args.subprotocol:
+        kw["subprotocols"] = [args.subprotocol]
+    try:
+        async with connect(uri(args), **kw) as ws:
+            log("client: open, subprotocol", ws.subprotocol)
+            await ws.send("hello from websockets")
+            try:
+                while True:
+                    reply = await asyncio.wait_for(ws.recv(), 3)
+                    log("client: received", repr(reply)[:80])
+            except ConnectionClosed as exc:
+                log("client: connection closed:", exc)
+            except asyncio.TimeoutError:
+                log("client: nothing more received, closing")
+    except Exception as exc:  # the handshake itself failed: report it
+        log(f"client: failed: {type(exc).__name__}: {exc}")
+
+
 SCENARIOS = {
+    "probe": sc_probe,
     "echo": sc_echo,
     "short": sc_short,
     "small-mss": sc_small_mss,
@@ -183,6 +205,7 @@ def main():
     c.add_argument("--port", type=int, required=True)
     c.add_argument("--tag", default="")
     c.add_argument("--pause", type=float, default=0.2)
+    c.add_argument("--subprotocol", default="")
     args = p.parse_args()
     if args.cmd == "server":
         asyncio.run(run_server(args))
