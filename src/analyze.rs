@@ -16,13 +16,17 @@
 use crate::finding::{Code, Finding};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
-    ConnectionRecord, FrameRecord, MaskKey, PerDir, Record, RequestInfo, ResponseInfo, TcpDirInfo,
+    ConnectionRecord, DeflateInfo, FrameRecord, MaskKey, NegotiatedInfo, PerDir, Record,
+    RequestInfo, ResponseInfo, TcpDirInfo,
 };
 use crate::tcp::{
     Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler,
 };
 use crate::time::Timestamp;
-use crate::websocket::{DecodeEvent, Expect, FrameDecoder, SyncLoss};
+use crate::websocket::decoder::looks_like_tls;
+use crate::websocket::handshake::{self, Negotiated};
+use crate::websocket::validate::{self, Scratch, Validator};
+use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
 use std::collections::BTreeMap;
 
 /// Where records go. Writers implement it; an error (e.g. a closed pipe)
@@ -32,10 +36,25 @@ pub trait Sink {
 }
 
 /// What the analysis is told by the user.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// Ports on which a stream is WebSocket even without a captured handshake.
     pub ports: Vec<u16>,
+    /// A server's configured frame size limit (`--max-payload`).
+    pub max_payload: Option<u64>,
+    /// Inflated bytes allowed per compressed message before
+    /// `decompression_limit_exceeded`.
+    pub max_inflated: u64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ports: Vec::new(),
+            max_payload: None,
+            max_inflated: 64 << 20,
+        }
+    }
 }
 
 /// Client bytes after the request head, held until the response decides
@@ -62,6 +81,7 @@ struct Out<S> {
     sink: S,
     totals: Totals,
     error: Option<std::io::Error>,
+    scratch: Scratch,
 }
 
 impl<S: Sink> Out<S> {
@@ -95,6 +115,7 @@ impl<S: Sink> Analyzer<S> {
                 sink,
                 totals: Totals::default(),
                 error: None,
+                scratch: Scratch::default(),
             },
         }
     }
@@ -154,6 +175,7 @@ enum DirState {
 
 struct FrameCtx {
     dec: FrameDecoder,
+    val: Validator,
     cur: Option<FrameRecord>,
 }
 
@@ -190,6 +212,7 @@ struct Acc {
     snaplen: Tally,
     memcap: Tally,
     conflicts: Tally,
+    close_codes: PerDir<Vec<u16>>,
 }
 
 impl Acc {
@@ -207,9 +230,18 @@ pub struct ConnState {
     dirs: [DirState; 2],
     request: Option<RequestInfo>,
     response: Option<ResponseInfo>,
-    /// permessage-deflate was negotiated (RSV1 is then allowed).
-    deflate: bool,
+    /// The parsed upgrade request, until the response is checked against it.
+    req: Option<Box<http::Request>>,
+    negotiated: Option<Negotiated>,
+    /// Packet of a TLS record sent where the upgrade request was expected.
+    tls_hello: Option<u64>,
     acc: Acc,
+}
+
+impl ConnState {
+    fn deflate(&self) -> Option<handshake::Deflate> {
+        self.negotiated.as_ref().and_then(|n| n.deflate)
+    }
 }
 
 fn new_head() -> DirState {
@@ -237,7 +269,9 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             dirs: [new_head(), new_head()],
             request: None,
             response: None,
-            deflate: false,
+            req: None,
+            negotiated: None,
+            tls_hello: None,
             acc: Acc::default(),
         }
     }
@@ -259,10 +293,10 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
     fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             if let DirState::Frames(ctx) = &mut st.dirs[d.index()] {
-                let FrameCtx { dec, cur } = &mut **ctx;
+                let FrameCtx { dec, val, cur } = &mut **ctx;
                 let acc = &mut st.acc;
                 let out = &mut self.out;
-                dec.finish(&mut |ev| on_decode(ev, d, meta, cur, acc, out, None));
+                dec.finish(&mut |ev| on_decode(ev, d, meta, cur, val, acc, out, None));
             }
         }
         self.connection_record(st, meta, reason);
@@ -274,7 +308,7 @@ impl<S: Sink> Analyzer<S> {
         let mut d = d;
         if st.mode == Mode::Undecided {
             let swapped = st.swapped;
-            self.decide(st, meta, d, chunk.data);
+            self.decide(st, meta, d, chunk.data, chunk.packet);
             if st.swapped != swapped {
                 d = d.reverse();
             }
@@ -287,6 +321,12 @@ impl<S: Sink> Analyzer<S> {
                 DirState::Head { reader, first } => {
                     if reader.is_empty() {
                         *first = chunk.packet;
+                        if d == Dir::ServerToClient
+                            && http::looks_like_response(data) == Some(false)
+                        {
+                            self.not_http_answer(st, data, chunk.packet);
+                            return;
+                        }
                     }
                     match reader.push(data) {
                         Progress::Partial => return,
@@ -310,21 +350,16 @@ impl<S: Sink> Analyzer<S> {
                     return;
                 }
                 DirState::AwaitFrames { aligned } => {
-                    let expect = expect_for(d, st.deflate);
-                    let dec = if *aligned {
-                        FrameDecoder::new(offset, expect)
-                    } else {
-                        FrameDecoder::new_lost(offset, expect)
-                    };
-                    st.dirs[d.index()] = DirState::Frames(Box::new(FrameCtx { dec, cur: None }));
+                    let aligned = *aligned;
+                    st.dirs[d.index()] = self.frames(st, d, offset, aligned);
                     0
                 }
                 DirState::Frames(ctx) => {
-                    let FrameCtx { dec, cur } = &mut **ctx;
+                    let FrameCtx { dec, val, cur } = &mut **ctx;
                     let acc = &mut st.acc;
                     let out = &mut self.out;
                     dec.push(data, chunk.packet, chunk.ts, &mut |ev| {
-                        on_decode(ev, d, meta, cur, acc, out, None)
+                        on_decode(ev, d, meta, cur, val, acc, out, None)
                     });
                     return;
                 }
@@ -336,7 +371,7 @@ impl<S: Sink> Analyzer<S> {
 
     /// First bytes of a connection: is it an HTTP upgrade, WebSocket without
     /// a handshake, or something else?
-    fn decide(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, data: &[u8]) {
+    fn decide(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, data: &[u8], packet: u64) {
         let is_request = http::looks_like_request(data);
         if d == Dir::ServerToClient
             && meta.roles == RoleSource::PortGuess
@@ -350,6 +385,22 @@ impl<S: Sink> Analyzer<S> {
         }
         match (d, is_request) {
             (Dir::ClientToServer, Some(true) | None) => st.mode = Mode::Handshake,
+            (Dir::ClientToServer, Some(false)) if looks_like_tls(data) && !st.port_mode => {
+                // Ordinary TLS, unless the server answers in plaintext HTTP
+                // (then TLS reached a plaintext port): wait for its answer.
+                st.tls_hello = Some(packet);
+                st.mode = Mode::Handshake;
+                st.dirs[0] = DirState::Idle;
+            }
+            (Dir::ClientToServer, Some(false)) if looks_like_tls(data) => {
+                let f = Finding::new(
+                    Code::TlsOnPlaintextPort,
+                    "the client opened with a TLS record on a port given as plaintext WebSocket (--port)",
+                )
+                .at(packet);
+                st.acc.findings.push(f);
+                self.give_up(st);
+            }
             _ if st.port_mode => {
                 st.mode = Mode::WebSocket;
                 st.detected_by = Some("port");
@@ -374,6 +425,47 @@ impl<S: Sink> Analyzer<S> {
     fn give_up(&mut self, st: &mut ConnState) {
         st.mode = Mode::Done;
         st.dirs = [DirState::Idle, DirState::Idle];
+        st.req = None;
+    }
+
+    /// The server's first bytes are not an HTTP response.
+    fn not_http_answer(&mut self, st: &mut ConnState, data: &[u8], packet: u64) {
+        if st.request.is_some() {
+            let detail = if looks_like_tls(data) {
+                "the server answered the plaintext upgrade request with TLS: it expects TLS on this port".to_string()
+            } else {
+                format!(
+                    "the server answered the upgrade request with non-HTTP bytes: {}",
+                    excerpt(data)
+                )
+            };
+            st.acc
+                .findings
+                .push(Finding::new(Code::HandshakeRejected, detail).at(packet));
+        }
+        self.give_up(st);
+    }
+
+    /// Frame decoding and validation for direction `d` from stream `offset`.
+    fn frames(&self, st: &ConnState, d: Dir, offset: u64, aligned: bool) -> DirState {
+        let deflate = st.deflate();
+        let expect = expect_for(d, deflate.is_some());
+        let dec = if aligned {
+            FrameDecoder::new(offset, expect)
+        } else {
+            FrameDecoder::new_lost(offset, expect)
+        };
+        let val = Validator::new(validate::Config {
+            from_client: d == Dir::ClientToServer,
+            deflate,
+            max_payload: self.opts.max_payload,
+            max_inflated: self.opts.max_inflated,
+        });
+        DirState::Frames(Box::new(FrameCtx {
+            dec,
+            val,
+            cur: None,
+        }))
     }
 
     /// A complete head in direction `d`, ending at stream offset `end`.
@@ -386,6 +478,10 @@ impl<S: Sink> Analyzer<S> {
             Dir::ClientToServer => match http::parse_request(reader.bytes()) {
                 Ok(req) if wants_websocket(&req) => {
                     st.request = Some(request_info(&req, first));
+                    st.acc
+                        .findings
+                        .extend(handshake::check_request(&req, first));
+                    st.req = Some(Box::new(req));
                     st.dirs[d.index()] = DirState::Pending {
                         offset: end,
                         chunks: Vec::new(),
@@ -397,6 +493,18 @@ impl<S: Sink> Analyzer<S> {
             Dir::ServerToClient => {
                 let resp = match http::parse_response(reader.bytes()) {
                     Ok(r) if st.request.is_some() => r,
+                    Ok(r) if st.tls_hello.is_some() => {
+                        let detail = format!(
+                            "the client sent a TLS record and the server answered in plaintext HTTP ({} {}): \
+                             TLS is terminated in the wrong place, or the client uses wss:// against a ws:// endpoint",
+                            r.status, r.reason
+                        );
+                        let packet = st.tls_hello.unwrap_or(first);
+                        st.acc
+                            .findings
+                            .push(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
+                        return self.give_up(st);
+                    }
                     _ => return self.give_up(st),
                 };
                 st.response = Some(response_info(&resp, first));
@@ -426,25 +534,18 @@ impl<S: Sink> Analyzer<S> {
     fn upgraded(&mut self, st: &mut ConnState, meta: &ConnMeta, resp: &http::Response, end: u64) {
         st.mode = Mode::WebSocket;
         st.detected_by = Some("handshake");
-        st.deflate = resp.headers.tokens("Sec-WebSocket-Extensions").any(|e| {
-            e.split(';')
-                .next()
-                .is_some_and(|n| n.trim().eq_ignore_ascii_case("permessage-deflate"))
-        });
-        let s2c = FrameDecoder::new(end, expect_for(Dir::ServerToClient, st.deflate));
-        st.dirs[1] = DirState::Frames(Box::new(FrameCtx {
-            dec: s2c,
-            cur: None,
-        }));
+        if let Some(req) = st.req.take() {
+            let packet = st.response.as_ref().map_or(0, |r| r.packet);
+            let (findings, negotiated) = handshake::check_response(&req, resp, packet);
+            st.acc.findings.extend(findings);
+            st.negotiated = Some(negotiated);
+        }
+        st.dirs[1] = self.frames(st, Dir::ServerToClient, end, true);
         let pending = std::mem::replace(&mut st.dirs[0], DirState::Idle);
         let DirState::Pending { offset, chunks, .. } = pending else {
             return;
         };
-        let c2s = FrameDecoder::new(offset, expect_for(Dir::ClientToServer, st.deflate));
-        st.dirs[0] = DirState::Frames(Box::new(FrameCtx {
-            dec: c2s,
-            cur: None,
-        }));
+        st.dirs[0] = self.frames(st, Dir::ClientToServer, offset, true);
         for (packet, ts, bytes) in chunks {
             let chunk = Chunk {
                 offset: 0,
@@ -465,18 +566,16 @@ impl<S: Sink> Analyzer<S> {
         tally.add(gap.len, gap.packet, gap.offset);
         match &mut st.dirs[d.index()] {
             DirState::Frames(ctx) => {
-                let FrameCtx { dec, cur } = &mut **ctx;
+                let FrameCtx { dec, val, cur } = &mut **ctx;
                 let acc = &mut st.acc;
                 let out = &mut self.out;
                 dec.gap(gap.len, gap.packet, gap.ts, &mut |ev| {
-                    on_decode(ev, d, meta, cur, acc, out, Some(gap))
+                    on_decode(ev, d, meta, cur, val, acc, out, Some(gap))
                 });
             }
             DirState::AwaitFrames { .. } => {
                 // Nothing decoded yet: start lost after the gap.
-                let expect = expect_for(d, st.deflate);
-                let dec = FrameDecoder::new_lost(gap.offset + gap.len, expect);
-                st.dirs[d.index()] = DirState::Frames(Box::new(FrameCtx { dec, cur: None }));
+                st.dirs[d.index()] = self.frames(st, d, gap.offset + gap.len, false);
             }
             // A hole in a head or in held client bytes: the handshake cannot
             // be read, so nothing after it can be placed.
@@ -491,6 +590,7 @@ impl<S: Sink> Analyzer<S> {
             detected_by,
             request,
             response,
+            negotiated,
             mut acc,
             ..
         } = st;
@@ -529,16 +629,20 @@ impl<S: Sink> Analyzer<S> {
             first_ts: meta.first_ts,
             last_ts: meta.last_ts,
             end: reason.as_str(),
+            negotiated: negotiated.map(|n| negotiated_info(n, &request, &response)),
             request,
             response,
+            other_leg: None,
             frames: acc.frames,
             payload_bytes: acc.payload_bytes,
             tcp: PerDir {
                 c2s: tcp_info(meta, c),
                 s2c: tcp_info(meta, s),
             },
+            close_codes: acc.close_codes,
             findings,
             findings_by_code: acc.by_code,
+            diagnosis: Vec::new(),
         };
         self.out.emit(Record::Connection(&rec));
     }
@@ -576,6 +680,44 @@ fn tally_findings(acc: &mut Acc) {
     }
 }
 
+fn negotiated_info(
+    n: Negotiated,
+    req: &Option<RequestInfo>,
+    resp: &Option<ResponseInfo>,
+) -> NegotiatedInfo {
+    let key = req.as_ref().and_then(|r| r.sec_websocket_key.as_deref());
+    let accept = resp
+        .as_ref()
+        .and_then(|r| r.sec_websocket_accept.as_deref());
+    NegotiatedInfo {
+        extensions: n.extensions,
+        subprotocol: n.subprotocol,
+        deflate: n.deflate.map(|d| DeflateInfo {
+            server_no_context_takeover: d.server_no_context_takeover,
+            client_no_context_takeover: d.client_no_context_takeover,
+            server_max_window_bits: d.server_max_window_bits,
+            client_max_window_bits: d.client_max_window_bits,
+        }),
+        accept_ok: key.map(|k| accept.is_some_and(|a| a.trim() == handshake::accept_for(k.trim()))),
+    }
+}
+
+/// Up to 32 bytes as text with non-printables escaped, and as hex.
+fn excerpt(data: &[u8]) -> String {
+    let b = &data[..data.len().min(32)];
+    let text: String = b
+        .iter()
+        .map(|&c| match c {
+            b' '..=b'~' => (c as char).to_string(),
+            b'\r' => "\\r".into(),
+            b'\n' => "\\n".into(),
+            _ => format!("\\x{c:02x}"),
+        })
+        .collect();
+    let hex: Vec<String> = b.iter().map(|c| format!("{c:02x}")).collect();
+    format!("\"{text}\" ({})", hex.join(" "))
+}
+
 fn tcp_info(meta: &ConnMeta, i: usize) -> TcpDirInfo {
     let s = meta.stats[i];
     TcpDirInfo {
@@ -590,6 +732,8 @@ fn tcp_info(meta: &ConnMeta, i: usize) -> TcpDirInfo {
 }
 
 fn expect_for(d: Dir, deflate: bool) -> Expect {
+    // Resync and foreign-byte detection accept RSV1 only where it can mean
+    // "compressed".
     Expect {
         masked: d == Dir::ClientToServer,
         rsv1: deflate,
@@ -641,11 +785,13 @@ fn response_info(resp: &http::Response, packet: u64) -> ResponseInfo {
 
 /// Turns one decoder event into record updates. `gap` is set when the event
 /// comes from a stream gap (its reason names the finding).
+#[allow(clippy::too_many_arguments)]
 fn on_decode<S: Sink>(
     ev: DecodeEvent<'_>,
     d: Dir,
     meta: &ConnMeta,
     cur: &mut Option<FrameRecord>,
+    val: &mut Validator,
     acc: &mut Acc,
     out: &mut Out<S>,
     gap: Option<Gap>,
@@ -655,6 +801,8 @@ fn on_decode<S: Sink>(
             let h = start.header;
             *acc.frames.get_mut(d) += 1;
             *acc.payload_bytes.get_mut(d) += h.payload_len;
+            let mut findings = Vec::new();
+            val.header(&h, &mut findings);
             *cur = Some(FrameRecord {
                 kind: "frame",
                 conn: meta.id,
@@ -674,13 +822,22 @@ fn on_decode<S: Sink>(
                 mask_key: h.mask.map(MaskKey),
                 payload_len: h.payload_len,
                 header_len: h.header_len,
+                compressed: false,
+                close_code: None,
+                close_reason: None,
+                preview: None,
                 payload_missing: 0,
                 complete: true,
-                findings: Vec::new(),
+                findings,
             });
         }
-        DecodeEvent::Payload { .. } => {}
+        DecodeEvent::Payload { data, pos, .. } => {
+            if let Some(rec) = cur.as_mut() {
+                val.payload(data, pos, &mut out.scratch, &mut rec.findings);
+            }
+        }
         DecodeEvent::PayloadGap { pos, len } => {
+            val.gap();
             if let (Some(rec), Some(g)) = (cur.as_mut(), gap) {
                 let (code, why) = match g.reason {
                     GapReason::Snaplen => (Code::TruncatedPayload, "cut by the snaplen"),
@@ -698,6 +855,13 @@ fn on_decode<S: Sink>(
         }
         DecodeEvent::End(end) => {
             let Some(mut rec) = cur.take() else { return };
+            let facts = val.end(end.complete, &mut out.scratch, &mut rec.findings);
+            rec.compressed = facts.compressed;
+            rec.close_code = facts.close_code;
+            rec.close_reason = facts.close_reason;
+            if let Some(code) = facts.close_code {
+                acc.close_codes.get_mut(d).push(code);
+            }
             rec.last_packet = end.last_packet;
             rec.payload_missing = end.missing;
             rec.complete = end.complete;
@@ -740,6 +904,25 @@ fn on_decode<S: Sink>(
                 SyncLoss::GapInHeader => Code::CaptureGap,
                 _ => Code::UnparseableFrameData,
             };
+            acc.findings.push(Finding::new(code, detail).at(packet));
+        }
+        DecodeEvent::Foreign {
+            offset,
+            packet,
+            kind,
+            excerpt: bytes,
+            ..
+        } => {
+            let (code, what) = match kind {
+                ForeignKind::Http => (Code::HttpInWebsocketStream, "HTTP"),
+                ForeignKind::Tls => (Code::TlsInWebsocketStream, "a TLS record"),
+                ForeignKind::Unknown => (Code::UnparseableFrameData, "bytes that are not a frame"),
+            };
+            let detail = format!(
+                "{what} where a {} frame should start (stream offset {offset}): {}",
+                d.as_str(),
+                excerpt(bytes)
+            );
             acc.findings.push(Finding::new(code, detail).at(packet));
         }
         DecodeEvent::Resync {

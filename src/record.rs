@@ -57,6 +57,18 @@ pub struct FrameRecord {
     pub mask_key: Option<MaskKey>,
     pub payload_len: u64,
     pub header_len: u8,
+    /// Part of a permessage-deflate compressed message (RSV1 on its first
+    /// frame, with the extension negotiated).
+    pub compressed: bool,
+    /// Close frames: the status code and reason, when present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_code: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub close_reason: Option<String>,
+    /// A bounded preview of the unmasked (and inflated) payload, when asked
+    /// for with --payload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preview: Option<String>,
     /// Payload bytes missing from the capture (lost or cut by the snaplen).
     #[serde(skip_serializing_if = "is_zero")]
     pub payload_missing: u64,
@@ -98,6 +110,46 @@ pub struct ResponseInfo {
     pub sec_websocket_accept: Option<String>,
     pub sec_websocket_protocol: Option<String>,
     pub sec_websocket_extensions: Option<String>,
+}
+
+/// What the handshake settled, and whether the accept key checked out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NegotiatedInfo {
+    /// Extension names the server accepted.
+    pub extensions: Vec<String>,
+    pub subprotocol: Option<String>,
+    /// permessage-deflate parameters, when negotiated.
+    pub deflate: Option<DeflateInfo>,
+    /// Sec-WebSocket-Accept matched the key (null when there was no key).
+    pub accept_ok: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeflateInfo {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: u8,
+    pub client_max_window_bits: u8,
+}
+
+/// The likely cause of what went wrong on a connection, with evidence and
+/// a fix.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    /// Stable identifier of the cause, e.g. `proxy_not_websocket_aware`.
+    pub cause: &'static str,
+    /// One-line statement of the cause.
+    pub summary: String,
+    /// The finding codes that point to it.
+    pub codes: Vec<&'static str>,
+    /// Packet to open first.
+    pub packet: Option<u64>,
+    pub evidence: Vec<String>,
+    pub fix: Vec<String>,
+    /// On a proxied connection with both legs captured: `client-leg`,
+    /// `backend-leg` or `both`, where the problem first appears.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<&'static str>,
 }
 
 /// Per-direction counts.
@@ -154,13 +206,20 @@ pub struct ConnectionRecord {
     pub end: &'static str,
     pub request: Option<RequestInfo>,
     pub response: Option<ResponseInfo>,
+    pub negotiated: Option<NegotiatedInfo>,
+    /// The `conn` of the other leg of a proxied connection, when both legs
+    /// are in the capture (same Sec-WebSocket-Key).
+    pub other_leg: Option<u64>,
     pub frames: PerDir<u64>,
     /// Frame payload bytes (as announced in the headers).
     pub payload_bytes: PerDir<u64>,
     pub tcp: PerDir<TcpDirInfo>,
+    /// Close codes sent by each side (in order).
+    pub close_codes: PerDir<Vec<u16>>,
     pub findings: Vec<Finding>,
     /// Findings of this connection and its frames, counted by code.
     pub findings_by_code: BTreeMap<&'static str, u64>,
+    pub diagnosis: Vec<Diagnosis>,
 }
 
 /// The last record: what was read and found.

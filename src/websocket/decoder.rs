@@ -55,6 +55,17 @@ pub enum SyncLoss {
     External,
 }
 
+/// Bytes found where a frame should start that are not WebSocket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForeignKind {
+    /// An HTTP message (a status line or a request line).
+    Http,
+    /// A TLS record header.
+    Tls,
+    /// A header breaking two or more framing rules at once: not a frame.
+    Unknown,
+}
+
 /// What the decoder reports.
 #[derive(Clone, Copy, Debug)]
 pub enum DecodeEvent<'a> {
@@ -88,6 +99,16 @@ pub enum DecodeEvent<'a> {
         packet: u64,
         ts: Timestamp,
     },
+    /// Bytes that are not a frame where a frame should start; sync is lost
+    /// there and the decoder searches for frames after them. `excerpt` holds
+    /// the first bytes.
+    Foreign {
+        offset: u64,
+        packet: u64,
+        ts: Timestamp,
+        kind: ForeignKind,
+        excerpt: &'a [u8],
+    },
     /// The stream ended before a header was complete (`have` bytes of it).
     PartialHeader {
         offset: u64,
@@ -104,6 +125,10 @@ pub struct Expect {
     /// An extension that uses RSV1 (permessage-deflate) was negotiated.
     pub rsv1: bool,
 }
+
+/// Bytes looked at before judging a header that breaks a rule: enough to
+/// recognise an HTTP status or request line or a TLS record header.
+const PEEK: usize = 24;
 
 /// Bytes searched for a resync point before giving up on a window.
 const RESYNC_WINDOW: usize = 64 * 1024;
@@ -125,7 +150,7 @@ pub struct FrameDecoder {
     /// Stream offset of the next byte.
     offset: u64,
     next_index: u64,
-    hdr: [u8; 14],
+    hdr: [u8; PEEK],
     hdr_have: u8,
     hdr_start: (u64, u64, Timestamp),
     remaining: u64,
@@ -148,7 +173,7 @@ impl FrameDecoder {
             expect,
             offset,
             next_index: 0,
-            hdr: [0; 14],
+            hdr: [0; PEEK],
             hdr_have: 0,
             hdr_start: (offset, 0, Timestamp(0)),
             remaining: 0,
@@ -220,29 +245,108 @@ impl FrameDecoder {
     ) -> usize {
         if self.hdr_have == 0 {
             self.hdr_start = (self.offset, packet, ts);
-            // Fast path: the whole header is in this chunk.
+            // Fast path: the header (and, for a suspicious one, enough bytes
+            // to judge it) is in this chunk.
             if let Parsed::Complete(h) = frame::parse(data) {
-                let n = usize::from(h.header_len);
-                self.offset += n as u64;
-                self.start_frame(h, packet, ts, out);
-                return n;
+                match judge(data, &h, self.expect, false) {
+                    Verdict::Frame => {
+                        let n = usize::from(h.header_len);
+                        self.offset += n as u64;
+                        self.start_frame(h, packet, ts, out);
+                        return n;
+                    }
+                    Verdict::Foreign(kind) => {
+                        // Consume nothing: the lost state rescans from here.
+                        self.foreign(kind, &data[..data.len().min(PEEK)], out);
+                        return 0;
+                    }
+                    Verdict::NeedMore => {}
+                }
             }
         }
         let have = usize::from(self.hdr_have);
-        let need = if have < 2 {
-            2
-        } else {
-            frame::header_len([self.hdr[0], self.hdr[1]])
-        };
-        let take = (need - have).min(data.len());
+        let target = self.peek_target();
+        let take = (target - have).min(data.len());
         self.hdr[have..have + take].copy_from_slice(&data[..take]);
         self.hdr_have += take as u8;
         self.offset += take as u64;
-        if let Parsed::Complete(h) = frame::parse(&self.hdr[..usize::from(self.hdr_have)]) {
-            self.hdr_have = 0;
-            self.start_frame(h, packet, ts, out);
+        if usize::from(self.hdr_have) == self.peek_target() {
+            self.decide_buffered(true, packet, ts, out);
         }
         take
+    }
+
+    /// How many bytes to collect before deciding on the buffered header.
+    fn peek_target(&self) -> usize {
+        let have = usize::from(self.hdr_have);
+        if have < 2 {
+            return 2;
+        }
+        let hl = frame::header_len([self.hdr[0], self.hdr[1]]);
+        if have < hl {
+            return hl;
+        }
+        match frame::parse(&self.hdr[..hl]) {
+            Parsed::Complete(h) if violations(&h, self.expect) != (0, 0) => {
+                (PEEK as u64).min(hl as u64 + h.payload_len) as usize
+            }
+            _ => hl,
+        }
+    }
+
+    /// Decides on the buffered header bytes: a frame (whose first payload
+    /// bytes may already be buffered) or foreign bytes.
+    fn decide_buffered(
+        &mut self,
+        complete: bool,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let have = usize::from(self.hdr_have);
+        let buf = self.hdr;
+        let Parsed::Complete(h) = frame::parse(&buf[..have]) else {
+            return;
+        };
+        self.hdr_have = 0;
+        match judge(&buf[..have], &h, self.expect, complete) {
+            Verdict::Foreign(kind) => {
+                self.offset -= have as u64;
+                self.foreign(kind, &buf[..have], out);
+                self.push(&buf[..have], packet, ts, out);
+            }
+            Verdict::Frame | Verdict::NeedMore => {
+                let hl = usize::from(h.header_len);
+                self.offset -= (have - hl) as u64;
+                self.start_frame(h, packet, ts, out);
+                if have > hl {
+                    self.push(&buf[hl..have], packet, ts, out);
+                }
+            }
+        }
+    }
+
+    fn foreign(
+        &mut self,
+        kind: ForeignKind,
+        excerpt: &[u8],
+        out: &mut impl FnMut(DecodeEvent<'_>),
+    ) {
+        let (offset, packet, ts) = self.hdr_start;
+        out(DecodeEvent::Foreign {
+            offset,
+            packet,
+            ts,
+            kind,
+            excerpt,
+        });
+        self.state = State::Lost;
+        self.hdr_have = 0;
+        self.lost_at = offset;
+        self.offset = offset;
+        self.scan.clear();
+        self.scan_packets.clear();
+        self.scan_offset = offset;
     }
 
     fn start_frame(
@@ -485,6 +589,16 @@ impl FrameDecoder {
     pub fn finish(&mut self, out: &mut impl FnMut(DecodeEvent<'_>)) {
         match self.state {
             State::Payload => self.end_frame(false, out),
+            State::Header
+                if self.hdr_have >= 2
+                    && usize::from(self.hdr_have)
+                        >= frame::header_len([self.hdr[0], self.hdr[1]]) =>
+            {
+                // A suspicious header still waiting for bytes to judge it.
+                let (_, packet, ts) = self.hdr_start;
+                self.decide_buffered(true, packet, ts, out);
+                self.finish(out);
+            }
             State::Header if self.hdr_have > 0 => {
                 out(DecodeEvent::PartialHeader {
                     offset: self.hdr_start.0,
@@ -525,20 +639,98 @@ fn candidate(buf: &[u8], expect: Expect) -> Candidate {
         Parsed::Complete(h) => h,
         Parsed::Incomplete(_) => return Candidate::NeedMore,
     };
-    let op = h.opcode;
-    let ok = !h.rsv2
-        && !h.rsv3
-        && (!h.rsv1 || expect.rsv1)
-        && !op.is_reserved()
-        && h.mask.is_some() == expect.masked
-        && !h.non_minimal_length()
+    let ok = violations(&h, expect) == (0, 0)
         && h.payload_len < RESYNC_MAX_LEN
-        && (!op.is_control() || (h.fin && h.payload_len <= 125 && !h.rsv1))
-        && (op != Opcode::CLOSE || h.payload_len != 1);
+        && (h.opcode != Opcode::CLOSE || h.payload_len != 1);
     if ok {
         Candidate::Frame(u64::from(h.header_len) + h.payload_len)
     } else {
         Candidate::No
+    }
+}
+
+/// Stateless framing rules a header breaks (sections 5.1, 5.2, 5.5), as
+/// (strong, weak) counts. Strong rules are the ones random bytes break most
+/// (reserved opcode, RSV bits no extension defines, the wrong MASK bit for
+/// the direction): two at once are not a frame but garbage. Weak ones
+/// (control frame length or fragmentation, length encoding) are what buggy
+/// or deliberately crafted peers send, so they never make a header garbage.
+fn violations(h: &FrameHeader, expect: Expect) -> (u32, u32) {
+    let op = h.opcode;
+    let count = |rules: &[bool]| rules.iter().filter(|&&b| b).count() as u32;
+    let strong = count(&[
+        op.is_reserved(),
+        h.rsv2 || h.rsv3,
+        h.rsv1 && (!expect.rsv1 || op.is_control()),
+        h.mask.is_some() != expect.masked,
+    ]);
+    let weak = count(&[
+        op.is_control() && (!h.fin || h.payload_len > 125),
+        h.non_minimal_length() || h.length_msb_set(),
+    ]);
+    (strong, weak)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Frame,
+    Foreign(ForeignKind),
+    /// Suspicious, and too few bytes yet to tell.
+    NeedMore,
+}
+
+/// Judges the bytes at a frame boundary (`bytes` starts with header `h`).
+/// A header that breaks no rule is a frame. Otherwise the first bytes decide:
+/// HTTP or TLS text is foreign, two strong broken rules are garbage,
+/// anything else is a frame from a peer with a bug. `complete` = no more bytes will come.
+fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdict {
+    let (strong, weak) = violations(h, expect);
+    if strong + weak == 0 {
+        return Verdict::Frame;
+    }
+    let total = u64::from(h.header_len) + h.payload_len;
+    if !complete && bytes.len() < PEEK && (bytes.len() as u64) < total {
+        return Verdict::NeedMore;
+    }
+    if looks_like_http(bytes) {
+        Verdict::Foreign(ForeignKind::Http)
+    } else if looks_like_tls(bytes) {
+        Verdict::Foreign(ForeignKind::Tls)
+    } else if strong >= 2 {
+        Verdict::Foreign(ForeignKind::Unknown)
+    } else {
+        Verdict::Frame
+    }
+}
+
+/// An HTTP status line or request line.
+pub fn looks_like_http(b: &[u8]) -> bool {
+    const METHODS: [&[u8]; 9] = [
+        b"GET ",
+        b"POST ",
+        b"PUT ",
+        b"HEAD ",
+        b"DELETE ",
+        b"OPTIONS ",
+        b"PATCH ",
+        b"CONNECT ",
+        b"TRACE ",
+    ];
+    b.starts_with(b"HTTP/1.")
+        || b.starts_with(b"HTTP/2")
+        || METHODS.iter().any(|m| b.starts_with(m))
+}
+
+/// A TLS record header: content type 20-24, version 3.x, a record length
+/// within the limit (RFC 8446 5.1: 2^14 + 256 for ciphertext).
+pub fn looks_like_tls(b: &[u8]) -> bool {
+    match b {
+        [t, 3, minor, hi, lo, ..] => {
+            (20..=24).contains(t)
+                && *minor <= 4
+                && (1..=16640).contains(&u16::from_be_bytes([*hi, *lo]))
+        }
+        _ => false,
     }
 }
 

@@ -6,5 +6,5 @@ pub mod frame;
 pub mod handshake;
 pub mod validate;
 
-pub use decoder::{DecodeEvent, Expect, FrameDecoder, FrameEnd, FrameStart, SyncLoss};
+pub use decoder::{DecodeEvent, Expect, ForeignKind, FrameDecoder, FrameEnd, FrameStart, SyncLoss};
 pub use frame::{FrameHeader, LengthForm, Opcode};
