@@ -42,6 +42,7 @@ enum Ev {
     Lost(u64),
     Resync(u64, u64),
     Partial(u64, u8),
+    Foreign(u64, ForeignKind),
 }
 
 fn run(expect: Expect, parts: &[(&[u8], u64)], gaps_after: &[(usize, u64)]) -> (Vec<Ev>, Vec<u8>) {
@@ -83,6 +84,7 @@ fn record(evs: &mut Vec<Ev>, payload: &mut Vec<u8>, e: DecodeEvent<'_>) {
             offset, skipped, ..
         } => evs.push(Ev::Resync(offset, skipped)),
         DecodeEvent::PartialHeader { offset, have, .. } => evs.push(Ev::Partial(offset, have)),
+        DecodeEvent::Foreign { offset, kind, .. } => evs.push(Ev::Foreign(offset, kind)),
     }
 }
 
@@ -288,4 +290,49 @@ fn lost_sync_at_end_with_single_frame_ending_stream() {
         [Ev::Lost(first as u64), Ev::Resync(first as u64 + 7, 7)]
     );
     assert_eq!(evs[4], Ev::F(1, first as u64 + 7, 3, 8, 2));
+}
+
+#[test]
+fn http_written_into_the_socket_is_foreign() {
+    let mut s = frame(0x81, b"hi", None);
+    let at = s.len() as u64;
+    s.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    for cut in [at as usize + 1, at as usize + 3, at as usize + 10, s.len()] {
+        let (evs, _) = run(SERVER, &[(&s[..cut], 1), (&s[cut..], 2)], &[]);
+        assert_eq!(
+            evs[2],
+            Ev::Foreign(at, ForeignKind::Http),
+            "cut {cut}: {evs:?}"
+        );
+        assert_eq!(
+            evs.iter().filter(|e| matches!(e, Ev::F(..))).count(),
+            1,
+            "cut {cut}"
+        );
+    }
+}
+
+#[test]
+fn tls_record_after_upgrade_is_foreign() {
+    let mut s = vec![0x16, 0x03, 0x01, 0x00, 0x30];
+    s.extend_from_slice(&[0x01; 0x30]);
+    let (evs, _) = run(CLIENT, &[(&s, 1)], &[]);
+    assert_eq!(evs[0], Ev::Foreign(0, ForeignKind::Tls));
+}
+
+#[test]
+fn garbage_is_foreign_but_a_single_violation_is_a_frame() {
+    // 0x7B: reserved opcode 0xB with RSV1+RSV2+RSV3: garbage.
+    let (evs, _) = run(SERVER, &[(b"\x7b\x05hello", 1)], &[]);
+    assert_eq!(evs[0], Ev::Foreign(0, ForeignKind::Unknown));
+    // A close frame of 258 bytes in the 64-bit form (two weak violations):
+    // still a frame.
+    let mut s = vec![0x88, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x02];
+    s.extend_from_slice(&[0x41; 258]);
+    let (evs, _) = run(SERVER, &[(&s, 1)], &[]);
+    assert_eq!(evs, vec![Ev::F(0, 0, 1, 8, 258), Ev::E(1, 0, true)]);
+    // An unmasked client text frame: one violation, a frame.
+    let s = frame(0x81, b"hi", None);
+    let (evs, _) = run(CLIENT, &[(&s[..1], 1), (&s[1..], 2)], &[]);
+    assert_eq!(evs, vec![Ev::F(0, 0, 1, 1, 2), Ev::E(2, 0, true)]);
 }
