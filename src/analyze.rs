@@ -13,7 +13,7 @@
 //! Undecided --anything else--> Done     (not WebSocket; only counted)
 //! ```
 
-use crate::finding::{Code, Finding};
+use crate::finding::{Code, Finding, Severity};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
     ConnectionRecord, DeflateInfo, FrameRecord, MaskKey, NegotiatedInfo, PerDir, Record,
@@ -213,12 +213,84 @@ struct Acc {
     memcap: Tally,
     conflicts: Tally,
     close_codes: PerDir<Vec<u16>>,
+    /// Frames with a masking violation (and the frames after them in the
+    /// same direction), held until the receiver shows whether it tolerates
+    /// the violation; indexed by sender.
+    held: PerDir<Vec<FrameRecord>>,
+    /// Whether each sender's receiver tolerated its masking violations.
+    tolerated: PerDir<Option<bool>>,
 }
 
 impl Acc {
     fn note(&mut self, f: &Finding) {
         *self.by_code.entry(f.code.name()).or_default() += 1;
     }
+}
+
+/// Most frames held while waiting for the receiver's reaction.
+const MAX_HELD: usize = 64;
+
+fn is_masking(code: Code) -> bool {
+    matches!(code, Code::UnmaskedClientFrame | Code::MaskedServerFrame)
+}
+
+/// Emits a finished frame. Masking violations (RFC 6455 5.1) oblige the
+/// receiver to fail the connection; many servers tolerate them instead
+/// (wstunnel, for one, never masks). Which it was decides the severity:
+/// the frame is held until the receiver reacts: a later frame other than a
+/// 1002/1007 close means it carried on (warning, the deployment works but
+/// would break with a conforming peer); a protocol-error close, a bare
+/// TCP close or the end of the capture keep the error.
+fn finish_frame<S: Sink>(rec: FrameRecord, d: Dir, acc: &mut Acc, out: &mut Out<S>) {
+    let peer = d.reverse();
+    if !acc.held.get_mut(peer).is_empty() {
+        let rejected = rec.close_code.is_some_and(|c| c == 1002 || c == 1007);
+        release_held(peer, Some(!rejected), acc, out);
+    }
+    let masking = rec.findings.iter().any(|f| is_masking(f.code));
+    let holding = !acc.held.get_mut(d).is_empty();
+    if (masking && acc.tolerated.get_mut(d).is_none()) || holding {
+        acc.held.get_mut(d).push(rec);
+        if acc.held.get_mut(d).len() > MAX_HELD {
+            release_held(d, None, acc, out);
+        }
+        return;
+    }
+    let verdict = *acc.tolerated.get_mut(d);
+    emit_frame(rec, verdict, acc, out);
+}
+
+/// Emits the frames held for sender `d`, with the receiver's verdict (None:
+/// no reaction seen).
+fn release_held<S: Sink>(d: Dir, tolerated: Option<bool>, acc: &mut Acc, out: &mut Out<S>) {
+    if tolerated.is_some() {
+        *acc.tolerated.get_mut(d) = tolerated;
+    }
+    for rec in std::mem::take(acc.held.get_mut(d)) {
+        emit_frame(rec, tolerated, acc, out);
+    }
+}
+
+fn emit_frame<S: Sink>(
+    mut rec: FrameRecord,
+    tolerated: Option<bool>,
+    acc: &mut Acc,
+    out: &mut Out<S>,
+) {
+    if tolerated == Some(true) {
+        for f in rec.findings.iter_mut().filter(|f| is_masking(f.code)) {
+            f.severity = Severity::Warning;
+            f.detail.push_str(
+                "; the receiver carried on, so it tolerates this, but a peer following RFC 6455 fails the connection (close 1002)",
+            );
+        }
+    }
+    out.totals.frames += 1;
+    for f in &rec.findings {
+        acc.note(f);
+        out.count(f);
+    }
+    out.emit(Record::Frame(&rec));
 }
 
 pub struct ConnState {
@@ -298,6 +370,9 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
                 let out = &mut self.out;
                 dec.finish(&mut |ev| on_decode(ev, d, meta, cur, val, acc, out, None));
             }
+        }
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            release_held(d, None, &mut st.acc, &mut self.out);
         }
         self.connection_record(st, meta, reason);
     }
@@ -874,12 +949,7 @@ fn on_decode<S: Sink>(
                 rec.findings
                     .push(Finding::new(Code::IncompleteFrameAtEnd, detail));
             }
-            out.totals.frames += 1;
-            for f in &rec.findings {
-                acc.note(f);
-                out.count(f);
-            }
-            out.emit(Record::Frame(&rec));
+            finish_frame(rec, d, acc, out);
         }
         DecodeEvent::SyncLost {
             offset,
