@@ -36,7 +36,8 @@ fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
     let stdout = io::stdout().lock();
     let outcome = match args.format {
         Format::Jsonl => {
-            let (outcome, w) = pipeline::run(&inputs, &opts, JsonlWriter::new(stdout))?;
+            let (outcome, w) =
+                pipeline::run(&inputs, &opts, JsonlWriter::new(stdout), &mut |_| {})?;
             w.finish()?.flush()?;
             outcome
         }

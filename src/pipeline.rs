@@ -69,14 +69,31 @@ impl Skips {
     }
 }
 
-/// Runs the analysis over `inputs` (paths; `-` is standard input), read one
-/// after the other as a single capture, writing records to `sink`. Returns
-/// the summary (also written to the sink as the last record) and the sink.
-/// An `Err` is a write error (e.g. a closed pipe): nothing more can be said.
+/// How far the run is, for a progress display.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Progress {
+    /// Capture bytes consumed (decompressed for gzip input).
+    pub bytes: u64,
+    /// Sum of the input sizes, when every input is an uncompressed file.
+    pub total: Option<u64>,
+    pub packets: u64,
+}
+
+/// Packets between two progress reports.
+const PROGRESS_EVERY: u64 = 1 << 14;
+
+/// Runs the analysis over `inputs` (paths; `-` is standard input), merged
+/// in timestamp order as one capture (the files of a rotated
+/// `tcpdump -C/-G/-W` ring analyse as the connections that span them),
+/// writing records to `sink`. Packet numbers count across the merged
+/// capture, as `mergecap` numbers them; with one input they are the file's.
+/// Returns the summary (also written to the sink as the last record) and
+/// the sink. An `Err` is a write error (e.g. a closed pipe).
 pub fn run<S: Sink>(
     inputs: &[&Path],
     opts: &Options,
     sink: S,
+    progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Outcome, S), std::io::Error> {
     let started = Instant::now();
     let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
@@ -86,38 +103,60 @@ pub fn run<S: Sink>(
         ..SummaryRecord::default()
     };
     let mut skips = Skips::default();
+    let mut readers = Vec::new();
+    let mut total = Some(0u64);
     for path in inputs {
         summary.files.push(path.display().to_string());
-        let mut reader = match CaptureReader::open(path) {
-            Ok(r) => r,
-            Err(e) => {
-                summary.input_errors.push(e.to_string());
-                continue;
-            }
-        };
-        loop {
-            let p = match reader.next_packet() {
-                Ok(Some(p)) => p,
-                Ok(None) => break,
-                Err(e) => {
-                    summary.input_errors.push(e.to_string());
-                    break;
+        match CaptureReader::open(path) {
+            Ok(mut r) => {
+                let size = std::fs::metadata(path)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len());
+                total = match (total, size) {
+                    (Some(t), Some(n)) if !r.compressed() => Some(t + n),
+                    _ => None,
+                };
+                match r.advance() {
+                    Ok(true) => readers.push(r),
+                    Ok(false) => {}
+                    Err(e) => summary.input_errors.push(e.to_string()),
                 }
-            };
+            }
+            Err(e) => summary.input_errors.push(e.to_string()),
+        }
+    }
+    let mut number = 0u64;
+    let mut done_bytes = 0u64;
+    while !readers.is_empty() && !analyzer.has_error() {
+        let i = earliest(&readers);
+        {
+            let p = readers[i].current().expect("live readers hold a packet");
+            number += 1;
             summary.packets += 1;
             match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
                 Ok(seg) => {
                     summary.tcp_packets += 1;
-                    tcp.packet(&seg, p.number, p.ts, &mut analyzer);
+                    tcp.packet(&seg, number, p.ts, &mut analyzer);
                 }
                 Err(skip) => skips.add(skip),
             }
-            if analyzer.has_error() {
-                break;
+        }
+        match readers[i].advance() {
+            Ok(true) => {}
+            Ok(false) => done_bytes += readers.remove(i).position(),
+            Err(e) => {
+                summary.input_errors.push(e.to_string());
+                done_bytes += readers.remove(i).position();
             }
         }
-        if analyzer.has_error() {
-            break;
+        if number % PROGRESS_EVERY == 0 {
+            let bytes = done_bytes + readers.iter().map(|r| r.position()).sum::<u64>();
+            progress(&Progress {
+                bytes,
+                total,
+                packets: number,
+            });
         }
     }
     tcp.finish(&mut analyzer);
@@ -136,4 +175,16 @@ pub fn run<S: Sink>(
     sink.record(Record::Summary(&summary))?;
     let damaged = !summary.input_errors.is_empty();
     Ok((Outcome { summary, damaged }, sink))
+}
+
+/// The reader whose current packet is earliest (the first on ties, so one
+/// file keeps its own order).
+fn earliest(readers: &[CaptureReader]) -> usize {
+    if readers.len() == 1 {
+        return 0;
+    }
+    let ts = |r: &CaptureReader| r.current().map(|p| p.ts);
+    (0..readers.len())
+        .min_by_key(|&i| (ts(&readers[i]), i))
+        .unwrap_or(0)
 }

@@ -223,6 +223,8 @@ pub struct CaptureReader {
     lent: usize,
     /// Set once the end or damage was reached: the reader stays finished.
     done: bool,
+    /// The packet lent last, for [`CaptureReader::current`].
+    current: Option<PacketMeta>,
     stats: ReadStats,
 }
 
@@ -273,12 +275,14 @@ impl CaptureReader {
             decoder,
             lent: 0,
             done: false,
+            current: None,
             stats,
         })
     }
 
     /// The next packet, `Ok(None)` at the clean end of the input.
     pub fn next_packet(&mut self) -> Result<Option<PacketRef<'_>>, CaptureError> {
+        self.current = None;
         if self.done {
             return Ok(None);
         }
@@ -303,13 +307,27 @@ impl CaptureReader {
     fn lend(&mut self, meta: PacketMeta) -> PacketRef<'_> {
         self.lent = meta.block_len;
         self.stats.packets += 1;
-        PacketRef {
+        self.current = Some(meta);
+        self.current().expect("just set")
+    }
+
+    /// Moves to the next packet without lending it (see [`Self::current`]);
+    /// `Ok(false)` at the clean end. For merging several captures, which
+    /// must compare their next packets before taking one.
+    pub fn advance(&mut self) -> Result<bool, CaptureError> {
+        self.next_packet().map(|p| p.is_some())
+    }
+
+    /// The packet the last `next_packet`/`advance` moved to, if any.
+    pub fn current(&self) -> Option<PacketRef<'_>> {
+        let meta = self.current.as_ref()?;
+        Some(PacketRef {
             number: self.stats.packets,
             ts: meta.ts,
             linktype: meta.linktype,
             orig_len: meta.orig_len,
-            data: &self.buf.data()[meta.data],
-        }
+            data: &self.buf.data()[meta.data.clone()],
+        })
     }
 
     pub fn format(&self) -> Format {
