@@ -23,7 +23,7 @@ use crate::tcp::{
     Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler,
 };
 use crate::time::Timestamp;
-use crate::websocket::decoder::looks_like_tls;
+use crate::websocket::decoder::{looks_like_tls, proven_frames};
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::validate::{self, Scratch, Validator};
 use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
@@ -145,6 +145,8 @@ impl<S: Sink> Analyzer<S> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Undecided,
+    /// No handshake: looking for a run of client frames.
+    Sniff,
     Handshake,
     WebSocket,
     Done,
@@ -170,8 +172,21 @@ enum DirState {
         aligned: bool,
     },
     Frames(Box<FrameCtx>),
+    /// No handshake: bytes kept (with the packet each run came from) until
+    /// they prove to be WebSocket frames or exceed [`MAX_SNIFF`].
+    Sniff(Box<Sniffed>),
     Idle,
 }
+
+#[derive(Default)]
+struct Sniffed {
+    bytes: Vec<u8>,
+    runs: Vec<(usize, u64, Timestamp)>,
+    offset: u64,
+}
+
+/// Bytes per direction examined for frames when no handshake was seen.
+const MAX_SNIFF: usize = 16 * 1024;
 
 struct FrameCtx {
     dec: FrameDecoder,
@@ -374,6 +389,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             release_held(d, None, &mut st.acc, &mut self.out);
         }
+        self.tls_unanswered(&mut st, meta, reason);
         self.connection_record(st, meta, reason);
     }
 }
@@ -438,6 +454,14 @@ impl<S: Sink> Analyzer<S> {
                     });
                     return;
                 }
+                DirState::Sniff(_) => {
+                    let rest = Chunk {
+                        offset,
+                        data,
+                        ..chunk
+                    };
+                    return self.sniff(st, meta, d, rest);
+                }
             };
             data = &data[used..];
             offset += used as u64;
@@ -493,7 +517,89 @@ impl<S: Sink> Analyzer<S> {
                 );
                 st.acc.findings.push(f);
             }
-            _ => self.give_up(st),
+            _ => {
+                st.mode = Mode::Sniff;
+                st.dirs = [
+                    DirState::Sniff(Box::default()),
+                    DirState::Sniff(Box::default()),
+                ];
+            }
+        }
+    }
+
+    /// Keeps the first bytes of a connection without a handshake; once the
+    /// client's bytes hold a proven run of masked frames (RFC 6455 5.1: a
+    /// client masks every frame, which few other protocols' bytes mimic),
+    /// the connection is WebSocket and the kept bytes are decoded.
+    fn sniff(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        let DirState::Sniff(sn) = &mut st.dirs[d.index()] else {
+            return;
+        };
+        if sn.bytes.is_empty() {
+            sn.offset = chunk.offset;
+        }
+        sn.runs.push((sn.bytes.len(), chunk.packet, chunk.ts));
+        let room = MAX_SNIFF - sn.bytes.len();
+        sn.bytes
+            .extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
+        if d == Dir::ClientToServer {
+            let starts: Vec<usize> = sn.runs.iter().map(|r| r.0).collect();
+            if proven_frames(&sn.bytes, &starts, expect_for(d, false)) {
+                return self.recognised(st, meta);
+            }
+        }
+        if chunk.data.len() > room {
+            self.give_up(st);
+        }
+    }
+
+    fn recognised(&mut self, st: &mut ConnState, meta: &ConnMeta) {
+        st.mode = Mode::WebSocket;
+        st.detected_by = Some("heuristic");
+        let detail = "no HTTP upgrade in the capture (it began after the connection was set up?); \
+                      recognised as WebSocket from a run of masked client frames";
+        st.acc
+            .findings
+            .push(Finding::new(Code::HandshakeNotCaptured, detail).at(meta.first_packet));
+        let kept = std::mem::replace(
+            &mut st.dirs,
+            [
+                DirState::AwaitFrames { aligned: false },
+                DirState::AwaitFrames { aligned: false },
+            ],
+        );
+        for (d, state) in [Dir::ClientToServer, Dir::ServerToClient]
+            .into_iter()
+            .zip(kept)
+        {
+            let DirState::Sniff(sn) = state else { continue };
+            for (i, &(start, packet, ts)) in sn.runs.iter().enumerate() {
+                let end = sn.runs.get(i + 1).map_or(sn.bytes.len(), |r| r.0);
+                let chunk = Chunk {
+                    offset: sn.offset + start as u64,
+                    data: &sn.bytes[start..end],
+                    packet,
+                    ts,
+                };
+                self.data(st, meta, d, chunk);
+            }
+        }
+    }
+
+    /// A TLS ClientHello that the server closed the connection on without a
+    /// single byte in reply: a TLS server answers (at least with an alert),
+    /// a plaintext HTTP/WebSocket server reading garbage often just closes.
+    fn tls_unanswered(&mut self, st: &mut ConnState, meta: &ConnMeta, reason: CloseReason) {
+        let Some(packet) = st.tls_hello else { return };
+        let s = if st.swapped { 0 } else { 1 };
+        let server_closed = matches!(reason, CloseReason::Fin | CloseReason::Rst);
+        if st.response.is_none() && server_closed && meta.stats[s].wire_bytes == 0 {
+            let detail = "the client opened with a TLS ClientHello and the server closed the connection \
+                          without any TLS reply: the server likely speaks plaintext (ws://) while the client \
+                          uses TLS (wss://), or TLS is terminated in the wrong place";
+            st.acc
+                .findings
+                .push(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
         }
     }
 
@@ -530,12 +636,15 @@ impl<S: Sink> Analyzer<S> {
         } else {
             FrameDecoder::new_lost(offset, expect)
         };
-        let val = Validator::new(validate::Config {
+        let mut val = Validator::new(validate::Config {
             from_client: d == Dir::ClientToServer,
             deflate,
             max_payload: self.opts.max_payload,
             max_inflated: self.opts.max_inflated,
         });
+        if !aligned {
+            val.lost_sync();
+        }
         DirState::Frames(Box::new(FrameCtx {
             dec,
             val,
@@ -647,6 +756,10 @@ impl<S: Sink> Analyzer<S> {
                 dec.gap(gap.len, gap.packet, gap.ts, &mut |ev| {
                     on_decode(ev, d, meta, cur, val, acc, out, Some(gap))
                 });
+            }
+            DirState::Sniff(sn) => {
+                // Kept bytes must be contiguous: start again after the hole.
+                **sn = Sniffed::default();
             }
             DirState::AwaitFrames { .. } => {
                 // Nothing decoded yet: start lost after the gap.
@@ -957,24 +1070,16 @@ fn on_decode<S: Sink>(
             reason,
             ..
         } => {
-            let detail = match reason {
-                SyncLoss::GapInHeader => {
-                    format!(
-                        "bytes missing where a frame header should be (stream offset {offset}); frame sync lost"
-                    )
-                }
-                SyncLoss::ImpossibleLength => {
-                    format!(
-                        "a header announced a length of 2^63 bytes or more at stream offset {offset}; frame sync lost"
-                    )
-                }
-                SyncLoss::External => format!("frame sync lost at stream offset {offset}"),
-            };
-            let code = match reason {
-                SyncLoss::GapInHeader => Code::CaptureGap,
-                _ => Code::UnparseableFrameData,
-            };
-            acc.findings.push(Finding::new(code, detail).at(packet));
+            val.lost_sync();
+            // A header length of 2^63 is reported on its frame; a gap over a
+            // header is worth saying where sync went.
+            if reason == SyncLoss::GapInHeader {
+                let detail = format!(
+                    "bytes missing where a frame header should be (stream offset {offset}); frame sync lost"
+                );
+                acc.findings
+                    .push(Finding::new(Code::CaptureGap, detail).at(packet));
+            }
         }
         DecodeEvent::Foreign {
             offset,
@@ -983,6 +1088,7 @@ fn on_decode<S: Sink>(
             excerpt: bytes,
             ..
         } => {
+            val.lost_sync();
             let (code, what) = match kind {
                 ForeignKind::Http => (Code::HttpInWebsocketStream, "HTTP"),
                 ForeignKind::Tls => (Code::TlsInWebsocketStream, "a TLS record"),
@@ -1001,10 +1107,13 @@ fn on_decode<S: Sink>(
             packet,
             ..
         } => {
-            let detail =
-                format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
-            acc.findings
-                .push(Finding::new(Code::Resynchronized, detail).at(packet));
+            val.lost_sync();
+            if skipped > 0 {
+                let detail =
+                    format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
+                acc.findings
+                    .push(Finding::new(Code::Resynchronized, detail).at(packet));
+            }
         }
         DecodeEvent::PartialHeader {
             offset,

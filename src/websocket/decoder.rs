@@ -50,9 +50,6 @@ pub enum SyncLoss {
     GapInHeader,
     /// A header announced a length of 2^63 or more: no such frame exists.
     ImpossibleLength,
-    /// The caller decided the bytes are not frames (e.g. a validator found
-    /// foreign data).
-    External,
 }
 
 /// Bytes found where a frame should start that are not WebSocket.
@@ -466,16 +463,6 @@ impl FrameDecoder {
         }
     }
 
-    /// The caller found that the bytes from here on are not frames.
-    pub fn lose_external(
-        &mut self,
-        packet: u64,
-        ts: Timestamp,
-        out: &mut impl FnMut(DecodeEvent<'_>),
-    ) {
-        self.lose(SyncLoss::External, packet, ts, out);
-    }
-
     fn lose(
         &mut self,
         reason: SyncLoss,
@@ -789,6 +776,17 @@ fn find_resync(scan: &[u8], boundaries: &[usize], expect: Expect, full: bool) ->
         }
     }
     Search::None
+}
+
+/// Whether `bytes` (the first bytes of a direction, `boundaries` = where
+/// its packets start) hold a proven run of frames as a peer in this
+/// direction sends them: the test used to recognise WebSocket without a
+/// handshake.
+pub fn proven_frames(bytes: &[u8], boundaries: &[usize], expect: Expect) -> bool {
+    matches!(
+        find_resync(bytes, boundaries, expect, false),
+        Search::Found(_)
+    )
 }
 
 /// At the end of the stream, a chain that ends exactly with it is accepted

@@ -181,6 +181,10 @@ pub struct Validator {
     inflated: u64,
     /// The current message's inflation already failed or hit the limit.
     message_inflate_failed: bool,
+    /// Frame sync was lost (or never had: a capture started mid-stream), so
+    /// whether a fragmented message is open is unknown until the next frame
+    /// that starts or ends one.
+    unknown_message: bool,
 }
 
 impl Validator {
@@ -197,6 +201,19 @@ impl Validator {
             inflate_dead: false,
             inflated: 0,
             message_inflate_failed: false,
+            unknown_message: false,
+        }
+    }
+
+    /// Bytes were skipped (sync lost, foreign bytes, a capture that starts
+    /// mid-stream): message state is unknown and, with context takeover,
+    /// so is the sender's compression window.
+    pub fn lost_sync(&mut self) {
+        self.message = None;
+        self.unknown_message = true;
+        self.utf8.reset();
+        if self.cfg.deflate.is_some() && !self.no_context_takeover() {
+            self.inflate_dead = true;
         }
     }
 
@@ -342,6 +359,11 @@ impl Validator {
         let message = if op == Opcode::CONTINUATION {
             match self.message {
                 Some(m) => m,
+                None if self.unknown_message => {
+                    // The start of this message was not seen.
+                    self.unknown_message = !h.fin;
+                    return;
+                }
                 None => {
                     out.push(Finding::new(
                         Code::ContinuationWithoutStart,
@@ -351,6 +373,7 @@ impl Validator {
                 }
             }
         } else {
+            self.unknown_message = false;
             if self.message.is_some() {
                 out.push(Finding::new(
                     Code::DataFrameDuringFragmentation,
