@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use wscap::packet::TcpFlags;
 use wscap::synth::{
     ByteOrder, Link, PcapNgWriter, PcapOptions, PcapWriter, Side, SynthPacket, TcpConversation,
-    TsPrecision,
+    TcpPacket, TsPrecision,
 };
 use wscap::time::Timestamp;
 
@@ -181,20 +181,25 @@ pub struct Pkt {
 impl Pkt {
     /// The same packet as a capture with `snaplen` would hold it.
     pub fn snapped(mut self, snaplen: u32) -> Pkt {
-        let headers = self.synth.data.len() - self.cap;
         self.synth = self.synth.snapped(snaplen);
-        self.cap = (snaplen as usize).saturating_sub(headers).min(self.cap);
+        self.cap = captured_payload(&self.synth, self.len);
         self
     }
 
     /// Bytes of link, IP and TCP headers in front of the payload.
     pub fn header_bytes(&self) -> usize {
-        self.synth.data.len() - self.cap
+        self.synth.orig_len as usize - self.len
     }
 
     pub fn end(&self) -> u64 {
         self.off + self.len as u64
     }
+}
+
+/// Payload bytes captured of a packet whose wire payload is `len` bytes.
+fn captured_payload(p: &SynthPacket, len: usize) -> usize {
+    let headers = p.orig_len as usize - len;
+    p.data.len().saturating_sub(headers).min(len)
 }
 
 /// A frame as sent: who sent it and where it starts in its stream.
@@ -219,6 +224,8 @@ pub struct Ws {
     off: [u64; 2],
     pending: [Vec<u8>; 2],
     mss: usize,
+    isn: [u32; 2],
+    stream: [Vec<u8>; 2],
 }
 
 fn si(side: Side) -> usize {
@@ -237,6 +244,8 @@ impl Ws {
             off: [0, 0],
             pending: [Vec::new(), Vec::new()],
             mss: 1460,
+            isn: [1000, 5000],
+            stream: [Vec::new(), Vec::new()],
         }
     }
 
@@ -248,7 +257,55 @@ impl Ws {
     /// Initial sequence numbers (before the handshake).
     pub fn isn(&mut self, client: u32, server: u32) -> &mut Self {
         self.conv.isn(client, server);
+        self.isn = [client, server];
         self
+    }
+
+    /// Sequence number of stream offset `off` in `side`'s direction.
+    pub fn seq_of(&self, side: Side, off: u64) -> u32 {
+        self.isn[si(side)].wrapping_add(1).wrapping_add(off as u32)
+    }
+
+    /// A segment outside the script (a retransmission, an overlap): `payload`
+    /// at stream offset `off` from `side`, acknowledging nothing new, at
+    /// time `ts`. The conversation's sequence numbers do not move.
+    pub fn forge(&self, side: Side, off: u64, payload: &[u8], ts: Timestamp) -> Pkt {
+        let p = TcpPacket::new(
+            self.conv.link().clone(),
+            self.conv.addr(side),
+            self.conv.addr(side.peer()),
+        )
+        .seq(self.seq_of(side, off))
+        .ack(self.isn[si(side.peer())].wrapping_add(1))
+        .flags(TcpFlags::ACK)
+        .payload(payload);
+        Pkt {
+            synth: SynthPacket::new(ts, p.build()),
+            side,
+            off,
+            len: payload.len(),
+            cap: payload.len(),
+            flags: TcpFlags::ACK,
+        }
+    }
+
+    /// Sends what was queued for `side`, cut into segments at the given
+    /// positions of the queued bytes (then at most MSS each).
+    pub fn flush_at(&mut self, side: Side, cuts: &[usize]) -> &mut Self {
+        let data = std::mem::take(&mut self.pending[si(side)]);
+        let mut start = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&data.len())) {
+            for chunk in data[start..cut].chunks(self.mss) {
+                self.segment(side, TcpFlags::ACK, chunk);
+            }
+            start = cut;
+        }
+        self
+    }
+
+    /// The stream offset `side` will write next (queued bytes included).
+    pub fn offset(&self, side: Side) -> u64 {
+        self.off[si(side)] + self.pending[si(side)].len() as u64
     }
 
     pub fn start_at(&mut self, ns: i64) -> &mut Self {
@@ -262,7 +319,13 @@ impl Ws {
             .push((side, self.off[si(side)], payload.len(), flags));
         self.conv.segment(side, flags, payload);
         self.off[si(side)] += payload.len() as u64;
+        self.stream[si(side)].extend_from_slice(payload);
         self
+    }
+
+    /// Every byte `side` has sent so far (stream offset 0 first).
+    pub fn stream(&self, side: Side) -> &[u8] {
+        &self.stream[si(side)]
     }
 
     /// SYN, SYN-ACK, ACK.
@@ -339,11 +402,11 @@ impl Ws {
             .into_iter()
             .zip(self.meta.drain(..))
             .map(|(synth, (side, off, len, flags))| Pkt {
-                synth,
                 side,
                 off,
                 len,
-                cap: len,
+                cap: captured_payload(&synth, len),
+                synth,
                 flags,
             })
             .collect();
@@ -388,11 +451,16 @@ pub fn send_frames(ws: &mut Ws, frames: Vec<(Side, Frame, bool)>) {
 /// The standard WebSocket conversation: TCP handshake, upgrade, the
 /// standard frames, orderly close. MSS 1460 unless changed.
 pub fn standard(link: Link, client: &str, server: &str, mss: usize) -> (Vec<Pkt>, Vec<Sent>) {
+    standard_ws(link, client, server, mss).take()
+}
+
+/// [`standard`], with the builder kept (to forge more segments).
+pub fn standard_ws(link: Link, client: &str, server: &str, mss: usize) -> Ws {
     let mut ws = Ws::new(link, client, server);
     ws.mss(mss).handshake().upgrade();
     send_frames(&mut ws, standard_frames());
     ws.close(Side::Client);
-    ws.take()
+    ws
 }
 
 /// The standard conversation over Ethernet/IPv4.
@@ -545,7 +613,7 @@ pub fn expected_frames(
                 ByteState::Lost => 0,
             };
             let mut codes = Vec::new();
-            if payload.iter().any(|b| *b == ByteState::Lost) {
+            if payload.contains(&ByteState::Lost) {
                 codes.push("capture_gap".to_string());
             }
             if payload.iter().any(|b| matches!(b, ByteState::Cut(_))) {
@@ -729,8 +797,15 @@ impl Run {
     }
 }
 
+/// What one run of wscap wrote, unparsed.
+pub struct RawRun {
+    pub status: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// Runs the built binary with `args`, feeding `stdin` if given.
-pub fn wscap(args: &[&str], stdin: Option<&[u8]>) -> Run {
+pub fn wscap_raw(args: &[&str], stdin: Option<&[u8]>) -> RawRun {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wscap"));
     cmd.args(args)
         .stdout(Stdio::piped())
@@ -753,15 +828,25 @@ pub fn wscap(args: &[&str], stdin: Option<&[u8]>) -> Run {
     if let Some(w) = writer {
         w.join().expect("stdin writer");
     }
-    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
-    let records = stdout
+    RawRun {
+        status: out.status.code().expect("exit status"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the built binary and parses every line of its output.
+pub fn wscap(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let raw = wscap_raw(args, stdin);
+    let records = raw
+        .stdout
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     Run {
-        status: out.status.code().expect("exit status"),
+        status: raw.status,
         records,
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        stderr: raw.stderr,
     }
 }
 
@@ -794,4 +879,46 @@ pub fn assert_frames(actual: &[FrameKey], expected: &[FrameKey]) {
         expected.len(),
         "frame count differs; actual: {actual:#?}\nexpected: {expected:#?}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Small utilities
+
+/// A deterministic xorshift generator, so shuffles are reproducible.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn shuffle<T>(&mut self, v: &mut [T]) {
+        for i in (1..v.len()).rev() {
+            let j = self.below(i + 1);
+            v.swap(i, j);
+        }
+    }
+}
+
+/// Index of the first packet of `side` carrying stream byte `off`.
+pub fn packet_with(pkts: &[Pkt], side: Side, off: u64) -> usize {
+    pkts.iter()
+        .position(|p| p.side == side && p.off <= off && off < p.end())
+        .unwrap_or_else(|| panic!("no packet carries {side:?} byte {off}"))
+}
+
+/// The frame sent by `side` whose header starts at or covers `off`.
+pub fn sent_at(sent: &[Sent], side: Side, off: u64) -> &Sent {
+    sent.iter()
+        .find(|s| s.side == side && s.offset <= off && off < s.end())
+        .unwrap_or_else(|| panic!("no {side:?} frame at {off}"))
 }
