@@ -13,6 +13,7 @@
 //! Undecided --anything else--> Done     (not WebSocket; only counted)
 //! ```
 
+use crate::diagnosis;
 use crate::finding::{Code, Finding, Severity};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
@@ -68,6 +69,7 @@ pub struct Totals {
     pub frames: u64,
     pub findings_by_code: BTreeMap<&'static str, u64>,
     pub findings_by_severity: BTreeMap<&'static str, u64>,
+    pub diagnoses: BTreeMap<&'static str, u64>,
 }
 
 pub struct Analyzer<S: Sink> {
@@ -234,6 +236,9 @@ struct Acc {
     held: PerDir<Vec<FrameRecord>>,
     /// Whether each sender's receiver tolerated its masking violations.
     tolerated: PerDir<Option<bool>>,
+    last_frame_ts: Option<Timestamp>,
+    /// Packet of the first frame with an error finding.
+    first_bad_frame: Option<u64>,
 }
 
 impl Acc {
@@ -301,9 +306,16 @@ fn emit_frame<S: Sink>(
         }
     }
     out.totals.frames += 1;
+    acc.last_frame_ts = acc.last_frame_ts.max(Some(rec.ts));
     for f in &rec.findings {
         acc.note(f);
         out.count(f);
+        if f.severity == Severity::Error {
+            acc.first_bad_frame = Some(
+                acc.first_bad_frame
+                    .map_or(rec.packet, |p| p.min(rec.packet)),
+            );
+        }
     }
     out.emit(Record::Frame(&rec));
 }
@@ -816,6 +828,7 @@ impl<S: Sink> Analyzer<S> {
             last_packet: meta.last_packet,
             first_ts: meta.first_ts,
             last_ts: meta.last_ts,
+            last_frame_ts: acc.last_frame_ts,
             end: reason.as_str(),
             negotiated: negotiated.map(|n| negotiated_info(n, &request, &response)),
             request,
@@ -832,6 +845,11 @@ impl<S: Sink> Analyzer<S> {
             findings_by_code: acc.by_code,
             diagnosis: Vec::new(),
         };
+        let mut rec = rec;
+        rec.diagnosis = diagnosis::diagnose(&rec, acc.first_bad_frame);
+        for d in &rec.diagnosis {
+            *self.out.totals.diagnoses.entry(d.cause).or_default() += 1;
+        }
         self.out.emit(Record::Connection(&rec));
     }
 }

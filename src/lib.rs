@@ -19,6 +19,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod diagnosis;
 pub mod finding;
 pub mod http;
 pub mod packet;

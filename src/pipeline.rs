@@ -170,6 +170,7 @@ pub fn run<S: Sink>(
     summary.frames = totals.frames;
     summary.findings_by_code = totals.findings_by_code.clone();
     summary.findings_by_severity = totals.findings_by_severity.clone();
+    summary.diagnoses = totals.diagnoses.clone();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let mut sink = analyzer.into_sink();
     sink.record(Record::Summary(&summary))?;

@@ -201,6 +201,8 @@ pub struct ConnectionRecord {
     pub last_packet: u64,
     pub first_ts: Timestamp,
     pub last_ts: Timestamp,
+    /// Time of the last WebSocket frame, if any.
+    pub last_frame_ts: Option<Timestamp>,
     /// How the TCP connection ended: `fin`, `rst`, `idle`, `reused`,
     /// `end-of-capture`.
     pub end: &'static str,
@@ -237,6 +239,8 @@ pub struct SummaryRecord {
     pub frames: u64,
     pub findings_by_code: BTreeMap<&'static str, u64>,
     pub findings_by_severity: BTreeMap<&'static str, u64>,
+    /// Connections per diagnosed cause.
+    pub diagnoses: BTreeMap<&'static str, u64>,
     /// Damage in the input files (what could be read was analysed).
     pub input_errors: Vec<String>,
     pub elapsed_ms: u64,

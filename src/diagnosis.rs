@@ -1,0 +1,507 @@
+//! Diagnosis: from a connection's findings to the likely cause, the
+//! evidence and the fix.
+//!
+//! Each rule names a cause users meet behind "Invalid frame header",
+//! "MASK must be set", "Max payload size exceeded" or a failed handshake.
+//! A rule looks only at the connection record (plain data), so it can be
+//! tested alone and the same diagnosis comes out of any capture showing the
+//! same thing. Cause identifiers are stable like finding codes.
+
+use crate::record::{ConnectionRecord, Diagnosis};
+
+/// nginx in front of a WebSocket backend, done right.
+const NGINX_FIX: &str = "nginx: in the location that proxies WebSocket set `proxy_http_version 1.1;`, \
+`proxy_set_header Upgrade $http_upgrade;` and `proxy_set_header Connection \"upgrade\";` \
+(or a `map $http_upgrade $connection_upgrade` for mixed traffic)";
+const APACHE_FIX: &str = "Apache httpd: load mod_proxy_wstunnel and proxy the path with `ProxyPass /ws/ ws://backend/ws/` \
+(or `RewriteCond %{HTTP:Upgrade} websocket [NC]` + `RewriteRule ... ws://backend/$1 [P]`)";
+const HAPROXY_FIX: &str = "HAProxy: WebSocket works in HTTP mode without extra rules; make sure no \
+`http-request del-header Connection/Upgrade` or `option httpclose` touches the upgrade, and set `timeout tunnel` \
+(e.g. 1h) for long-lived connections";
+
+fn has(rec: &ConnectionRecord, code: &str) -> bool {
+    rec.findings_by_code.contains_key(code)
+}
+
+fn first_packet(rec: &ConnectionRecord, codes: &[&str]) -> Option<u64> {
+    rec.findings
+        .iter()
+        .filter(|f| codes.contains(&f.code.name()))
+        .filter_map(|f| f.packet)
+        .min()
+}
+
+fn details(rec: &ConnectionRecord, codes: &[&str]) -> Vec<String> {
+    rec.findings
+        .iter()
+        .filter(|f| codes.contains(&f.code.name()))
+        .map(|f| match f.packet {
+            Some(p) => format!("{} (packet {p}): {}", f.code, f.detail),
+            None => format!("{}: {}", f.code, f.detail),
+        })
+        .collect()
+}
+
+fn present(rec: &ConnectionRecord, codes: &[&'static str]) -> Vec<&'static str> {
+    codes.iter().copied().filter(|c| has(rec, c)).collect()
+}
+
+/// Diagnoses one connection. `first_frame_finding_packet` is the packet of
+/// the first frame with an error, when the caller knows it.
+pub fn diagnose(rec: &ConnectionRecord, first_bad_frame: Option<u64>) -> Vec<Diagnosis> {
+    let mut out = Vec::new();
+    proxy_not_websocket_aware(rec, &mut out);
+    handshake_refused(rec, &mut out);
+    handshake_answer_broken(rec, &mut out);
+    tls_misplaced(rec, &mut out);
+    http_in_socket(rec, first_bad_frame, &mut out);
+    masking(rec, first_bad_frame, &mut out);
+    compression(rec, first_bad_frame, &mut out);
+    too_big(rec, first_bad_frame, &mut out);
+    utf8(rec, first_bad_frame, &mut out);
+    framing_bug(rec, first_bad_frame, &mut out);
+    unclean_close(rec, &mut out);
+    capture_limits(rec, &mut out);
+    out
+}
+
+fn proxy_not_websocket_aware(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &[
+        "http_1_0_upgrade",
+        "upgrade_header_missing",
+        "connection_header_missing",
+    ];
+    let codes = present(rec, CODES);
+    if codes.is_empty() {
+        return;
+    }
+    let mut evidence = details(rec, CODES);
+    if let Some(r) = &rec.response {
+        evidence.push(format!(
+            "the server answered {} {} (packet {})",
+            r.status, r.reason, r.packet
+        ));
+    }
+    let request_side = rec
+        .request
+        .as_ref()
+        .is_some_and(|r| r.version == "HTTP/1.0" || r.upgrade.is_none() || r.connection.is_none());
+    let summary = if request_side {
+        "the upgrade request reached the server without what makes it an upgrade (HTTP/1.0, or Upgrade/Connection \
+         stripped): a proxy or load balancer on the way is not configured for WebSocket"
+    } else {
+        "the 101 response lacks Upgrade/Connection: a proxy rewrote the server's answer, or the server is broken"
+    };
+    out.push(Diagnosis {
+        cause: "proxy_not_websocket_aware",
+        summary: summary.to_string(),
+        codes,
+        packet: first_packet(rec, CODES),
+        evidence,
+        fix: vec![
+            NGINX_FIX.to_string(),
+            APACHE_FIX.to_string(),
+            HAPROXY_FIX.to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn handshake_refused(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    if !has(rec, "handshake_rejected")
+        || has(rec, "http_1_0_upgrade")
+        || has(rec, "upgrade_header_missing")
+    {
+        return;
+    }
+    let Some(resp) = &rec.response else {
+        // Answered with something that is not HTTP (TLS: see tls_misplaced).
+        return;
+    };
+    let why = match resp.status {
+        400 if has(rec, "bad_websocket_key") || has(rec, "bad_websocket_version") => {
+            "the server refused a malformed handshake (see the key/version findings)"
+        }
+        400 => "the server found the upgrade request malformed",
+        401 | 407 => "the server (or a proxy) wants authentication before upgrading",
+        403 => "the server refused the upgrade: typically an Origin check or an access rule",
+        404 => "no WebSocket endpoint at this path",
+        426 => "the server wants an upgrade it did not get: Upgrade/Connection lost on the way",
+        500..=599 => "the server or a proxy failed while handling the upgrade",
+        _ => "the server did not switch protocols",
+    };
+    let mut fix = vec![match resp.status {
+        401 | 407 => "send the credentials the endpoint expects (cookie, token in the query, Authorization)".to_string(),
+        403 => "allow the page's Origin on the server, or check the access rules for this path".to_string(),
+        404 => "check the WebSocket URL path against the server's routes (and the proxy's location rules)".to_string(),
+        426 => NGINX_FIX.to_string(),
+        _ => "read the response body in the capture for the server's reason".to_string(),
+    }];
+    if resp.status == 502 || resp.status == 504 {
+        fix.push(
+            "a gateway error: check the proxy can reach the backend and its timeouts".to_string(),
+        );
+    }
+    out.push(Diagnosis {
+        cause: "handshake_refused",
+        summary: format!("{why} ({} {})", resp.status, resp.reason),
+        codes: present(
+            rec,
+            &[
+                "handshake_rejected",
+                "bad_websocket_key",
+                "bad_websocket_version",
+            ],
+        ),
+        packet: Some(resp.packet),
+        evidence: details(
+            rec,
+            &[
+                "handshake_rejected",
+                "bad_websocket_key",
+                "bad_websocket_version",
+            ],
+        ),
+        fix,
+        hop: None,
+    });
+}
+
+fn handshake_answer_broken(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &[
+        "bad_accept_key",
+        "extension_not_offered",
+        "subprotocol_not_offered",
+    ];
+    let codes = present(rec, CODES);
+    if codes.is_empty() {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "handshake_answer_broken",
+        summary: "the 101 response does not match the request: clients reject it (\"Invalid Sec-WebSocket-Accept \
+                  header\", \"Server sent a subprotocol but none was requested\")"
+            .to_string(),
+        codes,
+        packet: first_packet(rec, CODES),
+        evidence: details(rec, CODES),
+        fix: vec![
+            "if a proxy answers or rewrites the handshake, let it pass Sec-WebSocket-* through untouched".to_string(),
+            "otherwise fix the server: Accept = base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)); choose \
+             only extensions and subprotocols the client offered"
+                .to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn tls_misplaced(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &["tls_on_plaintext_port", "tls_in_websocket_stream"];
+    let mut codes = present(rec, CODES);
+    let tls_answer = rec
+        .findings
+        .iter()
+        .any(|f| f.code.name() == "handshake_rejected" && f.detail.contains("with TLS"));
+    if tls_answer {
+        codes.push("handshake_rejected");
+    }
+    if codes.is_empty() {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "tls_misplaced",
+        summary: "TLS and plaintext meet on one connection: TLS is terminated in the wrong place, or a ws:// / \
+                  wss:// URL does not match the port"
+            .to_string(),
+        codes,
+        packet: first_packet(rec, &["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
+        evidence: details(rec, &["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
+        fix: vec![
+            "use wss:// only where TLS is served; when a load balancer terminates TLS, proxy to the backend \
+             with ws:// (nginx: `proxy_pass http://backend`), not https"
+                .to_string(),
+            "if the backend expects TLS, proxy with `proxy_pass https://backend` (and `proxy_ssl_server_name on`)"
+                .to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn http_in_socket(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &["http_in_websocket_stream"];
+    if !has(rec, CODES[0]) {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "http_in_upgraded_socket",
+        summary: "HTTP was written into the connection after the 101: the peer reading frames fails with \
+                  \"Invalid frame header\""
+            .to_string(),
+        codes: CODES.to_vec(),
+        packet: first_packet(rec, CODES).or(first),
+        evidence: details(rec, CODES),
+        fix: vec![
+            "find who wrote it (the excerpt shows the status line): an application error handler or middleware \
+             writing a response on an upgraded socket, or a proxy sending an error page (timeout, 502) into a \
+             tunnel it already switched"
+                .to_string(),
+            "after a 101 only frames may be written; close the WebSocket with a close code instead".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn masking(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    let client = has(rec, "unmasked_client_frame");
+    let server = has(rec, "masked_server_frame");
+    if !client && !server {
+        return;
+    }
+    let (summary, fix) = if client {
+        (
+            "the client sends unmasked frames: servers following RFC 6455 fail it (ws: \"MASK must be set\", \
+             close 1002)",
+            "fix or configure the client library to mask every frame (some tunnelling tools disable masking; \
+             browsers always mask)",
+        )
+    } else {
+        (
+            "the server sends masked frames: clients following RFC 6455 fail it (\"A server must not mask any \
+             frames\", close 1002)",
+            "fix or configure the server library (or a proxy re-framing the stream) so server frames are not masked",
+        )
+    };
+    let codes = present(rec, &["unmasked_client_frame", "masked_server_frame"]);
+    out.push(Diagnosis {
+        cause: "wrong_masking",
+        summary: summary.to_string(),
+        codes,
+        packet: first,
+        evidence: vec![format!(
+            "{} frame(s) with the wrong MASK bit",
+            rec.findings_by_code
+                .get("unmasked_client_frame")
+                .or(rec.findings_by_code.get("masked_server_frame"))
+                .unwrap_or(&0)
+        )],
+        fix: vec![fix.to_string()],
+        hop: None,
+    });
+}
+
+fn compression(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &[
+        "deflate_error",
+        "rsv1_on_continuation",
+        "rsv1_on_control_frame",
+        "decompression_limit_exceeded",
+    ];
+    let mut codes = present(rec, CODES);
+    let offered = rec
+        .request
+        .as_ref()
+        .and_then(|r| r.sec_websocket_extensions.as_deref())
+        .is_some_and(|e| e.contains("permessage-deflate"));
+    let accepted = rec.negotiated.as_ref().is_some_and(|n| n.deflate.is_some());
+    // RSV1 on frames while permessage-deflate was offered but not in the 101:
+    // the classic case of a proxy dropping Sec-WebSocket-Extensions.
+    let stripped = has(rec, "rsv_bits_without_extension") && offered && !accepted;
+    if stripped {
+        codes.push("rsv_bits_without_extension");
+    }
+    if codes.is_empty() {
+        return;
+    }
+    let summary = if stripped {
+        "frames carry RSV1 (compressed) but permessage-deflate is not in the 101: a proxy removed \
+         Sec-WebSocket-Extensions from the answer while the peers compress"
+    } else {
+        "permessage-deflate (RFC 7692) is broken between the peers: compressed data does not inflate or \
+         RSV1 is misused"
+    };
+    out.push(Diagnosis {
+        cause: "compression_mismatch",
+        summary: summary.to_string(),
+        codes,
+        packet: first,
+        evidence: details(rec, CODES),
+        fix: vec![
+            "let proxies pass Sec-WebSocket-Extensions untouched in both directions, or disable \
+             permessage-deflate on both ends"
+                .to_string(),
+            "check both libraries agree on context takeover and window bits".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn too_big(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    let closed_1009 = rec.close_codes.c2s.contains(&1009) || rec.close_codes.s2c.contains(&1009);
+    if !has(rec, "frame_exceeds_limit") && !closed_1009 {
+        return;
+    }
+    let mut evidence = details(rec, &["frame_exceeds_limit"]);
+    if closed_1009 {
+        let who = if rec.close_codes.s2c.contains(&1009) {
+            "server"
+        } else {
+            "client"
+        };
+        evidence.push(format!("the {who} closed with 1009 (message too big)"));
+    }
+    out.push(Diagnosis {
+        cause: "message_too_big",
+        summary: "a message exceeded the receiver's size limit (\"Max payload size exceeded\", close 1009)".to_string(),
+        codes: present(rec, &["frame_exceeds_limit"]),
+        packet: first_packet(rec, &["frame_exceeds_limit"]).or(first),
+        evidence,
+        fix: vec![
+            "raise the receiver's limit (ws: maxPayload; Python websockets: max_size; Spring: \
+             setMaxTextMessageBufferSize/setMaxBinaryMessageBufferSize; Jetty: maxTextMessageSize)"
+                .to_string(),
+            "or send smaller messages (split, or stream the data)".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn utf8(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    let closed_1007 = rec.close_codes.c2s.contains(&1007) || rec.close_codes.s2c.contains(&1007);
+    if !has(rec, "invalid_utf8") && !closed_1007 {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "binary_in_text_frame",
+        summary:
+            "a text message is not valid UTF-8 (close 1007): binary data sent as text, or a string \
+                  encoded with another charset"
+                .to_string(),
+        codes: present(rec, &["invalid_utf8"]),
+        packet: first,
+        evidence: details(rec, &["invalid_utf8"]),
+        fix: vec![
+            "send binary data in binary frames (or base64 it); encode text as UTF-8".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn framing_bug(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &[
+        "reserved_opcode",
+        "rsv_bits_without_extension",
+        "control_frame_too_long",
+        "fragmented_control_frame",
+        "non_minimal_length",
+        "length_msb_set",
+        "continuation_without_start",
+        "data_frame_during_fragmentation",
+        "invalid_close_code",
+        "close_payload_length_one",
+        "data_after_close",
+        "unparseable_frame_data",
+    ];
+    let codes = present(rec, CODES);
+    if codes.is_empty()
+        || out
+            .iter()
+            .any(|d| d.cause == "compression_mismatch" && codes == ["rsv_bits_without_extension"])
+    {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "framing_violation",
+        summary: "a peer sends frames that break RFC 6455 framing rules: receivers fail it (\"Invalid frame \
+                  header\", close 1002)"
+            .to_string(),
+        codes,
+        packet: first,
+        evidence: details(rec, CODES),
+        fix: vec![
+            "the frame's direction names the faulty side: upgrade or fix that WebSocket library, or the proxy \
+             that re-frames the stream"
+                .to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn unclean_close(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    if !rec.websocket || !rec.close_codes.c2s.is_empty() || !rec.close_codes.s2c.is_empty() {
+        return;
+    }
+    if rec.end != "rst" && rec.end != "fin" {
+        return;
+    }
+    let mut evidence = vec![format!(
+        "the TCP connection ended by {} without a close frame either way",
+        rec.end.to_uppercase()
+    )];
+    let mut summary =
+        "the connection was cut without a WebSocket close (clients see 1006): a proxy or load balancer timeout, \
+         a crash, or a network device"
+            .to_string();
+    if let Some(last) = rec.last_frame_ts {
+        let idle = rec.last_ts.secs_since(last);
+        evidence.push(format!(
+            "{idle:.1} s passed between the last frame and the end of the connection"
+        ));
+        // Common idle timeouts: nginx proxy_read_timeout 60 s, AWS ALB 60 s,
+        // Cloudflare 100 s, AWS NLB 350 s, HAProxy as configured.
+        for (t, who) in [
+            (
+                60.0,
+                "nginx proxy_read_timeout / AWS ALB idle timeout (60 s)",
+            ),
+            (100.0, "Cloudflare (100 s)"),
+            (350.0, "AWS NLB (350 s)"),
+        ] {
+            if (idle - t).abs() < 2.0 {
+                summary = format!(
+                    "the connection was cut after {idle:.0} s of silence: the default idle timeout of {who}"
+                );
+            }
+        }
+    }
+    out.push(Diagnosis {
+        cause: "closed_without_close_frame",
+        summary,
+        codes: Vec::new(),
+        packet: Some(rec.last_packet),
+        evidence,
+        fix: vec![
+            "send pings more often than the shortest idle timeout on the path".to_string(),
+            "or raise it: nginx `proxy_read_timeout`/`proxy_send_timeout`, HAProxy `timeout tunnel`, the load \
+             balancer's idle timeout"
+                .to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn capture_limits(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &[
+        "capture_gap",
+        "truncated_payload",
+        "handshake_not_captured",
+        "retransmission_conflict",
+    ];
+    let codes = present(rec, CODES);
+    if codes.is_empty() {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "incomplete_capture",
+        summary: "the capture misses part of this connection; findings that depend on the missing bytes cannot be made"
+            .to_string(),
+        codes,
+        packet: first_packet(rec, CODES),
+        evidence: details(rec, CODES),
+        fix: vec![
+            "capture with a full snaplen (`tcpdump -s 0`), a larger buffer (`-B 16384`) and from before the \
+             connection opens"
+                .to_string(),
+        ],
+        hop: None,
+    });
+}
