@@ -483,7 +483,6 @@ fn conflicting_bytes_in_held_out_of_order_data() {
 }
 
 #[test]
-#[ignore = "bug: an in-order segment overlapping held out-of-order data overrides it without a conflict"]
 fn in_order_segment_overlapping_held_data_keeps_the_first_bytes() {
     let ws = standard_ws(Link::Ethernet, CLIENT4, SERVER4, 1460);
     let stream = ws.stream(S).to_vec();
@@ -558,7 +557,6 @@ fn overlapping_segments_with_identical_bytes() {
 }
 
 #[test]
-#[ignore = "bug: bytes in the capture are reported lost when the peer's ACK was captured before them"]
 fn ack_overtaking_the_data_it_acknowledges() {
     // The capture shows the server's ACK for client bytes before the last
     // client segment carrying them (capture-point reordering). Nothing is
@@ -718,7 +716,6 @@ fn midstream_capture_inside_a_payload_with_port() {
 }
 
 #[test]
-#[ignore = "bug: mid-stream resync passes over a frame longer than the 64 KiB window and invents frames from its length bytes"]
 fn midstream_capture_before_a_frame_longer_than_the_resync_window() {
     let (pkts, sent) = standard_eth();
     // Start in the middle of the 65535-byte server frame; the next server

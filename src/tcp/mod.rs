@@ -343,7 +343,7 @@ impl<H: StreamHandler> Reassembler<H> {
         meta.packets[dir.index()] += 1;
         meta.syn_seen |= seg.flags.syn();
         if seg.flags.ack() {
-            halves[dir.reverse().index()].peer_ack(SeqNumber(seg.ack));
+            halves[dir.reverse().index()].peer_ack(SeqNumber(seg.ack), ts);
         }
         let before = halves[dir.index()].held_cost();
         let input = SegmentIn {

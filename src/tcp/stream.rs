@@ -131,6 +131,10 @@ impl Held {
     }
 }
 
+/// How long an ACK for bytes not yet seen must be old before those bytes
+/// are declared lost by the capture.
+const ACK_GRACE_NS: i64 = 100_000_000;
+
 /// Bookkeeping cost of a held piece beyond its bytes, so that floods of
 /// one-byte segments hit the cap too.
 const HELD_OVERHEAD: usize = 64;
@@ -197,6 +201,8 @@ pub struct Half {
     fin: Option<u64>,
     /// Highest offset the peer acknowledged.
     acked: u64,
+    /// When the peer's ACK first covered bytes not yet seen here.
+    acked_ahead_since: Option<Timestamp>,
     held: BTreeMap<u64, Held>,
     held_cost: usize,
     recent: Recent,
@@ -284,13 +290,14 @@ impl Half {
             // Later data has arrived while the peer already acknowledged the
             // hole: the hole's bytes were received, so the capture missed
             // them and they will not come again.
-            self.release_acked(out);
+            self.release_acked(seg.ts, out);
             self.enforce(limits, out);
         }
     }
 
-    /// Records the peer's acknowledgment number for this direction.
-    pub fn peer_ack(&mut self, ack: SeqNumber) {
+    /// Records the peer's acknowledgment number for this direction, seen
+    /// at `ts`.
+    pub fn peer_ack(&mut self, ack: SeqNumber, ts: Timestamp) {
         let Some(map) = self.map else { return };
         if let Some(a) = map.offset_of(ack, self.next) {
             // An ACK may also cover the FIN (one past the last byte).
@@ -299,6 +306,9 @@ impl Half {
                 _ => a,
             };
             self.acked = self.acked.max(a);
+            if self.acked > self.next && self.acked_ahead_since.is_none() {
+                self.acked_ahead_since = Some(ts);
+            }
         }
     }
 
@@ -326,13 +336,24 @@ impl Half {
             self.check_recent(off, old, packet, ts, out);
         }
         let fresh = captured.get(skip as usize..).unwrap_or(&[]);
-        if !fresh.is_empty() {
-            self.deliver(fresh, packet, ts, out);
+        // Up to the first held piece the bytes are new; beyond it they
+        // overlap what is held, where the bytes that came first win.
+        let limit = self.held.first_key_value().map_or(u64::MAX, |(&o, _)| o);
+        let upto = ((limit - self.next) as usize).min(fresh.len());
+        let start = self.next;
+        if upto > 0 {
+            self.deliver(&fresh[..upto], packet, ts, out);
         }
-        let hole_start = self.next;
-        if end > hole_start {
-            self.gap(end - hole_start, GapReason::Snaplen, packet, ts, out);
+        if end <= limit {
+            if end > self.next {
+                self.gap(end - self.next, GapReason::Snaplen, packet, ts, out);
+            }
+            return;
         }
+        let rest = &fresh[upto..];
+        let rest_off = start + upto as u64;
+        let rest_missing = end - rest_off - rest.len() as u64;
+        self.hold(rest_off, rest, rest_missing, packet, ts, out);
     }
 
     fn check_recent(
@@ -530,9 +551,20 @@ impl Half {
         self.drain(out);
     }
 
-    fn release_acked(&mut self, out: &mut impl FnMut(StreamEvent<'_>)) {
-        if self.acked > self.next && !self.held.is_empty() {
+    /// The peer acknowledged bytes this direction has not seen, and later
+    /// data is here: if the ACK is older than [`ACK_GRACE_NS`], the hole's
+    /// bytes were received but missed by the capture, and will not come
+    /// again. The grace lets a capture that shows an ACK just before the data
+    /// it acknowledges (reordering at the capture point) deliver that data.
+    fn release_acked(&mut self, now: Timestamp, out: &mut impl FnMut(StreamEvent<'_>)) {
+        let Some(since) = self.acked_ahead_since else {
+            return;
+        };
+        if self.acked <= self.next {
+            self.acked_ahead_since = None;
+        } else if !self.held.is_empty() && now.0.saturating_sub(since.0) >= ACK_GRACE_NS {
             self.skip_hole(GapReason::Lost, self.acked, out);
+            self.acked_ahead_since = (self.acked > self.next).then_some(now);
         }
     }
 
@@ -779,10 +811,33 @@ mod tests {
         let mut f = Feed::syn(1000);
         f.data(0, b"aa");
         // Peer acknowledges up to offset 10 although only 2 bytes were seen.
-        f.half.peer_ack(SeqNumber(1001 + 10));
+        f.half
+            .peer_ack(SeqNumber(1001 + 10), Timestamp(-1_000_000_000));
         f.data(6, b"gggg");
         assert_eq!(f.seen.bytes, b"aa????gggg");
         assert_eq!(f.seen.gaps, vec![(2, 4, GapReason::Lost)]);
+    }
+
+    #[test]
+    fn test_ack_just_before_its_data_is_not_a_loss() {
+        let mut f = Feed::syn(1000);
+        f.data(0, b"aa");
+        // The ACK for the next 4 bytes is captured just before them.
+        f.half.peer_ack(SeqNumber(1001 + 6), Timestamp(0));
+        f.data(6, b"gg");
+        f.data(2, b"cdef");
+        assert_eq!(f.seen.bytes, b"aacdefgg");
+        assert!(f.seen.gaps.is_empty());
+    }
+
+    #[test]
+    fn test_in_order_segment_overlapping_held_data_keeps_first_bytes() {
+        let mut f = Feed::syn(1000);
+        f.data(4, b"EFGH");
+        f.data(0, b"abcdefghij");
+        assert_eq!(f.seen.bytes, b"abcdEFGHij");
+        assert_eq!(f.seen.conflicts, vec![(4, 4)]);
+        assert_eq!(f.half.held_cost(), 0);
     }
 
     #[test]

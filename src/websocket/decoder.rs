@@ -626,9 +626,13 @@ fn candidate(buf: &[u8], expect: Expect) -> Candidate {
         Parsed::Complete(h) => h,
         Parsed::Incomplete(_) => return Candidate::NeedMore,
     };
+    // An empty, non-final continuation is legal but says nothing, and it is
+    // what runs of zero bytes look like: never a resync point.
+    let empty_fragment = h.opcode == Opcode::CONTINUATION && !h.fin && h.payload_len == 0;
     let ok = violations(&h, expect) == (0, 0)
         && h.payload_len < RESYNC_MAX_LEN
-        && (h.opcode != Opcode::CLOSE || h.payload_len != 1);
+        && (h.opcode != Opcode::CLOSE || h.payload_len != 1)
+        && !empty_fragment;
     if ok {
         Candidate::Frame(u64::from(h.header_len) + h.payload_len)
     } else {
@@ -773,6 +777,12 @@ fn find_resync(scan: &[u8], boundaries: &[usize], expect: Expect, full: bool) ->
         }
         if !full {
             return Search::Wait;
+        }
+        // The window is full and this chain still runs past it: a frame
+        // longer than the window. Taken when it starts a packet (where
+        // senders start frames); elsewhere it could be payload.
+        if count >= 1 && at_boundary {
+            return Search::Found(p);
         }
     }
     Search::None
