@@ -1,17 +1,37 @@
 //! Command-line flags, each defined once: the first paragraph of a field's
-//! doc comment is its `-h` text, the whole comment its `--help` text.
+//! doc comment is its `-h` text, the whole comment its `--help` text; the
+//! completions are generated from the same definitions.
+//!
+//! Raw flags ([`AnalyzeArgs`]) are resolved once into a [`Config`]
+//! ([`resolve`]): that is where "is standard output a terminal", `NO_COLOR`
+//! and flag interplay are decided, so the rest of the program never looks
+//! at the environment.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
 use std::path::PathBuf;
+use wscap::finding::Severity;
+use wscap::report::{FilterOptions, Style, TableOptions};
 
 /// Find out why WebSocket connections break, from packet captures.
 ///
 /// wscap reads pcap and pcapng captures (gzipped or not, or `-` for standard
 /// input), reassembles every TCP connection, finds the HTTP Upgrade, decodes
 /// every WebSocket frame in each direction and reports each frame, with the
-/// packet number to open in Wireshark.
+/// packet number to open in Wireshark, the rules each connection broke and
+/// their likely cause.
+///
+/// Exit status: 0 when no finding is at or above --fail-on, 1 when one is,
+/// 2 for unusable arguments or damaged input (what could be read is still
+/// reported). The record schema is in docs/records.md.
 #[derive(Debug, Parser)]
-#[command(name = "wscap", version, args_conflicts_with_subcommands = true)]
+#[command(
+    name = "wscap",
+    version,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -24,6 +44,15 @@ pub struct Cli {
 pub enum Command {
     /// Analyse captures and report frames, connections and a summary.
     Analyze(AnalyzeArgs),
+    /// Print a shell completion script to standard output.
+    ///
+    /// For example `wscap completions bash > /etc/bash_completion.d/wscap`,
+    /// or `wscap completions zsh > "${fpath[1]}/_wscap"`.
+    Completions {
+        /// The shell to write completions for.
+        #[arg(value_enum)]
+        shell: Shell,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -31,16 +60,46 @@ pub struct AnalyzeArgs {
     /// Capture files (pcap or pcapng, optionally gzipped); `-` reads
     /// standard input.
     ///
-    /// Several files are read one after the other as one capture.
+    /// Several files are merged in timestamp order and analysed as one
+    /// capture, so the files of a rotated `tcpdump -C/-G/-W` ring buffer give
+    /// the connections that span them. Packet numbers then count across the
+    /// merged capture, as `mergecap` would number them.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 
-    /// Output format.
+    /// Output format: table, jsonl, json or summary.
     ///
-    /// jsonl: one JSON record per line (frame, connection, then summary),
-    /// streamed as the capture is read; the schema is in docs/records.md.
-    #[arg(long, value_enum, default_value = "jsonl")]
-    pub format: Format,
+    /// table: one block per connection with a row per frame, for people
+    /// (the default when standard output is a terminal).
+    /// jsonl: one JSON record per line (frames, connections, then the
+    /// summary), streamed as the capture is read (the default otherwise).
+    /// json: one JSON document `{"records":[...],"summary":{...}}`.
+    /// summary: only the totals, as text.
+    /// The record schema is in docs/records.md.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<Format>,
+
+    /// Only report connection ID (the `conn` field); may be repeated.
+    ///
+    /// Applies to frames and connection records; the summary always covers
+    /// the whole capture. Also accepts a comma-separated list.
+    #[arg(long = "conn", value_name = "ID", value_delimiter = ',')]
+    pub conns: Vec<u64>,
+
+    /// Only report frames with findings (connection records are kept).
+    ///
+    /// Combined with --severity, a frame whose findings are all below that
+    /// severity counts as a frame without findings.
+    #[arg(long)]
+    pub only_findings: bool,
+
+    /// Lowest finding severity shown: error, warning or info.
+    ///
+    /// Findings below it are left out of frame and connection records (and
+    /// their `findings_by_code`). It does not change the summary record or
+    /// the exit status (see --fail-on).
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "info")]
+    pub severity: SeverityArg,
 
     /// Treat TCP port PORT as WebSocket even when no handshake was captured.
     ///
@@ -49,14 +108,55 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PORT", value_delimiter = ',')]
     pub port: Vec<u16>,
 
+    /// A frame size limit: larger frames get `frame_exceeds_limit`.
+    ///
+    /// Set it to the server's or proxy's configured limit. Bytes, or with a unit: `64KiB`, `16MiB`, `1GiB` (powers of 1024),
+    /// `64k`, `16m`, `1g` (also powers of 1024, as nginx reads them), or
+    /// `1KB`, `1MB`, `1GB` (powers of 1000).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_payload: Option<u64>,
+
+    /// Add a payload preview to frame records: none, text, hex or base64.
+    ///
+    /// The preview is of the unmasked (and inflated) payload. text escapes non-printable bytes; the preview is at most
+    /// --payload-bytes bytes of payload. Giving --payload-bytes alone
+    /// implies text.
+    #[arg(long, value_enum, value_name = "MODE")]
+    pub payload: Option<PayloadArg>,
+
+    /// Payload bytes in each preview (default 64).
+    ///
+    /// Accepts units like --max-payload.
+    #[arg(long, value_name = "N", value_parser = parse_size)]
+    pub payload_bytes: Option<u64>,
+
     /// Exit with status 1 when a finding of this severity or above is found.
     #[arg(long, value_enum, default_value = "error", value_name = "SEVERITY")]
     pub fail_on: SeverityArg,
+
+    /// Table: show every frame of long connections.
+    ///
+    /// By default a connection shows its first 20 and last 5 frames, plus
+    /// up to 50 frames with findings in between, and counts the rest. With
+    /// this flag every row of a connection is held in memory until the
+    /// connection ends.
+    #[arg(short = 'a', long)]
+    pub all_frames: bool,
+
+    /// When to colour the table and summary: auto, always or never.
+    ///
+    /// auto colours when standard output is a terminal and the NO_COLOR
+    /// environment variable is unset or empty.
+    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    pub color: ColorArg,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    Table,
     Jsonl,
+    Json,
+    Summary,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -64,4 +164,237 @@ pub enum SeverityArg {
     Info,
     Warning,
     Error,
+}
+
+impl From<SeverityArg> for Severity {
+    fn from(s: SeverityArg) -> Severity {
+        match s {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Warning => Severity::Warning,
+            SeverityArg::Error => Severity::Error,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PayloadArg {
+    None,
+    Text,
+    Hex,
+    Base64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+/// Payload bytes in a preview when --payload is given without
+/// --payload-bytes: enough to recognise a message, short enough for a line.
+pub const DEFAULT_PAYLOAD_BYTES: u64 = 64;
+
+/// What to do, with every flag resolved.
+#[derive(Debug)]
+pub enum Mode {
+    Analyze(Config),
+    Completions(Shell),
+}
+
+/// The resolved `analyze` flags.
+#[derive(Debug)]
+pub struct Config {
+    pub inputs: Vec<PathBuf>,
+    pub format: Format,
+    pub filter: FilterOptions,
+    pub table: TableOptions,
+    pub style: Style,
+    pub ports: Vec<u16>,
+    pub max_payload: Option<u64>,
+    /// `None` = no preview.
+    pub payload: Option<PayloadArg>,
+    pub payload_bytes: u64,
+    pub fail_on: Severity,
+    /// Standard error is a terminal, so a progress bar may be drawn there.
+    pub progress: bool,
+}
+
+/// Parses the command line (clap prints usage errors and exits 2 itself).
+pub fn parse() -> Mode {
+    let cli = Cli::parse();
+    match (cli.command, cli.analyze) {
+        (Some(Command::Completions { shell }), _) => Mode::Completions(shell),
+        (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(resolve(a)),
+        // `subcommand_negates_reqs` makes CAPTURE optional only when a
+        // subcommand is present, so clap has already rejected this; fall
+        // back to its own "missing argument" message rather than panic.
+        (None, None) => Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "a CAPTURE is required",
+            )
+            .exit(),
+    }
+}
+
+/// Resolves the raw flags against the environment, once.
+pub fn resolve(a: AnalyzeArgs) -> Config {
+    let stdout_tty = std::io::stdout().is_terminal();
+    let format = a.format.unwrap_or(if stdout_tty {
+        Format::Table
+    } else {
+        Format::Jsonl
+    });
+    let color = match a.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => stdout_tty && !no_color_env(),
+    };
+    let payload = match (a.payload, a.payload_bytes) {
+        (Some(PayloadArg::None), _) => None,
+        (Some(p), _) => Some(p),
+        // Asking for a size only makes sense with a preview.
+        (None, Some(_)) => Some(PayloadArg::Text),
+        (None, None) => None,
+    };
+    Config {
+        inputs: a.captures,
+        format,
+        filter: FilterOptions {
+            conns: (!a.conns.is_empty()).then(|| a.conns.iter().copied().collect::<BTreeSet<_>>()),
+            only_findings: a.only_findings,
+            min_severity: a.severity.into(),
+        },
+        table: TableOptions {
+            all_frames: a.all_frames,
+            // A person watching a terminal sees each connection as it
+            // ends; a pipe gets full buffers.
+            flush_blocks: stdout_tty,
+            ..TableOptions::default()
+        },
+        style: Style::new(color),
+        ports: a.port,
+        max_payload: a.max_payload,
+        payload,
+        payload_bytes: a.payload_bytes.unwrap_or(DEFAULT_PAYLOAD_BYTES),
+        fail_on: a.fail_on.into(),
+        progress: std::io::stderr().is_terminal(),
+    }
+}
+
+/// NO_COLOR (no-color.org): set to anything but the empty string disables
+/// colour by default; `--color always` still wins. TERM=dumb also means no
+/// escape sequences.
+fn no_color_env() -> bool {
+    std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty())
+        || std::env::var_os("TERM").is_some_and(|v| v == "dumb")
+}
+
+/// Writes the completion script for `shell` to `out`.
+pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = Cli::command();
+    let name = cmd.get_name().to_owned();
+    match shell {
+        Shell::Bash => clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, name, out),
+        Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, name, out),
+        Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, out),
+    }
+}
+
+/// A size: bytes, or a number with a unit. Binary units (`KiB`, and the
+/// one-letter `k`/`m`/`g` nginx and dd users type) are powers of 1024;
+/// `KB`/`MB`/`GB` are powers of 1000. Case-insensitive; no fractions.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!(
+            "{s:?} is not a size (expected bytes or a number with a unit, e.g. 65536, 64KiB, 16MiB, 1MB)"
+        ));
+    }
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is too large for a size"))?;
+    if unit.starts_with(['.', ',']) {
+        return Err(format!(
+            "{s:?}: fractions are not accepted; give a whole number of a smaller unit (e.g. 1536KiB)"
+        ));
+    }
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "t" | "tib" => 1 << 40,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        other => {
+            return Err(format!(
+                "unknown size unit {other:?} in {s:?} (use B, KiB, MiB, GiB, k, m, g, KB, MB or GB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large for a size"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("0"), Ok(0));
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size("64k"), Ok(65536));
+        assert_eq!(parse_size("16MiB"), Ok(16 << 20));
+        assert_eq!(parse_size("16mib"), Ok(16 << 20));
+        assert_eq!(parse_size("1MB"), Ok(1_000_000));
+        assert_eq!(parse_size("1 GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("10B"), Ok(10));
+        assert!(parse_size("").is_err());
+        assert!(parse_size("MiB").is_err());
+        assert!(parse_size("1.5MiB").is_err());
+        assert!(parse_size("-1").is_err());
+        assert!(parse_size("12XB").is_err());
+        assert!(parse_size("99999999999999999999").is_err());
+        assert!(parse_size("18446744073709551615KiB").is_err());
+    }
+
+    #[test]
+    fn flags_are_consistent() {
+        // clap's own checks: duplicate names, conflicting shorts, bad
+        // defaults; run here rather than at a user's first typo.
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn short_help_fits_80_columns() {
+        // The first doc paragraph is what -h prints beside the flag; keep
+        // it to one line of prose.
+        let mut cmd = Cli::command();
+        let analyze = cmd.find_subcommand_mut("analyze").expect("analyze");
+        for arg in analyze.get_arguments() {
+            if let Some(h) = arg.get_help() {
+                let h = h.to_string();
+                assert!(
+                    h.chars().count() < 80,
+                    "{:?}: -h text too long: {h}",
+                    arg.get_id()
+                );
+            }
+        }
+    }
 }

@@ -4,59 +4,84 @@
 
 mod cli;
 
-use clap::Parser;
-use cli::{AnalyzeArgs, Cli, Command, Format, SeverityArg};
+use cli::{Config, Format, Mode};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use wscap::finding::Severity;
 use wscap::pipeline::{self, Options};
-use wscap::report::JsonlWriter;
+use wscap::report::{
+    Filter, JsonWriter, JsonlWriter, ProgressDisplay, SummaryWriter, Suspend, TableWriter, Writer,
+};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let args = match (cli.command, cli.analyze) {
-        (Some(Command::Analyze(a)), _) | (None, Some(a)) => a,
-        (None, None) => unreachable!("clap requires a capture"),
-    };
-    match analyze(args) {
+    match run(cli::parse()) {
         Ok(code) => code,
+        // The reader of our output went away (`wscap x.pcap | head`): that
+        // is what they asked for, not an error.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wscap: {e}");
+            message(&e);
             ExitCode::from(2)
         }
     }
 }
 
-fn analyze(args: AnalyzeArgs) -> io::Result<ExitCode> {
-    let mut opts = Options::default();
-    opts.analysis.ports = args.port.clone();
-    let inputs: Vec<&Path> = args.captures.iter().map(|p| p.as_path()).collect();
-    let stdout = io::stdout().lock();
-    let outcome = match args.format {
-        Format::Jsonl => {
-            let (outcome, w) =
-                pipeline::run(&inputs, &opts, JsonlWriter::new(stdout), &mut |_| {})?;
-            w.finish()?.flush()?;
-            outcome
+/// An error or warning for people, on standard error. Never panics (as
+/// `eprintln!` would when standard error is closed).
+fn message(m: &dyn std::fmt::Display) {
+    let _ = writeln!(io::stderr().lock(), "wscap: {m}");
+}
+
+fn run(mode: Mode) -> io::Result<ExitCode> {
+    match mode {
+        Mode::Completions(shell) => {
+            // clap_complete panics on a write error; render to memory and
+            // write ourselves so a closed pipe is an ordinary error.
+            let mut script = Vec::new();
+            cli::completions(shell, &mut script);
+            let mut out = io::stdout().lock();
+            out.write_all(&script)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
         }
+        Mode::Analyze(cfg) => analyze(cfg),
+    }
+}
+
+fn analyze(cfg: Config) -> io::Result<ExitCode> {
+    let mut opts = Options::default();
+    opts.analysis.ports = cfg.ports.clone();
+    opts.analysis.max_payload = cfg.max_payload;
+    // --payload/--payload-bytes are parsed and resolved (cfg.payload,
+    // cfg.payload_bytes) but the analysis has no preview option yet; they
+    // are passed on once it does.
+    let _ = (cfg.payload, cfg.payload_bytes);
+
+    let inputs: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
+    let mut progress = ProgressDisplay::new(cfg.progress);
+    let out = Suspend::new(io::stdout().lock(), progress.handle());
+    let writer = match cfg.format {
+        Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out)),
+        Format::Json => Writer::Json(JsonWriter::new(out)),
+        Format::Table => Writer::Table(TableWriter::new(out, cfg.style, cfg.table.clone())),
+        Format::Summary => Writer::Summary(SummaryWriter::new(out, cfg.style)),
     };
+    let sink = Filter::new(writer, cfg.filter.clone());
+    let result = pipeline::run(&inputs, &opts, sink, &mut |p| {
+        progress.update(p.bytes, p.total, p.packets)
+    });
+    progress.finish();
+    let (outcome, sink) = result?;
+    sink.into_inner().finish()?.flush()?;
+
     for e in &outcome.summary.input_errors {
-        eprintln!("wscap: {e}");
+        message(e);
     }
     if outcome.damaged {
         return Ok(ExitCode::from(2));
     }
-    let threshold = match args.fail_on {
-        SeverityArg::Info => Severity::Info,
-        SeverityArg::Warning => Severity::Warning,
-        SeverityArg::Error => Severity::Error,
-    };
-    let failing = outcome
-        .summary
-        .findings_by_severity
-        .iter()
-        .any(|(s, n)| *n > 0 && Severity::parse(s).is_some_and(|s| s >= threshold));
+    let failing = outcome.summary.findings_by_severity.iter().any(|(s, n)| {
+        *n > 0 && wscap::finding::Severity::parse(s).is_some_and(|s| s >= cfg.fail_on)
+    });
     Ok(ExitCode::from(u8::from(failing)))
 }

@@ -1,6 +1,62 @@
 //! Report writers: each turns the stream of [`Record`](crate::record::Record)s
 //! into one output format. They know nothing of captures or protocols.
+//!
+//! * [`jsonl`]: one record a line, streamed (the machine format).
+//! * [`json`]: one document, also streamed.
+//! * [`table`]: a block per connection for a terminal.
+//! * [`summary`]: the totals only, as text.
+//! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
+//!   them.
+//!
+//! The schema of the records is in docs/records.md.
 
+pub mod filter;
+pub mod json;
 pub mod jsonl;
+pub mod summary;
+pub mod table;
+pub mod term;
 
+pub use filter::{Filter, FilterOptions};
+pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
+pub use summary::SummaryWriter;
+pub use table::{TableOptions, TableWriter};
+pub use term::{ProgressDisplay, Style, Suspend};
+
+use crate::analyze::Sink;
+use crate::record::Record;
+use std::io::{self, Write};
+
+/// Any of the writers, chosen at run time (an enum rather than a trait
+/// object: `pipeline::run` is generic over its sink, and each writer has
+/// its own `finish`).
+pub enum Writer<W: Write> {
+    Jsonl(JsonlWriter<W>),
+    Json(JsonWriter<W>),
+    Table(TableWriter<W>),
+    Summary(SummaryWriter<W>),
+}
+
+impl<W: Write> Writer<W> {
+    /// Flushes (and for JSON closes the document), returning the output.
+    pub fn finish(self) -> io::Result<W> {
+        match self {
+            Writer::Jsonl(w) => w.finish(),
+            Writer::Json(w) => w.finish(),
+            Writer::Table(w) => w.finish(),
+            Writer::Summary(w) => w.finish(),
+        }
+    }
+}
+
+impl<W: Write> Sink for Writer<W> {
+    fn record(&mut self, r: Record<'_>) -> io::Result<()> {
+        match self {
+            Writer::Jsonl(w) => w.record(r),
+            Writer::Json(w) => w.record(r),
+            Writer::Table(w) => w.record(r),
+            Writer::Summary(w) => w.record(r),
+        }
+    }
+}
