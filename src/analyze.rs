@@ -17,7 +17,7 @@ use crate::diagnosis;
 use crate::finding::{Code, Finding, Severity};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
-    ConnectionRecord, DeflateInfo, FrameRecord, MaskKey, NegotiatedInfo, PerDir, Record,
+    ConnectionRecord, DeflateInfo, Diagnosis, FrameRecord, MaskKey, NegotiatedInfo, PerDir, Record,
     RequestInfo, ResponseInfo, TcpDirInfo,
 };
 use crate::tcp::{
@@ -28,7 +28,7 @@ use crate::websocket::decoder::{looks_like_tls, proven_frames};
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::validate::{self, Scratch, Validator};
 use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Where records go. Writers implement it; an error (e.g. a closed pipe)
 /// stops the analysis.
@@ -75,6 +75,17 @@ pub struct Totals {
 pub struct Analyzer<S: Sink> {
     opts: Options,
     out: Out<S>,
+    /// Upgrade requests by Sec-WebSocket-Key, to tie together the two legs
+    /// of a proxied connection (a proxy forwards the client's key).
+    legs: HashMap<String, Vec<Leg>>,
+}
+
+/// One connection that sent a given key.
+struct Leg {
+    conn: u64,
+    request_ts: Timestamp,
+    /// Once closed: the causes found on it (and where they first showed).
+    closed: Option<Vec<Diagnosis>>,
 }
 
 /// The output side, kept apart from connection state so both can be
@@ -119,6 +130,7 @@ impl<S: Sink> Analyzer<S> {
                 error: None,
                 scratch: Scratch::default(),
             },
+            legs: HashMap::new(),
         }
     }
 
@@ -677,6 +689,13 @@ impl<S: Sink> Analyzer<S> {
                     st.acc
                         .findings
                         .extend(handshake::check_request(&req, first));
+                    if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
+                        self.legs.entry(key).or_default().push(Leg {
+                            conn: meta.id,
+                            request_ts: meta.last_ts,
+                            closed: None,
+                        });
+                    }
                     st.req = Some(Box::new(req));
                     st.dirs[d.index()] = DirState::Pending {
                         offset: end,
@@ -847,10 +866,92 @@ impl<S: Sink> Analyzer<S> {
         };
         let mut rec = rec;
         rec.diagnosis = diagnosis::diagnose(&rec, acc.first_bad_frame);
+        self.link_legs(&mut rec);
         for d in &rec.diagnosis {
             *self.out.totals.diagnoses.entry(d.cause).or_default() += 1;
         }
         self.out.emit(Record::Connection(&rec));
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    /// Ties this connection to the other leg of a proxied connection (same
+    /// Sec-WebSocket-Key, requests in order: the earlier one is the client's
+    /// leg to the proxy, the later the proxy's leg to the backend) and says
+    /// on which hop each cause shows. When the other leg closed first, its
+    /// causes are carried over here, so the leg a user looks at explains
+    /// the failure even when it only relays the symptom.
+    fn link_legs(&mut self, rec: &mut ConnectionRecord) {
+        let Some(key) = rec
+            .request
+            .as_ref()
+            .and_then(|r| r.sec_websocket_key.clone())
+        else {
+            return;
+        };
+        let Some(legs) = self.legs.get_mut(&key) else {
+            return;
+        };
+        let Some(me) = legs.iter().position(|l| l.conn == rec.conn) else {
+            return;
+        };
+        let other = legs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != me)
+            .min_by_key(|(_, l)| l.request_ts.0.abs_diff(legs[me].request_ts.0))
+            .map(|(i, _)| i);
+        let Some(o) = other else {
+            // Alone: nothing to tie it to later.
+            legs.remove(me);
+            if legs.is_empty() {
+                self.legs.remove(&key);
+            }
+            return;
+        };
+        rec.other_leg = Some(legs[o].conn);
+        let mine = if legs[me].request_ts <= legs[o].request_ts {
+            "client-leg"
+        } else {
+            "backend-leg"
+        };
+        let theirs = if mine == "client-leg" {
+            "backend-leg"
+        } else {
+            "client-leg"
+        };
+        if let Some(their_causes) = &legs[o].closed {
+            for d in &mut rec.diagnosis {
+                let shared = their_causes.iter().any(|t| t.cause == d.cause);
+                d.hop = Some(if shared { "both" } else { mine });
+            }
+            let carried: Vec<Diagnosis> = their_causes
+                .iter()
+                .filter(|t| !rec.diagnosis.iter().any(|d| d.cause == t.cause))
+                .map(|t| {
+                    let mut d = t.clone();
+                    d.hop = Some(theirs);
+                    let note = format!(
+                        "seen on the other leg of this proxied connection (conn {})",
+                        legs[o].conn
+                    );
+                    d.evidence.insert(0, note);
+                    d
+                })
+                .collect();
+            rec.diagnosis.extend(carried);
+            let (a, b) = (me.max(o), me.min(o));
+            legs.remove(a);
+            legs.remove(b);
+            if legs.is_empty() {
+                self.legs.remove(&key);
+            }
+        } else {
+            for d in &mut rec.diagnosis {
+                d.hop = Some(mine);
+            }
+            legs[me].closed = Some(rec.diagnosis.clone());
+        }
     }
 }
 
