@@ -46,6 +46,51 @@ pub struct Options {
     /// Inflated bytes allowed per compressed message before
     /// `decompression_limit_exceeded`.
     pub max_inflated: u64,
+    /// How each frame's payload preview is written (`--payload`).
+    pub payload: PayloadMode,
+    /// Bytes of payload in a preview (`--payload-bytes`).
+    pub payload_bytes: usize,
+}
+
+/// How a payload preview is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PayloadMode {
+    None,
+    /// Text with non-printable characters escaped (`\n`, `\x00`).
+    Text,
+    Hex,
+    Base64,
+}
+
+impl PayloadMode {
+    /// The preview string for `bytes`, or `None` when previews are off.
+    pub fn render(self, bytes: &[u8]) -> Option<String> {
+        use base64::Engine;
+        match self {
+            PayloadMode::None => None,
+            PayloadMode::Hex => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
+            PayloadMode::Base64 => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            PayloadMode::Text => {
+                let mut s = String::with_capacity(bytes.len());
+                for chunk in bytes.utf8_chunks() {
+                    for c in chunk.valid().chars() {
+                        match c {
+                            '\n' => s.push_str("\\n"),
+                            '\r' => s.push_str("\\r"),
+                            '\t' => s.push_str("\\t"),
+                            '\\' => s.push_str("\\\\"),
+                            c if c.is_control() => s.push_str(&format!("\\x{:02x}", c as u32)),
+                            c => s.push(c),
+                        }
+                    }
+                    for b in chunk.invalid() {
+                        s.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                Some(s)
+            }
+        }
+    }
 }
 
 impl Default for Options {
@@ -54,6 +99,8 @@ impl Default for Options {
             ports: Vec::new(),
             max_payload: None,
             max_inflated: 64 << 20,
+            payload: PayloadMode::Text,
+            payload_bytes: 32,
         }
     }
 }
@@ -95,6 +142,7 @@ struct Out<S> {
     totals: Totals,
     error: Option<std::io::Error>,
     scratch: Scratch,
+    preview: PayloadMode,
 }
 
 impl<S: Sink> Out<S> {
@@ -122,6 +170,7 @@ impl<S: Sink> Out<S> {
 
 impl<S: Sink> Analyzer<S> {
     pub fn new(opts: Options, sink: S) -> Analyzer<S> {
+        let preview = opts.payload;
         Analyzer {
             opts,
             out: Out {
@@ -129,6 +178,7 @@ impl<S: Sink> Analyzer<S> {
                 totals: Totals::default(),
                 error: None,
                 scratch: Scratch::default(),
+                preview,
             },
             legs: HashMap::new(),
         }
@@ -665,6 +715,10 @@ impl<S: Sink> Analyzer<S> {
             deflate,
             max_payload: self.opts.max_payload,
             max_inflated: self.opts.max_inflated,
+            preview: match self.opts.payload {
+                PayloadMode::None => 0,
+                _ => self.opts.payload_bytes,
+            },
         });
         if !aligned {
             val.lost_sync();
@@ -1166,6 +1220,7 @@ fn on_decode<S: Sink>(
             rec.compressed = facts.compressed;
             rec.close_code = facts.close_code;
             rec.close_reason = facts.close_reason;
+            rec.preview = facts.preview.and_then(|p| out.preview.render(&p));
             if let Some(code) = facts.close_code {
                 acc.close_codes.get_mut(d).push(code);
             }
@@ -1245,5 +1300,19 @@ fn on_decode<S: Sink>(
             acc.findings
                 .push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PayloadMode;
+
+    #[test]
+    fn previews() {
+        let b = b"hi\n\x00\xffz\xc3\xa9";
+        assert_eq!(PayloadMode::Text.render(b).unwrap(), "hi\\n\\x00\\xffzé");
+        assert_eq!(PayloadMode::Hex.render(b"\x01\xab").unwrap(), "01ab");
+        assert_eq!(PayloadMode::Base64.render(b"hello").unwrap(), "aGVsbG8=");
+        assert_eq!(PayloadMode::None.render(b"x"), None);
     }
 }

@@ -23,6 +23,9 @@ pub struct Config {
     pub max_payload: Option<u64>,
     /// Inflated bytes allowed per message.
     pub max_inflated: u64,
+    /// Bytes of each frame's unmasked (inflated) payload to keep as a
+    /// preview; 0 for none.
+    pub preview: usize,
 }
 
 /// Facts about a frame learnt from its payload.
@@ -32,6 +35,9 @@ pub struct FrameFacts {
     pub close_reason: Option<String>,
     /// Part of a permessage-deflate compressed message.
     pub compressed: bool,
+    /// The first bytes of the payload as the application sees them
+    /// (unmasked, inflated), when a preview was asked for.
+    pub preview: Option<Vec<u8>>,
 }
 
 /// Reusable buffers shared by all validators (the analysis is sequential).
@@ -185,6 +191,7 @@ pub struct Validator {
     /// whether a fragmented message is open is unknown until the next frame
     /// that starts or ends one.
     unknown_message: bool,
+    preview: Vec<u8>,
 }
 
 impl Validator {
@@ -202,7 +209,15 @@ impl Validator {
             inflated: 0,
             message_inflate_failed: false,
             unknown_message: false,
+            preview: Vec::new(),
         }
+    }
+
+    /// Keeps bytes for the preview, up to the configured length.
+    fn keep(&mut self, bytes: &[u8]) {
+        let room = self.cfg.preview.saturating_sub(self.preview.len());
+        self.preview
+            .extend_from_slice(&bytes[..bytes.len().min(room)]);
     }
 
     /// Bytes were skipped (sync lost, foreign bytes, a capture that starts
@@ -353,6 +368,7 @@ impl Validator {
             ..Current::default()
         };
         self.control_len = 0;
+        self.preview.clear();
         if op.is_control() || op.is_reserved() {
             return;
         }
@@ -429,7 +445,20 @@ impl Validator {
             }
             return;
         }
-        if !(c.text || c.compressed) || c.missing {
+        if c.missing {
+            return;
+        }
+        if !(c.text || c.compressed) {
+            // Binary data is only unmasked for the preview.
+            let want = self
+                .cfg
+                .preview
+                .saturating_sub(self.preview.len())
+                .min(data.len());
+            if want > 0 {
+                let bytes = unmasked(&data[..want], c.mask, pos, &mut scratch.unmasked);
+                self.preview.extend_from_slice(bytes);
+            }
             return;
         }
         let Scratch {
@@ -439,7 +468,10 @@ impl Validator {
         let bytes = unmasked(data, c.mask, pos, buf);
         if c.compressed {
             self.inflate(bytes, inflated, out);
-        } else if let Some(at) = self.utf8.feed(bytes) {
+            return;
+        }
+        self.keep(bytes);
+        if let Some(at) = self.utf8.feed(bytes) {
             out.push(Finding::new(
                 Code::InvalidUtf8,
                 format!("invalid UTF-8 at byte {at} of the text message"),
@@ -475,6 +507,8 @@ impl Validator {
                 }
             };
             self.inflated += made as u64;
+            let room = self.cfg.preview.saturating_sub(self.preview.len());
+            self.preview.extend_from_slice(&buf[..made.min(room)]);
             if self.cur.text
                 && let Some(at) = self.utf8.feed(&buf[..made])
             {
@@ -532,6 +566,14 @@ impl Validator {
             compressed: c.compressed,
             ..FrameFacts::default()
         };
+        if self.cfg.preview > 0 {
+            if c.control {
+                let n = self.control_len.min(self.cfg.preview);
+                self.preview.clear();
+                self.preview.extend_from_slice(&self.control[..n]);
+            }
+            facts.preview = Some(std::mem::take(&mut self.preview));
+        }
         if c.opcode == Opcode::CLOSE.0 {
             if complete && !c.missing {
                 self.close_body(&mut facts, out);

@@ -20,6 +20,7 @@ fn cfg(from_client: bool, deflate: bool) -> Config {
         }),
         max_payload: None,
         max_inflated: 1 << 20,
+        preview: 0,
     }
 }
 
@@ -300,4 +301,37 @@ fn max_payload_limit() {
     );
     assert_eq!(r[0], ["frame_exceeds_limit"]);
     assert!(r[1].is_empty());
+}
+
+#[test]
+fn preview_is_unmasked_and_inflated() {
+    let mut c = cfg(true, false);
+    c.preview = 4;
+    let mut v = Validator::new(c);
+    let mut scratch = Scratch::default();
+    let mut out = Vec::new();
+    let h = header(&hdr(0x82, 6, true));
+    v.header(&h, &mut out);
+    let sent: Vec<u8> = b"binary"
+        .iter()
+        .enumerate()
+        .map(|(i, b)| b ^ [0x11, 0x22, 0x33, 0x44][i % 4])
+        .collect();
+    v.payload(&sent, 0, &mut scratch, &mut out);
+    assert_eq!(
+        v.end(true, &mut scratch, &mut out).preview.as_deref(),
+        Some(&b"bina"[..])
+    );
+
+    let mut c = cfg(false, true);
+    c.preview = 100;
+    let mut v = Validator::new(c);
+    let z = deflate_messages(&[b"inflated text"]);
+    v.header(&header(&hdr(0xC1, z[0].len(), false)), &mut out);
+    v.payload(&z[0], 0, &mut scratch, &mut out);
+    assert_eq!(
+        v.end(true, &mut scratch, &mut out).preview.as_deref(),
+        Some(&b"inflated text"[..])
+    );
+    assert!(out.is_empty());
 }
