@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example gencap -- --profile mixed --size 2GiB --out mixed.pcap
-//!     [--conns 1000] [--seed 1] [--verify]
+//!     [--conns 1000] [--seed 1] [--pps 500000] [--verify]
 //! ```
 //!
 //! Every WebSocket connection is a TCP handshake, an HTTP Upgrade request
@@ -53,8 +53,8 @@ const HDR: usize = 54;
 /// pcap record header.
 const REC: u64 = 16;
 const START_NS: i64 = 1_700_000_000_000_000_000;
-/// Capture time between consecutive packets.
-const STEP_NS: i64 = 2_000;
+/// Default capture-time packet rate (one packet every 2 us).
+const DEFAULT_PPS: u64 = 500_000;
 /// Packets checked against `TcpPacket::build` without `--verify`.
 const VERIFY_FIRST: u64 = 5_000;
 
@@ -87,11 +87,14 @@ struct Args {
     out: PathBuf,
     conns: usize,
     seed: u64,
+    /// Capture-time packet rate: sets how long the capture spans, so how many
+    /// closed connections fall inside a reassembler's linger or idle window.
+    pps: u64,
     verify: bool,
 }
 
 const USAGE: &str = "usage: gencap --profile mixed|small|large --size SIZE --out FILE \
-[--conns N (1000)] [--seed S (1)] [--verify]\n\
+[--conns N (1000)] [--seed S (1)] [--pps N (500000)] [--verify]\n\
 SIZE: bytes, or with a suffix K/M/G (10^3..) or KiB/MiB/GiB (2^10..)";
 
 fn parse_size(s: &str) -> Option<u64> {
@@ -120,6 +123,7 @@ fn parse_args() -> Result<Args, String> {
     let mut out = None;
     let mut conns = 1000;
     let mut seed = 1;
+    let mut pps = DEFAULT_PPS;
     let mut verify = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -154,6 +158,12 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--pps" => {
+                pps = value()?.parse().map_err(|e| format!("--pps: {e}"))?;
+                if pps == 0 || pps > 1_000_000_000 {
+                    return Err("--pps must be in 1..=1000000000".into());
+                }
+            }
             "--verify" => verify = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument {other}")),
@@ -165,6 +175,7 @@ fn parse_args() -> Result<Args, String> {
         out: out.ok_or("--out is required")?,
         conns,
         seed,
+        pps,
         verify,
     })
 }
@@ -194,7 +205,7 @@ impl Rng {
 
     /// Uniform in `lo..=hi`.
     fn range(&mut self, lo: u64, hi: u64) -> u64 {
-        lo + ((self.next() >> 32) * (hi - lo + 1) >> 32)
+        lo + (((self.next() >> 32) * (hi - lo + 1)) >> 32)
     }
 
     /// True with probability `pct` percent.
@@ -269,12 +280,12 @@ impl Corpus {
             let w3 = WORDS[rng.range(0, WORDS.len() as u64 - 1) as usize];
             let px = rng.range(1, 9_999_999);
             use std::fmt::Write as _;
-            let _ = write!(
+            let _ = writeln!(
                 text,
-                "{{\"id\":{id},\"type\":\"{w1}\",\"msg\":\"{w2} {w3}\",\"px\":{}.{:02},\"ok\":{}}}\n",
+                "{{\"id\":{id},\"type\":\"{w1}\",\"msg\":\"{w2} {w3}\",\"px\":{}.{:02},\"ok\":{}}}",
                 px / 100,
                 px % 100,
-                id % 2 == 0
+                id.is_multiple_of(2)
             );
         }
         let mut bin = vec![0u8; BIN_LEN];
@@ -342,6 +353,12 @@ struct Unit {
 impl Unit {
     fn remaining(&self) -> usize {
         (self.head_len - self.head_off) as usize + (self.len - self.off) as usize
+    }
+
+    /// A continuation or a pong: owed by the protocol, sent even over the
+    /// size budget.
+    fn mandatory(&self) -> bool {
+        self.frame && matches!(self.head[0] & 0x0f, 0x0 | 0xA)
     }
 
     fn done(&self) -> bool {
@@ -558,13 +575,6 @@ struct Conn {
     frag_from: Side,
 }
 
-fn idx(s: Side) -> usize {
-    match s {
-        Side::Client => 0,
-        Side::Server => 1,
-    }
-}
-
 /// Estimated bytes of a connection's opening and closing.
 const OPEN_COST: u64 = 700;
 const CLOSE_COST: u64 = 600;
@@ -576,6 +586,7 @@ struct Gen {
     out: PcapWriter<BufWriter<File>>,
     buf: Vec<u8>,
     now: i64,
+    step_ns: i64,
     target: u64,
     written: u64,
     reserved: u64,
@@ -594,7 +605,7 @@ struct Gen {
 impl Gen {
     fn tick(&mut self) -> Timestamp {
         let t = Timestamp::from_nanos(self.now);
-        self.now += STEP_NS;
+        self.now += self.step_ns;
         t
     }
 
@@ -653,7 +664,7 @@ impl Gen {
         let mut conv = TcpConversation::new(Link::Ethernet, conn.c2s.src, conn.c2s.dst);
         conv.isn(conn.seq[0], conn.seq[1])
             .start_at(Timestamp::from_nanos(self.now))
-            .step(STEP_NS);
+            .step(self.step_ns);
         conv
     }
 
@@ -662,7 +673,7 @@ impl Gen {
             self.out.write_synth(&p)?;
             self.packets += 1;
             self.written += REC + p.data.len() as u64;
-            self.now = p.ts.as_nanos() + STEP_NS;
+            self.now = p.ts.as_nanos() + self.step_ns;
         }
         conn.seq = [conv.next_seq(Side::Client), conv.next_seq(Side::Server)];
         conn.unacked = [0, 0];
@@ -711,7 +722,7 @@ impl Gen {
             if conn.units_left == 0 {
                 return None;
             }
-            if conn.units_left % 2 == 0 {
+            if conn.units_left.is_multiple_of(2) {
                 let id = rng.range(1, 99_999);
                 let head = format!(
                     "GET /api/items/{id} HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
@@ -730,7 +741,10 @@ impl Gen {
         } else if conn.frags_left > 0 {
             conn.frags_left -= 1;
             let fin = conn.frags_left == 0;
-            let (start, len) = corpus.text_slice(rng, rng.range(16, 2000) as usize);
+            let (start, len) = {
+                let n = rng.range(16, 2000) as usize;
+                corpus.text_slice(rng, n)
+            };
             Unit::frame(rng, conn.frag_from, fin, 0x0, Src::Text, start, len)
         } else {
             if conn.units_left == 0 {
@@ -746,7 +760,10 @@ impl Gen {
             match self.profile {
                 Profile::Small => {
                     let from = side(rng, 50);
-                    let (start, len) = corpus.text_slice(rng, rng.range(16, 125) as usize);
+                    let (start, len) = {
+                        let n = rng.range(16, 125) as usize;
+                        corpus.text_slice(rng, n)
+                    };
                     Unit::frame(rng, from, true, 0x1, Src::Text, start, len)
                 }
                 Profile::Large => {
@@ -759,11 +776,17 @@ impl Gen {
                     let r = rng.range(0, 999);
                     if r < 700 {
                         let from = side(rng, 60);
-                        let (start, len) = corpus.text_slice(rng, rng.range(16, 128) as usize);
+                        let (start, len) = {
+                            let n = rng.range(16, 128) as usize;
+                            corpus.text_slice(rng, n)
+                        };
                         Unit::frame(rng, from, true, 0x1, Src::Text, start, len)
                     } else if r < 850 {
                         let from = side(rng, 70);
-                        let (start, len) = corpus.text_slice(rng, rng.range(129, 8192) as usize);
+                        let (start, len) = {
+                            let n = rng.range(129, 8192) as usize;
+                            corpus.text_slice(rng, n)
+                        };
                         Unit::frame(rng, from, true, 0x1, Src::Text, start, len)
                     } else if r < 940 {
                         let from = side(rng, 70);
@@ -781,11 +804,17 @@ impl Gen {
                         let from = side(rng, 50);
                         conn.frags_left = rng.range(1, 3) as u8;
                         conn.frag_from = from;
-                        let (start, len) = corpus.text_slice(rng, rng.range(16, 2000) as usize);
+                        let (start, len) = {
+                            let n = rng.range(16, 2000) as usize;
+                            corpus.text_slice(rng, n)
+                        };
                         Unit::frame(rng, from, false, 0x1, Src::Text, start, len)
                     } else {
                         // Server ping, answered by the client's pong next.
-                        let (start, len) = corpus.bin_slice(rng, rng.range(0, 16) as usize);
+                        let (start, len) = {
+                            let n = rng.range(0, 16) as usize;
+                            corpus.bin_slice(rng, n)
+                        };
                         conn.pong = Some((start, len));
                         Unit::frame(rng, Side::Server, true, 0x9, Src::Bin, start, len)
                     }
@@ -794,9 +823,7 @@ impl Gen {
         };
         // A message (not its continuations or the pong) counts against the
         // connection's allowance.
-        if unit.frame && !(unit.head[0] & 0x0f == 0 || unit.head[0] & 0x0f == 0xA) {
-            conn.units_left -= 1;
-        } else if !unit.frame {
+        if !unit.mandatory() {
             conn.units_left -= 1;
         }
         Some(unit)
@@ -814,18 +841,7 @@ impl Gen {
     fn segment(&mut self, conn: &mut Conn, live: u64) -> io::Result<bool> {
         if conn.cur.is_none() {
             match self.next_unit(conn) {
-                // Continuations and pongs must be sent even over budget.
-                Some(u)
-                    if self.fits(u.est, live)
-                        || conn.frags_left > 0
-                        || !u.head[0] & 0x80 == 0x80
-                        || u.head[0] & 0x0f == 0xA =>
-                {
-                    self.reserved += u.est;
-                    conn.cur = Some(u);
-                }
-                Some(u) if conn.frags_left == 0 && u.head[0] & 0x80 == 0 => {
-                    // (unreachable: first fragments always fit or are sent)
+                Some(u) if u.mandatory() || self.fits(u.est, live) => {
                     self.reserved += u.est;
                     conn.cur = Some(u);
                 }
@@ -853,8 +869,6 @@ impl Gen {
                 if unit.head[0] & 0x80 != 0 && unit.head[0] & 0x0f < 0x8 {
                     self.messages += 1;
                 }
-            } else if from == Side::Client {
-                self.messages += 1;
             }
             // Coalesce: in the mixed profile a quarter of the segments with
             // room carry the next frame(s) of the same side too.
@@ -862,7 +876,7 @@ impl Gen {
                 break;
             }
             match self.next_unit(conn) {
-                Some(u) => {
+                Some(u) if u.mandatory() || self.fits(u.est, live) => {
                     let same = u.from == from;
                     self.reserved += u.est;
                     conn.cur = Some(u);
@@ -870,7 +884,14 @@ impl Gen {
                         break;
                     }
                 }
-                None => break,
+                // Over budget: drop the unit (and the pong or continuations
+                // it would have owed); the connection closes next turn.
+                _ => {
+                    conn.units_left = 0;
+                    conn.pong = None;
+                    conn.frags_left = 0;
+                    break;
+                }
             }
         }
         let payload = (self.buf.len() - HDR) as u32;
@@ -887,7 +908,7 @@ impl Gen {
         conn.seq[me] = seq.wrapping_add(payload);
         conn.unacked[me] = 0;
         conn.unacked[peer] += 1;
-        if conn.unacked[peer] >= 2 || (conn.cur.is_none() && conn.units_left == 0) {
+        if conn.unacked[peer] >= 2 {
             // The receiver's delayed ACK.
             let t = if peer == 0 { conn.c2s } else { conn.s2c };
             t.begin(&mut self.buf);
@@ -918,7 +939,7 @@ impl Gen {
         );
     }
 
-    /// A UDP datagram between random hosts (DNS-like sizes), built by hand:
+    /// A UDP datagram between random hosts (40-400 bytes of random payload), built by hand:
     /// the library's builder is TCP only.
     fn udp(&mut self) -> io::Result<()> {
         let len = self.rng.range(40, 400) as usize;
@@ -936,9 +957,12 @@ impl Gen {
         b.extend_from_slice(&dst);
         let c = fold(sum_words(&b[14..34]));
         b[24..26].copy_from_slice(&c.to_be_bytes());
-        let sport = self.rng.range(20_000, 60_000) as u16;
+        // Dynamic ports on both ends, so that dissectors leave the random
+        // payload alone.
+        let sport = self.rng.range(49_152, 65_535) as u16;
+        let dport = self.rng.range(49_152, 65_535) as u16;
         b.extend_from_slice(&sport.to_be_bytes());
-        b.extend_from_slice(&53u16.to_be_bytes());
+        b.extend_from_slice(&dport.to_be_bytes());
         b.extend_from_slice(&((8 + len) as u16).to_be_bytes());
         b.extend_from_slice(&[0, 0]); // no checksum (allowed over IPv4)
         let start = start as usize;
@@ -965,6 +989,7 @@ fn run(args: &Args) -> io::Result<()> {
         out,
         buf: Vec::with_capacity(HDR + MSS + 64),
         now: START_NS,
+        step_ns: (1_000_000_000 / args.pps) as i64,
         target: args.size,
         written: 24,
         reserved: 0,
@@ -987,7 +1012,7 @@ fn run(args: &Args) -> io::Result<()> {
         let mut progressed = false;
         for slot in slots.iter_mut() {
             turn += 1;
-            if g.profile == Profile::Mixed && turn % 40 == 0 && g.fits(500, live) {
+            if g.profile == Profile::Mixed && turn.is_multiple_of(40) && g.fits(500, live) {
                 g.udp()?;
             }
             if slot.is_none() {

@@ -1,0 +1,219 @@
+#!/usr/bin/env bash
+# wscap throughput and memory benchmark. See benches/README.md.
+#
+#   benches/run.sh                      # SIZE=1GiB, all profiles
+#   SIZE=512MiB WITH_TSHARK=1 benches/run.sh
+#
+# Environment:
+#   SIZE             capture size per profile (default 1GiB); the memory check
+#                    also runs every format at SIZE/4
+#   PROFILES         gencap profiles (default "small mixed large")
+#   WSCAP_BENCH_DIR  capture cache (default target/bench); captures are
+#                    generated once per profile, size, seed and conns
+#   SEED, CONNS      gencap --seed / --conns (default 1 / 1000)
+#   PPS              gencap --pps, capture-time packet rate (default 500000):
+#                    lower it to spread the same connections over more
+#                    capture time (less closed-connection state held)
+#   REPEAT           runs per measurement, best wall time kept (default 1)
+#   WITH_TSHARK=1    also time tshark (and wscap, for comparison) on
+#                    TSHARK_SIZE captures (default 64MiB; tshark is slow)
+#   RSS_LIMIT_MIB    peak RSS limit (default 64)
+#   RSS_GROWTH       largest allowed peak RSS ratio SIZE : SIZE/4 (default 1.5)
+#   WSCAP_REV        label for the report header (default: git describe of HEAD)
+#
+# Exit status: 0 all good; 1 a memory check failed or wscap exited with 2
+# (damaged input / error); other values: the setup failed.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+SIZE=${SIZE:-1GiB}
+PROFILES=${PROFILES:-"small mixed large"}
+DIR=${WSCAP_BENCH_DIR:-target/bench}
+SEED=${SEED:-1}
+CONNS=${CONNS:-1000}
+PPS=${PPS:-500000}
+REPEAT=${REPEAT:-1}
+WITH_TSHARK=${WITH_TSHARK:-0}
+TSHARK_SIZE=${TSHARK_SIZE:-64MiB}
+RSS_LIMIT_MIB=${RSS_LIMIT_MIB:-64}
+RSS_GROWTH=${RSS_GROWTH:-1.5}
+TARGET=${CARGO_TARGET_DIR:-target}
+
+log() { printf '%s\n' "$*" >&2; }
+
+# "1GiB", "512MiB", "64MB", "1.5G", "1000" -> bytes.
+to_bytes() {
+    awk -v s="$1" 'BEGIN {
+        n = s; sub(/[A-Za-z]+$/, "", n); u = substr(s, length(n) + 1); u = tolower(u)
+        m["" ] = 1; m["b"] = 1
+        m["k"] = 1e3; m["kb"] = 1e3; m["m"] = 1e6; m["mb"] = 1e6; m["g"] = 1e9; m["gb"] = 1e9
+        m["ki"] = 2^10; m["kib"] = 2^10; m["mi"] = 2^20; m["mib"] = 2^20; m["gi"] = 2^30; m["gib"] = 2^30
+        if (!(u in m) || n !~ /^[0-9.]+$/) { print "bad size " s > "/dev/stderr"; exit 1 }
+        printf "%d\n", n * m[u]
+    }'
+}
+
+human() { awk -v b="$1" 'BEGIN {
+    if (b >= 2^30 && b % 2^30 == 0) printf "%dGiB", b / 2^30
+    else if (b >= 2^20) printf "%gMiB", int(b / 2^20 * 10 + 0.5) / 10
+    else printf "%dB", b }'; }
+
+# --------------------------------------------------------------- setup
+
+if [[ ! -x /usr/bin/time ]]; then
+    log "installing GNU time (/usr/bin/time)"
+    if command -v apt-get >/dev/null; then
+        SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+        $SUDO apt-get install -y time >/dev/null || { $SUDO apt-get update >/dev/null && $SUDO apt-get install -y time >/dev/null; }
+    fi
+    [[ -x /usr/bin/time ]] || { log "need GNU time at /usr/bin/time"; exit 3; }
+fi
+
+log "building (release)"
+cargo build --release --quiet --bin wscap --example gencap
+WSCAP=$TARGET/release/wscap
+GENCAP=$TARGET/release/examples/gencap
+mkdir -p "$DIR"
+
+SIZE_B=$(to_bytes "$SIZE")
+QUARTER_B=$((SIZE_B / 4))
+
+# Capture for profile $1 of $2 bytes, generated once; prints its path. The
+# generator's report is kept next to it (.meta) for the frame count.
+capture() {
+    local profile=$1 bytes=$2
+    local f="$DIR/$profile-$(human "$bytes")-c$CONNS-s$SEED"
+    [[ $PPS == 500000 ]] || f="$f-pps$PPS"
+    f="$f.pcap"
+    if [[ ! -s $f || ! -s $f.meta ]]; then
+        log "generating $f"
+        "$GENCAP" --profile "$profile" --size "$bytes" --conns "$CONNS" --seed "$SEED" \
+            --pps "$PPS" --out "$f.tmp" >"$f.meta.tmp"
+        mv "$f.tmp" "$f" && mv "$f.meta.tmp" "$f.meta"
+        cat "$f.meta" >&2
+    fi
+    printf '%s\n' "$f"
+}
+
+frames_of() { sed -n 's/.* \([0-9][0-9]*\) frames .*/\1/p' "$1.meta"; }
+
+# Output formats of `wscap analyze` to measure: jsonl always, summary when
+# --help lists it among --format's values.
+FORMATS=(jsonl)
+if "$WSCAP" analyze --help 2>/dev/null | tr -d ',[]' | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b)'; then
+    FORMATS+=(summary)
+fi
+
+# --------------------------------------------------------------- measuring
+
+RESULTS=$(mktemp)
+trap 'rm -f "$RESULTS" "$RESULTS".*' EXIT
+FAIL=0
+
+# measure TOOL FORMAT PROFILE CAPTURE -- COMMAND...: runs COMMAND (stdout
+# to /dev/null) REPEAT times under GNU time; records the best wall time and
+# the largest peak RSS as a tab-separated row.
+measure() {
+    local tool=$1 format=$2 profile=$3 cap=$4
+    shift 5
+    local bytes frames best="" user="" sys="" rss=0 rc=0
+    bytes=$(stat -c %s "$cap")
+    frames=$(frames_of "$cap")
+    cat "$cap" >/dev/null # measure from the page cache, not the disk
+    for ((i = 0; i < REPEAT; i++)); do
+        local t0 t1 wall r u s
+        t0=$(date +%s%N)
+        set +e
+        /usr/bin/time -v -o "$RESULTS.time" "$@" >/dev/null 2>"$RESULTS.err"
+        rc=$?
+        set -e
+        t1=$(date +%s%N)
+        wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
+        r=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$RESULTS.time")
+        u=$(awk -F': ' '/User time/ { print $2 }' "$RESULTS.time")
+        s=$(awk -F': ' '/System time/ { print $2 }' "$RESULTS.time")
+        ((r > rss)) && rss=$r
+        if [[ -z $best ]] || awk -v a="$wall" -v b="$best" 'BEGIN { exit !(a < b) }'; then
+            best=$wall user=$u sys=$s
+        fi
+    done
+    if [[ $tool == wscap && $rc -ge 2 ]]; then
+        log "wscap exited $rc on $cap:"; head -5 "$RESULTS.err" >&2
+        FAIL=1
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$tool" "$format" "$profile" "$bytes" "$best" "$user" "$sys" "$frames" "$rss" "$rc" >>"$RESULTS"
+    log "$(printf '%-6s %-8s %-6s %6s  %7.3fs  rss %6.1f MiB  rc %s' "$tool" "$format" "$profile" \
+        "$(human "$bytes")" "$best" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$rc")"
+}
+
+for profile in $PROFILES; do
+    big=$(capture "$profile" "$SIZE_B")
+    quarter=$(capture "$profile" "$QUARTER_B")
+    for format in "${FORMATS[@]}"; do
+        for cap in "$big" "$quarter"; do
+            measure wscap "$format" "$profile" "$cap" -- "$WSCAP" analyze --format "$format" "$cap"
+        done
+    done
+done
+
+if [[ $WITH_TSHARK == 1 ]]; then
+    if command -v tshark >/dev/null; then
+        TS_B=$(to_bytes "$TSHARK_SIZE")
+        for profile in $PROFILES; do
+            cap=$(capture "$profile" "$TS_B")
+            measure tshark websocket "$profile" "$cap" -- \
+                tshark -r "$cap" -Y websocket -T fields -e frame.number
+            for format in "${FORMATS[@]}"; do
+                measure wscap "$format" "$profile" "$cap" -- "$WSCAP" analyze --format "$format" "$cap"
+            done
+        done
+    else
+        log "WITH_TSHARK=1 but tshark is not installed; skipped"
+    fi
+fi
+
+# --------------------------------------------------------------- report
+
+echo
+if [[ -n ${WSCAP_REV:-} ]]; then
+    rev=$WSCAP_REV
+elif rev=$(git rev-parse --short HEAD 2>/dev/null); then
+    git diff --quiet HEAD -- src Cargo.toml 2>/dev/null || rev="$rev+uncommitted"
+else
+    rev="(not a git checkout)"
+fi
+echo "wscap $rev, $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), load $(cut -d' ' -f1-3 /proc/loadavg), REPEAT=$REPEAT"
+echo
+echo "| tool | format | profile | capture | wall s | user s | sys s | MB/s | CPU MB/s | frames/s | peak RSS MiB |"
+echo "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+while IFS=$'\t' read -r tool format profile bytes wall user sys frames rss rc; do
+    awk -v t="$tool" -v f="$format" -v p="$profile" -v h="$(human "$bytes")" -v b="$bytes" \
+        -v w="$wall" -v u="$user" -v s="$sys" -v fr="$frames" -v r="$rss" -v rc="$rc" 'BEGIN {
+        if (w <= 0) w = 0.001
+        c = u + s; if (c <= 0) c = 0.01
+        note = (rc != 0) ? sprintf(" (exit %s)", rc) : ""
+        printf "| %s%s | %s | %s | %s | %.2f | %.2f | %.2f | %.0f | %.0f | %.0f | %.1f |\n",
+            t, note, f, p, h, w, u, s, b / 1e6 / w, b / 1e6 / c, fr / w, r / 1024 }'
+done <"$RESULTS"
+
+echo
+echo "Memory scaling (wscap, peak RSS at $(human "$SIZE_B") vs $(human "$QUARTER_B"); limit ${RSS_LIMIT_MIB} MiB, growth <= ${RSS_GROWTH}x):"
+echo
+for profile in $PROFILES; do
+    for format in "${FORMATS[@]}"; do
+        big=$(awk -F'\t' -v p="$profile" -v f="$format" -v b="$SIZE_B" \
+            '$1 == "wscap" && $2 == f && $3 == p && $4 >= b * 0.9 { print $9; exit }' "$RESULTS")
+        small=$(awk -F'\t' -v p="$profile" -v f="$format" -v b="$QUARTER_B" -v B="$SIZE_B" \
+            '$1 == "wscap" && $2 == f && $3 == p && $4 >= b * 0.9 && $4 < B * 0.9 { print $9; exit }' "$RESULTS")
+        [[ -n $big && -n $small ]] || continue
+        verdict=$(awk -v a="$big" -v q="$small" -v lim="$RSS_LIMIT_MIB" -v g="$RSS_GROWTH" 'BEGIN {
+            ratio = a / q; bad = ""
+            if (a / 1024 > lim || q / 1024 > lim) bad = bad " over " lim " MiB;"
+            if (ratio > g) bad = bad " grows " sprintf("%.2f", ratio) "x;"
+            printf "%s %.1f MiB vs %.1f MiB (x%.2f)%s", (bad == "" ? "ok  " : "FAIL"), a / 1024, q / 1024, ratio, bad }')
+        echo "- $profile $format: $verdict"
+        [[ $verdict == FAIL* ]] && FAIL=1
+    done
+done
+exit $FAIL
