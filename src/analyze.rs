@@ -124,8 +124,23 @@ pub struct Analyzer<S: Sink> {
     out: Out<S>,
     /// Upgrade requests by Sec-WebSocket-Key, to tie together the two legs
     /// of a proxied connection (a proxy forwards the client's key).
-    legs: HashMap<String, Vec<Leg>>,
+    legs: HashMap<String, KeyLegs>,
 }
+
+/// The connections that sent one Sec-WebSocket-Key.
+#[derive(Default)]
+struct KeyLegs {
+    /// Connections with this key not closed yet; the entry goes at 0.
+    open: u32,
+    /// At most two: a proxied connection's legs.
+    legs: Vec<Leg>,
+    /// More than two connections, or two far apart in time, used the key
+    /// (test tools reuse the RFC's sample key): nothing is linked.
+    ambiguous: bool,
+}
+
+/// Requests of two legs of one proxied connection are this close in time.
+const LEG_WINDOW_NS: u64 = 10_000_000_000;
 
 /// One connection that sent a given key.
 struct Leg {
@@ -389,14 +404,14 @@ pub struct ConnState {
     port_mode: bool,
     detected_by: Option<&'static str>,
     dirs: [DirState; 2],
-    request: Option<RequestInfo>,
-    response: Option<ResponseInfo>,
+    request: Option<Box<RequestInfo>>,
+    response: Option<Box<ResponseInfo>>,
     /// The parsed upgrade request, until the response is checked against it.
     req: Option<Box<http::Request>>,
-    negotiated: Option<Negotiated>,
+    negotiated: Option<Box<Negotiated>>,
     /// Packet of a TLS record sent where the upgrade request was expected.
     tls_hello: Option<u64>,
-    acc: Acc,
+    acc: Box<Acc>,
 }
 
 impl ConnState {
@@ -433,7 +448,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             req: None,
             negotiated: None,
             tls_hello: None,
-            acc: Acc::default(),
+            acc: Box::default(),
         }
     }
 
@@ -739,16 +754,26 @@ impl<S: Sink> Analyzer<S> {
         match d {
             Dir::ClientToServer => match http::parse_request(reader.bytes()) {
                 Ok(req) if wants_websocket(&req) => {
-                    st.request = Some(request_info(&req, first));
+                    st.request = Some(Box::new(request_info(&req, first)));
                     st.acc
                         .findings
                         .extend(handshake::check_request(&req, first));
                     if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
-                        self.legs.entry(key).or_default().push(Leg {
-                            conn: meta.id,
-                            request_ts: meta.last_ts,
-                            closed: None,
+                        let e = self.legs.entry(key).or_default();
+                        e.open += 1;
+                        let far = e.legs.first().is_some_and(|l| {
+                            l.request_ts.0.abs_diff(meta.last_ts.0) > LEG_WINDOW_NS
                         });
+                        if e.legs.len() == 2 || far {
+                            e.ambiguous = true;
+                            e.legs.clear();
+                        } else if !e.ambiguous {
+                            e.legs.push(Leg {
+                                conn: meta.id,
+                                request_ts: meta.last_ts,
+                                closed: None,
+                            });
+                        }
                     }
                     st.req = Some(Box::new(req));
                     st.dirs[d.index()] = DirState::Pending {
@@ -776,7 +801,7 @@ impl<S: Sink> Analyzer<S> {
                     }
                     _ => return self.give_up(st),
                 };
-                st.response = Some(response_info(&resp, first));
+                st.response = Some(Box::new(response_info(&resp, first)));
                 if resp.status == 101 {
                     self.upgraded(st, meta, &resp, end);
                 } else if resp.status / 100 == 1 {
@@ -807,7 +832,7 @@ impl<S: Sink> Analyzer<S> {
             let packet = st.response.as_ref().map_or(0, |r| r.packet);
             let (findings, negotiated) = handshake::check_response(&req, resp, packet);
             st.acc.findings.extend(findings);
-            st.negotiated = Some(negotiated);
+            st.negotiated = Some(Box::new(negotiated));
         }
         st.dirs[1] = self.frames(st, Dir::ServerToClient, end, true);
         let pending = std::mem::replace(&mut st.dirs[0], DirState::Idle);
@@ -903,9 +928,9 @@ impl<S: Sink> Analyzer<S> {
             last_ts: meta.last_ts,
             last_frame_ts: acc.last_frame_ts,
             end: reason.as_str(),
-            negotiated: negotiated.map(|n| negotiated_info(n, &request, &response)),
-            request,
-            response,
+            negotiated: negotiated.map(|n| negotiated_info(*n, &request, &response)),
+            request: request.map(|r| *r),
+            response: response.map(|r| *r),
             other_leg: None,
             frames: acc.frames,
             payload_bytes: acc.payload_bytes,
@@ -943,69 +968,59 @@ impl<S: Sink> Analyzer<S> {
         else {
             return;
         };
-        let Some(legs) = self.legs.get_mut(&key) else {
+        let Some(entry) = self.legs.get_mut(&key) else {
             return;
         };
-        let Some(me) = legs.iter().position(|l| l.conn == rec.conn) else {
-            return;
-        };
-        let other = legs
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != me)
-            .min_by_key(|(_, l)| l.request_ts.0.abs_diff(legs[me].request_ts.0))
-            .map(|(i, _)| i);
-        let Some(o) = other else {
-            // Alone: nothing to tie it to later.
-            legs.remove(me);
-            if legs.is_empty() {
-                self.legs.remove(&key);
-            }
-            return;
-        };
-        rec.other_leg = Some(legs[o].conn);
-        let mine = if legs[me].request_ts <= legs[o].request_ts {
-            "client-leg"
+        entry.open = entry.open.saturating_sub(1);
+        if entry.open == 0 {
+            let entry = self.legs.remove(&key).expect("present");
+            Self::link(rec, &entry.legs);
         } else {
-            "backend-leg"
-        };
-        let theirs = if mine == "client-leg" {
-            "backend-leg"
-        } else {
-            "client-leg"
-        };
-        if let Some(their_causes) = &legs[o].closed {
-            for d in &mut rec.diagnosis {
-                let shared = their_causes.iter().any(|t| t.cause == d.cause);
-                d.hop = Some(if shared { "both" } else { mine });
+            Self::link(rec, &entry.legs);
+            if let Some(me) = entry.legs.iter_mut().find(|l| l.conn == rec.conn) {
+                me.closed = Some(rec.diagnosis.clone());
             }
-            let carried: Vec<Diagnosis> = their_causes
-                .iter()
-                .filter(|t| !rec.diagnosis.iter().any(|d| d.cause == t.cause))
-                .map(|t| {
-                    let mut d = t.clone();
-                    d.hop = Some(theirs);
-                    let note = format!(
-                        "seen on the other leg of this proxied connection (conn {})",
-                        legs[o].conn
-                    );
-                    d.evidence.insert(0, note);
-                    d
-                })
-                .collect();
-            rec.diagnosis.extend(carried);
-            let (a, b) = (me.max(o), me.min(o));
-            legs.remove(a);
-            legs.remove(b);
-            if legs.is_empty() {
-                self.legs.remove(&key);
-            }
+        }
+    }
+
+    fn link(rec: &mut ConnectionRecord, legs: &[Leg]) {
+        let [a, b] = legs else { return };
+        let (me, other) = match (a.conn == rec.conn, b.conn == rec.conn) {
+            (true, _) => (a, b),
+            (_, true) => (b, a),
+            _ => return,
+        };
+        rec.other_leg = Some(other.conn);
+        let (mine, theirs) = if me.request_ts <= other.request_ts {
+            ("client-leg", "backend-leg")
         } else {
+            ("backend-leg", "client-leg")
+        };
+        let Some(their_causes) = &other.closed else {
             for d in &mut rec.diagnosis {
                 d.hop = Some(mine);
             }
-            legs[me].closed = Some(rec.diagnosis.clone());
+            return;
+        };
+        for d in &mut rec.diagnosis {
+            let shared = their_causes.iter().any(|t| t.cause == d.cause);
+            d.hop = Some(if shared { "both" } else { mine });
         }
+        let carried: Vec<Diagnosis> = their_causes
+            .iter()
+            .filter(|t| !rec.diagnosis.iter().any(|d| d.cause == t.cause))
+            .map(|t| {
+                let mut d = t.clone();
+                d.hop = Some(theirs);
+                let note = format!(
+                    "seen on the other leg of this proxied connection (conn {})",
+                    other.conn
+                );
+                d.evidence.insert(0, note);
+                d
+            })
+            .collect();
+        rec.diagnosis.extend(carried);
     }
 }
 
@@ -1043,8 +1058,8 @@ fn tally_findings(acc: &mut Acc) {
 
 fn negotiated_info(
     n: Negotiated,
-    req: &Option<RequestInfo>,
-    resp: &Option<ResponseInfo>,
+    req: &Option<Box<RequestInfo>>,
+    resp: &Option<Box<ResponseInfo>>,
 ) -> NegotiatedInfo {
     let key = req.as_ref().and_then(|r| r.sec_websocket_key.as_deref());
     let accept = resp

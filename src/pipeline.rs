@@ -95,37 +95,99 @@ pub fn run<S: Sink>(
     sink: S,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Outcome, S), std::io::Error> {
+    let mut sources = Sources::default();
+    for path in inputs {
+        sources.files.push(path.display().to_string());
+        match CaptureReader::open(path) {
+            Ok(r) => {
+                let size = std::fs::metadata(path)
+                    .ok()
+                    .filter(|m| m.is_file())
+                    .map(|m| m.len());
+                sources.total = match (sources.total, size) {
+                    (Some(t), Some(n)) if !r.compressed() => Some(t + n),
+                    _ => None,
+                };
+                sources.readers.push(r);
+            }
+            Err(e) => sources.errors.push(e.to_string()),
+        }
+    }
+    run_sources(sources, opts, sink, progress)
+}
+
+/// Captures already opened (e.g. from memory, for fuzzing and tests).
+#[derive(Default)]
+pub struct Sources {
+    pub files: Vec<String>,
+    pub readers: Vec<CaptureReader>,
+    /// Inputs that could not be opened, as messages.
+    pub errors: Vec<String>,
+    pub total: Option<u64>,
+}
+
+/// [`run`] over captures already opened.
+pub fn run_sources<S: Sink>(
+    sources: Sources,
+    opts: &Options,
+    sink: S,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(Outcome, S), std::io::Error> {
     let started = Instant::now();
     let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
     let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
     let mut summary = SummaryRecord {
         kind: "summary",
+        files: sources.files,
+        input_errors: sources.errors,
         ..SummaryRecord::default()
     };
     let mut skips = Skips::default();
-    let mut readers = Vec::new();
-    let mut total = Some(0u64);
-    for path in inputs {
-        summary.files.push(path.display().to_string());
-        match CaptureReader::open(path) {
-            Ok(mut r) => {
-                let size = std::fs::metadata(path)
-                    .ok()
-                    .filter(|m| m.is_file())
-                    .map(|m| m.len());
-                total = match (total, size) {
-                    (Some(t), Some(n)) if !r.compressed() => Some(t + n),
-                    _ => None,
-                };
-                match r.advance() {
-                    Ok(true) => readers.push(r),
-                    Ok(false) => {}
-                    Err(e) => summary.input_errors.push(e.to_string()),
-                }
-            }
-            Err(e) => summary.input_errors.push(e.to_string()),
-        }
+    feed(
+        sources.readers,
+        sources.total,
+        &mut summary,
+        &mut skips,
+        &mut tcp,
+        &mut analyzer,
+        progress,
+    );
+    tcp.finish(&mut analyzer);
+    if let Some(e) = analyzer.take_error() {
+        return Err(e);
     }
+    let totals = analyzer.totals();
+    summary.skipped = skips.into_map();
+    summary.tcp_connections = tcp.stats.connections;
+    summary.websocket_connections = totals.websocket_connections;
+    summary.frames = totals.frames;
+    summary.findings_by_code = totals.findings_by_code.clone();
+    summary.findings_by_severity = totals.findings_by_severity.clone();
+    summary.diagnoses = totals.diagnoses.clone();
+    summary.elapsed_ms = started.elapsed().as_millis() as u64;
+    let mut sink = analyzer.into_sink();
+    sink.record(Record::Summary(&summary))?;
+    let damaged = !summary.input_errors.is_empty();
+    Ok((Outcome { summary, damaged }, sink))
+}
+
+/// Reads `readers` merged in timestamp order into the reassembler.
+fn feed<S: Sink>(
+    mut readers: Vec<CaptureReader>,
+    total: Option<u64>,
+    summary: &mut SummaryRecord,
+    skips: &mut Skips,
+    tcp: &mut Reassembler<Analyzer<S>>,
+    analyzer: &mut Analyzer<S>,
+    progress: &mut dyn FnMut(&Progress),
+) {
+    readers.retain_mut(|r| match r.advance() {
+        Ok(more) => more,
+        Err(e) => {
+            summary.input_errors.push(e.to_string());
+            false
+        }
+    });
     let mut number = 0u64;
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {
@@ -137,7 +199,7 @@ pub fn run<S: Sink>(
             match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
                 Ok(seg) => {
                     summary.tcp_packets += 1;
-                    tcp.packet(&seg, number, p.ts, &mut analyzer);
+                    tcp.packet(&seg, number, p.ts, analyzer);
                 }
                 Err(skip) => skips.add(skip),
             }
@@ -159,23 +221,6 @@ pub fn run<S: Sink>(
             });
         }
     }
-    tcp.finish(&mut analyzer);
-    if let Some(e) = analyzer.take_error() {
-        return Err(e);
-    }
-    let totals = analyzer.totals();
-    summary.skipped = skips.into_map();
-    summary.tcp_connections = tcp.stats.connections;
-    summary.websocket_connections = totals.websocket_connections;
-    summary.frames = totals.frames;
-    summary.findings_by_code = totals.findings_by_code.clone();
-    summary.findings_by_severity = totals.findings_by_severity.clone();
-    summary.diagnoses = totals.diagnoses.clone();
-    summary.elapsed_ms = started.elapsed().as_millis() as u64;
-    let mut sink = analyzer.into_sink();
-    sink.record(Record::Summary(&summary))?;
-    let damaged = !summary.input_errors.is_empty();
-    Ok((Outcome { summary, damaged }, sink))
 }
 
 /// The reader whose current packet is earliest (the first on ties, so one

@@ -1,5 +1,6 @@
 //! Capture timestamps: nanoseconds since the Unix epoch, printed as RFC 3339.
 
+use std::cell::Cell;
 use std::fmt;
 
 /// A capture timestamp in nanoseconds since 1970-01-01T00:00:00Z.
@@ -39,21 +40,67 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+thread_local! {
+    /// The last second formatted (`YYYY-MM-DDTHH:MM:SS`): records of one
+    /// capture mostly share it, and the calendar arithmetic is the costly
+    /// part of a timestamp.
+    static LAST_SECOND: Cell<(i64, [u8; 19])> = const { Cell::new((i64::MIN, [0; 19])) };
+}
+
+fn second_prefix(secs: i64) -> [u8; 19] {
+    let (cached, text) = LAST_SECOND.get();
+    if cached == secs {
+        return text;
+    }
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = [0u8; 19];
+    let text = format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}",
+        sod / 3600,
+        (sod / 60) % 60,
+        sod % 60
+    );
+    // Years beyond 9999 do not fit the fixed form; they are not cached.
+    if text.len() == 19 {
+        out.copy_from_slice(text.as_bytes());
+        LAST_SECOND.set((secs, out));
+    }
+    out
+}
+
 /// RFC 3339 in UTC with nanoseconds: `2024-05-01T12:00:00.123456789Z`.
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let secs = self.0.div_euclid(1_000_000_000);
-        let nanos = self.0.rem_euclid(1_000_000_000);
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (y, m, d) = civil_from_days(days);
-        write!(
-            f,
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-            sod / 3600,
-            (sod / 60) % 60,
-            sod % 60
-        )
+        let mut nanos = self.0.rem_euclid(1_000_000_000);
+        let prefix = second_prefix(secs);
+        let mut buf = [0u8; 31];
+        buf[..19].copy_from_slice(&prefix);
+        buf[19] = b'.';
+        for i in (20..29).rev() {
+            buf[i] = b'0' + (nanos % 10) as u8;
+            nanos /= 10;
+        }
+        buf[29] = b'Z';
+        match std::str::from_utf8(&buf[..30]) {
+            Ok(s) if prefix[0] != 0 => f.write_str(s),
+            _ => {
+                // Outside the cacheable range: the plain way.
+                let days = secs.div_euclid(86_400);
+                let sod = secs.rem_euclid(86_400);
+                let (y, m, d) = civil_from_days(days);
+                write!(
+                    f,
+                    "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:09}Z",
+                    sod / 3600,
+                    (sod / 60) % 60,
+                    sod % 60,
+                    self.0.rem_euclid(1_000_000_000)
+                )
+            }
+        }
     }
 }
 
@@ -72,6 +119,24 @@ mod tests {
         assert_eq!(
             Timestamp(1_700_000_000_123_456_789).to_string(),
             "2023-11-14T22:13:20.123456789Z"
+        );
+    }
+
+    #[test]
+    fn cached_second_is_reused_and_replaced() {
+        let a = Timestamp(1_700_000_000_000_000_001);
+        let b = Timestamp(1_700_000_000_999_999_999);
+        let c = Timestamp(1_700_000_001_000_000_000);
+        assert_eq!(a.to_string(), "2023-11-14T22:13:20.000000001Z");
+        assert_eq!(b.to_string(), "2023-11-14T22:13:20.999999999Z");
+        assert_eq!(c.to_string(), "2023-11-14T22:13:21.000000000Z");
+        assert_eq!(
+            Timestamp(i64::MAX).to_string(),
+            "2262-04-11T23:47:16.854775807Z"
+        );
+        assert_eq!(
+            Timestamp(i64::MIN).to_string(),
+            "1677-09-21T00:12:43.145224192Z"
         );
     }
 

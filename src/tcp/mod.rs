@@ -83,6 +83,9 @@ pub enum CloseReason {
     Reused,
     /// The capture ended with the connection open.
     EndOfCapture,
+    /// Too many connections were open at once: the least recently active
+    /// was retired to bound memory.
+    Evicted,
 }
 
 impl CloseReason {
@@ -93,6 +96,7 @@ impl CloseReason {
             CloseReason::Idle => "idle",
             CloseReason::Reused => "reused",
             CloseReason::EndOfCapture => "end-of-capture",
+            CloseReason::Evicted => "evicted",
         }
     }
 }
@@ -139,6 +143,10 @@ pub struct Config {
     /// How long a closed connection's 4-tuple absorbs late packets
     /// (retransmissions, final ACKs) before a packet opens a new connection.
     pub closed_linger_ns: i64,
+    /// Connections open at once; beyond it the least recently active one is
+    /// retired (a SYN flood or a million idle connections cannot exhaust
+    /// memory).
+    pub max_live: u64,
 }
 
 impl Default for Config {
@@ -150,7 +158,8 @@ impl Default for Config {
             },
             max_total_held: 32 << 20,
             idle_timeout_ns: 600 * 1_000_000_000,
-            closed_linger_ns: 60 * 1_000_000_000,
+            closed_linger_ns: 10 * 1_000_000_000,
+            max_live: 32_768,
         }
     }
 }
@@ -164,6 +173,8 @@ pub struct TcpStats {
     pub late_packets: u64,
     /// Times the total memory cap forced held data out as gaps.
     pub memcap_releases: u64,
+    /// Connections retired because too many were open at once.
+    pub evicted: u64,
 }
 
 /// Normalised 4-tuple: the smaller endpoint first, so both directions map to
@@ -312,6 +323,9 @@ impl<H: StreamHandler> Reassembler<H> {
         );
         self.stats.connections += 1;
         self.live += 1;
+        if self.live > self.cfg.max_live {
+            self.evict(h);
+        }
         self.stats.peak_live = self.stats.peak_live.max(self.live);
         self.timers.push(Reverse((
             ts.0.saturating_add(self.cfg.idle_timeout_ns),
@@ -461,6 +475,31 @@ impl<H: StreamHandler> Reassembler<H> {
                     } else {
                         self.timers.push(Reverse((idle_until, id, key)));
                     }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Retires the connection whose timer is due first: the least recently
+    /// active one, as timers are re-armed on activity.
+    fn evict(&mut self, h: &mut H) {
+        while let Some(Reverse((due, id, key))) = self.timers.pop() {
+            match self.conns.get(&key) {
+                Some(Slot::Live(c)) if c.meta.id == id => {
+                    let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
+                    if idle_until > due {
+                        // Active since this timer was armed: re-arm, look on.
+                        self.timers.push(Reverse((idle_until, id, key)));
+                        continue;
+                    }
+                    let (packet, ts) = (c.meta.last_packet, c.meta.last_ts);
+                    self.stats.evicted += 1;
+                    self.close(key, CloseReason::Evicted, packet, ts, h);
+                    return;
+                }
+                Some(Slot::Closed { id: cid, .. }) if *cid == id => {
+                    self.conns.remove(&key);
                 }
                 _ => {}
             }

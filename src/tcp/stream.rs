@@ -147,7 +147,7 @@ struct Recent {
     next: usize,
 }
 
-const RECENT: usize = 8;
+const RECENT: usize = 4;
 
 impl Recent {
     fn record(&mut self, offset: u64, data: &[u8]) {
@@ -173,18 +173,31 @@ impl Recent {
     }
 }
 
-/// A fast non-cryptographic hash (64-bit multiply-xorshift over words); it only
-/// has to tell a changed retransmission from an identical one.
+/// A fast non-cryptographic hash; it only has to tell a changed
+/// retransmission from an identical one. Every delivered byte goes through
+/// it, so it runs four independent lanes over 32-byte blocks (no lane waits
+/// on another's multiply) and folds them at the end.
 fn hash(data: &[u8]) -> u64 {
-    const K: u64 = 0x9E37_79B9_7F4A_7C15;
-    let mut h = (data.len() as u64).wrapping_mul(K);
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let v = u64::from_le_bytes(w.try_into().expect("8-byte chunk"));
-        h = (h ^ v).wrapping_mul(K).rotate_left(29);
+    const K: [u64; 4] = [
+        0x9E37_79B9_7F4A_7C15,
+        0xC2B2_AE3D_27D4_EB4F,
+        0x1656_67B1_9E37_79F9,
+        0x85EB_CA77_C2B2_AE63,
+    ];
+    let mut lanes = K;
+    let mut blocks = data.chunks_exact(32);
+    for b in &mut blocks {
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            let v = u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+            *lane = (*lane ^ v).wrapping_mul(K[i]).rotate_left(31);
+        }
     }
-    for &b in words.remainder() {
-        h = (h ^ u64::from(b)).wrapping_mul(K).rotate_left(29);
+    let mut h = (data.len() as u64).wrapping_mul(K[0]);
+    for lane in lanes {
+        h = (h ^ lane).wrapping_mul(K[1]).rotate_left(27);
+    }
+    for &byte in blocks.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(K[2]).rotate_left(29);
     }
     h ^ (h >> 32)
 }
@@ -710,6 +723,19 @@ mod tests {
                 seen.gaps.push((g.offset, g.len, g.reason));
             }
             StreamEvent::Conflict { offset, len, .. } => seen.conflicts.push((offset, len)),
+        }
+    }
+
+    #[test]
+    fn test_hash_sees_any_single_byte_change() {
+        let base: Vec<u8> = (0..200u8).collect();
+        for len in [0, 1, 31, 32, 33, 64, 100, 200] {
+            let h = hash(&base[..len]);
+            for i in 0..len {
+                let mut m = base[..len].to_vec();
+                m[i] ^= 0x01;
+                assert_ne!(hash(&m), h, "len {len} byte {i}");
+            }
         }
     }
 

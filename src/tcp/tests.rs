@@ -315,3 +315,49 @@ fn test_conflicting_retransmission_counted() {
     t.finish();
     assert_eq!(take_closed()[0].3, 1);
 }
+
+#[test]
+fn test_too_many_connections_evicts_least_recently_active() {
+    let mut t = T::new();
+    t.r = Reassembler::new(Config {
+        max_live: 3,
+        ..Config::default()
+    });
+    for i in 0..3u8 {
+        t.n += 1;
+        t.ts += 1000;
+        let seg = TcpSegment {
+            src: ip(10 + i),
+            dst: ip(2),
+            src_port: 1000,
+            dst_port: 80,
+            seq: 0,
+            ack: 0,
+            flags: TcpFlags(TcpFlags::SYN),
+            window: 0,
+            payload: b"",
+            payload_len: 0,
+        };
+        t.r.packet(&seg, t.n, Timestamp(t.ts), &mut t.log);
+    }
+    // Connection 0 is active again; 1 is now the least recently active.
+    t.n += 1;
+    t.ts += 1000;
+    let again = TcpSegment {
+        src: ip(10),
+        dst: ip(2),
+        src_port: 1000,
+        dst_port: 80,
+        seq: 1,
+        ack: 0,
+        flags: TcpFlags(TcpFlags::ACK),
+        window: 0,
+        payload: b"",
+        payload_len: 0,
+    };
+    t.r.packet(&again, t.n, Timestamp(t.ts), &mut t.log);
+    t.handshake(100, 5000);
+    assert_eq!(t.log.closed, vec![(1, CloseReason::Evicted)]);
+    assert_eq!(t.r.live(), 3);
+    assert_eq!(t.r.stats.evicted, 1);
+}
