@@ -34,6 +34,13 @@ use std::collections::{BTreeMap, HashMap};
 /// stops the analysis.
 pub trait Sink {
     fn record(&mut self, r: Record<'_>) -> std::io::Result<()>;
+
+    /// Whether frame records are written at all (a summary writer drops
+    /// them): when not, per-frame work done only for the output, such as
+    /// payload previews, is skipped.
+    fn wants_frames(&self) -> bool {
+        true
+    }
 }
 
 /// What the analysis is told by the user.
@@ -70,6 +77,14 @@ impl PayloadMode {
             PayloadMode::None => None,
             PayloadMode::Hex => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
             PayloadMode::Base64 => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
+            PayloadMode::Text
+                if bytes
+                    .iter()
+                    .all(|b| (b' '..=b'~').contains(b) && *b != b'\\') =>
+            {
+                // The common case, printable ASCII, needs no escaping.
+                Some(String::from_utf8_lossy(bytes).into_owned())
+            }
             PayloadMode::Text => {
                 let mut s = String::with_capacity(bytes.len());
                 for chunk in bytes.utf8_chunks() {
@@ -185,7 +200,11 @@ impl<S: Sink> Out<S> {
 
 impl<S: Sink> Analyzer<S> {
     pub fn new(opts: Options, sink: S) -> Analyzer<S> {
-        let preview = opts.payload;
+        let preview = if sink.wants_frames() {
+            opts.payload
+        } else {
+            PayloadMode::None
+        };
         Analyzer {
             opts,
             out: Out {
@@ -730,7 +749,7 @@ impl<S: Sink> Analyzer<S> {
             deflate,
             max_payload: self.opts.max_payload,
             max_inflated: self.opts.max_inflated,
-            preview: match self.opts.payload {
+            preview: match self.out.preview {
                 PayloadMode::None => 0,
                 _ => self.opts.payload_bytes,
             },

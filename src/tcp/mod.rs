@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 use seq::SeqNumber;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 pub use stream::{Chunk, Gap, GapReason, HalfLimits, HalfStats, StreamEvent};
 use stream::{Half, SegmentIn};
 
@@ -178,13 +178,32 @@ pub struct TcpStats {
 }
 
 /// Normalised 4-tuple: the smaller endpoint first, so both directions map to
-/// the same key.
+/// the same key. Packed (addresses as u128, IPv4 mapped into IPv6, both
+/// ports in one word) because it is built and hashed for every packet:
+/// hashing two `SocketAddr`s field by field cost more than the lookup.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct FlowKey(SocketAddr, SocketAddr);
+struct FlowKey {
+    lo: u128,
+    hi: u128,
+    ports: u32,
+}
 
 impl FlowKey {
     fn new(a: SocketAddr, b: SocketAddr) -> FlowKey {
-        if a <= b { FlowKey(a, b) } else { FlowKey(b, a) }
+        let pack = |s: SocketAddr| {
+            let ip = match s.ip() {
+                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                IpAddr::V6(v6) => u128::from(v6),
+            };
+            (ip, s.port())
+        };
+        let (a, b) = (pack(a), pack(b));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        FlowKey {
+            lo: lo.0,
+            hi: hi.0,
+            ports: u32::from(lo.1) << 16 | u32::from(hi.1),
+        }
     }
 }
 
