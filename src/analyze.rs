@@ -59,6 +59,19 @@ pub struct Options {
     pub payload_bytes: usize,
 }
 
+/// Whether a preview must be escaped: invalid UTF-8, a control character
+/// or a backslash. Checked on bytes first, as nearly all text is ASCII.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let plain = |b: &u8| (b' '..=b'~').contains(b) && *b != b'\\';
+    if bytes.iter().all(plain) {
+        return false;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.chars().any(|c| c.is_control() || c == '\\'),
+        Err(_) => true,
+    }
+}
+
 /// How a payload preview is written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PayloadMode {
@@ -77,12 +90,8 @@ impl PayloadMode {
             PayloadMode::None => None,
             PayloadMode::Hex => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
             PayloadMode::Base64 => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
-            PayloadMode::Text
-                if bytes
-                    .iter()
-                    .all(|b| (b' '..=b'~').contains(b) && *b != b'\\') =>
-            {
-                // The common case, printable ASCII, needs no escaping.
+            PayloadMode::Text if !needs_escape(bytes) => {
+                // The common case, printable text, is copied as it is.
                 Some(String::from_utf8_lossy(bytes).into_owned())
             }
             PayloadMode::Text => {

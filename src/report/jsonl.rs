@@ -4,28 +4,44 @@
 
 use crate::analyze::Sink;
 use crate::record::Record;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
+
+/// Bytes gathered before a write to the output.
+const CHUNK: usize = 64 * 1024;
 
 pub struct JsonlWriter<W: Write> {
-    w: BufWriter<W>,
+    w: W,
+    buf: Vec<u8>,
 }
 
 impl<W: Write> JsonlWriter<W> {
     pub fn new(w: W) -> JsonlWriter<W> {
         JsonlWriter {
-            w: BufWriter::with_capacity(64 * 1024, w),
+            w,
+            buf: Vec::with_capacity(CHUNK + 4096),
         }
     }
 
     pub fn finish(mut self) -> io::Result<W> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
         self.w.flush()?;
-        self.w.into_inner().map_err(|e| e.into_error())
+        Ok(self.w)
     }
 }
 
 impl<W: Write> Sink for JsonlWriter<W> {
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
-        self.w.write_all(b"\n")
+        match r {
+            // Frames are most of the output: written by hand (same bytes).
+            Record::Frame(f) => f.write_json(&mut self.buf),
+            other => serde_json::to_writer(&mut self.buf, &other).map_err(io::Error::from)?,
+        }
+        self.buf.push(b'\n');
+        if self.buf.len() >= CHUNK {
+            self.w.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
     }
 }
