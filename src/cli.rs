@@ -76,7 +76,7 @@ pub struct AnalyzeArgs {
     /// json: one JSON document `{"records":[...],"summary":{...}}`.
     /// summary: only the totals, as text.
     /// The record schema is in docs/records.md.
-    #[arg(long, value_enum, value_name = "FORMAT")]
+    #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
     pub format: Option<Format>,
 
     /// Only report connection ID (the `conn` field); may be repeated.
@@ -98,7 +98,13 @@ pub struct AnalyzeArgs {
     /// Findings below it are left out of frame and connection records (and
     /// their `findings_by_code`). It does not change the summary record or
     /// the exit status (see --fail-on).
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value = "info")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SEVERITY",
+        default_value = "info",
+        hide_possible_values = true
+    )]
     pub severity: SeverityArg,
 
     /// Treat TCP port PORT as WebSocket even when no handshake was captured.
@@ -121,7 +127,7 @@ pub struct AnalyzeArgs {
     /// The preview is of the unmasked (and inflated) payload. text escapes non-printable bytes; the preview is at most
     /// --payload-bytes bytes of payload. Giving --payload-bytes alone
     /// implies text.
-    #[arg(long, value_enum, value_name = "MODE")]
+    #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
     pub payload: Option<PayloadArg>,
 
     /// Payload bytes in each preview (default 64).
@@ -130,8 +136,17 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "N", value_parser = parse_size)]
     pub payload_bytes: Option<u64>,
 
-    /// Exit with status 1 when a finding of this severity or above is found.
-    #[arg(long, value_enum, default_value = "error", value_name = "SEVERITY")]
+    /// Exit with status 1 on a finding of this severity or above.
+    ///
+    /// error, warning or info. Judged on the whole capture, whatever
+    /// --conn, --only-findings and --severity show.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "error",
+        value_name = "SEVERITY",
+        hide_possible_values = true
+    )]
     pub fail_on: SeverityArg,
 
     /// Table: show every frame of long connections.
@@ -147,7 +162,13 @@ pub struct AnalyzeArgs {
     ///
     /// auto colours when standard output is a terminal and the NO_COLOR
     /// environment variable is unset or empty.
-    #[arg(long, value_enum, value_name = "WHEN", default_value = "auto")]
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        hide_possible_values = true
+    )]
     pub color: ColorArg,
 }
 

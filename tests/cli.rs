@@ -642,10 +642,13 @@ fn several_files_merge_into_the_whole() {
     // A rotated ring buffer: the first packets in one file, the rest in the
     // next; and interleaved files (every other packet), which only the
     // timestamp merge puts back in order.
-    let splits: [(&str, Box<dyn Fn(usize) -> bool>); 2] = [
-        ("halves", Box::new(|i| i < 27)),
-        ("interleaved", Box::new(|i| i % 2 == 0)),
-    ];
+    fn halves(i: usize) -> bool {
+        i < 27
+    }
+    fn interleaved(i: usize) -> bool {
+        i.is_multiple_of(2)
+    }
+    let splits: [(&str, fn(usize) -> bool); 2] = [("halves", halves), ("interleaved", interleaved)];
     for (name, first) in splits {
         let a = dir.path(&format!("{name}-a.pcap"));
         let b = dir.path(&format!("{name}-b.pcap"));
@@ -694,6 +697,8 @@ fn completions() {
     assert!(bash.stdout.contains("_wscap"), "{}", bash.stdout);
     assert!(bash.stdout.contains("--only-findings"));
     assert!(bash.stdout.contains("complete -F"));
+    // Value completions come from the same definitions as the flags.
+    assert!(bash.stdout.contains("table jsonl json summary"));
     for shell in ["zsh", "fish"] {
         let o = run(&["completions", shell]);
         assert_eq!(o.code, 0);

@@ -147,6 +147,10 @@ pub struct TableWriter<W: Write> {
     diags: Diagnoses,
     /// A block has been written (blocks are separated by a blank line).
     wrote_block: bool,
+    /// The last block was a one-line "not WebSocket" entry: consecutive
+    /// ones are listed without blank lines, so the plain HTTP connections
+    /// of a busy port do not push the WebSocket blocks apart.
+    last_one_line: bool,
 }
 
 impl<W: Write> TableWriter<W> {
@@ -158,6 +162,7 @@ impl<W: Write> TableWriter<W> {
             pending: BTreeMap::new(),
             diags: Diagnoses::default(),
             wrote_block: false,
+            last_one_line: false,
         }
     }
 
@@ -176,18 +181,21 @@ impl<W: Write> TableWriter<W> {
         self.out(&l)
     }
 
-    fn separate(&mut self) -> io::Result<()> {
-        if self.wrote_block {
+    fn separate(&mut self, one_line: bool) -> io::Result<()> {
+        if self.wrote_block && !(one_line && self.last_one_line) {
             self.w.write_all(b"\n")?;
         }
         self.wrote_block = true;
+        self.last_one_line = one_line;
         Ok(())
     }
 
     fn connection(&mut self, c: &ConnectionRecord) -> io::Result<()> {
         let rows = self.pending.remove(&c.conn).unwrap_or_default();
         self.diags.observe(c);
-        self.separate()?;
+        let one_line =
+            !c.websocket && c.request.is_none() && rows.count == 0 && c.findings.is_empty();
+        self.separate(one_line)?;
 
         let mut l = Line::new();
         l.push(format!("conn {}", c.conn), Paint::Bold)
@@ -195,7 +203,7 @@ impl<W: Write> TableWriter<W> {
         if c.roles == "port-guess" {
             l.push("  (roles guessed from ports)", Paint::Dim);
         }
-        if !c.websocket && c.request.is_none() && rows.count == 0 && c.findings.is_empty() {
+        if one_line {
             l.push("  not WebSocket", Paint::Dim);
             self.out(&l)?;
             return self.flush_block();
@@ -445,12 +453,12 @@ impl<W: Write> Sink for TableWriter<W> {
                 // happen; shown rather than lost).
                 let left = std::mem::take(&mut self.pending);
                 for (conn, rows) in left {
-                    self.separate()?;
+                    self.separate(false)?;
                     self.text(format!("conn {conn}  (no connection record)"), Paint::Bold)?;
                     let start = rows.rows().next().map_or(Timestamp(0), |r| r.ts);
                     self.rows(&rows, start)?;
                 }
-                self.separate()?;
+                self.separate(false)?;
                 write_summary(&mut self.w, self.style, s, &self.diags, false)?;
                 self.w.flush()
             }
