@@ -11,6 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use wscap::analyze::PayloadMode;
 use wscap::finding::Severity;
 use wscap::report::{FilterOptions, Style, TableOptions};
 
@@ -122,15 +123,15 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_payload: Option<u64>,
 
-    /// Add a payload preview to frame records: none, text, hex or base64.
+    /// Payload preview in frame records: text (default), hex, base64 or none.
     ///
-    /// The preview is of the unmasked (and inflated) payload. text escapes non-printable bytes; the preview is at most
-    /// --payload-bytes bytes of payload. Giving --payload-bytes alone
-    /// implies text.
+    /// The preview is of the unmasked (and inflated) payload, at most
+    /// --payload-bytes bytes of it. text escapes non-printable characters
+    /// and invalid UTF-8 (`\n`, `\x00`); none leaves `preview` out.
     #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
     pub payload: Option<PayloadArg>,
 
-    /// Payload bytes in each preview (default 64).
+    /// Payload bytes in each preview (default 32).
     ///
     /// Accepts units like --max-payload.
     #[arg(long, value_name = "N", value_parser = parse_size)]
@@ -205,6 +206,17 @@ pub enum PayloadArg {
     Base64,
 }
 
+impl From<PayloadArg> for PayloadMode {
+    fn from(p: PayloadArg) -> PayloadMode {
+        match p {
+            PayloadArg::None => PayloadMode::None,
+            PayloadArg::Text => PayloadMode::Text,
+            PayloadArg::Hex => PayloadMode::Hex,
+            PayloadArg::Base64 => PayloadMode::Base64,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
     Auto,
@@ -218,10 +230,6 @@ pub enum Shell {
     Zsh,
     Fish,
 }
-
-/// Payload bytes in a preview when --payload is given without
-/// --payload-bytes: enough to recognise a message, short enough for a line.
-pub const DEFAULT_PAYLOAD_BYTES: u64 = 64;
 
 /// What to do, with every flag resolved.
 #[derive(Debug)]
@@ -240,9 +248,10 @@ pub struct Config {
     pub style: Style,
     pub ports: Vec<u16>,
     pub max_payload: Option<u64>,
-    /// `None` = no preview.
-    pub payload: Option<PayloadArg>,
-    pub payload_bytes: u64,
+    /// `None` = the analysis default (text).
+    pub payload: Option<PayloadMode>,
+    /// `None` = the analysis default.
+    pub payload_bytes: Option<usize>,
     pub fail_on: Severity,
     /// Standard error is a terminal, so a progress bar may be drawn there.
     pub progress: bool,
@@ -279,13 +288,6 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         ColorArg::Never => false,
         ColorArg::Auto => stdout_tty && !no_color_env(),
     };
-    let payload = match (a.payload, a.payload_bytes) {
-        (Some(PayloadArg::None), _) => None,
-        (Some(p), _) => Some(p),
-        // Asking for a size only makes sense with a preview.
-        (None, Some(_)) => Some(PayloadArg::Text),
-        (None, None) => None,
-    };
     Config {
         inputs: a.captures,
         format,
@@ -304,8 +306,11 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         style: Style::new(color),
         ports: a.port,
         max_payload: a.max_payload,
-        payload,
-        payload_bytes: a.payload_bytes.unwrap_or(DEFAULT_PAYLOAD_BYTES),
+        payload: a.payload.map(PayloadMode::from),
+        // A preview longer than memory can hold is no preview limit at all.
+        payload_bytes: a
+            .payload_bytes
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         fail_on: a.fail_on.into(),
         progress: std::io::stderr().is_terminal(),
     }
@@ -392,6 +397,15 @@ mod tests {
         assert!(parse_size("12XB").is_err());
         assert!(parse_size("99999999999999999999").is_err());
         assert!(parse_size("18446744073709551615KiB").is_err());
+    }
+
+    #[test]
+    fn help_states_the_analysis_defaults() {
+        // The -h text of --payload and --payload-bytes names the defaults
+        // the analysis applies when they are not given.
+        let d = wscap::analyze::Options::default();
+        assert_eq!(d.payload, PayloadMode::Text);
+        assert_eq!(d.payload_bytes, 32);
     }
 
     #[test]

@@ -52,10 +52,12 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     let mut opts = Options::default();
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
-    // --payload/--payload-bytes are parsed and resolved (cfg.payload,
-    // cfg.payload_bytes) but the analysis has no preview option yet; they
-    // are passed on once it does.
-    let _ = (cfg.payload, cfg.payload_bytes);
+    if let Some(p) = cfg.payload {
+        opts.analysis.payload = p;
+    }
+    if let Some(n) = cfg.payload_bytes {
+        opts.analysis.payload_bytes = n;
+    }
 
     let inputs: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
     let mut progress = ProgressDisplay::new(cfg.progress);

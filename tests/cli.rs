@@ -455,21 +455,33 @@ fn max_payload_sets_the_frame_limit() {
 }
 
 #[test]
-fn payload_flags_are_accepted() {
+fn payload_preview_flags() {
     let c = cap("py-echo.pcap");
-    for args in [
-        vec!["--payload", "text"],
-        vec!["--payload", "hex", "--payload-bytes", "16"],
-        vec!["--payload", "base64", "--payload-bytes", "1KiB"],
-        vec!["--payload", "none"],
-        vec!["--payload-bytes", "8"],
-    ] {
-        let mut a = args.clone();
+    // The first frame is the client's text "Hello, wscap!".
+    let first = |args: &[&str]| -> Value {
+        let mut a = args.to_vec();
         a.push(&c);
         let o = run(&a);
         assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
         assert_eq!(o.of_type("frame").len(), 17);
-    }
+        o.of_type("frame")[0]["preview"].clone()
+    };
+    assert_eq!(
+        first(&[]),
+        "Hello, wscap!",
+        "a short text preview by default"
+    );
+    assert_eq!(first(&["--payload", "text"]), "Hello, wscap!");
+    assert_eq!(first(&["--payload-bytes", "5"]), "Hello");
+    assert_eq!(
+        first(&["--payload", "hex", "--payload-bytes", "4"]),
+        "48656c6c"
+    );
+    assert_eq!(
+        first(&["--payload", "base64", "--payload-bytes", "1KiB"]),
+        "SGVsbG8sIHdzY2FwIQ=="
+    );
+    assert_eq!(first(&["--payload", "none"]), Value::Null);
     assert_eq!(run(&["--payload", "binary", &c]).code, 2);
     assert_eq!(run(&["--payload-bytes", "lots", &c]).code, 2);
 }

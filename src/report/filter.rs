@@ -112,6 +112,10 @@ impl<S: Sink> Sink for Filter<S> {
             Record::Summary(_) => self.inner.record(r),
         }
     }
+
+    fn wants_frames(&self) -> bool {
+        self.inner.wants_frames()
+    }
 }
 
 #[cfg(test)]

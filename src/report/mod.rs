@@ -59,4 +59,13 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Summary(w) => w.record(r),
         }
     }
+
+    fn wants_frames(&self) -> bool {
+        match self {
+            Writer::Jsonl(w) => w.wants_frames(),
+            Writer::Json(w) => w.wants_frames(),
+            Writer::Table(w) => w.wants_frames(),
+            Writer::Summary(w) => w.wants_frames(),
+        }
+    }
 }

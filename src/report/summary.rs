@@ -249,4 +249,9 @@ impl<W: Write> Sink for SummaryWriter<W> {
             Record::Summary(s) => write_summary(&mut self.w, self.style, s, &self.diags, true),
         }
     }
+
+    /// Frames are dropped here, so the analysis can skip their previews.
+    fn wants_frames(&self) -> bool {
+        false
+    }
 }
