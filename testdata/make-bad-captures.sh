@@ -80,6 +80,10 @@ c_tls_in_websocket_stream()         { bad_client tls_in_websocket_stream 18040 p
 c_unparseable_frame_data()          { bad_client unparseable_frame_data 18041 py; }
 # websockets' default max_size is 1 MiB (1048576): the 2 MiB frame is over it.
 c_frame_exceeds_limit()             { bad_client frame_exceeds_limit 18042 py; }
+# An 80 MiB text message deflated to about 80 KB ("deflate bomb"): the frame
+# is far below websockets' max_size, the inflated message far above it (and
+# above wscap's 64 MiB inflate cap).
+c_decompression_limit_exceeded()    { bad_client decompression_limit_exceeded 18045 py-deflate; }
 
 # --- handshake-level violations, real client -> raw server
 c_masked_server_frame()        { bad_server masked_server_frame 18050 py; }
@@ -129,6 +133,54 @@ c_incomplete_frame_at_end() {
   tsv "$f"
 }
 
+# Real websockets client and server; then two packets are deleted with editcap
+# (pcaptool.py gap-packets picks them and says what they held): a segment in
+# the middle of a frame's payload, and the segment holding another frame's
+# header. Runs in a private network namespace whose lo has MTU 1500 and
+# segmentation offloads off, so that each few-KB message spans several
+# segments (on the normal lo it would be one 64 KB GSO packet).
+c_capture_gap() {
+  unshare -n bash "$HERE/make-bad-captures.sh" __netns_capture_gap
+}
+netns_capture_gap() {
+  local port=18043 f="$CAPS/bad-capture_gap.pcap" full="$WORK/capture_gap-full.pcap"
+  say "bad-capture_gap: websockets client -> websockets server, port $port (private netns, MTU 1500)"
+  ip link set lo up
+  ip link set lo mtu 1500
+  ethtool -K lo tso off gso off gro off >/dev/null
+  start_capture tcpdump "$full" "tcp port $port" -i lo
+  real_server py "$port"
+  "$PY" "$PEERS/pypeer.py" client gap --port "$port"
+  stop_server SRV_PID
+  stop_capture
+  local del
+  del=$("$PY" "$HERE/pcaptool.py" gap-packets "$full")
+  say "deleting packets $del of $(basename "$full")"
+  # shellcheck disable=SC2086
+  editcap -F pcap "$full" "$f" $del
+  chmod 644 "$f"
+  tsv "$f"
+}
+
+# Real websockets client and server (the "short" exchange); then pcaptool.py
+# inserts a copy of the client packet carrying the 3rd client data frame
+# (text "y" * 200) right after it: with its last 3 payload bytes inverted
+# (bad-retransmission_conflict) or identical (ok-retransmission). Same
+# record header, same TCP sequence number; checksums are left as they were.
+c_retransmission_conflict() {
+  local port=18044 full="$WORK/retransmission-full.pcap"
+  say "bad-retransmission_conflict / ok-retransmission: websockets client -> websockets server, port $port"
+  start_capture tcpdump "$full" "tcp port $port" -i lo
+  real_server py "$port"
+  "$PY" "$PEERS/pypeer.py" client short --port "$port"
+  stop_server SRV_PID
+  stop_capture
+  "$PY" "$HERE/pcaptool.py" duplicate "$full" "$CAPS/bad-retransmission_conflict.pcap" --change 3
+  "$PY" "$HERE/pcaptool.py" duplicate "$full" "$CAPS/ok-retransmission.pcap"
+  tsv "$CAPS/bad-retransmission_conflict.pcap"
+  tsv "$CAPS/ok-retransmission.pcap"
+}
+
 ALL=(unmasked_client_frame reserved_opcode rsv_bits_without_extension control_frame_too_long
   fragmented_control_frame non_minimal_length length_msb_set continuation_without_start
   data_frame_during_fragmentation invalid_utf8 ok_utf8_split invalid_close_code
@@ -137,7 +189,9 @@ ALL=(unmasked_client_frame reserved_opcode rsv_bits_without_extension control_fr
   tls_in_websocket_stream unparseable_frame_data frame_exceeds_limit
   masked_server_frame handshake_rejected upgrade_header_missing connection_header_missing
   bad_accept_key extension_not_offered subprotocol_not_offered http_in_websocket_stream
-  handshake_not_captured incomplete_frame_at_end)
+  handshake_not_captured incomplete_frame_at_end
+  decompression_limit_exceeded capture_gap retransmission_conflict)
+if [ "${1:-}" = __netns_capture_gap ]; then netns_capture_gap; exit 0; fi
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for s in "$@"; do "c_$s"; done
 say "done"

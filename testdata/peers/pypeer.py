@@ -159,6 +159,35 @@ async def sc_slow(args):
     log("client: closed", ws.close_code)
 
 
+async def sc_gap(args):
+    """Several messages of a few KB each way (bad-capture_gap.pcap): on a
+    1500-byte MTU each one spans 2-4 TCP segments."""
+    async with connect(uri(args), **connect_kw(args)) as ws:
+        await roundtrip(ws, "g" * 3000, "text-3000")
+        await roundtrip(ws, blob(4000, 7), "binary-4000")
+        await roundtrip(ws, "h" * 5000, "text-5000")
+        await roundtrip(ws, blob(4500, 8), "binary-4500")
+        await roundtrip(ws, "i" * 2500, "text-2500")
+        await roundtrip(ws, blob(3500, 9), "binary-3500")
+        await ws.close(1000, "gap scenario done")
+    log("client: closed", ws.close_code)
+
+
+async def sc_idle(args):
+    """One round trip, then silence until someone cuts the connection
+    (haproxy-timeout.pcap); waits at most --pause seconds."""
+    async with connect(uri(args), **connect_kw(args)) as ws:
+        await roundtrip(ws, "one message, then silence", "text")
+        try:
+            reply = await asyncio.wait_for(ws.recv(), args.pause)
+            log("client: unexpected message", repr(reply)[:80])
+        except ConnectionClosed as exc:
+            log("client: connection closed:", exc)
+        except asyncio.TimeoutError:
+            log(f"client: still open after {args.pause} s of silence, closing")
+            await ws.close()
+
+
 async def sc_probe(args):
     """Connect, send one text message, report whatever happens (bad-* captures)."""
     kw = connect_kw(args)
@@ -187,6 +216,8 @@ SCENARIOS = {
     "small-mss": sc_small_mss,
     "large": sc_large,
     "slow": sc_slow,
+    "gap": sc_gap,
+    "idle": sc_idle,
 }
 
 

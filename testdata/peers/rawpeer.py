@@ -306,6 +306,21 @@ def c_deflate_error(c):
     c.send(frame(TEXT, b"\xff\xfe\xfd this is not deflate data \x00\x01", rsv=4))
 
 
+def c_decompression_limit_exceeded(c):
+    c.upgrade(extensions="permessage-deflate")
+    # 80 MiB of one byte deflates to about 80 KB: a small frame on the wire
+    # that inflates far beyond the receiver's limits (a "deflate bomb").
+    n = 80 * 1024 * 1024
+    z = zlib.compressobj(9, zlib.DEFLATED, -15)
+    chunk = b"A" * (1024 * 1024)
+    out = b"".join(z.compress(chunk) for _ in range(n // len(chunk)))
+    out += z.flush(zlib.Z_SYNC_FLUSH)
+    assert out.endswith(b"\x00\x00\xff\xff")
+    out = out[:-4]
+    log(f"sending a {n}-byte text message compressed to {len(out)} bytes")
+    c.send(frame(TEXT, out, rsv=4))
+
+
 def c_bad_websocket_version(c):
     c.handshake(version="8")
 
