@@ -660,11 +660,12 @@ fn several_files_merge_into_the_whole() {
     fn interleaved(i: usize) -> bool {
         i.is_multiple_of(2)
     }
-    let splits: [(&str, fn(usize) -> bool); 2] = [("halves", halves), ("interleaved", interleaved)];
+    type Split = fn(usize) -> bool;
+    let splits: [(&str, Split); 2] = [("halves", halves), ("interleaved", interleaved)];
     for (name, first) in splits {
         let a = dir.path(&format!("{name}-a.pcap"));
         let b = dir.path(&format!("{name}-b.pcap"));
-        pcap.write(&a, &first);
+        pcap.write(&a, first);
         pcap.write(&b, |i| !first(i));
         for order in [[&a, &b], [&b, &a]] {
             let o = run(&[&order[0].to_string_lossy(), &order[1].to_string_lossy()]);

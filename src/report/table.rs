@@ -275,9 +275,19 @@ impl<W: Write> TableWriter<W> {
             ));
         }
         facts.push(format!("end {}", c.end));
-        let mut l = Line::new();
-        l.plain("  ").push(facts.join(" · "), Paint::Dim);
-        self.out(&l)?;
+        // Facts are packed whole into as many lines as they need: cutting
+        // "frames 4→ 4←" in two would misread.
+        let mut cur = String::new();
+        for f in facts {
+            if !cur.is_empty() && 2 + cur.chars().count() + 3 + f.chars().count() > WIDTH {
+                self.dim_facts(&std::mem::take(&mut cur))?;
+            }
+            if !cur.is_empty() {
+                cur.push_str(" · ");
+            }
+            cur.push_str(&f);
+        }
+        self.dim_facts(&cur)?;
 
         self.rows(&rows, c.first_ts)?;
 
@@ -323,6 +333,12 @@ impl<W: Write> TableWriter<W> {
             }
         }
         self.flush_block()
+    }
+
+    fn dim_facts(&mut self, facts: &str) -> io::Result<()> {
+        let mut l = Line::new();
+        l.plain("  ").push(facts, Paint::Dim);
+        self.out(&l)
     }
 
     fn prose(&mut self, text: &str, first: &str, rest: &str) -> io::Result<()> {
