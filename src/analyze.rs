@@ -13,7 +13,7 @@
 //! Undecided --anything else--> Done     (not WebSocket; only counted)
 //! ```
 
-use crate::diagnosis;
+use crate::diagnosis::{self, FrameEvidence};
 use crate::finding::{Code, Finding, Severity};
 use crate::http::{self, HeadReader, Progress};
 use crate::record::{
@@ -330,10 +330,10 @@ struct Acc {
     payload_bytes: PerDir<u64>,
     findings: Vec<Finding>,
     by_code: BTreeMap<&'static str, u64>,
-    lost: Tally,
-    snaplen: Tally,
-    memcap: Tally,
-    conflicts: Tally,
+    lost: PerDir<Tally>,
+    snaplen: PerDir<Tally>,
+    memcap: PerDir<Tally>,
+    conflicts: PerDir<Tally>,
     close_codes: PerDir<Vec<u16>>,
     /// Frames with a masking violation (and the frames after them in the
     /// same direction), held until the receiver shows whether it tolerates
@@ -342,8 +342,8 @@ struct Acc {
     /// Whether each sender's receiver tolerated its masking violations.
     tolerated: PerDir<Option<bool>>,
     last_frame_ts: Option<Timestamp>,
-    /// Packet of the first frame with an error finding.
-    first_bad_frame: Option<u64>,
+    /// The first frame showing each finding code, for the diagnosis.
+    frame_evidence: Vec<FrameEvidence>,
 }
 
 impl Acc {
@@ -415,11 +415,13 @@ fn emit_frame<S: Sink>(
     for f in &rec.findings {
         acc.note(f);
         out.count(f);
-        if f.severity == Severity::Error {
-            acc.first_bad_frame = Some(
-                acc.first_bad_frame
-                    .map_or(rec.packet, |p| p.min(rec.packet)),
-            );
+        if !acc.frame_evidence.iter().any(|e| e.code == f.code) {
+            acc.frame_evidence.push(FrameEvidence {
+                code: f.code,
+                packet: rec.packet,
+                dir: rec.dir,
+                detail: f.detail.clone(),
+            });
         }
     }
     out.emit(Record::Frame(&rec));
@@ -490,7 +492,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
                 len,
                 packet,
                 ..
-            } => st.acc.conflicts.add(len, packet, offset),
+            } => st.acc.conflicts.get_mut(d).add(len, packet, offset),
         }
     }
 
@@ -881,9 +883,9 @@ impl<S: Sink> Analyzer<S> {
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         let tally = match gap.reason {
-            GapReason::Lost => &mut st.acc.lost,
-            GapReason::Snaplen => &mut st.acc.snaplen,
-            GapReason::Memcap => &mut st.acc.memcap,
+            GapReason::Lost => st.acc.lost.get_mut(d),
+            GapReason::Snaplen => st.acc.snaplen.get_mut(d),
+            GapReason::Memcap => st.acc.memcap.get_mut(d),
         };
         tally.add(gap.len, gap.packet, gap.offset);
         match &mut st.dirs[d.index()] {
@@ -955,6 +957,7 @@ impl<S: Sink> Analyzer<S> {
             first_ts: meta.first_ts,
             last_ts: meta.last_ts,
             last_frame_ts: acc.last_frame_ts,
+            end_packet: meta.end_packet,
             end: reason.as_str(),
             negotiated: negotiated.map(|n| negotiated_info(*n, &request, &response)),
             request: request.map(|r| *r),
@@ -972,7 +975,7 @@ impl<S: Sink> Analyzer<S> {
             diagnosis: Vec::new(),
         };
         let mut rec = rec;
-        rec.diagnosis = diagnosis::diagnose(&rec, acc.first_bad_frame);
+        rec.diagnosis = diagnosis::diagnose(&rec, &acc.frame_evidence);
         self.link_legs(&mut rec);
         for d in &rec.diagnosis {
             *self.out.totals.diagnoses.entry(d.cause).or_default() += 1;
@@ -1054,33 +1057,45 @@ impl<S: Sink> Analyzer<S> {
 
 /// Connection-level findings for the gap and conflict tallies.
 fn tally_findings(acc: &mut Acc) {
-    let items = [
-        (acc.lost, Code::CaptureGap, "lost by the capture"),
-        (
-            acc.memcap,
-            Code::CaptureGap,
-            "released over a hole by the reassembly memory cap",
-        ),
-        (acc.snaplen, Code::TruncatedPayload, "cut by the snaplen"),
-    ];
-    for (t, code, why) in items {
+    for d in [Dir::ClientToServer, Dir::ServerToClient] {
+        let dir = d.as_str();
+        let items = [
+            (
+                *acc.lost.get_mut(d),
+                Code::CaptureGap,
+                "lost by the capture",
+            ),
+            (
+                *acc.memcap.get_mut(d),
+                Code::CaptureGap,
+                "released over a hole by the reassembly memory cap",
+            ),
+            (
+                *acc.snaplen.get_mut(d),
+                Code::TruncatedPayload,
+                "cut by the snaplen",
+            ),
+        ];
+        for (t, code, why) in items {
+            if t.count > 0 {
+                let detail = format!(
+                    "{dir}: {} bytes {why} in {} place(s), first at stream offset {}",
+                    t.bytes, t.count, t.first_offset
+                );
+                acc.findings
+                    .push(Finding::new(code, detail).at(t.first_packet));
+            }
+        }
+        let t = *acc.conflicts.get_mut(d);
         if t.count > 0 {
             let detail = format!(
-                "{} bytes {why} in {} place(s), first at stream offset {}",
-                t.bytes, t.count, t.first_offset
+                "{dir}: {} retransmission(s) carried bytes that differ from the first copy (within {} bytes \
+                 compared), first at stream offset {}; the first bytes seen were kept",
+                t.count, t.bytes, t.first_offset
             );
             acc.findings
-                .push(Finding::new(code, detail).at(t.first_packet));
+                .push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
         }
-    }
-    if acc.conflicts.count > 0 {
-        let t = acc.conflicts;
-        let detail = format!(
-            "{} retransmission(s) carried different bytes ({} bytes), first at stream offset {}; the first bytes seen were kept",
-            t.count, t.bytes, t.first_offset
-        );
-        acc.findings
-            .push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
     }
 }
 

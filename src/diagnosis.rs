@@ -7,7 +7,25 @@
 //! tested alone and the same diagnosis comes out of any capture showing the
 //! same thing. Cause identifiers are stable like finding codes.
 
+use crate::finding::{Code, Severity};
 use crate::record::{ConnectionRecord, Diagnosis};
+
+/// The first frame that showed a finding code on a connection: frame
+/// findings are in frame records, so the analysis keeps one example per code
+/// for the diagnosis to cite.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrameEvidence {
+    pub code: Code,
+    pub packet: u64,
+    pub dir: &'static str,
+    pub detail: String,
+}
+
+/// What a rule looks at: the connection record and its frames' evidence.
+struct Conn<'a> {
+    rec: &'a ConnectionRecord,
+    frames: &'a [FrameEvidence],
+}
 
 /// nginx in front of a WebSocket backend, done right.
 const NGINX_FIX: &str = "nginx: in the location that proxies WebSocket set `proxy_http_version 1.1;`, \
@@ -23,59 +41,114 @@ fn has(rec: &ConnectionRecord, code: &str) -> bool {
     rec.findings_by_code.contains_key(code)
 }
 
-fn first_packet(rec: &ConnectionRecord, codes: &[&str]) -> Option<u64> {
-    rec.findings
-        .iter()
-        .filter(|f| codes.contains(&f.code.name()))
-        .filter_map(|f| f.packet)
-        .min()
+impl Conn<'_> {
+    fn has(&self, code: &str) -> bool {
+        has(self.rec, code)
+    }
+
+    /// The first packet where any of `codes` shows, on the connection or a frame.
+    fn first_packet(&self, codes: &[&str]) -> Option<u64> {
+        let conn = self
+            .rec
+            .findings
+            .iter()
+            .filter(|f| codes.contains(&f.code.name()))
+            .filter_map(|f| f.packet);
+        let frames = self
+            .frames
+            .iter()
+            .filter(|e| codes.contains(&e.code.name()))
+            .map(|e| e.packet);
+        conn.chain(frames).min()
+    }
+
+    /// One line per finding of `codes`: the connection's, then the first
+    /// frame showing each code.
+    fn details(&self, codes: &[&str]) -> Vec<String> {
+        let conn = self
+            .rec
+            .findings
+            .iter()
+            .filter(|f| codes.contains(&f.code.name()))
+            .map(|f| match f.packet {
+                Some(p) => format!("{} (packet {p}): {}", f.code, f.detail),
+                None => format!("{}: {}", f.code, f.detail),
+            });
+        let frames = self
+            .frames
+            .iter()
+            .filter(|e| codes.contains(&e.code.name()))
+            .map(|e| {
+                let n = self
+                    .rec
+                    .findings_by_code
+                    .get(e.code.name())
+                    .copied()
+                    .unwrap_or(1);
+                let more = if n > 1 {
+                    format!(" ({n} in all)")
+                } else {
+                    String::new()
+                };
+                format!(
+                    "{} (first in {} frame at packet {}){more}: {}",
+                    e.code, e.dir, e.packet, e.detail
+                )
+            });
+        conn.chain(frames).collect()
+    }
+
+    fn present(&self, codes: &[&'static str]) -> Vec<&'static str> {
+        codes.iter().copied().filter(|c| self.has(c)).collect()
+    }
+
+    /// The first frame with an error finding.
+    fn first_bad_frame(&self) -> Option<u64> {
+        self.frames
+            .iter()
+            .filter(|e| e.code.severity() == Severity::Error)
+            .map(|e| e.packet)
+            .min()
+    }
 }
 
-fn details(rec: &ConnectionRecord, codes: &[&str]) -> Vec<String> {
-    rec.findings
-        .iter()
-        .filter(|f| codes.contains(&f.code.name()))
-        .map(|f| match f.packet {
-            Some(p) => format!("{} (packet {p}): {}", f.code, f.detail),
-            None => format!("{}: {}", f.code, f.detail),
-        })
-        .collect()
-}
-
-fn present(rec: &ConnectionRecord, codes: &[&'static str]) -> Vec<&'static str> {
-    codes.iter().copied().filter(|c| has(rec, c)).collect()
-}
-
-/// Diagnoses one connection. `first_frame_finding_packet` is the packet of
-/// the first frame with an error, when the caller knows it.
-pub fn diagnose(rec: &ConnectionRecord, first_bad_frame: Option<u64>) -> Vec<Diagnosis> {
+/// Diagnoses one connection from its record and the first frame showing
+/// each frame-level finding code.
+pub fn diagnose(rec: &ConnectionRecord, frames: &[FrameEvidence]) -> Vec<Diagnosis> {
+    let c = Conn { rec, frames };
     let mut out = Vec::new();
-    proxy_not_websocket_aware(rec, &mut out);
-    handshake_refused(rec, &mut out);
-    handshake_answer_broken(rec, &mut out);
-    tls_misplaced(rec, &mut out);
-    http_in_socket(rec, first_bad_frame, &mut out);
-    masking(rec, first_bad_frame, &mut out);
-    compression(rec, first_bad_frame, &mut out);
-    too_big(rec, first_bad_frame, &mut out);
-    utf8(rec, first_bad_frame, &mut out);
-    framing_bug(rec, first_bad_frame, &mut out);
-    unclean_close(rec, &mut out);
-    capture_limits(rec, &mut out);
+    for rule in [
+        proxy_not_websocket_aware,
+        handshake_refused,
+        handshake_answer_broken,
+        tls_misplaced,
+        http_in_socket,
+        masking,
+        compression,
+        too_big,
+        utf8,
+        framing_bug,
+        unclean_close,
+        conflicting_retransmission,
+        capture_limits,
+    ] {
+        rule(&c, &mut out);
+    }
     out
 }
 
-fn proxy_not_websocket_aware(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+fn proxy_not_websocket_aware(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let rec = c.rec;
     const CODES: &[&str] = &[
         "http_1_0_upgrade",
         "upgrade_header_missing",
         "connection_header_missing",
     ];
-    let codes = present(rec, CODES);
+    let codes = c.present(CODES);
     if codes.is_empty() {
         return;
     }
-    let mut evidence = details(rec, CODES);
+    let mut evidence = c.details(CODES);
     if let Some(r) = &rec.response {
         evidence.push(format!(
             "the server answered {} {} (packet {})",
@@ -96,7 +169,7 @@ fn proxy_not_websocket_aware(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
         cause: "proxy_not_websocket_aware",
         summary: summary.to_string(),
         codes,
-        packet: first_packet(rec, CODES),
+        packet: c.first_packet(CODES),
         evidence,
         fix: vec![
             NGINX_FIX.to_string(),
@@ -107,7 +180,8 @@ fn proxy_not_websocket_aware(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
     });
 }
 
-fn handshake_refused(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let rec = c.rec;
     if !has(rec, "handshake_rejected")
         || has(rec, "http_1_0_upgrade")
         || has(rec, "upgrade_header_missing")
@@ -145,35 +219,29 @@ fn handshake_refused(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
     out.push(Diagnosis {
         cause: "handshake_refused",
         summary: format!("{why} ({} {})", resp.status, resp.reason),
-        codes: present(
-            rec,
-            &[
-                "handshake_rejected",
-                "bad_websocket_key",
-                "bad_websocket_version",
-            ],
-        ),
+        codes: c.present(&[
+            "handshake_rejected",
+            "bad_websocket_key",
+            "bad_websocket_version",
+        ]),
         packet: Some(resp.packet),
-        evidence: details(
-            rec,
-            &[
-                "handshake_rejected",
-                "bad_websocket_key",
-                "bad_websocket_version",
-            ],
-        ),
+        evidence: c.details(&[
+            "handshake_rejected",
+            "bad_websocket_key",
+            "bad_websocket_version",
+        ]),
         fix,
         hop: None,
     });
 }
 
-fn handshake_answer_broken(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+fn handshake_answer_broken(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     const CODES: &[&str] = &[
         "bad_accept_key",
         "extension_not_offered",
         "subprotocol_not_offered",
     ];
-    let codes = present(rec, CODES);
+    let codes = c.present(CODES);
     if codes.is_empty() {
         return;
     }
@@ -183,8 +251,8 @@ fn handshake_answer_broken(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
                   header\", \"Server sent a subprotocol but none was requested\")"
             .to_string(),
         codes,
-        packet: first_packet(rec, CODES),
-        evidence: details(rec, CODES),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
         fix: vec![
             "if a proxy answers or rewrites the handshake, let it pass Sec-WebSocket-* through untouched".to_string(),
             "otherwise fix the server: Accept = base64(SHA-1(key + 258EAFA5-E914-47DA-95CA-C5AB0DC85B11)); choose \
@@ -195,9 +263,10 @@ fn handshake_answer_broken(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
     });
 }
 
-fn tls_misplaced(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+fn tls_misplaced(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let rec = c.rec;
     const CODES: &[&str] = &["tls_on_plaintext_port", "tls_in_websocket_stream"];
-    let mut codes = present(rec, CODES);
+    let mut codes = c.present(CODES);
     let tls_answer = rec
         .findings
         .iter()
@@ -214,8 +283,8 @@ fn tls_misplaced(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
                   wss:// URL does not match the port"
             .to_string(),
         codes,
-        packet: first_packet(rec, &["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
-        evidence: details(rec, &["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
+        packet: c.first_packet(&["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
+        evidence: c.details(&["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
         fix: vec![
             "use wss:// only where TLS is served; when a load balancer terminates TLS, proxy to the backend \
              with ws:// (nginx: `proxy_pass http://backend`), not https"
@@ -227,7 +296,8 @@ fn tls_misplaced(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
     });
 }
 
-fn http_in_socket(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn http_in_socket(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let (rec, first) = (c.rec, c.first_bad_frame());
     const CODES: &[&str] = &["http_in_websocket_stream"];
     if !has(rec, CODES[0]) {
         return;
@@ -238,8 +308,8 @@ fn http_in_socket(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diag
                   \"Invalid frame header\""
             .to_string(),
         codes: CODES.to_vec(),
-        packet: first_packet(rec, CODES).or(first),
-        evidence: details(rec, CODES),
+        packet: c.first_packet(CODES).or(first),
+        evidence: c.details(CODES),
         fix: vec![
             "find who wrote it (the excerpt shows the status line): an application error handler or middleware \
              writing a response on an upgraded socket, or a proxy sending an error page (timeout, 502) into a \
@@ -251,7 +321,8 @@ fn http_in_socket(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diag
     });
 }
 
-fn masking(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let (rec, first) = (c.rec, c.first_bad_frame());
     let client = has(rec, "unmasked_client_frame");
     let server = has(rec, "masked_server_frame");
     if !client && !server {
@@ -271,32 +342,26 @@ fn masking(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>)
             "fix or configure the server library (or a proxy re-framing the stream) so server frames are not masked",
         )
     };
-    let codes = present(rec, &["unmasked_client_frame", "masked_server_frame"]);
+    let codes = c.present(&["unmasked_client_frame", "masked_server_frame"]);
     out.push(Diagnosis {
         cause: "wrong_masking",
         summary: summary.to_string(),
         codes,
         packet: first,
-        evidence: vec![format!(
-            "{} frame(s) with the wrong MASK bit",
-            rec.findings_by_code
-                .get("unmasked_client_frame")
-                .or(rec.findings_by_code.get("masked_server_frame"))
-                .unwrap_or(&0)
-        )],
+        evidence: c.details(&["unmasked_client_frame", "masked_server_frame"]),
         fix: vec![fix.to_string()],
         hop: None,
     });
 }
 
-fn compression(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let (rec, first) = (c.rec, c.first_bad_frame());
     const CODES: &[&str] = &[
         "deflate_error",
         "rsv1_on_continuation",
         "rsv1_on_control_frame",
-        "decompression_limit_exceeded",
     ];
-    let mut codes = present(rec, CODES);
+    let mut codes = c.present(CODES);
     let offered = rec
         .request
         .as_ref()
@@ -324,7 +389,7 @@ fn compression(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnos
         summary: summary.to_string(),
         codes,
         packet: first,
-        evidence: details(rec, CODES),
+        evidence: c.details(CODES),
         fix: vec![
             "let proxies pass Sec-WebSocket-Extensions untouched in both directions, or disable \
              permessage-deflate on both ends"
@@ -335,12 +400,15 @@ fn compression(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnos
     });
 }
 
-fn too_big(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn too_big(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let (rec, first) = (c.rec, c.first_bad_frame());
+    const CODES: &[&str] = &["frame_exceeds_limit", "decompression_limit_exceeded"];
     let closed_1009 = rec.close_codes.c2s.contains(&1009) || rec.close_codes.s2c.contains(&1009);
-    if !has(rec, "frame_exceeds_limit") && !closed_1009 {
+    let codes = c.present(CODES);
+    if codes.is_empty() && !closed_1009 {
         return;
     }
-    let mut evidence = details(rec, &["frame_exceeds_limit"]);
+    let mut evidence = c.details(CODES);
     if closed_1009 {
         let who = if rec.close_codes.s2c.contains(&1009) {
             "server"
@@ -352,8 +420,8 @@ fn too_big(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>)
     out.push(Diagnosis {
         cause: "message_too_big",
         summary: "a message exceeded the receiver's size limit (\"Max payload size exceeded\", close 1009)".to_string(),
-        codes: present(rec, &["frame_exceeds_limit"]),
-        packet: first_packet(rec, &["frame_exceeds_limit"]).or(first),
+        codes,
+        packet: c.first_packet(CODES).or(first),
         evidence,
         fix: vec![
             "raise the receiver's limit (ws: maxPayload; Python websockets: max_size; Spring: \
@@ -365,7 +433,8 @@ fn too_big(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>)
     });
 }
 
-fn utf8(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn utf8(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let (rec, first) = (c.rec, c.first_bad_frame());
     let closed_1007 = rec.close_codes.c2s.contains(&1007) || rec.close_codes.s2c.contains(&1007);
     if !has(rec, "invalid_utf8") && !closed_1007 {
         return;
@@ -376,9 +445,9 @@ fn utf8(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
             "a text message is not valid UTF-8 (close 1007): binary data sent as text, or a string \
                   encoded with another charset"
                 .to_string(),
-        codes: present(rec, &["invalid_utf8"]),
+        codes: c.present(&["invalid_utf8"]),
         packet: first,
-        evidence: details(rec, &["invalid_utf8"]),
+        evidence: c.details(&["invalid_utf8"]),
         fix: vec![
             "send binary data in binary frames (or base64 it); encode text as UTF-8".to_string(),
         ],
@@ -386,7 +455,8 @@ fn utf8(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
     });
 }
 
-fn framing_bug(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnosis>) {
+fn framing_bug(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let first = c.first_bad_frame();
     const CODES: &[&str] = &[
         "reserved_opcode",
         "rsv_bits_without_extension",
@@ -401,7 +471,7 @@ fn framing_bug(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnos
         "data_after_close",
         "unparseable_frame_data",
     ];
-    let codes = present(rec, CODES);
+    let codes = c.present(CODES);
     if codes.is_empty()
         || out
             .iter()
@@ -416,7 +486,7 @@ fn framing_bug(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnos
             .to_string(),
         codes,
         packet: first,
-        evidence: details(rec, CODES),
+        evidence: c.details(CODES),
         fix: vec![
             "the frame's direction names the faulty side: upgrade or fix that WebSocket library, or the proxy \
              that re-frames the stream"
@@ -426,7 +496,8 @@ fn framing_bug(rec: &ConnectionRecord, first: Option<u64>, out: &mut Vec<Diagnos
     });
 }
 
-fn unclean_close(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
+fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let rec = c.rec;
     if !rec.websocket || !rec.close_codes.c2s.is_empty() || !rec.close_codes.s2c.is_empty() {
         return;
     }
@@ -467,7 +538,7 @@ fn unclean_close(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
         cause: "closed_without_close_frame",
         summary,
         codes: Vec::new(),
-        packet: Some(rec.last_packet),
+        packet: rec.end_packet.or(Some(rec.last_packet)),
         evidence,
         fix: vec![
             "send pings more often than the shortest idle timeout on the path".to_string(),
@@ -479,14 +550,31 @@ fn unclean_close(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
     });
 }
 
-fn capture_limits(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
-    const CODES: &[&str] = &[
-        "capture_gap",
-        "truncated_payload",
-        "handshake_not_captured",
-        "retransmission_conflict",
-    ];
-    let codes = present(rec, CODES);
+fn conflicting_retransmission(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &["retransmission_conflict"];
+    if !c.has(CODES[0]) {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: "conflicting_retransmission",
+        summary: "a retransmission carried different bytes for the same sequence numbers: the two ends may \
+                  have received different streams (an inline device rewriting payloads, injected packets, or \
+                  a broken sender)"
+            .to_string(),
+        codes: CODES.to_vec(),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
+        fix: vec![
+            "capture on both sides of inline devices (IPS, WAN optimiser, proxy) and compare".to_string(),
+            "wscap keeps the first bytes seen; the other copy is in the packet named".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+fn capture_limits(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[&str] = &["capture_gap", "truncated_payload", "handshake_not_captured"];
+    let codes = c.present(CODES);
     if codes.is_empty() {
         return;
     }
@@ -495,8 +583,8 @@ fn capture_limits(rec: &ConnectionRecord, out: &mut Vec<Diagnosis>) {
         summary: "the capture misses part of this connection; findings that depend on the missing bytes cannot be made"
             .to_string(),
         codes,
-        packet: first_packet(rec, CODES),
-        evidence: details(rec, CODES),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
         fix: vec![
             "capture with a full snaplen (`tcpdump -s 0`), a larger buffer (`-B 16384`) and from before the \
              connection opens"

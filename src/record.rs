@@ -203,8 +203,10 @@ pub struct ConnectionRecord {
     pub last_ts: Timestamp,
     /// Time of the last WebSocket frame, if any.
     pub last_frame_ts: Option<Timestamp>,
+    /// The first FIN or RST packet: where the connection began to end.
+    pub end_packet: Option<u64>,
     /// How the TCP connection ended: `fin`, `rst`, `idle`, `reused`,
-    /// `end-of-capture`.
+    /// `evicted` (too many open at once), `end-of-capture`.
     pub end: &'static str,
     pub request: Option<RequestInfo>,
     pub response: Option<ResponseInfo>,

@@ -229,7 +229,9 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     // per connection summing the holes, and the resync at the next echo.
     (
         "bad-capture_gap.pcap",
-        &[("capture_gap", 3), ("resynchronized", 1)],
+        // One per frame the holes hit, one where frame sync was lost, and
+        // the per-direction tallies (a hole in each direction).
+        &[("capture_gap", 4), ("resynchronized", 1)],
     ),
     (
         "bad-close_payload_length_one.pcap",

@@ -121,6 +121,8 @@ pub struct ConnMeta {
     pub syn_seen: bool,
     pub rst_seen: bool,
     pub fin_seen: [bool; 2],
+    /// The first packet with a FIN or RST: where the connection began to end.
+    pub end_packet: Option<u64>,
 }
 
 /// The layer above: receives connections and their streams.
@@ -330,6 +332,7 @@ impl<H: StreamHandler> Reassembler<H> {
             syn_seen: seg.flags.syn(),
             rst_seen: false,
             fin_seen: [false; 2],
+            end_packet: None,
         };
         let user = h.open(&meta);
         self.conns.insert(
@@ -375,6 +378,9 @@ impl<H: StreamHandler> Reassembler<H> {
         meta.last_ts = meta.last_ts.max(ts);
         meta.packets[dir.index()] += 1;
         meta.syn_seen |= seg.flags.syn();
+        if (seg.flags.fin() || seg.flags.rst()) && meta.end_packet.is_none() {
+            meta.end_packet = Some(packet);
+        }
         if seg.flags.ack() {
             halves[dir.reverse().index()].peer_ack(SeqNumber(seg.ack), ts);
         }

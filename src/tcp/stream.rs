@@ -134,6 +134,8 @@ impl Held {
 /// How long an ACK for bytes not yet seen must be old before those bytes
 /// are declared lost by the capture.
 const ACK_GRACE_NS: i64 = 100_000_000;
+/// ... or once this many later segments were held meanwhile.
+const ACK_GRACE_SEGMENTS: u32 = 3;
 
 /// Bookkeeping cost of a held piece beyond its bytes, so that floods of
 /// one-byte segments hit the cap too.
@@ -216,6 +218,10 @@ pub struct Half {
     acked: u64,
     /// When the peer's ACK first covered bytes not yet seen here.
     acked_ahead_since: Option<Timestamp>,
+    /// Segments held since then.
+    held_since_ack: u32,
+    /// End of the furthest data seen.
+    highest: u64,
     held: BTreeMap<u64, Held>,
     held_cost: usize,
     recent: Recent,
@@ -292,13 +298,19 @@ impl Half {
         if seg.payload_len == 0 {
             return;
         }
+        // Reordered: new bytes arriving after bytes that follow them. Data
+        // after a hole the capture lost is not reordered, only held.
+        let end = off + u64::from(seg.payload_len);
+        if off < self.highest && end > self.next {
+            self.stats.out_of_order += 1;
+        }
+        self.highest = self.highest.max(end);
         if off <= self.next {
             self.in_order(off, captured, missing, seg.packet, seg.ts, out);
             if !self.held.is_empty() {
                 self.drain(out);
             }
         } else {
-            self.stats.out_of_order += 1;
             self.hold(off, captured, missing, seg.packet, seg.ts, out);
             // Later data has arrived while the peer already acknowledged the
             // hole: the hole's bytes were received, so the capture missed
@@ -321,6 +333,7 @@ impl Half {
             self.acked = self.acked.max(a);
             if self.acked > self.next && self.acked_ahead_since.is_none() {
                 self.acked_ahead_since = Some(ts);
+                self.held_since_ack = 0;
             }
         }
     }
@@ -565,19 +578,25 @@ impl Half {
     }
 
     /// The peer acknowledged bytes this direction has not seen, and later
-    /// data is here: if the ACK is older than [`ACK_GRACE_NS`], the hole's
-    /// bytes were received but missed by the capture, and will not come
-    /// again. The grace lets a capture that shows an ACK just before the data
-    /// it acknowledges (reordering at the capture point) deliver that data.
+    /// data is here: once the ACK is older than [`ACK_GRACE_NS`] or
+    /// [`ACK_GRACE_SEGMENTS`] later segments have been held since, the
+    /// hole's bytes were received but missed by the capture, and will not
+    /// come again. The grace lets a capture that shows an ACK just before the
+    /// data it acknowledges (reordering at the capture point) deliver that
+    /// data.
     fn release_acked(&mut self, now: Timestamp, out: &mut impl FnMut(StreamEvent<'_>)) {
         let Some(since) = self.acked_ahead_since else {
             return;
         };
+        self.held_since_ack += 1;
+        let old = now.0.saturating_sub(since.0) >= ACK_GRACE_NS
+            || self.held_since_ack >= ACK_GRACE_SEGMENTS;
         if self.acked <= self.next {
             self.acked_ahead_since = None;
-        } else if !self.held.is_empty() && now.0.saturating_sub(since.0) >= ACK_GRACE_NS {
+        } else if !self.held.is_empty() && old {
             self.skip_hole(GapReason::Lost, self.acked, out);
             self.acked_ahead_since = (self.acked > self.next).then_some(now);
+            self.held_since_ack = 0;
         }
     }
 
