@@ -373,8 +373,9 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     ("py-ipv6.pcap", &[]),
     ("py-nano.pcap", &[]),
     ("py-small-mss.pcap", &[]),
-    // One finding per frame whose payload the 300-byte snaplen cut.
-    ("py-snaplen.pcap", &[("truncated_payload", 7)]),
+    // One finding per frame whose payload the 300-byte snaplen cut (6) and
+    // a tally per direction (2).
+    ("py-snaplen.pcap", &[("truncated_payload", 8)]),
     ("py-two-conns.pcap", &[]),
 ];
 
