@@ -95,7 +95,10 @@ pub fn run<S: Sink>(
     sink: S,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Outcome, S), std::io::Error> {
-    let mut sources = Sources::default();
+    let mut sources = Sources {
+        total: Some(0),
+        ..Sources::default()
+    };
     for path in inputs {
         sources.files.push(path.display().to_string());
         match CaptureReader::open(path) {

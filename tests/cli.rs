@@ -400,7 +400,7 @@ fn only_findings_and_severity_filters() {
     let none = run(&["--only-findings", "--severity", "warning", &c]);
     assert!(none.of_type("frame").is_empty());
     assert_eq!(none.of_type("connection").len(), 1);
-    assert_eq!(none.summary()["findings_by_severity"]["info"], 7);
+    assert_eq!(none.summary()["findings_by_severity"]["info"], 8);
 
     // Errors pass --severity error.
     let bad = run(&[
