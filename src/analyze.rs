@@ -330,6 +330,7 @@ struct Acc {
     payload_bytes: PerDir<u64>,
     findings: Vec<Finding>,
     by_code: BTreeMap<&'static str, u64>,
+    by_severity: BTreeMap<&'static str, u64>,
     lost: PerDir<Tally>,
     snaplen: PerDir<Tally>,
     memcap: PerDir<Tally>,
@@ -349,6 +350,7 @@ struct Acc {
 impl Acc {
     fn note(&mut self, f: &Finding) {
         *self.by_code.entry(f.code.name()).or_default() += 1;
+        *self.by_severity.entry(f.severity.as_str()).or_default() += 1;
     }
 }
 
@@ -972,6 +974,7 @@ impl<S: Sink> Analyzer<S> {
             close_codes: acc.close_codes,
             findings,
             findings_by_code: acc.by_code,
+            findings_by_severity: acc.by_severity,
             diagnosis: Vec::new(),
         };
         let mut rec = rec;

@@ -223,6 +223,9 @@ pub struct ConnectionRecord {
     pub findings: Vec<Finding>,
     /// Findings of this connection and its frames, counted by code.
     pub findings_by_code: BTreeMap<&'static str, u64>,
+    /// The same, counted by severity (as reported: a tolerated masking
+    /// violation counts as a warning).
+    pub findings_by_severity: BTreeMap<&'static str, u64>,
     pub diagnosis: Vec<Diagnosis>,
 }
 

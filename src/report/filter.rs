@@ -107,6 +107,8 @@ impl<S: Sink> Sink for Filter<S> {
                 // hiding what we cannot judge would be the worse mistake.
                 c.findings_by_code
                     .retain(|name, _| code_severity(name).is_none_or(|s| s >= min));
+                c.findings_by_severity
+                    .retain(|name, _| Severity::parse(name).is_none_or(|s| s >= min));
                 self.inner.record(Record::Connection(&c))
             }
             Record::Summary(_) => self.inner.record(r),
