@@ -215,7 +215,7 @@ fn feed<S: Sink>(
                 done_bytes += readers.remove(i).position();
             }
         }
-        if number % PROGRESS_EVERY == 0 {
+        if number.is_multiple_of(PROGRESS_EVERY) {
             let bytes = done_bytes + readers.iter().map(|r| r.position()).sum::<u64>();
             progress(&Progress {
                 bytes,

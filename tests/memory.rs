@@ -122,7 +122,7 @@ fn random_streams_after_the_upgrade() {
         );
         for _ in 0..10 {
             let n = (rng.next() % 3000) as usize;
-            let side = if rng.next() % 2 == 0 {
+            let side = if rng.next().is_multiple_of(2) {
                 Side::Client
             } else {
                 Side::Server
@@ -131,7 +131,7 @@ fn random_streams_after_the_upgrade() {
         }
         let mut p = c.into_packets();
         // Lose one packet in ten and cut some with a snaplen.
-        p.retain(|_| rng.next() % 10 != 0);
+        p.retain(|_| !rng.next().is_multiple_of(10));
         for (j, pkt) in p.iter_mut().enumerate() {
             if j % 7 == 3 {
                 *pkt = pkt.clone().snapped(90);

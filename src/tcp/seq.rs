@@ -12,7 +12,7 @@ use std::fmt;
 pub struct SeqNumber(pub u32);
 
 impl SeqNumber {
-    pub fn add(self, n: u32) -> SeqNumber {
+    pub fn plus(self, n: u32) -> SeqNumber {
         SeqNumber(self.0.wrapping_add(n))
     }
 
@@ -23,7 +23,7 @@ impl SeqNumber {
 
     /// The sequence number of stream offset `offset` when offset 0 is `base`.
     pub fn at_offset(base: SeqNumber, offset: u64) -> SeqNumber {
-        base.add(offset as u32)
+        base.plus(offset as u32)
     }
 }
 
@@ -79,7 +79,7 @@ mod tests {
     #[test]
     fn distance_across_wrap() {
         let a = SeqNumber(u32::MAX - 1);
-        let b = a.add(10);
+        let b = a.plus(10);
         assert_eq!(b.0, 8);
         assert_eq!(b.distance(a), 10);
         assert_eq!(a.distance(b), -10);

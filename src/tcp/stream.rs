@@ -268,10 +268,10 @@ impl Half {
             // starts at ISN + 1.
             if self.map.is_none() {
                 self.isn = Some(seg.seq);
-                self.map = Some(OffsetMap::new(seg.seq.add(1)));
+                self.map = Some(OffsetMap::new(seg.seq.plus(1)));
             }
         }
-        let data_seq = if seg.syn { seg.seq.add(1) } else { seg.seq };
+        let data_seq = if seg.syn { seg.seq.plus(1) } else { seg.seq };
         let map = match self.map {
             Some(m) => m,
             None if seg.payload_len == 0 && !seg.fin => return,

@@ -38,8 +38,11 @@ pub struct Negotiated {
     pub extensions: Vec<String>,
 }
 
+/// An extension's parameters: `name` or `name=value`, names lowercased.
+type Params = Vec<(String, Option<String>)>;
+
 /// Extension offers or choices: `name; param=value; flag, name2`.
-fn extensions(value: Option<String>) -> Vec<(String, Vec<(String, Option<String>)>)> {
+fn extensions(value: Option<String>) -> Vec<(String, Params)> {
     let Some(v) = value else { return Vec::new() };
     v.split(',')
         .filter_map(|ext| {
