@@ -26,6 +26,7 @@ use crate::tcp::{
 use crate::time::Timestamp;
 use crate::websocket::decoder::{looks_like_tls, proven_frames};
 use crate::websocket::handshake::{self, Negotiated};
+use crate::websocket::kept::Kept;
 use crate::websocket::validate::{self, Scratch, Validator};
 use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
 use std::collections::{BTreeMap, HashMap};
@@ -281,15 +282,8 @@ enum DirState {
     Frames(Box<FrameCtx>),
     /// No handshake: bytes kept (with the packet each run came from) until
     /// they prove to be WebSocket frames or exceed [`MAX_SNIFF`].
-    Sniff(Box<Sniffed>),
+    Sniff(Box<Kept>),
     Idle,
-}
-
-#[derive(Default)]
-struct Sniffed {
-    bytes: Vec<u8>,
-    runs: Vec<(usize, u64, Timestamp)>,
-    offset: u64,
 }
 
 /// Bytes per direction examined for frames when no handshake was seen.
@@ -656,20 +650,15 @@ impl<S: Sink> Analyzer<S> {
         let DirState::Sniff(sn) = &mut st.dirs[d.index()] else {
             return;
         };
-        if sn.bytes.is_empty() {
-            sn.offset = chunk.offset;
+        if sn.is_empty() {
+            sn.reset(chunk.offset);
         }
-        sn.runs.push((sn.bytes.len(), chunk.packet, chunk.ts));
-        let room = MAX_SNIFF - sn.bytes.len();
-        sn.bytes
-            .extend_from_slice(&chunk.data[..chunk.data.len().min(room)]);
-        if d == Dir::ClientToServer {
-            let starts: Vec<usize> = sn.runs.iter().map(|r| r.0).collect();
-            if proven_frames(&sn.bytes, &starts, expect_for(d, false)) {
-                return self.recognised(st, meta);
-            }
+        let kept = sn.push(chunk.data, chunk.packet, chunk.ts, MAX_SNIFF);
+        if d == Dir::ClientToServer && proven_frames(sn.bytes(), &sn.starts(), expect_for(d, false))
+        {
+            return self.recognised(st, meta);
         }
-        if chunk.data.len() > room {
+        if kept < chunk.data.len() {
             self.give_up(st);
         }
     }
@@ -694,11 +683,10 @@ impl<S: Sink> Analyzer<S> {
             .zip(kept)
         {
             let DirState::Sniff(sn) = state else { continue };
-            for (i, &(start, packet, ts)) in sn.runs.iter().enumerate() {
-                let end = sn.runs.get(i + 1).map_or(sn.bytes.len(), |r| r.0);
+            for (offset, data, packet, ts) in sn.runs_from(0) {
                 let chunk = Chunk {
-                    offset: sn.offset + start as u64,
-                    data: &sn.bytes[start..end],
+                    offset,
+                    data,
                     packet,
                     ts,
                 };
@@ -901,7 +889,7 @@ impl<S: Sink> Analyzer<S> {
             }
             DirState::Sniff(sn) => {
                 // Kept bytes must be contiguous: start again after the hole.
-                **sn = Sniffed::default();
+                sn.reset(gap.offset + gap.len);
             }
             DirState::AwaitFrames { .. } => {
                 // Nothing decoded yet: start lost after the gap.

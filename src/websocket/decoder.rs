@@ -14,6 +14,7 @@
 //! it did not find in this way.
 
 use super::frame::{self, FrameHeader, Opcode, Parsed};
+use super::kept::Kept;
 use crate::time::Timestamp;
 
 /// Where a frame starts.
@@ -154,11 +155,8 @@ pub struct FrameDecoder {
     pos: u64,
     missing: u64,
     last: (u64, Timestamp),
-    /// While lost: bytes kept for the resync search, with the packet each
-    /// run came from.
-    scan: Vec<u8>,
-    scan_packets: Vec<(usize, u64, Timestamp)>,
-    scan_offset: u64,
+    /// While lost: bytes kept for the resync search.
+    scan: Kept,
     lost_at: u64,
 }
 
@@ -177,9 +175,7 @@ impl FrameDecoder {
             pos: 0,
             missing: 0,
             last: (0, Timestamp(0)),
-            scan: Vec::new(),
-            scan_packets: Vec::new(),
-            scan_offset: 0,
+            scan: Kept::default(),
             lost_at: 0,
         }
     }
@@ -191,7 +187,7 @@ impl FrameDecoder {
         let mut d = FrameDecoder::new(offset, expect);
         d.state = State::Lost;
         d.lost_at = offset;
-        d.scan_offset = offset;
+        d.scan.reset(offset);
         d
     }
 
@@ -341,9 +337,7 @@ impl FrameDecoder {
         self.hdr_have = 0;
         self.lost_at = offset;
         self.offset = offset;
-        self.scan.clear();
-        self.scan_packets.clear();
-        self.scan_offset = offset;
+        self.scan.reset(offset);
     }
 
     fn start_frame(
@@ -455,9 +449,7 @@ impl FrameDecoder {
             State::Lost => {
                 // Whatever was buffered cannot be contiguous with what follows.
                 self.offset += len;
-                self.scan.clear();
-                self.scan_packets.clear();
-                self.scan_offset = self.offset;
+                self.scan.reset(self.offset);
             }
             State::Payload => unreachable!("payload gap handled above"),
         }
@@ -490,9 +482,7 @@ impl FrameDecoder {
         self.state = State::Lost;
         self.hdr_have = 0;
         self.lost_at = at;
-        self.scan.clear();
-        self.scan_packets.clear();
-        self.scan_offset = self.offset;
+        self.scan.reset(self.offset);
     }
 
     /// While lost: keep bytes until a confirmed header is found, then decode
@@ -506,15 +496,11 @@ impl FrameDecoder {
     ) {
         let mut data = data;
         while !data.is_empty() {
-            let room = RESYNC_WINDOW - self.scan.len();
-            let take = room.min(data.len());
-            self.scan_packets.push((self.scan.len(), packet, ts));
-            self.scan.extend_from_slice(&data[..take]);
+            let take = self.scan.push(data, packet, ts, RESYNC_WINDOW);
             self.offset += take as u64;
             data = &data[take..];
             let full = self.scan.len() == RESYNC_WINDOW;
-            let boundaries: Vec<usize> = self.scan_packets.iter().map(|r| r.0).collect();
-            match find_resync(&self.scan, &boundaries, self.expect, full) {
+            match find_resync(self.scan.bytes(), &self.scan.starts(), self.expect, full) {
                 Search::Found(p) => {
                     self.resync_at(p, out);
                     if !data.is_empty() {
@@ -526,32 +512,17 @@ impl FrameDecoder {
                 Search::None | Search::Wait if full => {
                     // Nothing in this window; keep its tail (a header may
                     // straddle the cut) and slide on.
-                    self.slide(RESYNC_WINDOW - 16);
+                    self.scan.drop_front(RESYNC_WINDOW - 16);
                 }
                 Search::None | Search::Wait => {}
             }
         }
     }
 
-    fn slide(&mut self, by: usize) {
-        self.scan.drain(..by);
-        self.scan_offset += by as u64;
-        let keep_from = self
-            .scan_packets
-            .iter()
-            .rposition(|&(at, _, _)| at <= by)
-            .unwrap_or(0);
-        self.scan_packets.drain(..keep_from);
-        for e in &mut self.scan_packets {
-            e.0 = e.0.saturating_sub(by);
-        }
-    }
-
     fn resync_at(&mut self, p: usize, out: &mut impl FnMut(DecodeEvent<'_>)) {
-        let scan = std::mem::take(&mut self.scan);
-        let runs = std::mem::take(&mut self.scan_packets);
-        let at = self.scan_offset + p as u64;
-        let (_, packet, ts) = *runs.iter().rev().find(|r| r.0 <= p).unwrap_or(&runs[0]);
+        let kept = std::mem::take(&mut self.scan);
+        let at = kept.offset() + p as u64;
+        let (packet, ts) = kept.packet_at(p);
         out(DecodeEvent::Resync {
             offset: at,
             skipped: at - self.lost_at,
@@ -563,12 +534,8 @@ impl FrameDecoder {
         self.offset = at;
         // Replay the kept bytes from the resync point, run by run, so each
         // byte keeps its packet.
-        for (i, &(start, pkt, t)) in runs.iter().enumerate() {
-            let end = runs.get(i + 1).map_or(scan.len(), |r| r.0);
-            let from = start.max(p);
-            if from < end {
-                self.push(&scan[from..end], pkt, t, out);
-            }
+        for (_, bytes, pkt, t) in kept.runs_from(p) {
+            self.push(bytes, pkt, t, out);
         }
     }
 
@@ -597,8 +564,9 @@ impl FrameDecoder {
             State::Lost if !self.scan.is_empty() => {
                 // At the very end a single plausible header whose frame ends
                 // exactly with the stream is enough.
-                let boundaries: Vec<usize> = self.scan_packets.iter().map(|r| r.0).collect();
-                if let Some(p) = find_resync_at_end(&self.scan, &boundaries, self.expect) {
+                if let Some(p) =
+                    find_resync_at_end(self.scan.bytes(), &self.scan.starts(), self.expect)
+                {
                     self.resync_at(p, out);
                     self.finish(out);
                 }

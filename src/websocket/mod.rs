@@ -4,6 +4,7 @@
 pub mod decoder;
 pub mod frame;
 pub mod handshake;
+pub mod kept;
 pub mod validate;
 
 pub use decoder::{DecodeEvent, Expect, ForeignKind, FrameDecoder, FrameEnd, FrameStart, SyncLoss};
