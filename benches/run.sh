@@ -100,7 +100,7 @@ frames_of() { sed -n 's/.* \([0-9][0-9]*\) frames .*/\1/p' "$1.meta"; }
 # Output formats of `wscap analyze` to measure: jsonl always, summary when
 # --help lists it among --format's values.
 FORMATS=(jsonl)
-if "$WSCAP" analyze --help 2>/dev/null | tr -d ',[]' | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b)'; then
+if "$WSCAP" analyze --help 2>/dev/null | tr -d ',[]' | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b|Output format:.*summary)'; then
     FORMATS+=(summary)
 fi
 
