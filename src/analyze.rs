@@ -9,8 +9,13 @@
 //! Undecided --request head with Upgrade/Sec-WebSocket-*--> Handshake
 //! Handshake --101--> WebSocket          (frames start right after the blank line)
 //! Handshake --other status--> Done      (handshake_rejected)
+//! Undecided --TLS ClientHello--> Handshake, waiting for the server's answer
+//!                                       (plaintext HTTP or silence: tls_on_plaintext_port)
 //! Undecided --no HTTP, --port given--> WebSocket (handshake_not_captured)
-//! Undecided --anything else--> Done     (not WebSocket; only counted)
+//! Undecided --no HTTP--> Sniff          (bytes kept, up to 16 KiB a direction)
+//! Sniff --a proven run of masked client frames--> WebSocket (handshake_not_captured)
+//! Sniff --client bytes overflow--> Done (not WebSocket; only counted)
+//! Undecided --request without WebSocket headers--> Done
 //! ```
 
 use crate::diagnosis::{self, FrameEvidence};
@@ -323,6 +328,8 @@ struct Acc {
     frames: PerDir<u64>,
     payload_bytes: PerDir<u64>,
     findings: Vec<Finding>,
+    /// Findings beyond the per-code cap: (code, severity, how many).
+    dropped: Vec<(Code, Severity, u64)>,
     by_code: BTreeMap<&'static str, u64>,
     by_severity: BTreeMap<&'static str, u64>,
     lost: PerDir<Tally>,
@@ -339,9 +346,40 @@ struct Acc {
     last_frame_ts: Option<Timestamp>,
     /// The first frame showing each finding code, for the diagnosis.
     frame_evidence: Vec<FrameEvidence>,
+    /// Set while the connection is being closed: what ends frames cut short.
+    ending: Option<CloseReason>,
 }
 
+/// Connection-level findings kept per code; beyond it they are only counted
+/// (hostile streams can repeat foreign bytes or resyncs without end).
+const MAX_FINDINGS_PER_CODE: usize = 8;
+
 impl Acc {
+    /// Adds a connection-level finding, keeping at most
+    /// [`MAX_FINDINGS_PER_CODE`] of a code and counting the rest.
+    fn add(&mut self, f: Finding) {
+        if self.findings.iter().filter(|k| k.code == f.code).count() < MAX_FINDINGS_PER_CODE {
+            self.findings.push(f);
+        } else if let Some(d) = self
+            .dropped
+            .iter_mut()
+            .find(|d| d.0 == f.code && d.1 == f.severity)
+        {
+            d.2 += 1;
+        } else {
+            self.dropped.push((f.code, f.severity, 1));
+        }
+    }
+
+    /// The tally of bytes missing for `reason` in direction `d`.
+    fn gaps(&mut self, reason: GapReason, d: Dir) -> &mut Tally {
+        match reason {
+            GapReason::Lost => self.lost.get_mut(d),
+            GapReason::Memcap => self.memcap.get_mut(d),
+            GapReason::Snaplen => self.snaplen.get_mut(d),
+        }
+    }
+
     fn note(&mut self, f: &Finding) {
         *self.by_code.entry(f.code.name()).or_default() += 1;
         *self.by_severity.entry(f.severity.as_str()).or_default() += 1;
@@ -493,6 +531,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
     }
 
     fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
+        st.acc.ending = Some(reason);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             if let DirState::Frames(ctx) = &mut st.dirs[d.index()] {
                 let FrameCtx { dec, val, cur } = &mut **ctx;
@@ -612,7 +651,7 @@ impl<S: Sink> Analyzer<S> {
                     "the client opened with a TLS record on a port given as plaintext WebSocket (--port)",
                 )
                 .at(packet);
-                st.acc.findings.push(f);
+                st.acc.add(f);
                 self.give_up(st);
             }
             _ if st.port_mode => {
@@ -630,7 +669,7 @@ impl<S: Sink> Analyzer<S> {
                         d.as_str()
                     ),
                 );
-                st.acc.findings.push(f);
+                st.acc.add(f);
             }
             _ => {
                 st.mode = Mode::Sniff;
@@ -654,12 +693,18 @@ impl<S: Sink> Analyzer<S> {
             sn.reset(chunk.offset);
         }
         let kept = sn.push(chunk.data, chunk.packet, chunk.ts, MAX_SNIFF);
-        if d == Dir::ClientToServer && proven_frames(sn.bytes(), &sn.starts(), expect_for(d, false))
-        {
+        if d == Dir::ClientToServer && proven_frames(sn, expect_for(d, false)) {
             return self.recognised(st, meta);
         }
         if kept < chunk.data.len() {
-            self.give_up(st);
+            if d == Dir::ClientToServer {
+                self.give_up(st);
+            } else if let DirState::Sniff(sn) = &mut st.dirs[d.index()] {
+                // A server pushing before the client speaks: keep only its
+                // newest bytes; its decoder resyncs from there.
+                sn.reset(chunk.offset);
+                sn.push(chunk.data, chunk.packet, chunk.ts, MAX_SNIFF);
+            }
         }
     }
 
@@ -669,8 +714,7 @@ impl<S: Sink> Analyzer<S> {
         let detail = "no HTTP upgrade in the capture (it began after the connection was set up?); \
                       recognised as WebSocket from a run of masked client frames";
         st.acc
-            .findings
-            .push(Finding::new(Code::HandshakeNotCaptured, detail).at(meta.first_packet));
+            .add(Finding::new(Code::HandshakeNotCaptured, detail).at(meta.first_packet));
         let kept = std::mem::replace(
             &mut st.dirs,
             [
@@ -707,8 +751,7 @@ impl<S: Sink> Analyzer<S> {
                           without any TLS reply: the server likely speaks plaintext (ws://) while the client \
                           uses TLS (wss://), or TLS is terminated in the wrong place";
             st.acc
-                .findings
-                .push(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
+                .add(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
         }
     }
 
@@ -730,8 +773,7 @@ impl<S: Sink> Analyzer<S> {
                 )
             };
             st.acc
-                .findings
-                .push(Finding::new(Code::HandshakeRejected, detail).at(packet));
+                .add(Finding::new(Code::HandshakeRejected, detail).at(packet));
         }
         self.give_up(st);
     }
@@ -815,8 +857,7 @@ impl<S: Sink> Analyzer<S> {
                         );
                         let packet = st.tls_hello.unwrap_or(first);
                         st.acc
-                            .findings
-                            .push(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
+                            .add(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
                         return self.give_up(st);
                     }
                     _ => return self.give_up(st),
@@ -836,7 +877,7 @@ impl<S: Sink> Analyzer<S> {
                         ),
                     )
                     .at(first);
-                    st.acc.findings.push(f);
+                    st.acc.add(f);
                     self.give_up(st);
                 }
             }
@@ -851,7 +892,7 @@ impl<S: Sink> Analyzer<S> {
         if let Some(req) = st.req.take() {
             let packet = st.response.as_ref().map_or(0, |r| r.packet);
             let (findings, negotiated) = handshake::check_response(&req, resp, packet);
-            st.acc.findings.extend(findings);
+            findings.into_iter().for_each(|f| st.acc.add(f));
             st.negotiated = Some(Box::new(negotiated));
         }
         st.dirs[1] = self.frames(st, Dir::ServerToClient, end, true);
@@ -872,12 +913,9 @@ impl<S: Sink> Analyzer<S> {
     }
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
-        let tally = match gap.reason {
-            GapReason::Lost => st.acc.lost.get_mut(d),
-            GapReason::Snaplen => st.acc.snaplen.get_mut(d),
-            GapReason::Memcap => st.acc.memcap.get_mut(d),
-        };
-        tally.add(gap.len, gap.packet, gap.offset);
+        st.acc
+            .gaps(gap.reason, d)
+            .add(gap.len, gap.packet, gap.offset);
         match &mut st.dirs[d.index()] {
             DirState::Frames(ctx) => {
                 let FrameCtx { dec, val, cur } = &mut **ctx;
@@ -928,6 +966,26 @@ impl<S: Sink> Analyzer<S> {
             acc.note(f);
             self.out.count(f);
         }
+        for &(code, severity, n) in &acc.dropped {
+            *acc.by_code.entry(code.name()).or_default() += n;
+            *acc.by_severity.entry(severity.as_str()).or_default() += n;
+            *self
+                .out
+                .totals
+                .findings_by_code
+                .entry(code.name())
+                .or_default() += n;
+            *self
+                .out
+                .totals
+                .findings_by_severity
+                .entry(severity.as_str())
+                .or_default() += n;
+            if let Some(last) = findings.iter_mut().rev().find(|f| f.code == code) {
+                last.detail
+                    .push_str(&format!(" (and {n} more like this on this connection)"));
+            }
+        }
         findings.sort_by_key(|f| f.packet.unwrap_or(0));
         let (c, s) = if swapped { (1, 0) } else { (0, 1) };
         let websocket = detected_by.is_some();
@@ -949,7 +1007,7 @@ impl<S: Sink> Analyzer<S> {
             last_frame_ts: acc.last_frame_ts,
             end_packet: meta.end_packet,
             end: reason.as_str(),
-            negotiated: negotiated.map(|n| negotiated_info(*n, &request, &response)),
+            negotiated: negotiated.map(|n| negotiated_info(*n)),
             request: request.map(|r| *r),
             response: response.map(|r| *r),
             other_leg: None,
@@ -1046,35 +1104,44 @@ impl<S: Sink> Analyzer<S> {
     }
 }
 
+/// What cut a frame short, for `incomplete_frame_at_end`: a peer closing
+/// mid-frame is not the capture's fault.
+fn ending_text(reason: Option<CloseReason>) -> &'static str {
+    match reason {
+        Some(CloseReason::Fin) => "the connection was closed (FIN)",
+        Some(CloseReason::Rst) => "the connection was reset (RST)",
+        Some(CloseReason::Reused) => "a new connection reused the 4-tuple",
+        Some(CloseReason::Idle) => "the connection went idle past the timeout",
+        Some(CloseReason::Evicted) => "the connection was retired (too many open at once)",
+        Some(CloseReason::EndOfCapture) | None => "the capture ends",
+    }
+}
+
 /// Connection-level findings for the gap and conflict tallies.
+/// The finding code for bytes missing for `reason`, and why they are.
+fn gap_finding(reason: GapReason) -> (Code, &'static str) {
+    match reason {
+        GapReason::Snaplen => (Code::TruncatedPayload, "cut by the snaplen"),
+        GapReason::Lost => (Code::CaptureGap, "lost by the capture"),
+        GapReason::Memcap => (
+            Code::CaptureGap,
+            "released over a hole by the reassembly memory cap",
+        ),
+    }
+}
+
 fn tally_findings(acc: &mut Acc) {
     for d in [Dir::ClientToServer, Dir::ServerToClient] {
         let dir = d.as_str();
-        let items = [
-            (
-                *acc.lost.get_mut(d),
-                Code::CaptureGap,
-                "lost by the capture",
-            ),
-            (
-                *acc.memcap.get_mut(d),
-                Code::CaptureGap,
-                "released over a hole by the reassembly memory cap",
-            ),
-            (
-                *acc.snaplen.get_mut(d),
-                Code::TruncatedPayload,
-                "cut by the snaplen",
-            ),
-        ];
-        for (t, code, why) in items {
+        for reason in [GapReason::Lost, GapReason::Memcap, GapReason::Snaplen] {
+            let t = *acc.gaps(reason, d);
             if t.count > 0 {
+                let (code, why) = gap_finding(reason);
                 let detail = format!(
                     "{dir}: {} bytes {why} in {} place(s), first at stream offset {}",
                     t.bytes, t.count, t.first_offset
                 );
-                acc.findings
-                    .push(Finding::new(code, detail).at(t.first_packet));
+                acc.add(Finding::new(code, detail).at(t.first_packet));
             }
         }
         let t = *acc.conflicts.get_mut(d);
@@ -1084,21 +1151,12 @@ fn tally_findings(acc: &mut Acc) {
                  compared), first at stream offset {}; the first bytes seen were kept",
                 t.count, t.bytes, t.first_offset
             );
-            acc.findings
-                .push(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
+            acc.add(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
         }
     }
 }
 
-fn negotiated_info(
-    n: Negotiated,
-    req: &Option<Box<RequestInfo>>,
-    resp: &Option<Box<ResponseInfo>>,
-) -> NegotiatedInfo {
-    let key = req.as_ref().and_then(|r| r.sec_websocket_key.as_deref());
-    let accept = resp
-        .as_ref()
-        .and_then(|r| r.sec_websocket_accept.as_deref());
+fn negotiated_info(n: Negotiated) -> NegotiatedInfo {
     NegotiatedInfo {
         extensions: n.extensions,
         subprotocol: n.subprotocol,
@@ -1108,7 +1166,7 @@ fn negotiated_info(
             server_max_window_bits: d.server_max_window_bits,
             client_max_window_bits: d.client_max_window_bits,
         }),
-        accept_ok: key.map(|k| accept.is_some_and(|a| a.trim() == handshake::accept_for(k.trim()))),
+        accept_ok: n.accept_ok,
     }
 }
 
@@ -1249,13 +1307,7 @@ fn on_decode<S: Sink>(
         DecodeEvent::PayloadGap { pos, len } => {
             val.gap();
             if let (Some(rec), Some(g)) = (cur.as_mut(), gap) {
-                let (code, why) = match g.reason {
-                    GapReason::Snaplen => (Code::TruncatedPayload, "cut by the snaplen"),
-                    GapReason::Lost => (Code::CaptureGap, "lost by the capture"),
-                    GapReason::Memcap => {
-                        (Code::CaptureGap, "released by the reassembly memory cap")
-                    }
-                };
+                let (code, why) = gap_finding(g.reason);
                 // One finding per frame and code, however many packets.
                 if !rec.findings.iter().any(|f| f.code == code) {
                     let detail = format!("payload bytes from {pos} ({len} bytes) {why}");
@@ -1270,7 +1322,11 @@ fn on_decode<S: Sink>(
             rec.close_code = facts.close_code;
             rec.close_reason = facts.close_reason;
             rec.preview = facts.preview.and_then(|p| out.preview.render(&p));
-            if let Some(code) = facts.close_code {
+            // A few close codes tell the story; a peer sending thousands
+            // of close frames must not grow memory.
+            if let Some(code) = facts.close_code
+                && acc.close_codes.get_mut(d).len() < MAX_FINDINGS_PER_CODE
+            {
                 acc.close_codes.get_mut(d).push(code);
             }
             rec.last_packet = end.last_packet;
@@ -1278,8 +1334,8 @@ fn on_decode<S: Sink>(
             rec.complete = end.complete;
             if !end.complete && rec.payload_len >> 63 == 0 {
                 let detail = format!(
-                    "the capture ends inside this frame's payload ({} of {} bytes present)",
-                    rec.payload_len.saturating_sub(end.missing),
+                    "{} inside this frame ({} payload bytes announced)",
+                    ending_text(acc.ending),
                     rec.payload_len
                 );
                 rec.findings
@@ -1300,8 +1356,7 @@ fn on_decode<S: Sink>(
                 let detail = format!(
                     "bytes missing where a frame header should be (stream offset {offset}); frame sync lost"
                 );
-                acc.findings
-                    .push(Finding::new(Code::CaptureGap, detail).at(packet));
+                acc.add(Finding::new(Code::CaptureGap, detail).at(packet));
             }
         }
         DecodeEvent::Foreign {
@@ -1322,7 +1377,7 @@ fn on_decode<S: Sink>(
                 d.as_str(),
                 excerpt(bytes)
             );
-            acc.findings.push(Finding::new(code, detail).at(packet));
+            acc.add(Finding::new(code, detail).at(packet));
         }
         DecodeEvent::Resync {
             offset,
@@ -1334,8 +1389,7 @@ fn on_decode<S: Sink>(
             if skipped > 0 {
                 let detail =
                     format!("skipped {skipped} bytes; frames resume at stream offset {offset}");
-                acc.findings
-                    .push(Finding::new(Code::Resynchronized, detail).at(packet));
+                acc.add(Finding::new(Code::Resynchronized, detail).at(packet));
             }
         }
         DecodeEvent::PartialHeader {
@@ -1344,10 +1398,10 @@ fn on_decode<S: Sink>(
             packet,
         } => {
             let detail = format!(
-                "the capture ends after {have} bytes of a frame header at stream offset {offset}"
+                "{} after {have} bytes of a frame header at stream offset {offset}",
+                ending_text(acc.ending)
             );
-            acc.findings
-                .push(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
+            acc.add(Finding::new(Code::IncompleteFrameAtEnd, detail).at(packet));
         }
     }
 }

@@ -322,7 +322,7 @@ fn http_in_socket(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    let (rec, first) = (c.rec, c.first_bad_frame());
+    let rec = c.rec;
     let client = has(rec, "unmasked_client_frame");
     let server = has(rec, "masked_server_frame");
     if !client && !server {
@@ -347,7 +347,7 @@ fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         cause: "wrong_masking",
         summary: summary.to_string(),
         codes,
-        packet: first,
+        packet: c.first_packet(&["unmasked_client_frame", "masked_server_frame"]),
         evidence: c.details(&["unmasked_client_frame", "masked_server_frame"]),
         fix: vec![fix.to_string()],
         hop: None,
@@ -355,7 +355,7 @@ fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    let (rec, first) = (c.rec, c.first_bad_frame());
+    let rec = c.rec;
     const CODES: &[&str] = &[
         "deflate_error",
         "rsv1_on_continuation",
@@ -387,8 +387,8 @@ fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     out.push(Diagnosis {
         cause: "compression_mismatch",
         summary: summary.to_string(),
+        packet: c.first_packet(&codes),
         codes,
-        packet: first,
         evidence: c.details(CODES),
         fix: vec![
             "let proxies pass Sec-WebSocket-Extensions untouched in both directions, or disable \
@@ -446,7 +446,7 @@ fn utf8(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
                   encoded with another charset"
                 .to_string(),
         codes: c.present(&["invalid_utf8"]),
-        packet: first,
+        packet: c.first_packet(&["invalid_utf8"]).or(first),
         evidence: c.details(&["invalid_utf8"]),
         fix: vec![
             "send binary data in binary frames (or base64 it); encode text as UTF-8".to_string(),
@@ -456,7 +456,6 @@ fn utf8(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn framing_bug(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    let first = c.first_bad_frame();
     const CODES: &[&str] = &[
         "reserved_opcode",
         "rsv_bits_without_extension",
@@ -484,8 +483,8 @@ fn framing_bug(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         summary: "a peer sends frames that break RFC 6455 framing rules: receivers fail it (\"Invalid frame \
                   header\", close 1002)"
             .to_string(),
+        packet: c.first_packet(&codes),
         codes,
-        packet: first,
         evidence: c.details(CODES),
         fix: vec![
             "the frame's direction names the faulty side: upgrade or fix that WebSocket library, or the proxy \

@@ -150,7 +150,7 @@ codes! {
     RetransmissionConflict = "retransmission_conflict", Warning, "RFC 9293 3.10.7.4",
         "a retransmission carried different bytes for the same sequence range";
     IncompleteFrameAtEnd = "incomplete_frame_at_end", Info, "RFC 6455 5.2",
-        "the capture ends inside a frame";
+        "the capture (or the connection: the detail says which) ends inside a frame";
     Resynchronized = "resynchronized", Info, "RFC 6455 5.2",
         "bytes skipped to regain frame sync";
 }

@@ -18,7 +18,7 @@ use crate::packet::TcpSegment;
 use crate::time::Timestamp;
 use seq::SeqNumber;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 pub use stream::{Chunk, Gap, GapReason, HalfLimits, HalfStats, StreamEvent};
 use stream::{Half, SegmentIn};
@@ -119,8 +119,6 @@ pub struct ConnMeta {
     pub stats: [HalfStats; 2],
     /// A SYN (or SYN-ACK) was seen: the stream starts at its beginning.
     pub syn_seen: bool,
-    pub rst_seen: bool,
-    pub fin_seen: [bool; 2],
     /// The first packet with a FIN or RST: where the connection began to end.
     pub end_packet: Option<u64>,
 }
@@ -165,6 +163,10 @@ impl Default for Config {
         }
     }
 }
+
+/// A forward jump in capture time larger than this needs a second packet to
+/// confirm it (see `Reassembler::advance_clock`).
+const MAX_CLOCK_JUMP_NS: i64 = 24 * 3600 * 1_000_000_000;
 
 /// Reassembler-wide counters, for the summary.
 #[derive(Clone, Copy, Debug, Default)]
@@ -217,10 +219,10 @@ struct Conn<C> {
 
 enum Slot<C> {
     Live(Box<Conn<C>>),
-    /// Closed recently: absorbs late packets until `until`.
+    /// Closed recently: absorbs late packets until its linger ends (see
+    /// `Reassembler::closed`).
     Closed {
         id: u64,
-        until: Timestamp,
     },
 }
 
@@ -230,8 +232,13 @@ pub struct Reassembler<H: StreamHandler> {
     cfg: Config,
     conns: Map<FlowKey, Slot<H::Conn>>,
     /// Deadlines (ns, conn id, key), earliest first; checked lazily, one entry
-    /// per connection at a time.
+    /// per live connection at a time.
     timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
+    /// Tombstones in the order they were made (so their linger ends in
+    /// order too): (until ns, conn id, key).
+    closed: VecDeque<(i64, u64, FlowKey)>,
+    /// A packet jumped far ahead in time; the next must confirm the jump.
+    jump_pending: bool,
     next_id: u64,
     live: u64,
     held_total: usize,
@@ -245,6 +252,8 @@ impl<H: StreamHandler> Reassembler<H> {
             cfg,
             conns: Map::default(),
             timers: BinaryHeap::new(),
+            closed: VecDeque::new(),
+            jump_pending: false,
             next_id: 0,
             live: 0,
             held_total: 0,
@@ -255,8 +264,7 @@ impl<H: StreamHandler> Reassembler<H> {
 
     /// Takes one TCP segment, captured as packet number `packet` at `ts`.
     pub fn packet(&mut self, seg: &TcpSegment<'_>, packet: u64, ts: Timestamp, h: &mut H) {
-        if ts > self.now {
-            self.now = ts;
+        if self.advance_clock(ts) {
             self.expire(h);
         }
         let src = SocketAddr::new(seg.src, seg.src_port);
@@ -330,8 +338,6 @@ impl<H: StreamHandler> Reassembler<H> {
             packets: [0; 2],
             stats: [HalfStats::default(); 2],
             syn_seen: seg.flags.syn(),
-            rst_seen: false,
-            fin_seen: [false; 2],
             end_packet: None,
         };
         let user = h.open(&meta);
@@ -399,13 +405,11 @@ impl<H: StreamHandler> Reassembler<H> {
         });
         let after = halves[dir.index()].held_cost();
         meta.stats[dir.index()] = halves[dir.index()].stats;
-        meta.fin_seen[dir.index()] |= seg.flags.fin();
         self.held_total = self.held_total + after - before;
 
         // RFC 9293 3.6 / 3.10.7: a RST ends the connection at once; after a
         // FIN each way (and every byte before them) it is over too.
         if seg.flags.rst() {
-            meta.rst_seen = true;
             self.close(key, CloseReason::Rst, packet, ts, h);
         } else if halves[0].finished() && halves[1].finished() {
             self.close(key, CloseReason::Fin, packet, ts, h);
@@ -419,7 +423,9 @@ impl<H: StreamHandler> Reassembler<H> {
     fn relieve(&mut self, key: FlowKey, dir: Dir, h: &mut H) {
         self.stats.memcap_releases += 1;
         self.release(key, Some(dir), h);
-        while self.held_total > self.cfg.max_total_held {
+        // Down to three quarters of the cap, so the scan below runs rarely
+        // even when traffic keeps the total near the cap.
+        while self.held_total > self.cfg.max_total_held / 4 * 3 {
             let victim = self
                 .conns
                 .iter()
@@ -474,24 +480,60 @@ impl<H: StreamHandler> Reassembler<H> {
         h.close(user, &meta, reason);
         if reason != CloseReason::EndOfCapture {
             let until = Timestamp(ts.0.saturating_add(self.cfg.closed_linger_ns));
-            self.conns.insert(key, Slot::Closed { id, until });
-            self.timers.push(Reverse((until.0, id, key)));
+            self.conns.insert(key, Slot::Closed { id });
+            self.closed.push_back((until.0, id, key));
+            // Tombstones are capped like live connections: the oldest goes.
+            while self.closed.len() as u64 > self.cfg.max_live {
+                if let Some((_, id, key)) = self.closed.pop_front() {
+                    self.remove_tombstone(id, key);
+                }
+            }
         }
+    }
+
+    fn remove_tombstone(&mut self, id: u64, key: FlowKey) {
+        if matches!(self.conns.get(&key), Some(Slot::Closed { id: cid, .. }) if *cid == id) {
+            self.conns.remove(&key);
+        }
+    }
+
+    /// Moves capture time forward to `ts`; true when it moved. Captures are
+    /// hostile input: a single packet stamped years ahead must not retire
+    /// every connection or stop time for the rest of the capture, so a jump
+    /// of more than [`MAX_CLOCK_JUMP_NS`] is taken only when the next packet
+    /// confirms it.
+    fn advance_clock(&mut self, ts: Timestamp) -> bool {
+        if ts <= self.now {
+            return false;
+        }
+        let jump =
+            self.now != Timestamp(i64::MIN) && ts.0.saturating_sub(self.now.0) > MAX_CLOCK_JUMP_NS;
+        if jump && !self.jump_pending {
+            self.jump_pending = true;
+            return false;
+        }
+        self.jump_pending = false;
+        self.now = ts;
+        true
     }
 
     /// Retires connections idle past the timeout and tombstones past their
     /// linger time. Each timer entry is checked when due and re-armed if the
     /// connection was active since, so the cost is amortised per connection.
     fn expire(&mut self, h: &mut H) {
+        while let Some(&(until, id, key)) = self.closed.front() {
+            if until > self.now.0 {
+                break;
+            }
+            self.closed.pop_front();
+            self.remove_tombstone(id, key);
+        }
         while let Some(&Reverse((due, id, key))) = self.timers.peek() {
             if due > self.now.0 {
                 break;
             }
             self.timers.pop();
             match self.conns.get(&key) {
-                Some(Slot::Closed { id: cid, until }) if *cid == id && until.0 <= self.now.0 => {
-                    self.conns.remove(&key);
-                }
                 Some(Slot::Live(c)) if c.meta.id == id => {
                     let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
                     if idle_until <= self.now.0 {
@@ -523,9 +565,6 @@ impl<H: StreamHandler> Reassembler<H> {
                     self.close(key, CloseReason::Evicted, packet, ts, h);
                     return;
                 }
-                Some(Slot::Closed { id: cid, .. }) if *cid == id => {
-                    self.conns.remove(&key);
-                }
                 _ => {}
             }
         }
@@ -552,6 +591,7 @@ impl<H: StreamHandler> Reassembler<H> {
         }
         self.conns.clear();
         self.timers.clear();
+        self.closed.clear();
     }
 
     /// Connections currently open.

@@ -361,3 +361,54 @@ fn test_too_many_connections_evicts_least_recently_active() {
     assert_eq!(t.r.live(), 3);
     assert_eq!(t.r.stats.evicted, 1);
 }
+
+#[test]
+fn test_one_packet_far_in_the_future_does_not_move_the_clock() {
+    let mut t = T::new();
+    t.r = Reassembler::new(Config {
+        idle_timeout_ns: 1_000_000_000,
+        ..Config::default()
+    });
+    t.handshake(100, 5000);
+    // One stray packet of another connection, stamped a year ahead.
+    t.n += 1;
+    let stray = TcpSegment {
+        src: ip(9),
+        dst: ip(8),
+        src_port: 1,
+        dst_port: 2,
+        seq: 0,
+        ack: 0,
+        flags: TcpFlags(TcpFlags::SYN),
+        window: 0,
+        payload: b"",
+        payload_len: 0,
+    };
+    t.r.packet(
+        &stray,
+        t.n,
+        Timestamp(t.ts + 365 * 86_400 * 1_000_000_000),
+        &mut t.log,
+    );
+    // Time goes on normally: the first connection is not idle.
+    t.send(true, 101, 5001, PA, b"still here");
+    assert!(t.log.closed.is_empty());
+    assert_eq!(t.r.live(), 2);
+}
+
+#[test]
+fn test_tombstones_are_capped() {
+    let mut t = T::new();
+    t.r = Reassembler::new(Config {
+        max_live: 4,
+        ..Config::default()
+    });
+    for i in 0..20u32 {
+        let cisn = 1000 * i;
+        t.handshake(cisn, 7);
+        t.send(true, cisn + 1, 8, TcpFlags::RST, b"");
+    }
+    assert_eq!(t.log.closed.len(), 20);
+    assert!(t.r.conns.len() <= 4, "{} slots", t.r.conns.len());
+    assert!(t.r.closed.len() <= 4, "{} tombstones", t.r.closed.len());
+}

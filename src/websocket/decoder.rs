@@ -500,7 +500,7 @@ impl FrameDecoder {
             self.offset += take as u64;
             data = &data[take..];
             let full = self.scan.len() == RESYNC_WINDOW;
-            match find_resync(self.scan.bytes(), &self.scan.starts(), self.expect, full) {
+            match find_resync(&mut self.scan, self.expect, full) {
                 Search::Found(p) => {
                     self.resync_at(p, out);
                     if !data.is_empty() {
@@ -726,45 +726,55 @@ enum Search {
     None,
 }
 
-/// Finds where frames start again in `scan`. A position is accepted when
-/// every byte from it to the end of `scan` parses as a chain of plausible
-/// frames, with enough of them that chance is ruled out: three headers, or
-/// two starting at a packet boundary (senders start writes at segment
-/// starts; random positions rarely coincide). Random data passes one
-/// header check about once in 60 positions, so a single header is never
-/// enough in the middle of the stream. `full` means no more bytes will be
-/// kept: unconfirmed candidates are then passed over.
-fn find_resync(scan: &[u8], boundaries: &[usize], expect: Expect, full: bool) -> Search {
-    for p in 0..scan.len() {
+/// Finds where frames start again in the kept bytes. A position is
+/// accepted when the frames from it (followed up to [`CHAIN_PROOF`]
+/// headers, or to the end of what is kept) all look like frames a peer
+/// following the RFC sends in this direction, with enough of them that
+/// chance is ruled out: three headers, or two starting at a packet boundary
+/// (senders start writes at segment starts; random positions rarely
+/// coincide). Random data passes one header check about once in 60
+/// positions, so a single header is never enough in the middle of the
+/// stream. `full` means no more bytes will be kept: unconfirmed candidates
+/// are then passed over.
+fn find_resync(kept: &mut Kept, expect: Expect, full: bool) -> Search {
+    let scan = kept.bytes();
+    // Positions a chain refutes stay refuted as bytes are added: resume
+    // after them, so a search over a window grown byte by byte stays linear.
+    let mut open = None;
+    let mut found = Search::None;
+    for p in kept.searched()..scan.len() {
         let Some((count, _)) = chain(scan, p, expect) else {
             continue;
         };
-        let at_boundary = boundaries.binary_search(&p).is_ok();
+        open = open.or(Some(p));
+        let at_boundary = kept.is_start(p);
         if count >= CHAIN_PROOF || (count >= 2 && at_boundary) {
-            return Search::Found(p);
+            found = Search::Found(p);
+            break;
         }
         if !full {
-            return Search::Wait;
+            found = Search::Wait;
+            break;
         }
         // The window is full and this chain still runs past it: a frame
         // longer than the window. Taken when it starts a packet (where
         // senders start frames); elsewhere it could be payload.
         if count >= 1 && at_boundary {
-            return Search::Found(p);
+            found = Search::Found(p);
+            break;
         }
     }
-    Search::None
+    let end = scan.len();
+    kept.set_searched(open.unwrap_or(end));
+    found
 }
 
 /// Whether `bytes` (the first bytes of a direction, `boundaries` = where
 /// its packets start) hold a proven run of frames as a peer in this
 /// direction sends them: the test used to recognise WebSocket without a
 /// handshake.
-pub fn proven_frames(bytes: &[u8], boundaries: &[usize], expect: Expect) -> bool {
-    matches!(
-        find_resync(bytes, boundaries, expect, false),
-        Search::Found(_)
-    )
+pub fn proven_frames(kept: &mut Kept, expect: Expect) -> bool {
+    matches!(find_resync(kept, expect, false), Search::Found(_))
 }
 
 /// At the end of the stream, a chain that ends exactly with it is accepted

@@ -36,6 +36,8 @@ pub struct Negotiated {
     pub subprotocol: Option<String>,
     /// Extension names the server accepted, in order.
     pub extensions: Vec<String>,
+    /// Sec-WebSocket-Accept matched the key; `None` without a key.
+    pub accept_ok: Option<bool>,
 }
 
 /// An extension's parameters: `name` or `name=value`, names lowercased.
@@ -174,9 +176,12 @@ pub fn check_response(req: &Request, resp: &Response, packet: u64) -> (Vec<Findi
             },
         );
     }
+    let mut accept_ok = None;
     if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
         let expected = accept_for(key.trim());
-        match h.get("Sec-WebSocket-Accept") {
+        let found = h.get("Sec-WebSocket-Accept");
+        accept_ok = Some(found.as_deref().is_some_and(|f| f.trim() == expected));
+        match found {
             Some(found) if found.trim() == expected => {}
             Some(found) => add(
                 Code::BadAcceptKey,
@@ -189,7 +194,10 @@ pub fn check_response(req: &Request, resp: &Response, packet: u64) -> (Vec<Findi
         }
     }
 
-    let mut neg = Negotiated::default();
+    let mut neg = Negotiated {
+        accept_ok,
+        ..Negotiated::default()
+    };
     let offered = extensions(req.headers.get("Sec-WebSocket-Extensions"));
     for (name, params) in extensions(h.get("Sec-WebSocket-Extensions")) {
         if !offered.iter().any(|(n, _)| *n == name) {
@@ -259,7 +267,13 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n{extra}\r\n"
         assert!(check_request(&req(""), 1).is_empty());
         let (f, n) = check_response(&req(""), &resp(""), 2);
         assert!(f.is_empty());
-        assert_eq!(n, Negotiated::default());
+        assert_eq!(
+            n,
+            Negotiated {
+                accept_ok: Some(true),
+                ..Negotiated::default()
+            }
+        );
     }
 
     #[test]

@@ -11,6 +11,9 @@ pub struct Kept {
     runs: Vec<(usize, u64, Timestamp)>,
     /// Stream offset of `bytes[0]`.
     offset: u64,
+    /// Positions before this one were ruled out by a search; bytes added
+    /// later cannot change that, so the next search resumes here.
+    searched: usize,
 }
 
 impl Kept {
@@ -19,6 +22,20 @@ impl Kept {
         self.bytes.clear();
         self.runs.clear();
         self.offset = offset;
+        self.searched = 0;
+    }
+
+    pub fn searched(&self) -> usize {
+        self.searched
+    }
+
+    pub fn set_searched(&mut self, at: usize) {
+        self.searched = at.min(self.bytes.len());
+    }
+
+    /// Whether a packet starts at `at`.
+    pub fn is_start(&self, at: usize) -> bool {
+        self.runs.binary_search_by_key(&at, |r| r.0).is_ok()
     }
 
     pub fn offset(&self) -> u64 {
@@ -58,6 +75,7 @@ impl Kept {
         let n = n.min(self.bytes.len());
         self.bytes.drain(..n);
         self.offset += n as u64;
+        self.searched = self.searched.saturating_sub(n);
         // The run holding byte `n` now starts at 0; earlier runs go.
         let first = self.runs.iter().rposition(|r| r.0 <= n).unwrap_or(0);
         self.runs.drain(..first);

@@ -187,6 +187,13 @@ pub struct Validator {
     inflated: u64,
     /// The current message's inflation already failed or hit the limit.
     message_inflate_failed: bool,
+    /// The sender ended its deflate stream with a final block (RFC 7692
+    /// 7.2.3.4 allows it): nothing more inflates until the next message.
+    stream_ended: bool,
+    /// This message follows such an end while the sender keeps its window:
+    /// it may refer to bytes a fresh inflater never saw, so a failure here
+    /// stops inflating quietly instead of blaming the data.
+    after_final: bool,
     /// Frame sync was lost (or never had: a capture started mid-stream), so
     /// whether a fragmented message is open is unknown until the next frame
     /// that starts or ends one.
@@ -208,6 +215,8 @@ impl Validator {
             inflate_dead: false,
             inflated: 0,
             message_inflate_failed: false,
+            stream_ended: false,
+            after_final: false,
             unknown_message: false,
             preview: Vec::new(),
         }
@@ -416,10 +425,12 @@ impl Validator {
         self.utf8.reset();
         self.inflated = 0;
         self.message_inflate_failed = false;
-        let reset = self.no_context_takeover();
+        let takeover = !self.no_context_takeover();
         if m.compressed && !self.inflate_dead {
+            let ended = std::mem::take(&mut self.stream_ended);
+            self.after_final = ended && takeover;
             match &mut self.inflater {
-                Some(d) if reset => d.reset(false),
+                Some(d) if !takeover || ended => d.reset(false),
                 Some(_) => {}
                 None => self.inflater = Some(Box::new(Decompress::new(false))),
             }
@@ -480,7 +491,7 @@ impl Validator {
     }
 
     fn inflate(&mut self, mut input: &[u8], buf: &mut [u8], out: &mut Vec<Finding>) {
-        if self.inflate_dead || self.message_inflate_failed {
+        if self.inflate_dead || self.message_inflate_failed || self.stream_ended {
             return;
         }
         let takeover = !self.no_context_takeover();
@@ -495,6 +506,10 @@ impl Validator {
             input = &input[used..];
             let status = match status {
                 Ok(s) => s,
+                Err(_) if self.after_final => {
+                    self.inflate_dead = true;
+                    return;
+                }
                 Err(e) => {
                     out.push(Finding::new(
                         Code::DeflateError,
@@ -530,7 +545,8 @@ impl Validator {
                 return;
             }
             if status == Status::StreamEnd {
-                // A final deflate block: nothing more belongs to this message.
+                // A final deflate block: nothing more inflates in this message.
+                self.stream_ended = true;
                 return;
             }
             if made < buf.len() && input.is_empty() {

@@ -336,3 +336,22 @@ fn garbage_is_foreign_but_a_single_violation_is_a_frame() {
     let (evs, _) = run(CLIENT, &[(&s[..1], 1), (&s[1..], 2)], &[]);
     assert_eq!(evs, vec![Ev::F(0, 0, 1, 1, 2), Ev::E(2, 0, true)]);
 }
+
+#[test]
+fn resync_search_is_linear_in_tiny_pieces() {
+    // After a loss of sync, 60 KB of zeros arrive a byte at a time: every
+    // position is ruled out once, not once per byte (each byte restarting
+    // the search made this quadratic: seconds in a release build).
+    let mut d = FrameDecoder::new(0, SERVER);
+    d.gap(5, 1, Timestamp(0), &mut |_| {});
+    let zeros = [0u8; 1];
+    let mut frames = 0;
+    for i in 0..60_000u64 {
+        d.push(&zeros, i + 2, Timestamp(0), &mut |e| {
+            if matches!(e, DecodeEvent::Frame(_)) {
+                frames += 1
+            }
+        });
+    }
+    assert_eq!(frames, 0);
+}

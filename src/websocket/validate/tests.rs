@@ -335,3 +335,32 @@ fn preview_is_unmasked_and_inflated() {
     );
     assert!(out.is_empty());
 }
+
+#[test]
+fn deflate_with_final_blocks_keeps_checking_later_messages() {
+    // Each message compressed as its own complete deflate stream (BFINAL
+    // set), as RFC 7692 7.2.3.4 allows: the second holds invalid UTF-8.
+    let whole = |m: &[u8]| {
+        let mut c = Compress::new(Compression::default(), false);
+        let mut out = Vec::with_capacity(m.len() + 64);
+        c.compress_vec(m, &mut out, FlushCompress::Finish).unwrap();
+        out
+    };
+    let a = whole(b"Hello");
+    let b = whole(b"bad \xff utf8");
+    let mut c = cfg(false, true);
+    c.deflate = c.deflate.map(|mut d| {
+        d.server_no_context_takeover = true;
+        d
+    });
+    let mut v = Validator::new(c);
+    let r = run(
+        &mut v,
+        &[
+            (hdr(0xC1, a.len(), false), a),
+            (hdr(0xC1, b.len(), false), b),
+        ],
+    );
+    assert!(r[0].is_empty(), "{r:?}");
+    assert_eq!(r[1], ["invalid_utf8"]);
+}
