@@ -115,7 +115,8 @@ pub struct ConnMeta {
     pub last_ts: Timestamp,
     /// Packets per direction.
     pub packets: [u64; 2],
-    /// Reassembly counters per direction.
+    /// Reassembly counters per direction, filled in when the connection
+    /// closes (copying them on every packet would cost the hot path).
     pub stats: [HalfStats; 2],
     /// A SYN (or SYN-ACK) was seen: the stream starts at its beginning.
     pub syn_seen: bool,
@@ -404,7 +405,6 @@ impl<H: StreamHandler> Reassembler<H> {
             h.event(user, meta, dir, ev)
         });
         let after = halves[dir.index()].held_cost();
-        meta.stats[dir.index()] = halves[dir.index()].stats;
         self.held_total = self.held_total + after - before;
 
         // RFC 9293 3.6 / 3.10.7: a RST ends the connection at once; after a

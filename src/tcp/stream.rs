@@ -238,17 +238,9 @@ impl Half {
         self.held_cost
     }
 
-    pub fn next_offset(&self) -> u64 {
-        self.next
-    }
-
     /// The FIN was seen and every byte before it is accounted for.
     pub fn finished(&self) -> bool {
         self.fin.is_some_and(|f| self.next >= f)
-    }
-
-    pub fn fin_seen(&self) -> bool {
-        self.fin.is_some()
     }
 
     /// Whether this direction has a sequence-number origin (SYN or data seen).
