@@ -15,6 +15,7 @@
 
 use super::frame::{self, FrameHeader, Opcode, Parsed};
 use super::kept::Kept;
+use crate::finding::Code;
 use crate::time::Timestamp;
 
 /// Where a frame starts.
@@ -615,18 +616,26 @@ fn candidate(buf: &[u8], expect: Expect) -> Candidate {
 /// (control frame length or fragmentation, length encoding) are what buggy
 /// or deliberately crafted peers send, so they never make a header garbage.
 fn violations(h: &FrameHeader, expect: Expect) -> (u32, u32) {
-    let op = h.opcode;
-    let count = |rules: &[bool]| rules.iter().filter(|&&b| b).count() as u32;
-    let strong = count(&[
-        op.is_reserved(),
-        h.rsv2 || h.rsv3,
-        h.rsv1 && (!expect.rsv1 || op.is_control()),
-        h.mask.is_some() != expect.masked,
-    ]);
-    let weak = count(&[
-        op.is_control() && (!h.fin || h.payload_len > 125),
-        h.non_minimal_length() || h.length_msb_set(),
-    ]);
+    let (mut strong, mut weak) = (0, 0);
+    for code in frame::broken_rules(h, expect.masked, expect.rsv1).iter() {
+        match code {
+            // RSV2/RSV3 and an undefined RSV1 count apart: random bytes
+            // set several RSV bits at once.
+            Code::RsvBitsWithoutExtension => {
+                strong += u32::from(h.rsv2 || h.rsv3) + u32::from(h.rsv1 && !expect.rsv1)
+            }
+            Code::UnmaskedClientFrame
+            | Code::MaskedServerFrame
+            | Code::ReservedOpcode
+            | Code::Rsv1OnControlFrame => strong += 1,
+            Code::ControlFrameTooLong
+            | Code::FragmentedControlFrame
+            | Code::NonMinimalLength
+            | Code::LengthMsbSet => weak += 1,
+            // Legal shapes a peer may send by mistake: judged as frames.
+            _ => {}
+        }
+    }
     (strong, weak)
 }
 

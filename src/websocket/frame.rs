@@ -19,6 +19,7 @@
 //! validator's job, so the header keeps what was on the wire (reserved
 //! opcodes, the length encoding used).
 
+use crate::finding::Code;
 use std::fmt;
 
 /// A frame opcode (RFC 6455 section 5.2, 11.8). A newtype so that reserved
@@ -116,6 +117,68 @@ impl FrameHeader {
     /// Section 5.2: "the most significant bit MUST be 0" in a 64-bit length.
     pub fn length_msb_set(&self) -> bool {
         self.length_form == LengthForm::Extended64 && self.payload_len >> 63 != 0
+    }
+}
+
+/// The stateless rules (RFC 6455 5.1, 5.2, 5.5, 5.5.1; RFC 7692 6.1) a
+/// header breaks, given its direction (`from_client`: frames must be masked)
+/// and whether permessage-deflate gives RSV1 a meaning. One place for the
+/// validator, which reports each, and the decoder, which judges from them
+/// whether bytes are a frame at all. No allocation: at most 9 codes.
+pub fn broken_rules(h: &FrameHeader, from_client: bool, deflate: bool) -> BrokenRules {
+    let op = h.opcode;
+    let mut b = BrokenRules::default();
+    match (from_client, h.mask.is_some()) {
+        (true, false) => b.push(Code::UnmaskedClientFrame),
+        (false, true) => b.push(Code::MaskedServerFrame),
+        _ => {}
+    }
+    if h.rsv2 || h.rsv3 || (h.rsv1 && !deflate) {
+        b.push(Code::RsvBitsWithoutExtension);
+    } else if h.rsv1 && op.is_control() {
+        b.push(Code::Rsv1OnControlFrame);
+    } else if h.rsv1 && op == Opcode::CONTINUATION {
+        b.push(Code::Rsv1OnContinuation);
+    }
+    if op.is_reserved() {
+        b.push(Code::ReservedOpcode);
+    }
+    if op.is_control() && h.payload_len > 125 {
+        b.push(Code::ControlFrameTooLong);
+    }
+    if op.is_control() && !h.fin {
+        b.push(Code::FragmentedControlFrame);
+    }
+    if op == Opcode::CLOSE && h.payload_len == 1 {
+        b.push(Code::ClosePayloadLengthOne);
+    }
+    if h.length_msb_set() {
+        b.push(Code::LengthMsbSet);
+    } else if h.non_minimal_length() {
+        b.push(Code::NonMinimalLength);
+    }
+    b
+}
+
+/// Codes of the rules a header breaks, in a fixed array.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BrokenRules {
+    codes: [Option<Code>; 9],
+    len: usize,
+}
+
+impl BrokenRules {
+    fn push(&mut self, c: Code) {
+        self.codes[self.len] = Some(c);
+        self.len += 1;
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Code> + '_ {
+        self.codes[..self.len].iter().flatten().copied()
+    }
+
+    pub fn contains(&self, c: Code) -> bool {
+        self.iter().any(|x| x == c)
     }
 }
 

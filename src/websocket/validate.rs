@@ -8,7 +8,7 @@
 //! with permessage-deflate, the inflater. Payloads pass through; binary
 //! payloads that are not compressed are not even unmasked.
 
-use super::frame::{FrameHeader, Opcode};
+use super::frame::{FrameHeader, Opcode, broken_rules};
 use super::handshake::Deflate;
 use crate::finding::{Code, Finding};
 use flate2::{Decompress, FlushDecompress, Status};
@@ -256,96 +256,9 @@ impl Validator {
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
         let op = h.opcode;
         let mut add = |code, detail: String| out.push(Finding::new(code, detail));
-        // 5.1: "a client MUST mask all frames that it sends to the server";
-        // "a server MUST NOT mask any frames that it sends to the client".
-        match (self.cfg.from_client, h.mask.is_some()) {
-            (true, false) => add(
-                Code::UnmaskedClientFrame,
-                format!("{} frame from the client without MASK", op.name()),
-            ),
-            (false, true) => add(
-                Code::MaskedServerFrame,
-                format!("{} frame from the server with MASK set", op.name()),
-            ),
-            _ => {}
-        }
-        // 5.8 / RFC 7692 6: RSV1 means "compressed" only with permessage-deflate,
-        // only on the first frame of a data message.
-        if h.rsv2 || h.rsv3 {
-            add(
-                Code::RsvBitsWithoutExtension,
-                format!(
-                    "RSV2={} RSV3={} and no extension defines them",
-                    u8::from(h.rsv2),
-                    u8::from(h.rsv3)
-                ),
-            );
-        }
-        if h.rsv1 {
-            if self.cfg.deflate.is_none() {
-                add(
-                    Code::RsvBitsWithoutExtension,
-                    "RSV1 set but permessage-deflate was not negotiated".into(),
-                );
-            } else if op.is_control() {
-                add(
-                    Code::Rsv1OnControlFrame,
-                    format!("RSV1 set on a {} frame", op.name()),
-                );
-            } else if op == Opcode::CONTINUATION {
-                add(
-                    Code::Rsv1OnContinuation,
-                    "RSV1 set on a continuation frame".into(),
-                );
-            }
-        }
-        if op.is_reserved() {
-            add(
-                Code::ReservedOpcode,
-                format!("opcode {:#x} is reserved", op.0),
-            );
-        }
-        if op.is_control() {
-            // 5.5: "All control frames MUST have a payload length of 125
-            // bytes or less and MUST NOT be fragmented."
-            if h.payload_len > 125 {
-                add(
-                    Code::ControlFrameTooLong,
-                    format!(
-                        "{} frame with a {}-byte payload > 125",
-                        op.name(),
-                        h.payload_len
-                    ),
-                );
-            }
-            if !h.fin {
-                add(
-                    Code::FragmentedControlFrame,
-                    format!("{} frame with FIN clear", op.name()),
-                );
-            }
-            // 5.5.1: a close body, if any, starts with a 2-byte code.
-            if op == Opcode::CLOSE && h.payload_len == 1 {
-                add(
-                    Code::ClosePayloadLengthOne,
-                    "close frame with a 1-byte payload".into(),
-                );
-            }
-        }
-        if h.length_msb_set() {
-            add(
-                Code::LengthMsbSet,
-                format!(
-                    "64-bit payload length {:#018x} has its most significant bit set",
-                    h.payload_len
-                ),
-            );
-        } else if h.non_minimal_length() {
-            let form = if h.len7() == 126 { "16-bit" } else { "64-bit" };
-            add(
-                Code::NonMinimalLength,
-                format!("payload length {} sent in the {form} form", h.payload_len),
-            );
+        let deflate = self.cfg.deflate.is_some();
+        for code in broken_rules(h, self.cfg.from_client, deflate).iter() {
+            add(code, rule_detail(code, h));
         }
         if self.close_sent {
             add(
@@ -639,6 +552,47 @@ impl Validator {
                 ));
             }
         }
+    }
+}
+
+/// The detail of a broken header rule (see [`broken_rules`] for which).
+fn rule_detail(code: Code, h: &FrameHeader) -> String {
+    let op = h.opcode.name();
+    match code {
+        // 5.1: "a client MUST mask all frames that it sends to the server";
+        // "a server MUST NOT mask any frames that it sends to the client".
+        Code::UnmaskedClientFrame => format!("{op} frame from the client without MASK"),
+        Code::MaskedServerFrame => format!("{op} frame from the server with MASK set"),
+        // 5.2 / RFC 7692 6: RSV1 means "compressed" only with
+        // permessage-deflate, only on the first frame of a data message.
+        Code::RsvBitsWithoutExtension if h.rsv2 || h.rsv3 => format!(
+            "RSV2={} RSV3={} and no extension defines them",
+            u8::from(h.rsv2),
+            u8::from(h.rsv3)
+        ),
+        Code::RsvBitsWithoutExtension => {
+            "RSV1 set but permessage-deflate was not negotiated".into()
+        }
+        Code::Rsv1OnControlFrame => format!("RSV1 set on a {op} frame"),
+        Code::Rsv1OnContinuation => "RSV1 set on a continuation frame".into(),
+        Code::ReservedOpcode => format!("opcode {:#x} is reserved", h.opcode.0),
+        // 5.5: "All control frames MUST have a payload length of 125 bytes
+        // or less and MUST NOT be fragmented."
+        Code::ControlFrameTooLong => {
+            format!("{op} frame with a {}-byte payload > 125", h.payload_len)
+        }
+        Code::FragmentedControlFrame => format!("{op} frame with FIN clear"),
+        // 5.5.1: a close body, if any, starts with a 2-byte code.
+        Code::ClosePayloadLengthOne => "close frame with a 1-byte payload".into(),
+        Code::LengthMsbSet => format!(
+            "64-bit payload length {:#018x} has its most significant bit set",
+            h.payload_len
+        ),
+        Code::NonMinimalLength => {
+            let form = if h.len7() == 126 { "16-bit" } else { "64-bit" };
+            format!("payload length {} sent in the {form} form", h.payload_len)
+        }
+        other => other.description().to_string(),
     }
 }
 
