@@ -516,6 +516,17 @@ fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         evidence.push(format!(
             "{idle:.1} s passed between the last frame and the end of the connection"
         ));
+        summary = if idle < 1.0 {
+            "the connection was cut right after its last frame, without a WebSocket close (clients see \
+             1006): a peer or proxy closed TCP instead of sending a close frame (a crash, an error path, \
+             an abort)"
+                .to_string()
+        } else {
+            format!(
+                "the connection was cut after {idle:.0} s of silence, without a WebSocket close (clients see \
+                 1006): an idle timeout of about {idle:.0} s on a proxy or load balancer"
+            )
+        };
         // Common idle timeouts: nginx proxy_read_timeout 60 s, AWS ALB 60 s,
         // Cloudflare 100 s, AWS NLB 350 s, HAProxy as configured.
         for (t, who) in [

@@ -539,3 +539,78 @@ fn midstream_capture_recognised_without_port() {
         5
     );
 }
+
+/// The diagnosis names the cause each capture was made to show.
+#[test]
+fn diagnoses_name_the_cause() {
+    let cases: &[(&str, &[&str])] = &[
+        ("nginx-http10.pcap", &["proxy_not_websocket_aware"]),
+        (
+            "nginx-no-upgrade-headers.pcap",
+            &["proxy_not_websocket_aware"],
+        ),
+        ("haproxy-timeout.pcap", &["closed_without_close_frame"]),
+        (
+            "bad-http_in_websocket_stream.pcap",
+            &["http_in_upgraded_socket"],
+        ),
+        ("bad-unmasked_client_frame.pcap", &["wrong_masking"]),
+        ("bad-masked_server_frame.pcap", &["wrong_masking"]),
+        ("bad-tls_on_plaintext_port.pcap", &["tls_misplaced"]),
+        ("bad-tls_in_websocket_stream.pcap", &["tls_misplaced"]),
+        ("bad-invalid_utf8.pcap", &["binary_in_text_frame"]),
+        (
+            "bad-decompression_limit_exceeded.pcap",
+            &["message_too_big"],
+        ),
+        ("bad-bad_accept_key.pcap", &["handshake_answer_broken"]),
+        ("bad-handshake_rejected.pcap", &["handshake_refused"]),
+        ("bad-reserved_opcode.pcap", &["framing_violation"]),
+        ("bad-deflate_error.pcap", &["compression_mismatch"]),
+        (
+            "bad-retransmission_conflict.pcap",
+            &["conflicting_retransmission"],
+        ),
+        ("bad-capture_gap.pcap", &["incomplete_capture"]),
+        ("py-echo.pcap", &[]),
+        ("nginx-ok.pcap", &[]),
+    ];
+    for (name, want) in cases {
+        let run = wscap(&[], &testdata(name));
+        let mut causes: Vec<String> = run
+            .records
+            .iter()
+            .filter(|r| r["type"] == "connection")
+            .flat_map(|r| r["diagnosis"].as_array().cloned().unwrap_or_default())
+            .map(|d| d["cause"].as_str().unwrap().to_string())
+            .collect();
+        causes.sort();
+        causes.dedup();
+        for w in *want {
+            assert!(
+                causes.iter().any(|c| c == w),
+                "{name}: {w} not in {causes:?}"
+            );
+        }
+        if want.is_empty() {
+            assert!(causes.is_empty(), "{name}: unexpected {causes:?}");
+        }
+    }
+    // Both legs of the nginx HTTP/1.0 capture are tied, and the client's
+    // leg names the backend leg as where the cause shows.
+    let run = wscap(&[], &testdata("nginx-http10.pcap"));
+    let conns: Vec<&Value> = run
+        .records
+        .iter()
+        .filter(|r| r["type"] == "connection")
+        .collect();
+    assert!(conns.iter().all(|c| c["other_leg"].is_u64()));
+    let client_leg = conns.iter().find(|c| c["conn"] == 0).unwrap();
+    let proxy = client_leg["diagnosis"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["cause"] == "proxy_not_websocket_aware")
+        .expect("carried over from the backend leg");
+    assert_eq!(proxy["hop"], "backend-leg");
+}
