@@ -1268,7 +1268,9 @@ fn on_decode<S: Sink>(
         DecodeEvent::Frame(start) => {
             let h = start.header;
             *acc.frames.get_mut(d) += 1;
-            *acc.payload_bytes.get_mut(d) += h.payload_len;
+            // Saturating: hostile headers announce lengths near 2^64.
+            let total = acc.payload_bytes.get_mut(d);
+            *total = total.saturating_add(h.payload_len);
             let mut findings = Vec::new();
             val.header(&h, &mut findings);
             *cur = Some(FrameRecord {

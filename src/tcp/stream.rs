@@ -464,6 +464,11 @@ impl Half {
         ts: Timestamp,
         out: &mut impl FnMut(StreamEvent<'_>),
     ) {
+        // A segment the snaplen cut to nothing (or whose captured bytes are
+        // all placed already) leaves an empty piece: nothing to place.
+        if piece.len() == 0 {
+            return;
+        }
         let end = start + piece.len();
         let mut cur = start;
         // Walk the held pieces that overlap [start, end), filling free ranges.
@@ -748,6 +753,17 @@ mod tests {
                 assert_ne!(hash(&m), h, "len {len} byte {i}");
             }
         }
+    }
+
+    #[test]
+    fn test_headers_only_segment_while_holding() {
+        // Found by fuzzing: a held segment, then one the snaplen cut to its
+        // headers (no payload byte captured) must not panic.
+        let mut f = Feed::syn(1000);
+        f.data(10, b"held");
+        f.cut(4, b"", 6);
+        f.cut(0, b"", 4);
+        assert_eq!(f.seen.bytes, b"??????????held");
     }
 
     #[test]

@@ -260,7 +260,7 @@ impl FrameDecoder {
         }
         let have = usize::from(self.hdr_have);
         let target = self.peek_target();
-        let take = (target - have).min(data.len());
+        let take = target.saturating_sub(have).min(data.len());
         self.hdr[have..have + take].copy_from_slice(&data[..take]);
         self.hdr_have += take as u8;
         self.offset += take as u64;
@@ -282,7 +282,7 @@ impl FrameDecoder {
         }
         match frame::parse(&self.hdr[..hl]) {
             Parsed::Complete(h) if violations(&h, self.expect) != (0, 0) => {
-                (PEEK as u64).min(hl as u64 + h.payload_len) as usize
+                (PEEK as u64).min((hl as u64).saturating_add(h.payload_len)) as usize
             }
             _ => hl,
         }
@@ -656,7 +656,7 @@ fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdi
     if strong + weak == 0 {
         return Verdict::Frame;
     }
-    let total = u64::from(h.header_len) + h.payload_len;
+    let total = u64::from(h.header_len).saturating_add(h.payload_len);
     if !complete && bytes.len() < PEEK && (bytes.len() as u64) < total {
         return Verdict::NeedMore;
     }

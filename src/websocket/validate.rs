@@ -417,10 +417,23 @@ impl Validator {
             let used = (d.total_in() - in0) as usize;
             let made = (d.total_out() - out0) as usize;
             input = &input[used..];
+            // What this call inflated is checked even when it then failed.
+            self.inflated += made as u64;
+            let room = self.cfg.preview.saturating_sub(self.preview.len());
+            self.preview.extend_from_slice(&buf[..made.min(room)]);
+            if self.cur.text
+                && let Some(at) = self.utf8.feed(&buf[..made])
+            {
+                out.push(Finding::new(
+                    Code::InvalidUtf8,
+                    format!("invalid UTF-8 at byte {at} of the inflated text message"),
+                ));
+            }
             let status = match status {
                 Ok(s) => s,
                 Err(_) if self.after_final => {
                     self.inflate_dead = true;
+                    self.message_inflate_failed = true;
                     return;
                 }
                 Err(e) => {
@@ -434,17 +447,6 @@ impl Validator {
                     return;
                 }
             };
-            self.inflated += made as u64;
-            let room = self.cfg.preview.saturating_sub(self.preview.len());
-            self.preview.extend_from_slice(&buf[..made.min(room)]);
-            if self.cur.text
-                && let Some(at) = self.utf8.feed(&buf[..made])
-            {
-                out.push(Finding::new(
-                    Code::InvalidUtf8,
-                    format!("invalid UTF-8 at byte {at} of the inflated text message"),
-                ));
-            }
             if self.inflated > self.cfg.max_inflated {
                 out.push(Finding::new(
                     Code::DecompressionLimitExceeded,
@@ -515,7 +517,9 @@ impl Validator {
                 // the message's last bytes.
                 self.inflate(&[0x00, 0x00, 0xff, 0xff], &mut scratch.inflated, out);
             }
+            // A character cut by an inflation failure is not the sender's.
             if c.text
+                && !(c.compressed && (self.message_inflate_failed || self.inflate_dead))
                 && let Some(at) = self.utf8.finish().filter(|&a| a != u64::MAX)
             {
                 out.push(Finding::new(

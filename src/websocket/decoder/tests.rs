@@ -355,3 +355,14 @@ fn resync_search_is_linear_in_tiny_pieces() {
     }
     assert_eq!(frames, 0);
 }
+
+#[test]
+fn length_near_two_to_the_64_in_two_pieces() {
+    // Found by fuzzing: header length + payload length wrapped and the
+    // peek buffer overflowed.
+    let mut tail = vec![0x7f];
+    tail.extend_from_slice(&[0xff; 8]);
+    tail.extend_from_slice(&[0; 16]);
+    let (evs, _) = run(SERVER, &[(&[0x82], 1), (&tail, 2)], &[]);
+    assert!(matches!(evs[0], Ev::F(0, 0, 1, 2, u64::MAX)), "{evs:?}");
+}
