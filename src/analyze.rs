@@ -65,16 +65,16 @@ pub struct Options {
     pub payload_bytes: usize,
 }
 
-/// Whether a preview must be escaped: invalid UTF-8, a control character
-/// or a backslash. Checked on bytes first, as nearly all text is ASCII.
-fn needs_escape(bytes: &[u8]) -> bool {
+/// The bytes as text when they need no escaping (valid UTF-8 without
+/// control characters or backslashes). Checked on bytes first, as nearly
+/// all text is ASCII.
+fn plain_text(bytes: &[u8]) -> Option<&str> {
     let plain = |b: &u8| (b' '..=b'~').contains(b) && *b != b'\\';
-    if bytes.iter().all(plain) {
-        return false;
-    }
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.chars().any(|c| c.is_control() || c == '\\'),
-        Err(_) => true,
+    let s = std::str::from_utf8(bytes).ok()?;
+    if bytes.iter().all(plain) || !s.chars().any(|c| c.is_control() || c == '\\') {
+        Some(s)
+    } else {
+        None
     }
 }
 
@@ -96,9 +96,9 @@ impl PayloadMode {
             PayloadMode::None => None,
             PayloadMode::Hex => Some(bytes.iter().map(|b| format!("{b:02x}")).collect()),
             PayloadMode::Base64 => Some(base64::engine::general_purpose::STANDARD.encode(bytes)),
-            PayloadMode::Text if !needs_escape(bytes) => {
+            PayloadMode::Text if let Some(text) = plain_text(bytes) => {
                 // The common case, printable text, is copied as it is.
-                Some(String::from_utf8_lossy(bytes).into_owned())
+                Some(text.to_owned())
             }
             PayloadMode::Text => {
                 let mut s = String::with_capacity(bytes.len());
