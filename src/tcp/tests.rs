@@ -119,6 +119,32 @@ impl T {
         );
     }
 
+    /// A payload-less segment of another connection (from `(ip, port)` to
+    /// `(ip, port)`) at time `ts`: moves the clock or opens connections.
+    fn other(
+        &mut self,
+        (src, sport): (u8, u16),
+        (dst, dport): (u8, u16),
+        seq: u32,
+        flags: u8,
+        ts: i64,
+    ) {
+        self.n += 1;
+        let seg = TcpSegment {
+            src: ip(src),
+            dst: ip(dst),
+            src_port: sport,
+            dst_port: dport,
+            seq,
+            ack: 0,
+            flags: TcpFlags(flags),
+            window: 0,
+            payload: b"",
+            payload_len: 0,
+        };
+        self.r.packet(&seg, self.n, Timestamp(ts), &mut self.log);
+    }
+
     fn finish(&mut self) {
         self.r.finish(&mut self.log);
     }
@@ -270,20 +296,7 @@ fn test_idle_connection_is_retired() {
     t.send(true, 101, 5001, PA, b"a");
     t.ts += 1_000_000; // long silence
     // A packet of another connection moves the clock on.
-    t.n += 1;
-    let other = TcpSegment {
-        src: ip(3),
-        dst: ip(4),
-        src_port: 1,
-        dst_port: 2,
-        seq: 0,
-        ack: 0,
-        flags: TcpFlags(TcpFlags::SYN),
-        window: 0,
-        payload: b"",
-        payload_len: 0,
-    };
-    t.r.packet(&other, t.n, Timestamp(t.ts), &mut t.log);
+    t.other((3, 1), (4, 2), 0, TcpFlags::SYN, t.ts);
     assert_eq!(t.log.closed, vec![(0, CloseReason::Idle)]);
     assert_eq!(t.r.live(), 1);
 }
@@ -324,38 +337,12 @@ fn test_too_many_connections_evicts_least_recently_active() {
         ..Config::default()
     });
     for i in 0..3u8 {
-        t.n += 1;
         t.ts += 1000;
-        let seg = TcpSegment {
-            src: ip(10 + i),
-            dst: ip(2),
-            src_port: 1000,
-            dst_port: 80,
-            seq: 0,
-            ack: 0,
-            flags: TcpFlags(TcpFlags::SYN),
-            window: 0,
-            payload: b"",
-            payload_len: 0,
-        };
-        t.r.packet(&seg, t.n, Timestamp(t.ts), &mut t.log);
+        t.other((10 + i, 1000), (2, 80), 0, TcpFlags::SYN, t.ts);
     }
     // Connection 0 is active again; 1 is now the least recently active.
-    t.n += 1;
     t.ts += 1000;
-    let again = TcpSegment {
-        src: ip(10),
-        dst: ip(2),
-        src_port: 1000,
-        dst_port: 80,
-        seq: 1,
-        ack: 0,
-        flags: TcpFlags(TcpFlags::ACK),
-        window: 0,
-        payload: b"",
-        payload_len: 0,
-    };
-    t.r.packet(&again, t.n, Timestamp(t.ts), &mut t.log);
+    t.other((10, 1000), (2, 80), 1, TcpFlags::ACK, t.ts);
     t.handshake(100, 5000);
     assert_eq!(t.log.closed, vec![(1, CloseReason::Evicted)]);
     assert_eq!(t.r.live(), 3);
@@ -371,24 +358,12 @@ fn test_one_packet_far_in_the_future_does_not_move_the_clock() {
     });
     t.handshake(100, 5000);
     // One stray packet of another connection, stamped a year ahead.
-    t.n += 1;
-    let stray = TcpSegment {
-        src: ip(9),
-        dst: ip(8),
-        src_port: 1,
-        dst_port: 2,
-        seq: 0,
-        ack: 0,
-        flags: TcpFlags(TcpFlags::SYN),
-        window: 0,
-        payload: b"",
-        payload_len: 0,
-    };
-    t.r.packet(
-        &stray,
-        t.n,
-        Timestamp(t.ts + 365 * 86_400 * 1_000_000_000),
-        &mut t.log,
+    t.other(
+        (9, 1),
+        (8, 2),
+        0,
+        TcpFlags::SYN,
+        t.ts + 365 * 86_400 * 1_000_000_000,
     );
     // Time goes on normally: the first connection is not idle.
     t.send(true, 101, 5001, PA, b"still here");
