@@ -11,8 +11,8 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use wscap::analyze::PayloadMode;
 use wscap::finding::Severity;
+use wscap::report::PayloadMode;
 use wscap::report::{FilterOptions, Style, TableOptions};
 
 /// Find out why WebSocket connections break, from packet captures.
@@ -404,8 +404,7 @@ mod tests {
         // The -h text of --payload and --payload-bytes names the defaults
         // the analysis applies when they are not given.
         let d = wscap::analyze::Options::default();
-        assert_eq!(d.payload, PayloadMode::Text);
-        assert_eq!(d.payload_bytes, 32);
+        assert_eq!(d.preview_bytes, 32);
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! same thing. Cause identifiers are stable like finding codes.
 
 use crate::finding::{Code, Severity};
-use crate::record::{ConnectionRecord, Diagnosis};
+use crate::record::{Cause, ConnectionRecord, Diagnosis};
+use crate::tcp::{CloseReason, Dir};
 
 /// The first frame that showed a finding code on a connection: frame
 /// findings are in frame records, so the analysis keeps one example per code
@@ -17,14 +18,25 @@ use crate::record::{ConnectionRecord, Diagnosis};
 pub struct FrameEvidence {
     pub code: Code,
     pub packet: u64,
-    pub dir: &'static str,
+    pub dir: Dir,
     pub detail: String,
 }
 
-/// What a rule looks at: the connection record and its frames' evidence.
+/// What the analysis knows beyond the connection record.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// The first frame showing each frame-level finding code.
+    pub frames: Vec<FrameEvidence>,
+    /// The server answered the upgrade request with TLS (its
+    /// `handshake_rejected` is a TLS placement problem).
+    pub server_answered_tls: bool,
+}
+
+/// What a rule looks at: the connection record and the evidence.
 struct Conn<'a> {
     rec: &'a ConnectionRecord,
     frames: &'a [FrameEvidence],
+    server_answered_tls: bool,
 }
 
 /// nginx in front of a WebSocket backend, done right.
@@ -37,39 +49,39 @@ const HAPROXY_FIX: &str = "HAProxy: WebSocket works in HTTP mode without extra r
 `http-request del-header Connection/Upgrade` or `option httpclose` touches the upgrade, and set `timeout tunnel` \
 (e.g. 1h) for long-lived connections";
 
-fn has(rec: &ConnectionRecord, code: &str) -> bool {
-    rec.findings_by_code.contains_key(code)
+fn has(rec: &ConnectionRecord, code: Code) -> bool {
+    rec.findings_by_code.contains(code)
 }
 
 impl Conn<'_> {
-    fn has(&self, code: &str) -> bool {
+    fn has(&self, code: Code) -> bool {
         has(self.rec, code)
     }
 
     /// The first packet where any of `codes` shows, on the connection or a frame.
-    fn first_packet(&self, codes: &[&str]) -> Option<u64> {
+    fn first_packet(&self, codes: &[Code]) -> Option<u64> {
         let conn = self
             .rec
             .findings
             .iter()
-            .filter(|f| codes.contains(&f.code.name()))
+            .filter(|f| codes.contains(&f.code))
             .filter_map(|f| f.packet);
         let frames = self
             .frames
             .iter()
-            .filter(|e| codes.contains(&e.code.name()))
+            .filter(|e| codes.contains(&e.code))
             .map(|e| e.packet);
         conn.chain(frames).min()
     }
 
     /// One line per finding of `codes`: the connection's, then the first
     /// frame showing each code.
-    fn details(&self, codes: &[&str]) -> Vec<String> {
+    fn details(&self, codes: &[Code]) -> Vec<String> {
         let conn = self
             .rec
             .findings
             .iter()
-            .filter(|f| codes.contains(&f.code.name()))
+            .filter(|f| codes.contains(&f.code))
             .map(|f| match f.packet {
                 Some(p) => format!("{} (packet {p}): {}", f.code, f.detail),
                 None => format!("{}: {}", f.code, f.detail),
@@ -77,14 +89,9 @@ impl Conn<'_> {
         let frames = self
             .frames
             .iter()
-            .filter(|e| codes.contains(&e.code.name()))
+            .filter(|e| codes.contains(&e.code))
             .map(|e| {
-                let n = self
-                    .rec
-                    .findings_by_code
-                    .get(e.code.name())
-                    .copied()
-                    .unwrap_or(1);
+                let n = self.rec.findings_by_code.get(e.code).max(1);
                 let more = if n > 1 {
                     format!(" ({n} in all)")
                 } else {
@@ -92,14 +99,17 @@ impl Conn<'_> {
                 };
                 format!(
                     "{} (first in {} frame at packet {}){more}: {}",
-                    e.code, e.dir, e.packet, e.detail
+                    e.code,
+                    e.dir.as_str(),
+                    e.packet,
+                    e.detail
                 )
             });
         conn.chain(frames).collect()
     }
 
-    fn present(&self, codes: &[&'static str]) -> Vec<&'static str> {
-        codes.iter().copied().filter(|c| self.has(c)).collect()
+    fn present(&self, codes: &[Code]) -> Vec<Code> {
+        codes.iter().copied().filter(|&c| self.has(c)).collect()
     }
 
     /// The first frame with an error finding.
@@ -112,10 +122,13 @@ impl Conn<'_> {
     }
 }
 
-/// Diagnoses one connection from its record and the first frame showing
-/// each frame-level finding code.
-pub fn diagnose(rec: &ConnectionRecord, frames: &[FrameEvidence]) -> Vec<Diagnosis> {
-    let c = Conn { rec, frames };
+/// Diagnoses one connection from its record and the evidence.
+pub fn diagnose(rec: &ConnectionRecord, evidence: &Evidence) -> Vec<Diagnosis> {
+    let c = Conn {
+        rec,
+        frames: &evidence.frames,
+        server_answered_tls: evidence.server_answered_tls,
+    };
     let mut out = Vec::new();
     for rule in [
         proxy_not_websocket_aware,
@@ -139,10 +152,10 @@ pub fn diagnose(rec: &ConnectionRecord, frames: &[FrameEvidence]) -> Vec<Diagnos
 
 fn proxy_not_websocket_aware(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
-    const CODES: &[&str] = &[
-        "http_1_0_upgrade",
-        "upgrade_header_missing",
-        "connection_header_missing",
+    const CODES: &[Code] = &[
+        Code::Http10Upgrade,
+        Code::UpgradeHeaderMissing,
+        Code::ConnectionHeaderMissing,
     ];
     let codes = c.present(CODES);
     if codes.is_empty() {
@@ -166,7 +179,7 @@ fn proxy_not_websocket_aware(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         "the 101 response lacks Upgrade/Connection: a proxy rewrote the server's answer, or the server is broken"
     };
     out.push(Diagnosis {
-        cause: "proxy_not_websocket_aware",
+        cause: Cause::ProxyNotWebsocketAware,
         summary: summary.to_string(),
         codes,
         packet: c.first_packet(CODES),
@@ -182,9 +195,9 @@ fn proxy_not_websocket_aware(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
-    if !has(rec, "handshake_rejected")
-        || has(rec, "http_1_0_upgrade")
-        || has(rec, "upgrade_header_missing")
+    if !has(rec, Code::HandshakeRejected)
+        || has(rec, Code::Http10Upgrade)
+        || has(rec, Code::UpgradeHeaderMissing)
     {
         return;
     }
@@ -193,7 +206,7 @@ fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         return;
     };
     let why = match resp.status {
-        400 if has(rec, "bad_websocket_key") || has(rec, "bad_websocket_version") => {
+        400 if has(rec, Code::BadWebsocketKey) || has(rec, Code::BadWebsocketVersion) => {
             "the server refused a malformed handshake (see the key/version findings)"
         }
         400 => "the server found the upgrade request malformed",
@@ -217,18 +230,18 @@ fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         );
     }
     out.push(Diagnosis {
-        cause: "handshake_refused",
+        cause: Cause::HandshakeRefused,
         summary: format!("{why} ({} {})", resp.status, resp.reason),
         codes: c.present(&[
-            "handshake_rejected",
-            "bad_websocket_key",
-            "bad_websocket_version",
+            Code::HandshakeRejected,
+            Code::BadWebsocketKey,
+            Code::BadWebsocketVersion,
         ]),
         packet: Some(resp.packet),
         evidence: c.details(&[
-            "handshake_rejected",
-            "bad_websocket_key",
-            "bad_websocket_version",
+            Code::HandshakeRejected,
+            Code::BadWebsocketKey,
+            Code::BadWebsocketVersion,
         ]),
         fix,
         hop: None,
@@ -236,17 +249,17 @@ fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn handshake_answer_broken(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    const CODES: &[&str] = &[
-        "bad_accept_key",
-        "extension_not_offered",
-        "subprotocol_not_offered",
+    const CODES: &[Code] = &[
+        Code::BadAcceptKey,
+        Code::ExtensionNotOffered,
+        Code::SubprotocolNotOffered,
     ];
     let codes = c.present(CODES);
     if codes.is_empty() {
         return;
     }
     out.push(Diagnosis {
-        cause: "handshake_answer_broken",
+        cause: Cause::HandshakeAnswerBroken,
         summary: "the 101 response does not match the request: clients reject it (\"Invalid Sec-WebSocket-Accept \
                   header\", \"Server sent a subprotocol but none was requested\")"
             .to_string(),
@@ -264,27 +277,25 @@ fn handshake_answer_broken(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn tls_misplaced(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    let rec = c.rec;
-    const CODES: &[&str] = &["tls_on_plaintext_port", "tls_in_websocket_stream"];
+    const CODES: &[Code] = &[Code::TlsOnPlaintextPort, Code::TlsInWebsocketStream];
     let mut codes = c.present(CODES);
-    let tls_answer = rec
-        .findings
-        .iter()
-        .any(|f| f.code.name() == "handshake_rejected" && f.detail.contains("with TLS"));
+    // A server answering a plaintext upgrade with TLS rejected it for the
+    // same reason: TLS where plaintext was expected.
+    let tls_answer = c.server_answered_tls && c.has(Code::HandshakeRejected);
     if tls_answer {
-        codes.push("handshake_rejected");
+        codes.push(Code::HandshakeRejected);
     }
     if codes.is_empty() {
         return;
     }
     out.push(Diagnosis {
-        cause: "tls_misplaced",
+        cause: Cause::TlsMisplaced,
         summary: "TLS and plaintext meet on one connection: TLS is terminated in the wrong place, or a ws:// / \
                   wss:// URL does not match the port"
             .to_string(),
         codes,
-        packet: c.first_packet(&["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
-        evidence: c.details(&["tls_on_plaintext_port", "tls_in_websocket_stream", "handshake_rejected"]),
+        packet: c.first_packet(&[Code::TlsOnPlaintextPort, Code::TlsInWebsocketStream, Code::HandshakeRejected]),
+        evidence: c.details(&[Code::TlsOnPlaintextPort, Code::TlsInWebsocketStream, Code::HandshakeRejected]),
         fix: vec![
             "use wss:// only where TLS is served; when a load balancer terminates TLS, proxy to the backend \
              with ws:// (nginx: `proxy_pass http://backend`), not https"
@@ -298,12 +309,12 @@ fn tls_misplaced(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn http_in_socket(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let (rec, first) = (c.rec, c.first_bad_frame());
-    const CODES: &[&str] = &["http_in_websocket_stream"];
+    const CODES: &[Code] = &[Code::HttpInWebsocketStream];
     if !has(rec, CODES[0]) {
         return;
     }
     out.push(Diagnosis {
-        cause: "http_in_upgraded_socket",
+        cause: Cause::HttpInUpgradedSocket,
         summary: "HTTP was written into the connection after the 101: the peer reading frames fails with \
                   \"Invalid frame header\""
             .to_string(),
@@ -323,8 +334,8 @@ fn http_in_socket(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
-    let client = has(rec, "unmasked_client_frame");
-    let server = has(rec, "masked_server_frame");
+    let client = has(rec, Code::UnmaskedClientFrame);
+    let server = has(rec, Code::MaskedServerFrame);
     if !client && !server {
         return;
     }
@@ -342,13 +353,13 @@ fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
             "fix or configure the server library (or a proxy re-framing the stream) so server frames are not masked",
         )
     };
-    let codes = c.present(&["unmasked_client_frame", "masked_server_frame"]);
+    let codes = c.present(&[Code::UnmaskedClientFrame, Code::MaskedServerFrame]);
     out.push(Diagnosis {
-        cause: "wrong_masking",
+        cause: Cause::WrongMasking,
         summary: summary.to_string(),
         codes,
-        packet: c.first_packet(&["unmasked_client_frame", "masked_server_frame"]),
-        evidence: c.details(&["unmasked_client_frame", "masked_server_frame"]),
+        packet: c.first_packet(&[Code::UnmaskedClientFrame, Code::MaskedServerFrame]),
+        evidence: c.details(&[Code::UnmaskedClientFrame, Code::MaskedServerFrame]),
         fix: vec![fix.to_string()],
         hop: None,
     });
@@ -356,10 +367,10 @@ fn masking(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
-    const CODES: &[&str] = &[
-        "deflate_error",
-        "rsv1_on_continuation",
-        "rsv1_on_control_frame",
+    const CODES: &[Code] = &[
+        Code::DeflateError,
+        Code::Rsv1OnContinuation,
+        Code::Rsv1OnControlFrame,
     ];
     let mut codes = c.present(CODES);
     let offered = rec
@@ -370,9 +381,9 @@ fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let accepted = rec.negotiated.as_ref().is_some_and(|n| n.deflate.is_some());
     // RSV1 on frames while permessage-deflate was offered but not in the 101:
     // the classic case of a proxy dropping Sec-WebSocket-Extensions.
-    let stripped = has(rec, "rsv_bits_without_extension") && offered && !accepted;
+    let stripped = has(rec, Code::RsvBitsWithoutExtension) && offered && !accepted;
     if stripped {
-        codes.push("rsv_bits_without_extension");
+        codes.push(Code::RsvBitsWithoutExtension);
     }
     if codes.is_empty() {
         return;
@@ -385,7 +396,7 @@ fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
          RSV1 is misused"
     };
     out.push(Diagnosis {
-        cause: "compression_mismatch",
+        cause: Cause::CompressionMismatch,
         summary: summary.to_string(),
         packet: c.first_packet(&codes),
         codes,
@@ -402,7 +413,7 @@ fn compression(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn too_big(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let (rec, first) = (c.rec, c.first_bad_frame());
-    const CODES: &[&str] = &["frame_exceeds_limit", "decompression_limit_exceeded"];
+    const CODES: &[Code] = &[Code::FrameExceedsLimit, Code::DecompressionLimitExceeded];
     let closed_1009 = rec.close_codes.c2s.contains(&1009) || rec.close_codes.s2c.contains(&1009);
     let codes = c.present(CODES);
     if codes.is_empty() && !closed_1009 {
@@ -418,7 +429,7 @@ fn too_big(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         evidence.push(format!("the {who} closed with 1009 (message too big)"));
     }
     out.push(Diagnosis {
-        cause: "message_too_big",
+        cause: Cause::MessageTooBig,
         summary: "a message exceeded the receiver's size limit (\"Max payload size exceeded\", close 1009)".to_string(),
         codes,
         packet: c.first_packet(CODES).or(first),
@@ -436,18 +447,18 @@ fn too_big(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 fn utf8(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let (rec, first) = (c.rec, c.first_bad_frame());
     let closed_1007 = rec.close_codes.c2s.contains(&1007) || rec.close_codes.s2c.contains(&1007);
-    if !has(rec, "invalid_utf8") && !closed_1007 {
+    if !has(rec, Code::InvalidUtf8) && !closed_1007 {
         return;
     }
     out.push(Diagnosis {
-        cause: "binary_in_text_frame",
+        cause: Cause::BinaryInTextFrame,
         summary:
             "a text message is not valid UTF-8 (close 1007): binary data sent as text, or a string \
                   encoded with another charset"
                 .to_string(),
-        codes: c.present(&["invalid_utf8"]),
-        packet: c.first_packet(&["invalid_utf8"]).or(first),
-        evidence: c.details(&["invalid_utf8"]),
+        codes: c.present(&[Code::InvalidUtf8]),
+        packet: c.first_packet(&[Code::InvalidUtf8]).or(first),
+        evidence: c.details(&[Code::InvalidUtf8]),
         fix: vec![
             "send binary data in binary frames (or base64 it); encode text as UTF-8".to_string(),
         ],
@@ -456,30 +467,30 @@ fn utf8(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn framing_bug(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    const CODES: &[&str] = &[
-        "reserved_opcode",
-        "rsv_bits_without_extension",
-        "control_frame_too_long",
-        "fragmented_control_frame",
-        "non_minimal_length",
-        "length_msb_set",
-        "continuation_without_start",
-        "data_frame_during_fragmentation",
-        "invalid_close_code",
-        "close_payload_length_one",
-        "data_after_close",
-        "unparseable_frame_data",
+    const CODES: &[Code] = &[
+        Code::ReservedOpcode,
+        Code::RsvBitsWithoutExtension,
+        Code::ControlFrameTooLong,
+        Code::FragmentedControlFrame,
+        Code::NonMinimalLength,
+        Code::LengthMsbSet,
+        Code::ContinuationWithoutStart,
+        Code::DataFrameDuringFragmentation,
+        Code::InvalidCloseCode,
+        Code::ClosePayloadLengthOne,
+        Code::DataAfterClose,
+        Code::UnparseableFrameData,
     ];
     let codes = c.present(CODES);
     if codes.is_empty()
-        || out
-            .iter()
-            .any(|d| d.cause == "compression_mismatch" && codes == ["rsv_bits_without_extension"])
+        || out.iter().any(|d| {
+            d.cause == Cause::CompressionMismatch && codes == [Code::RsvBitsWithoutExtension]
+        })
     {
         return;
     }
     out.push(Diagnosis {
-        cause: "framing_violation",
+        cause: Cause::FramingViolation,
         summary: "a peer sends frames that break RFC 6455 framing rules: receivers fail it (\"Invalid frame \
                   header\", close 1002)"
             .to_string(),
@@ -500,12 +511,12 @@ fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     if !rec.websocket || !rec.close_codes.c2s.is_empty() || !rec.close_codes.s2c.is_empty() {
         return;
     }
-    if rec.end != "rst" && rec.end != "fin" {
+    if !matches!(rec.end, CloseReason::Rst | CloseReason::Fin) {
         return;
     }
     let mut evidence = vec![format!(
         "the TCP connection ended by {} without a close frame either way",
-        rec.end.to_uppercase()
+        rec.end.as_str().to_uppercase()
     )];
     let mut summary =
         "the connection was cut without a WebSocket close (clients see 1006): a proxy or load balancer timeout, \
@@ -545,7 +556,7 @@ fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         }
     }
     out.push(Diagnosis {
-        cause: "closed_without_close_frame",
+        cause: Cause::ClosedWithoutCloseFrame,
         summary,
         codes: Vec::new(),
         packet: rec.end_packet.or(Some(rec.last_packet)),
@@ -561,12 +572,12 @@ fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn conflicting_retransmission(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    const CODES: &[&str] = &["retransmission_conflict"];
+    const CODES: &[Code] = &[Code::RetransmissionConflict];
     if !c.has(CODES[0]) {
         return;
     }
     out.push(Diagnosis {
-        cause: "conflicting_retransmission",
+        cause: Cause::ConflictingRetransmission,
         summary: "a retransmission carried different bytes for the same sequence numbers: the two ends may \
                   have received different streams (an inline device rewriting payloads, injected packets, or \
                   a broken sender)"
@@ -583,13 +594,17 @@ fn conflicting_retransmission(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 fn capture_limits(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
-    const CODES: &[&str] = &["capture_gap", "truncated_payload", "handshake_not_captured"];
+    const CODES: &[Code] = &[
+        Code::CaptureGap,
+        Code::TruncatedPayload,
+        Code::HandshakeNotCaptured,
+    ];
     let codes = c.present(CODES);
     if codes.is_empty() {
         return;
     }
     out.push(Diagnosis {
-        cause: "incomplete_capture",
+        cause: Cause::IncompleteCapture,
         summary: "the capture misses part of this connection; findings that depend on the missing bytes cannot be made"
             .to_string(),
         codes,

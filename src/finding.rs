@@ -155,6 +155,25 @@ codes! {
         "bytes skipped to regain frame sync";
 }
 
+impl Code {
+    /// The code with this stable name.
+    pub fn from_name(name: &str) -> Option<Code> {
+        Code::ALL.iter().copied().find(|c| c.name() == name)
+    }
+}
+
+impl crate::record::Named for Code {
+    fn name(self) -> &'static str {
+        Code::name(self)
+    }
+}
+
+impl crate::record::Named for Severity {
+    fn name(self) -> &'static str {
+        self.as_str()
+    }
+}
+
 impl fmt::Display for Code {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())

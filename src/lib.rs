@@ -28,5 +28,6 @@ pub mod record;
 pub mod report;
 pub mod synth;
 pub mod tcp;
+pub mod text;
 pub mod time;
 pub mod websocket;

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use wscap::pipeline::{self, Options};
 use wscap::report::{
-    Filter, JsonWriter, JsonlWriter, ProgressDisplay, SummaryWriter, Suspend, TableWriter, Writer,
+    Filter, JsonWriter, JsonlWriter, PayloadMode, ProgressDisplay, SummaryWriter, Suspend,
+    TableWriter, Writer,
 };
 
 fn main() -> ExitCode {
@@ -52,19 +53,22 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     let mut opts = Options::default();
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
-    if let Some(p) = cfg.payload {
-        opts.analysis.payload = p;
-    }
     if let Some(n) = cfg.payload_bytes {
-        opts.analysis.payload_bytes = n;
+        opts.analysis.preview_bytes = n;
+    }
+    let mut preview = cfg.payload.unwrap_or(PayloadMode::Text);
+    if preview == PayloadMode::None || opts.analysis.preview_bytes == 0 {
+        // No preview at all (not an empty one on every frame).
+        preview = PayloadMode::None;
+        opts.analysis.preview_bytes = 0;
     }
 
     let inputs: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
     let mut progress = ProgressDisplay::new(cfg.progress);
     let out = Suspend::new(io::stdout().lock(), progress.handle());
     let writer = match cfg.format {
-        Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out)),
-        Format::Json => Writer::Json(JsonWriter::new(out)),
+        Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out, preview)),
+        Format::Json => Writer::Json(JsonWriter::new(out, preview)),
         Format::Table => Writer::Table(TableWriter::new(out, cfg.style, cfg.table.clone())),
         Format::Summary => Writer::Summary(SummaryWriter::new(out, cfg.style)),
     };
@@ -82,8 +86,10 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     if outcome.damaged {
         return Ok(ExitCode::from(2));
     }
-    let failing = outcome.summary.findings_by_severity.iter().any(|(s, n)| {
-        *n > 0 && wscap::finding::Severity::parse(s).is_some_and(|s| s >= cfg.fail_on)
-    });
+    let failing = outcome
+        .summary
+        .findings_by_severity
+        .iter()
+        .any(|(s, n)| n > 0 && s >= cfg.fail_on);
     Ok(ExitCode::from(u8::from(failing)))
 }

@@ -1,10 +1,10 @@
 //! Wires the stages: capture reader -> packet decoder -> TCP reassembler ->
 //! analysis -> a record sink. The only place that touches files.
 
-use crate::analyze::{self, Analyzer, Sink};
+use crate::analyze::{self, Analyzer};
 use crate::capture::CaptureReader;
 use crate::packet::{self, Skip};
-use crate::record::{Record, SummaryRecord};
+use crate::record::{Record, Sink, SummaryRecord};
 use crate::tcp::{self, Reassembler};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -140,7 +140,6 @@ pub fn run_sources<S: Sink>(
     let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
     let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
     let mut summary = SummaryRecord {
-        kind: "summary",
         files: sources.files,
         input_errors: sources.errors,
         ..SummaryRecord::default()

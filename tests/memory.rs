@@ -11,10 +11,10 @@ use std::io::Cursor;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use wscap::analyze::Sink;
 use wscap::capture::CaptureReader;
 use wscap::pipeline::{self, Options, Sources};
 use wscap::record::Record;
+use wscap::record::Sink;
 use wscap::synth::{Link, Side, SynthPacket, TcpConversation, pcap_bytes};
 use wscap::time::Timestamp;
 

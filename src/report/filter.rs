@@ -5,9 +5,8 @@
 //! capture (it is also what the exit status is computed from), and a
 //! filtered view must not make a broken capture look clean.
 
-use crate::analyze::Sink;
-use crate::finding::{Code, Finding, Severity};
-use crate::record::Record;
+use crate::finding::{Finding, Severity};
+use crate::record::{Record, Sink};
 use std::collections::BTreeSet;
 use std::io;
 
@@ -62,14 +61,6 @@ impl<S: Sink> Filter<S> {
     }
 }
 
-/// The severity of a finding code given by name (`findings_by_code` keys).
-fn code_severity(name: &str) -> Option<Severity> {
-    Code::ALL
-        .iter()
-        .find(|c| c.name() == name)
-        .map(|c| c.severity())
-}
-
 impl<S: Sink> Sink for Filter<S> {
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
         match r {
@@ -103,12 +94,8 @@ impl<S: Sink> Sink for Filter<S> {
                 let min = self.opts.min_severity;
                 let mut c = c.clone();
                 c.findings.retain(|x| x.severity >= min);
-                // An unknown name (a code newer than this filter) is kept:
-                // hiding what we cannot judge would be the worse mistake.
-                c.findings_by_code
-                    .retain(|name, _| code_severity(name).is_none_or(|s| s >= min));
-                c.findings_by_severity
-                    .retain(|name, _| Severity::parse(name).is_none_or(|s| s >= min));
+                c.findings_by_code.retain(|code| code.severity() >= min);
+                c.findings_by_severity.retain(|s| s >= min);
                 self.inner.record(Record::Connection(&c))
             }
             Record::Summary(_) => self.inner.record(r),
@@ -123,47 +110,34 @@ impl<S: Sink> Sink for Filter<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::finding::Code;
     use crate::record::{FrameRecord, SummaryRecord};
-    use crate::time::Timestamp;
+    use crate::report::frame_json::write_frame;
+    use crate::report::preview::PayloadMode;
+    use crate::tcp::Dir;
 
     #[derive(Default)]
     struct Collect(Vec<String>);
 
     impl Sink for Collect {
         fn record(&mut self, r: Record<'_>) -> io::Result<()> {
-            self.0.push(serde_json::to_string(&r).unwrap());
+            let text = match r {
+                Record::Frame(f) => {
+                    let mut out = Vec::new();
+                    write_frame(f, PayloadMode::None, &mut String::new(), &mut out);
+                    String::from_utf8(out).unwrap()
+                }
+                r => serde_json::to_string(&r).unwrap(),
+            };
+            self.0.push(text);
             Ok(())
         }
     }
 
     fn frame(conn: u64, codes: &[Code]) -> FrameRecord {
-        FrameRecord {
-            kind: "frame",
-            conn,
-            dir: "c2s",
-            index: 0,
-            packet: 1,
-            last_packet: 1,
-            ts: Timestamp(0),
-            offset: 0,
-            fin: true,
-            rsv1: false,
-            rsv2: false,
-            rsv3: false,
-            opcode: "text",
-            opcode_value: 1,
-            masked: true,
-            mask_key: None,
-            payload_len: 1,
-            header_len: 6,
-            compressed: false,
-            close_code: None,
-            close_reason: None,
-            preview: None,
-            payload_missing: 0,
-            complete: true,
-            findings: codes.iter().map(|&c| Finding::new(c, "x")).collect(),
-        }
+        let mut f = FrameRecord::empty(conn, Dir::ClientToServer);
+        f.findings = codes.iter().map(|&c| Finding::new(c, "x")).collect();
+        f
     }
 
     fn run(opts: FilterOptions, frames: &[FrameRecord]) -> Vec<String> {
@@ -171,10 +145,7 @@ mod tests {
         for fr in frames {
             f.record(Record::Frame(fr)).unwrap();
         }
-        let s = SummaryRecord {
-            kind: "summary",
-            ..Default::default()
-        };
+        let s = SummaryRecord::default();
         f.record(Record::Summary(&s)).unwrap();
         f.into_inner().0
     }

@@ -19,8 +19,9 @@
 //! arrives and memory stays flat however large the capture; two arrays
 //! would need one of them held back until the end.
 
-use crate::analyze::Sink;
-use crate::record::Record;
+use super::frame_json::write_frame;
+use super::preview::PayloadMode;
+use crate::record::{Record, Sink};
 use std::io::{self, BufWriter, Write};
 
 pub struct JsonWriter<W: Write> {
@@ -30,15 +31,23 @@ pub struct JsonWriter<W: Write> {
     /// The summary has been written and the document closed.
     closed: bool,
     started: bool,
+    preview: PayloadMode,
+    /// Reused for frames and their previews.
+    frame: Vec<u8>,
+    scratch: String,
 }
 
 impl<W: Write> JsonWriter<W> {
-    pub fn new(w: W) -> JsonWriter<W> {
+    /// Frame previews are rendered in `preview`.
+    pub fn new(w: W, preview: PayloadMode) -> JsonWriter<W> {
         JsonWriter {
             w: BufWriter::with_capacity(64 * 1024, w),
             records: 0,
             closed: false,
             started: false,
+            preview,
+            frame: Vec::new(),
+            scratch: String::new(),
         }
     }
 
@@ -72,9 +81,9 @@ impl<W: Write> Sink for JsonWriter<W> {
         }
         self.start()?;
         match r {
-            Record::Summary(s) => {
+            Record::Summary(_) => {
                 self.w.write_all(b"\n],\n\"summary\":")?;
-                serde_json::to_writer(&mut self.w, s).map_err(io::Error::from)?;
+                serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
                 self.w.write_all(b"}\n")?;
                 self.closed = true;
             }
@@ -83,7 +92,13 @@ impl<W: Write> Sink for JsonWriter<W> {
                     self.w.write_all(b",\n")?;
                 }
                 self.records += 1;
-                serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
+                if let Record::Frame(f) = r {
+                    self.frame.clear();
+                    write_frame(f, self.preview, &mut self.scratch, &mut self.frame);
+                    self.w.write_all(&self.frame)?;
+                } else {
+                    serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
+                }
             }
         }
         Ok(())
@@ -97,17 +112,14 @@ mod tests {
 
     #[test]
     fn empty_and_summary_only_documents_parse() {
-        let w = JsonWriter::new(Vec::new());
+        let w = JsonWriter::new(Vec::new(), PayloadMode::Text);
         let out = w.finish().unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(v["records"].as_array().unwrap().len(), 0);
         assert!(v["summary"].is_null());
 
-        let mut w = JsonWriter::new(Vec::new());
-        let s = SummaryRecord {
-            kind: "summary",
-            ..Default::default()
-        };
+        let mut w = JsonWriter::new(Vec::new(), PayloadMode::Text);
+        let s = SummaryRecord::default();
         w.record(Record::Summary(&s)).unwrap();
         let out = w.finish().unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();

@@ -2,8 +2,9 @@
 //! consumer (jq, a log shipper) sees the first frames before the capture is
 //! finished. The schema is in docs/records.md.
 
-use crate::analyze::Sink;
-use crate::record::Record;
+use super::frame_json::write_frame;
+use super::preview::PayloadMode;
+use crate::record::{Record, Sink};
 use std::io::{self, Write};
 
 /// Bytes gathered before a write to the output.
@@ -12,13 +13,19 @@ const CHUNK: usize = 64 * 1024;
 pub struct JsonlWriter<W: Write> {
     w: W,
     buf: Vec<u8>,
+    preview: PayloadMode,
+    /// Reused for rendering previews.
+    scratch: String,
 }
 
 impl<W: Write> JsonlWriter<W> {
-    pub fn new(w: W) -> JsonlWriter<W> {
+    /// Frame previews are rendered in `preview`.
+    pub fn new(w: W, preview: PayloadMode) -> JsonlWriter<W> {
         JsonlWriter {
             w,
             buf: Vec::with_capacity(CHUNK + 4096),
+            preview,
+            scratch: String::new(),
         }
     }
 
@@ -34,7 +41,7 @@ impl<W: Write> Sink for JsonlWriter<W> {
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
         match r {
             // Frames are most of the output: written by hand (same bytes).
-            Record::Frame(f) => f.write_json(&mut self.buf),
+            Record::Frame(f) => write_frame(f, self.preview, &mut self.scratch, &mut self.buf),
             other => serde_json::to_writer(&mut self.buf, &other).map_err(io::Error::from)?,
         }
         self.buf.push(b'\n');

@@ -11,8 +11,10 @@
 //! The schema of the records is in docs/records.md.
 
 pub mod filter;
+pub mod frame_json;
 pub mod json;
 pub mod jsonl;
+pub mod preview;
 pub mod summary;
 pub mod table;
 pub mod term;
@@ -20,12 +22,12 @@ pub mod term;
 pub use filter::{Filter, FilterOptions};
 pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
+pub use preview::PayloadMode;
 pub use summary::SummaryWriter;
 pub use table::{TableOptions, TableWriter};
 pub use term::{ProgressDisplay, Style, Suspend};
 
-use crate::analyze::Sink;
-use crate::record::Record;
+use crate::record::{Record, Sink};
 use std::io::{self, Write};
 
 /// Any of the writers, chosen at run time (an enum rather than a trait

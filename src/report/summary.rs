@@ -7,9 +7,8 @@
 //! per cause: memory is bounded by the number of causes, not connections.
 
 use super::term::{Line, Paint, Style, WIDTH, wrap};
-use crate::analyze::Sink;
 use crate::finding::{Code, Severity};
-use crate::record::{ConnectionRecord, Record, SummaryRecord};
+use crate::record::{ConnectionRecord, Record, Sink, SummaryRecord};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
 
@@ -36,13 +35,13 @@ pub struct Diagnoses {
 impl Diagnoses {
     pub fn observe(&mut self, c: &ConnectionRecord) {
         for d in &c.diagnosis {
-            if let Some(a) = self.causes.get_mut(d.cause) {
+            if let Some(a) = self.causes.get_mut(d.cause.name()) {
                 a.connections += 1;
             } else if self.causes.len() < MAX_CAUSES {
                 // Beyond the guard a cause is still counted, by the
                 // summary record's `diagnoses`; only its text is not kept.
                 self.causes.insert(
-                    d.cause,
+                    d.cause.name(),
                     CauseAgg {
                         summary: d.summary.clone(),
                         connections: 1,
@@ -56,18 +55,23 @@ impl Diagnoses {
     }
 }
 
-/// A code, its count, and its severity and RFC when the code is known.
-type CodeCount<'a> = (&'a str, u64, Option<(Severity, &'static str)>);
-
-fn severity_of(name: &str) -> Option<(Severity, &'static str)> {
-    Code::ALL
-        .iter()
-        .find(|c| c.name() == name)
-        .map(|c| (c.severity(), c.rfc()))
-}
-
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One `  label        value` line.
+fn line(w: &mut dyn Write, style: Style, label: &str, value: String) -> io::Result<()> {
+    let mut l = Line::new();
+    l.plain(format!("  {label:<13}")).plain(value);
+    l.write(w, style, WIDTH)
+}
+
+/// Lines of `text` wrapped after `first` (then `rest`) as indentation.
+fn wrapped(w: &mut dyn Write, style: Style, text: &str, first: &str, rest: &str) -> io::Result<()> {
+    for t in wrap(text, first, rest, WIDTH) {
+        Line::new().plain(t).write(w, style, WIDTH)?;
+    }
+    Ok(())
 }
 
 /// Writes the summary text. `with_fixes`: print each cause's fix (the
@@ -79,141 +83,144 @@ pub fn write_summary(
     diags: &Diagnoses,
     with_fixes: bool,
 ) -> io::Result<()> {
-    let line = |w: &mut dyn Write, label: &str, value: String| -> io::Result<()> {
-        let mut l = Line::new();
-        l.plain(format!("  {label:<13}")).plain(value);
-        l.write(w, style, WIDTH)
-    };
     Line::new()
         .push("summary", Paint::Bold)
         .write(w, style, WIDTH)?;
     if !s.files.is_empty() {
-        for t in wrap(
+        wrapped(
+            w,
+            style,
             &s.files.join(", "),
             "  files        ",
             "               ",
-            WIDTH,
-        ) {
-            Line::new().plain(t).write(w, style, WIDTH)?;
-        }
+        )?;
     }
     let mut packets = format!("{} read, {} TCP", s.packets, s.tcp_packets);
     if !s.skipped.is_empty() {
         let skipped: Vec<String> = s.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
         packets.push_str(&format!("; skipped: {}", skipped.join(", ")));
     }
-    line(w, "packets", packets)?;
-    line(
-        w,
-        "connections",
-        format!(
-            "{} TCP, {} WebSocket",
-            s.tcp_connections, s.websocket_connections
-        ),
-    )?;
-    line(w, "frames", s.frames.to_string())?;
+    line(w, style, "packets", packets)?;
+    let conns = format!(
+        "{} TCP, {} WebSocket",
+        s.tcp_connections, s.websocket_connections
+    );
+    line(w, style, "connections", conns)?;
+    line(w, style, "frames", s.frames.to_string())?;
+    write_findings(w, style, s)?;
+    write_diagnoses(w, style, s, diags, with_fixes)?;
+    write_input_errors(w, style, s)?;
+    line(w, style, "elapsed", format!("{} ms", s.elapsed_ms))
+}
 
-    let sev = |name: &str| s.findings_by_severity.get(name).copied().unwrap_or(0);
-    let total: u64 = s.findings_by_severity.values().sum();
-    if total == 0 {
-        line(w, "findings", "none".to_owned())?;
-    } else {
-        let mut l = Line::new();
-        l.plain(format!("  {:<13}", "findings"));
-        let parts = [
-            (sev("error"), "error", "errors", Paint::Error),
-            (sev("warning"), "warning", "warnings", Paint::Warning),
-            (sev("info"), "info", "info", Paint::Info),
-        ];
-        let mut first = true;
-        for (n, one, many, paint) in parts {
-            if n == 0 {
-                continue;
-            }
-            if !first {
-                l.plain(", ");
-            }
-            first = false;
-            l.push(plural(n, one, many), paint);
-        }
-        l.write(w, style, WIDTH)?;
-        // Most severe first, then by name, so the line to act on is on top.
-        let mut codes: Vec<CodeCount> = s
-            .findings_by_code
-            .iter()
-            .map(|(k, n)| (*k, *n, severity_of(k)))
-            .collect();
-        codes.sort_by(|a, b| {
-            let sa = a.2.map(|x| x.0);
-            let sb = b.2.map(|x| x.0);
-            sb.cmp(&sa).then(a.0.cmp(b.0))
-        });
-        for (name, n, info) in codes {
-            let (sev, rfc) = info.map_or(("?", ""), |(s, r)| (s.as_str(), r));
-            let paint = info.map_or(Paint::Plain, |(s, _)| Paint::severity(s));
-            let mut l = Line::new();
-            l.plain("    ")
-                .push(format!("{sev:<8}"), paint)
-                .push(format!("{name:<32}"), paint)
-                .plain(format!("{n:>6}  {rfc}"));
-            l.write(w, style, WIDTH)?;
-        }
+/// Findings by severity on one line, then one line per code.
+fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Result<()> {
+    let sev = |x: Severity| s.findings_by_severity.get(x);
+    if s.findings_by_severity.total() == 0 {
+        return line(w, style, "findings", "none".to_owned());
     }
+    let mut l = Line::new();
+    l.plain(format!("  {:<13}", "findings"));
+    let parts = [
+        (sev(Severity::Error), "error", "errors", Paint::Error),
+        (
+            sev(Severity::Warning),
+            "warning",
+            "warnings",
+            Paint::Warning,
+        ),
+        (sev(Severity::Info), "info", "info", Paint::Info),
+    ];
+    let mut first = true;
+    for (n, one, many, paint) in parts {
+        if n == 0 {
+            continue;
+        }
+        if !first {
+            l.plain(", ");
+        }
+        first = false;
+        l.push(plural(n, one, many), paint);
+    }
+    l.write(w, style, WIDTH)?;
+    // Most severe first, then by name, so the line to act on is on top.
+    let mut codes: Vec<(Code, u64)> = s.findings_by_code.iter().collect();
+    codes.sort_by(|a, b| {
+        b.0.severity()
+            .cmp(&a.0.severity())
+            .then(a.0.name().cmp(b.0.name()))
+    });
+    for (code, n) in codes {
+        let paint = Paint::severity(code.severity());
+        let mut l = Line::new();
+        l.plain("    ")
+            .push(format!("{:<8}", code.severity().as_str()), paint)
+            .push(format!("{:<32}", code.name()), paint)
+            .plain(format!("{n:>6}  {}", code.rfc()));
+        l.write(w, style, WIDTH)?;
+    }
+    Ok(())
+}
 
-    // Counts come from the summary record (the whole capture, whatever
-    // the filters let through); the text and fixes from the connection
-    // records seen, when one was.
-    let mut causes: BTreeMap<&str, u64> = s.diagnoses.iter().map(|(k, n)| (*k, *n)).collect();
+/// Diagnosed causes: counts from the summary record (the whole capture,
+/// whatever the filters let through); the text and fixes from the
+/// connection records seen, when one was.
+fn write_diagnoses(
+    w: &mut dyn Write,
+    style: Style,
+    s: &SummaryRecord,
+    diags: &Diagnoses,
+    with_fixes: bool,
+) -> io::Result<()> {
+    let mut causes: BTreeMap<&str, u64> = s.diagnoses.iter().map(|(k, n)| (k.name(), n)).collect();
     for (cause, a) in &diags.causes {
         causes.entry(cause).or_insert(a.connections);
     }
-    if !causes.is_empty() {
-        Line::new().plain("  diagnoses").write(w, style, WIDTH)?;
-        for (cause, n) in causes {
-            let seen = diags.causes.get(cause);
-            let mut where_ = plural(n, "connection", "connections");
-            if let Some(a) = seen {
-                where_.push_str(&format!(", first conn {}", a.first_conn));
-                if let Some(p) = a.packet {
-                    where_.push_str(&format!(" packet {p}"));
-                }
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Line::new().plain("  diagnoses").write(w, style, WIDTH)?;
+    for (cause, n) in causes {
+        let seen = diags.causes.get(cause);
+        let mut where_ = plural(n, "connection", "connections");
+        if let Some(a) = seen {
+            where_.push_str(&format!(", first conn {}", a.first_conn));
+            if let Some(p) = a.packet {
+                where_.push_str(&format!(" packet {p}"));
             }
-            let mut l = Line::new();
-            l.plain("    ")
-                .push(cause, Paint::Bold)
-                .plain(format!(" ({where_})"));
-            l.write(w, style, WIDTH)?;
-            let Some(a) = seen else { continue };
-            for t in wrap(&a.summary, "      ", "      ", WIDTH) {
-                Line::new().plain(t).write(w, style, WIDTH)?;
-            }
-            if with_fixes {
-                for f in &a.fix {
-                    for t in wrap(f, "      fix: ", "           ", WIDTH) {
-                        Line::new().plain(t).write(w, style, WIDTH)?;
-                    }
-                }
+        }
+        let mut l = Line::new();
+        l.plain("    ")
+            .push(cause, Paint::Bold)
+            .plain(format!(" ({where_})"));
+        l.write(w, style, WIDTH)?;
+        let Some(a) = seen else { continue };
+        wrapped(w, style, &a.summary, "      ", "      ")?;
+        if with_fixes {
+            for f in &a.fix {
+                wrapped(w, style, f, "      fix: ", "           ")?;
             }
         }
     }
+    Ok(())
+}
 
-    if !s.input_errors.is_empty() {
-        Line::new()
-            .push("  input errors", Paint::Error)
-            .write(w, style, WIDTH)?;
-        for e in &s.input_errors {
-            for t in wrap(e, "    ", "      ", WIDTH) {
-                Line::new().plain(t).write(w, style, WIDTH)?;
-            }
-        }
-        Line::new()
-            .push(
-                "  damaged input: the readable part was analysed (exit status 2)",
-                Paint::Error,
-            )
-            .write(w, style, WIDTH)?;
+fn write_input_errors(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Result<()> {
+    if s.input_errors.is_empty() {
+        return Ok(());
     }
-    line(w, "elapsed", format!("{} ms", s.elapsed_ms))
+    Line::new()
+        .push("  input errors", Paint::Error)
+        .write(w, style, WIDTH)?;
+    for e in &s.input_errors {
+        wrapped(w, style, e, "    ", "      ")?;
+    }
+    Line::new()
+        .push(
+            "  damaged input: the readable part was analysed (exit status 2)",
+            Paint::Error,
+        )
+        .write(w, style, WIDTH)
 }
 
 /// Writes only the summary (and the diagnoses gathered on the way).

@@ -25,10 +25,12 @@
 
 use super::summary::{Diagnoses, write_summary};
 use super::term::{Line, Paint, Style, WIDTH, wrap};
-use crate::analyze::Sink;
 use crate::finding::Finding;
-use crate::record::{ConnectionRecord, FrameRecord, Record};
+use crate::record::Roles;
+use crate::record::{ConnectionRecord, FrameRecord, Record, Sink};
+use crate::tcp::Dir;
 use crate::time::Timestamp;
+use crate::websocket::Opcode;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{self, BufWriter, Write};
 
@@ -70,8 +72,7 @@ struct Row {
     ts: Timestamp,
     fin: bool,
     rsv: [bool; 3],
-    opcode: &'static str,
-    opcode_value: u8,
+    opcode: Opcode,
     masked: bool,
     payload_len: u64,
     close_code: Option<u16>,
@@ -83,15 +84,14 @@ impl Row {
     fn new(seq: u64, f: &FrameRecord) -> Row {
         Row {
             seq,
-            c2s: f.dir == "c2s",
+            c2s: f.dir == Dir::ClientToServer,
             index: f.index,
             packet: f.packet,
             ts: f.ts,
             fin: f.fin,
             rsv: [f.rsv1, f.rsv2, f.rsv3],
             opcode: f.opcode,
-            opcode_value: f.opcode_value,
-            masked: f.masked,
+            masked: f.masked(),
             payload_len: f.payload_len,
             close_code: f.close_code,
             close_reason: f.close_reason.clone(),
@@ -200,7 +200,7 @@ impl<W: Write> TableWriter<W> {
         let mut l = Line::new();
         l.push(format!("conn {}", c.conn), Paint::Bold)
             .plain(format!("  {} → {}", c.client, c.server));
-        if c.roles == "port-guess" {
+        if c.roles == Roles::PortGuess {
             l.push("  (roles guessed from ports)", Paint::Dim);
         }
         if one_line {
@@ -209,8 +209,16 @@ impl<W: Write> TableWriter<W> {
             return self.flush_block();
         }
         self.out(&l)?;
+        self.handshake(c)?;
+        self.facts(c)?;
+        self.rows(&rows, c.first_ts)?;
+        self.connection_findings(c)?;
+        self.diagnoses(c)?;
+        self.flush_block()
+    }
 
-        // The handshake, as a person would summarise it.
+    /// The handshake, as a person would summarise it.
+    fn handshake(&mut self, c: &ConnectionRecord) -> io::Result<()> {
         let mut l = Line::new();
         l.plain("  ");
         match (&c.request, &c.response) {
@@ -241,11 +249,16 @@ impl<W: Write> TableWriter<W> {
                 l.push("no handshake captured", Paint::Dim);
             }
         }
-        self.out(&l)?;
+        self.out(&l)
+    }
 
+    /// How it was recognised, what was negotiated, frames, close codes and
+    /// the end, packed whole into as many lines as they need: cutting
+    /// "frames 4→ 4←" in two would misread.
+    fn facts(&mut self, c: &ConnectionRecord) -> io::Result<()> {
         let mut facts = Vec::new();
         facts.push(match c.detected_by {
-            Some(d) => format!("by {d}"),
+            Some(d) => format!("by {}", d.as_str()),
             None => "not WebSocket".to_owned(),
         });
         if let Some(n) = &c.negotiated {
@@ -274,9 +287,7 @@ impl<W: Write> TableWriter<W> {
                 codes(&c.close_codes.s2c)
             ));
         }
-        facts.push(format!("end {}", c.end));
-        // Facts are packed whole into as many lines as they need: cutting
-        // "frames 4→ 4←" in two would misread.
+        facts.push(format!("end {}", c.end.as_str()));
         let mut cur = String::new();
         for f in facts {
             if !cur.is_empty() && 2 + cur.chars().count() + 3 + f.chars().count() > WIDTH {
@@ -287,35 +298,39 @@ impl<W: Write> TableWriter<W> {
             }
             cur.push_str(&f);
         }
-        self.dim_facts(&cur)?;
+        self.dim_facts(&cur)
+    }
 
-        self.rows(&rows, c.first_ts)?;
-
-        if !c.findings.is_empty() {
-            self.text("  connection findings:", Paint::Plain)?;
-            for f in &c.findings {
-                let paint = Paint::severity(f.severity);
-                let mut l = Line::new();
-                l.plain("    ")
-                    .push(format!("{:<8}", f.severity.as_str()), paint)
-                    .push(f.code.name(), paint);
-                if let Some(p) = f.packet {
-                    l.plain(format!("  packet {p}"));
-                }
-                self.out(&l)?;
-                self.prose(&f.detail, "      ", "      ")?;
-            }
+    fn connection_findings(&mut self, c: &ConnectionRecord) -> io::Result<()> {
+        if c.findings.is_empty() {
+            return Ok(());
         }
+        self.text("  connection findings:", Paint::Plain)?;
+        for f in &c.findings {
+            let paint = Paint::severity(f.severity);
+            let mut l = Line::new();
+            l.plain("    ")
+                .push(format!("{:<8}", f.severity.as_str()), paint)
+                .push(f.code.name(), paint);
+            if let Some(p) = f.packet {
+                l.plain(format!("  packet {p}"));
+            }
+            self.out(&l)?;
+            self.prose(&f.detail, "      ", "      ")?;
+        }
+        Ok(())
+    }
 
+    fn diagnoses(&mut self, c: &ConnectionRecord) -> io::Result<()> {
         for d in &c.diagnosis {
             let mut l = Line::new();
-            l.plain("  diagnosis: ").push(d.cause, Paint::Bold);
+            l.plain("  diagnosis: ").push(d.cause.name(), Paint::Bold);
             let mut at = Vec::new();
             if let Some(p) = d.packet {
                 at.push(format!("packet {p}"));
             }
             if let Some(h) = d.hop {
-                at.push(h.to_owned());
+                at.push(h.as_str().to_owned());
             }
             if !at.is_empty() {
                 l.plain(format!(" ({})", at.join(", ")));
@@ -323,7 +338,8 @@ impl<W: Write> TableWriter<W> {
             self.out(&l)?;
             self.prose(&d.summary, "    ", "    ")?;
             if !d.codes.is_empty() {
-                self.prose(&d.codes.join(", "), "    codes: ", "           ")?;
+                let codes: Vec<&str> = d.codes.iter().map(|c| c.name()).collect();
+                self.prose(&codes.join(", "), "    codes: ", "           ")?;
             }
             for e in &d.evidence {
                 self.prose(e, "    evidence: ", "              ")?;
@@ -332,7 +348,7 @@ impl<W: Write> TableWriter<W> {
                 self.prose(f, "    fix: ", "         ")?;
             }
         }
-        self.flush_block()
+        Ok(())
     }
 
     fn dim_facts(&mut self, facts: &str) -> io::Result<()> {
@@ -399,9 +415,9 @@ impl<W: Write> TableWriter<W> {
         let bit = |b: bool| if b { '1' } else { '0' };
         let rsv: String = r.rsv.iter().map(|&b| bit(b)).collect();
         let op = match r.opcode {
-            "continuation" => "cont".to_owned(),
-            "reserved-data" | "reserved-control" => format!("op {:#x}", r.opcode_value),
-            o => o.to_owned(),
+            Opcode::CONTINUATION => "cont".to_owned(),
+            o if o.is_reserved() => format!("op {:#x}", o.0),
+            o => o.name().to_owned(),
         };
         let mut l = Line::new();
         l.plain(format!(

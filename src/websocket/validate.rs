@@ -35,9 +35,6 @@ pub struct FrameFacts {
     pub close_reason: Option<String>,
     /// Part of a permessage-deflate compressed message.
     pub compressed: bool,
-    /// The first bytes of the payload as the application sees them
-    /// (unmasked, inflated), when a preview was asked for.
-    pub preview: Option<Vec<u8>>,
 }
 
 /// Reusable buffers shared by all validators (the analysis is sequential).
@@ -497,13 +494,10 @@ impl Validator {
             compressed: c.compressed,
             ..FrameFacts::default()
         };
-        if self.cfg.preview > 0 {
-            if c.control {
-                let n = self.control_len.min(self.cfg.preview);
-                self.preview.clear();
-                self.preview.extend_from_slice(&self.control[..n]);
-            }
-            facts.preview = Some(std::mem::take(&mut self.preview));
+        if self.cfg.preview > 0 && c.control {
+            let n = self.control_len.min(self.cfg.preview);
+            self.preview.clear();
+            self.preview.extend_from_slice(&self.control[..n]);
         }
         if c.opcode == Opcode::CLOSE.0 {
             if complete && !c.missing {
@@ -529,6 +523,18 @@ impl Validator {
             }
         }
         facts
+    }
+
+    /// The ended frame's first payload bytes as the application sees them
+    /// (unmasked, inflated; empty when no preview was asked for).
+    pub fn preview(&self) -> &[u8] {
+        &self.preview
+    }
+
+    /// Swaps the ended frame's preview into `buf` (whose old contents the
+    /// next frame clears): no copy and no allocation per frame.
+    pub fn swap_preview(&mut self, buf: &mut Vec<u8>) {
+        std::mem::swap(&mut self.preview, buf);
     }
 
     /// Section 5.5.1 and 7.4: the close code and reason.

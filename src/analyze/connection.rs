@@ -1,0 +1,281 @@
+//! The connection record with its totals: what one connection's frames and
+//! findings add up to, gathered while it is analysed and written when it
+//! ends.
+//!
+//! Gaps and retransmission conflicts are tallied per direction and reported
+//! once per connection rather than once per packet (a small snaplen cuts
+//! every packet). Connection-level findings are capped per code: a hostile
+//! stream can repeat foreign bytes or resyncs without end.
+
+use super::Totals;
+use super::upgrade::Upgrade;
+use crate::diagnosis::{self, Evidence, FrameEvidence};
+use crate::finding::{Code, Finding, Severity};
+use crate::record::{
+    ConnectionRecord, Counts, DeflateInfo, FrameRecord, NegotiatedInfo, PerDir, Roles, TcpDirInfo,
+};
+use crate::tcp::{CloseReason, ConnMeta, Dir, GapReason, RoleSource};
+use crate::time::Timestamp;
+use crate::websocket::handshake::Negotiated;
+
+/// Connection-level findings kept per code; beyond it they are only counted.
+const MAX_FINDINGS_PER_CODE: usize = 8;
+
+/// Gap and conflict tallies of one direction.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Tally {
+    count: u64,
+    bytes: u64,
+    first_packet: u64,
+    first_offset: u64,
+}
+
+impl Tally {
+    pub fn add(&mut self, bytes: u64, packet: u64, offset: u64) {
+        if self.count == 0 {
+            self.first_packet = packet;
+            self.first_offset = offset;
+        }
+        self.count += 1;
+        self.bytes += bytes;
+    }
+}
+
+/// Counts and findings of one connection.
+#[derive(Default)]
+pub(super) struct ConnAcc {
+    frames: PerDir<u64>,
+    payload_bytes: PerDir<u64>,
+    findings: Vec<Finding>,
+    /// Findings beyond the per-code cap: (code, severity, how many).
+    dropped: Vec<(Code, Severity, u64)>,
+    by_code: Counts<Code>,
+    by_severity: Counts<Severity>,
+    lost: PerDir<Tally>,
+    snaplen: PerDir<Tally>,
+    memcap: PerDir<Tally>,
+    conflicts: PerDir<Tally>,
+    close_codes: PerDir<Vec<u16>>,
+    last_frame_ts: Option<Timestamp>,
+    /// The first frame showing each finding code (and what the upgrade
+    /// saw), for the diagnosis.
+    evidence: Evidence,
+    /// Set while the connection is being closed: what ends frames cut short.
+    pub ending: Option<CloseReason>,
+}
+
+impl ConnAcc {
+    /// Adds a connection-level finding, keeping at most
+    /// [`MAX_FINDINGS_PER_CODE`] of a code and counting the rest.
+    pub fn add(&mut self, f: Finding) {
+        if self.findings.iter().filter(|k| k.code == f.code).count() < MAX_FINDINGS_PER_CODE {
+            self.findings.push(f);
+        } else if let Some(d) = self
+            .dropped
+            .iter_mut()
+            .find(|d| d.0 == f.code && d.1 == f.severity)
+        {
+            d.2 += 1;
+        } else {
+            self.dropped.push((f.code, f.severity, 1));
+        }
+    }
+
+    /// Adds findings past the cap (the handshake's, a bounded few).
+    pub fn extend_unbounded(&mut self, fs: Vec<Finding>) {
+        self.findings.extend(fs);
+    }
+
+    /// Bytes missing for `reason` in direction `d`.
+    pub fn gap(&mut self, reason: GapReason, d: Dir, len: u64, packet: u64, offset: u64) {
+        let t = match reason {
+            GapReason::Lost => &mut self.lost,
+            GapReason::Memcap => &mut self.memcap,
+            GapReason::Snaplen => &mut self.snaplen,
+        };
+        t.get_mut(d).add(len, packet, offset);
+    }
+
+    /// A retransmission in direction `d` carried different bytes.
+    pub fn conflict(&mut self, d: Dir, len: u64, packet: u64, offset: u64) {
+        self.conflicts.get_mut(d).add(len, packet, offset);
+    }
+
+    pub fn frame_started(&mut self, d: Dir, payload_len: u64) {
+        *self.frames.get_mut(d) += 1;
+        // Saturating: hostile headers announce lengths near 2^64.
+        let total = self.payload_bytes.get_mut(d);
+        *total = total.saturating_add(payload_len);
+    }
+
+    /// A few close codes tell the story; a peer sending thousands of close
+    /// frames must not grow memory.
+    pub fn close_code(&mut self, d: Dir, code: u16) {
+        let codes = self.close_codes.get_mut(d);
+        if codes.len() < MAX_FINDINGS_PER_CODE {
+            codes.push(code);
+        }
+    }
+
+    /// A frame record was written: its findings count on this connection,
+    /// and the first frame showing each code is kept for the diagnosis.
+    pub fn frame_written(&mut self, rec: &FrameRecord) {
+        self.last_frame_ts = self.last_frame_ts.max(Some(rec.ts));
+        for f in &rec.findings {
+            self.note(f);
+            if !self.evidence.frames.iter().any(|e| e.code == f.code) {
+                self.evidence.frames.push(FrameEvidence {
+                    code: f.code,
+                    packet: rec.packet,
+                    dir: rec.dir,
+                    detail: f.detail.clone(),
+                });
+            }
+        }
+    }
+
+    fn note(&mut self, f: &Finding) {
+        self.by_code.add(f.code, 1);
+        self.by_severity.add(f.severity, 1);
+    }
+
+    /// Connection-level findings for the gap and conflict tallies.
+    fn tally_findings(&mut self) {
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            let dir = d.as_str();
+            for reason in [GapReason::Lost, GapReason::Memcap, GapReason::Snaplen] {
+                let t = *match reason {
+                    GapReason::Lost => &self.lost,
+                    GapReason::Memcap => &self.memcap,
+                    GapReason::Snaplen => &self.snaplen,
+                }
+                .get(d);
+                if t.count > 0 {
+                    let (code, why) = super::frames::gap_finding(reason);
+                    let detail = format!(
+                        "{dir}: {} bytes {why} in {} place(s), first at stream offset {}",
+                        t.bytes, t.count, t.first_offset
+                    );
+                    self.add(Finding::new(code, detail).at(t.first_packet));
+                }
+            }
+            let t = *self.conflicts.get(d);
+            if t.count > 0 {
+                let detail = format!(
+                    "{dir}: {} retransmission(s) carried bytes that differ from the first copy (within {} bytes \
+                     compared), first at stream offset {}; the first bytes seen were kept",
+                    t.count, t.bytes, t.first_offset
+                );
+                self.add(Finding::new(Code::RetransmissionConflict, detail).at(t.first_packet));
+            }
+        }
+    }
+
+    /// The connection's findings, tallies turned into findings and the
+    /// dropped ones counted (and said on the last kept one of their code).
+    /// Each is also counted into `totals` by code and by severity.
+    fn final_findings(&mut self, totals: &mut Totals) -> Vec<Finding> {
+        self.tally_findings();
+        let mut findings = std::mem::take(&mut self.findings);
+        for f in &findings {
+            self.note(f);
+            totals.count(f.code, f.severity, 1);
+        }
+        for &(code, severity, n) in &self.dropped {
+            self.by_code.add(code, n);
+            self.by_severity.add(severity, n);
+            totals.count(code, severity, n);
+            if let Some(last) = findings.iter_mut().rev().find(|f| f.code == code) {
+                last.detail
+                    .push_str(&format!(" (and {n} more like this on this connection)"));
+            }
+        }
+        findings.sort_by_key(|f| f.packet.unwrap_or(0));
+        findings
+    }
+
+    /// The connection record, diagnosed (proxy legs are linked after).
+    /// Its findings are counted into `totals`.
+    pub fn into_record(
+        mut self,
+        up: Upgrade,
+        meta: &ConnMeta,
+        reason: CloseReason,
+        totals: &mut Totals,
+    ) -> ConnectionRecord {
+        let (client, server) = if up.swapped {
+            (meta.server, meta.client)
+        } else {
+            (meta.client, meta.server)
+        };
+        let roles = match (up.swapped, meta.roles) {
+            (true, _) => Roles::Http,
+            (false, RoleSource::PortGuess) if up.request.is_some() => Roles::Http,
+            (false, RoleSource::PortGuess) => Roles::PortGuess,
+            (false, RoleSource::Syn) => Roles::Syn,
+            (false, RoleSource::SynAck) => Roles::SynAck,
+        };
+        let findings = self.final_findings(totals);
+        let (c, s) = if up.swapped { (1, 0) } else { (0, 1) };
+        let mut rec = ConnectionRecord {
+            conn: meta.id,
+            client,
+            server,
+            roles,
+            websocket: up.detected_by.is_some(),
+            detected_by: up.detected_by,
+            first_packet: meta.first_packet,
+            last_packet: meta.last_packet,
+            first_ts: meta.first_ts,
+            last_ts: meta.last_ts,
+            last_frame_ts: self.last_frame_ts,
+            end_packet: meta.end_packet,
+            end: reason,
+            negotiated: up.negotiated.map(|n| negotiated_info(*n)),
+            request: up.request.map(|r| *r),
+            response: up.response.map(|r| *r),
+            other_leg: None,
+            frames: self.frames,
+            payload_bytes: self.payload_bytes,
+            tcp: PerDir {
+                c2s: tcp_info(meta, c),
+                s2c: tcp_info(meta, s),
+            },
+            close_codes: self.close_codes,
+            findings,
+            findings_by_code: self.by_code,
+            findings_by_severity: self.by_severity,
+            diagnosis: Vec::new(),
+        };
+        self.evidence.server_answered_tls = up.server_answered_tls;
+        rec.diagnosis = diagnosis::diagnose(&rec, &self.evidence);
+        rec
+    }
+}
+
+fn negotiated_info(n: Negotiated) -> NegotiatedInfo {
+    NegotiatedInfo {
+        extensions: n.extensions,
+        subprotocol: n.subprotocol,
+        deflate: n.deflate.map(|d| DeflateInfo {
+            server_no_context_takeover: d.server_no_context_takeover,
+            client_no_context_takeover: d.client_no_context_takeover,
+            server_max_window_bits: d.server_max_window_bits,
+            client_max_window_bits: d.client_max_window_bits,
+        }),
+        accept_ok: n.accept_ok,
+    }
+}
+
+fn tcp_info(meta: &ConnMeta, i: usize) -> TcpDirInfo {
+    let s = meta.stats[i];
+    TcpDirInfo {
+        packets: meta.packets[i],
+        wire_bytes: s.wire_bytes,
+        duplicate_bytes: s.duplicate_bytes,
+        out_of_order: s.out_of_order,
+        gaps: s.gaps,
+        gap_bytes: s.gap_bytes,
+        conflicts: s.conflicts,
+    }
+}

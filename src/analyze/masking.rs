@@ -1,0 +1,262 @@
+//! The masking verdict of one connection (RFC 6455 5.1).
+//!
+//! A client must mask every frame and a server none; a receiver that sees
+//! otherwise must fail the connection (close 1002). Many servers tolerate
+//! unmasked client frames instead (wstunnel, for one, never masks). Which
+//! it was decides the severity: a frame with a masking violation, and the
+//! frames after it from the same sender, are held until the receiver
+//! reacts. A later frame from the receiver other than a 1002/1007 close
+//! means it carried on (warning: the deployment works but would break with
+//! a conforming peer); a protocol-error close, a bare TCP close or the end
+//! of the capture keep the error.
+//!
+//! Held frames are kept shrunk to what they hold, at most [`MAX_HELD`] per
+//! sender and within a [`HeldBudget`] shared by all connections; beyond
+//! either, they are released with no verdict (the error stands).
+
+use crate::finding::{Code, Severity};
+use crate::record::{FrameRecord, PerDir};
+use crate::tcp::Dir;
+
+/// Most frames held per sender while waiting for the receiver's reaction.
+pub(super) const MAX_HELD: usize = 64;
+
+/// Bytes of held frames across all connections: 32,768 connections each
+/// holding frames must not take gigabytes.
+pub(super) const MAX_HELD_BYTES: usize = 32 << 20;
+
+/// The bytes held frames take across all connections.
+#[derive(Debug)]
+pub(super) struct HeldBudget {
+    pub used: usize,
+    pub max: usize,
+}
+
+impl Default for HeldBudget {
+    fn default() -> Self {
+        HeldBudget {
+            used: 0,
+            max: MAX_HELD_BYTES,
+        }
+    }
+}
+
+fn is_masking(code: Code) -> bool {
+    matches!(code, Code::UnmaskedClientFrame | Code::MaskedServerFrame)
+}
+
+/// What a held record costs: the record and what it owns on the heap.
+fn cost(rec: &FrameRecord) -> usize {
+    let findings: usize = rec
+        .findings
+        .iter()
+        .map(|f| std::mem::size_of_val(f) + f.detail.capacity())
+        .sum();
+    std::mem::size_of::<FrameRecord>()
+        + findings
+        + rec.preview.capacity()
+        + rec.close_reason.as_ref().map_or(0, String::capacity)
+}
+
+/// A copy of `rec` holding no spare capacity.
+fn shrunk(rec: &FrameRecord) -> FrameRecord {
+    let mut r = rec.clone();
+    r.findings.shrink_to_fit();
+    r.preview.shrink_to_fit();
+    for f in &mut r.findings {
+        f.detail.shrink_to_fit();
+    }
+    r
+}
+
+/// One connection's masking verdicts and held frames: nothing until its
+/// first masking violation (most connections never have one).
+#[derive(Default)]
+pub(super) struct Masking(Option<Box<Verdicts>>);
+
+#[derive(Default)]
+struct Verdicts {
+    /// Frames held, indexed by sender.
+    held: PerDir<Vec<FrameRecord>>,
+    /// Bytes held by this connection (its part of the budget).
+    held_bytes: usize,
+    /// Whether each sender's receiver tolerated its masking violations.
+    tolerated: PerDir<Option<bool>>,
+}
+
+impl Masking {
+    /// A finished frame: emitted now through `emit`, or held. A frame from
+    /// the receiver of held frames is its reaction, and releases them first.
+    pub fn frame(
+        &mut self,
+        rec: &mut FrameRecord,
+        budget: &mut HeldBudget,
+        emit: &mut impl FnMut(&mut FrameRecord),
+    ) {
+        match &mut self.0 {
+            Some(v) => v.frame(rec, budget, emit),
+            None if rec.findings.iter().any(|f| is_masking(f.code)) => {
+                self.0.insert(Box::default()).frame(rec, budget, emit)
+            }
+            None => emit(rec),
+        }
+    }
+
+    /// The connection ended: whatever is held goes out with no verdict.
+    pub fn finish(&mut self, budget: &mut HeldBudget, emit: &mut impl FnMut(&mut FrameRecord)) {
+        if let Some(v) = &mut self.0 {
+            for d in [Dir::ClientToServer, Dir::ServerToClient] {
+                v.release(d, None, budget, emit);
+            }
+        }
+    }
+
+    /// Frames held now, for tests.
+    #[cfg(test)]
+    pub fn held(&self, d: Dir) -> usize {
+        self.0.as_ref().map_or(0, |v| v.held.get(d).len())
+    }
+}
+
+impl Verdicts {
+    fn frame(
+        &mut self,
+        rec: &mut FrameRecord,
+        budget: &mut HeldBudget,
+        emit: &mut impl FnMut(&mut FrameRecord),
+    ) {
+        let d = rec.dir;
+        let peer = d.reverse();
+        if !self.held.get(peer).is_empty() {
+            let rejected = rec.close_code.is_some_and(|c| c == 1002 || c == 1007);
+            self.release(peer, Some(!rejected), budget, emit);
+        }
+        let masking = rec.findings.iter().any(|f| is_masking(f.code));
+        let holding = !self.held.get(d).is_empty();
+        if (masking && self.tolerated.get(d).is_none()) || holding {
+            let c = cost(rec);
+            self.held.get_mut(d).push(shrunk(rec));
+            self.held_bytes += c;
+            budget.used += c;
+            if self.held.get(d).len() > MAX_HELD || budget.used > budget.max {
+                self.release(d, None, budget, emit);
+            }
+            return;
+        }
+        apply(rec, *self.tolerated.get(d));
+        emit(rec);
+    }
+
+    /// Emits the frames held for sender `d` with the receiver's verdict
+    /// (`None`: no reaction seen).
+    fn release(
+        &mut self,
+        d: Dir,
+        tolerated: Option<bool>,
+        budget: &mut HeldBudget,
+        emit: &mut impl FnMut(&mut FrameRecord),
+    ) {
+        if tolerated.is_some() {
+            *self.tolerated.get_mut(d) = tolerated;
+        }
+        let held = std::mem::take(self.held.get_mut(d));
+        for mut rec in held {
+            let c = cost(&rec);
+            self.held_bytes -= c;
+            budget.used -= c;
+            apply(&mut rec, tolerated);
+            emit(&mut rec);
+        }
+    }
+}
+
+/// A tolerated violation is a warning: the deployment works with this
+/// receiver, and breaks with one that follows the RFC.
+fn apply(rec: &mut FrameRecord, tolerated: Option<bool>) {
+    if tolerated != Some(true) {
+        return;
+    }
+    for f in rec.findings.iter_mut().filter(|f| is_masking(f.code)) {
+        f.severity = Severity::Warning;
+        f.detail.push_str(
+            "; the receiver carried on, so it tolerates this, but a peer following RFC 6455 fails the connection (close 1002)",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::Finding;
+
+    fn frame(d: Dir, index: u64, unmasked: bool) -> FrameRecord {
+        let mut f = FrameRecord::empty(0, d);
+        f.index = index;
+        if unmasked {
+            f.findings
+                .push(Finding::new(Code::UnmaskedClientFrame, "x"));
+        }
+        f
+    }
+
+    fn run(m: &mut Masking, b: &mut HeldBudget, mut f: FrameRecord) -> Vec<(Dir, u64, Severity)> {
+        let mut out = Vec::new();
+        m.frame(&mut f, b, &mut |r| {
+            let sev = r.findings.first().map_or(Severity::Info, |f| f.severity);
+            out.push((r.dir, r.index, sev));
+        });
+        out
+    }
+
+    const C: Dir = Dir::ClientToServer;
+    const S: Dir = Dir::ServerToClient;
+
+    #[test]
+    fn receiver_carrying_on_makes_a_warning() {
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        assert!(run(&mut m, &mut b, frame(C, 0, true)).is_empty());
+        assert!(run(&mut m, &mut b, frame(C, 1, false)).is_empty());
+        assert_eq!(m.held(C), 2);
+        let out = run(&mut m, &mut b, frame(S, 0, false));
+        assert_eq!(
+            out,
+            [
+                (C, 0, Severity::Warning),
+                (C, 1, Severity::Info),
+                (S, 0, Severity::Info)
+            ]
+        );
+        assert_eq!(b.used, 0);
+        // Known to tolerate: later violations are warnings at once.
+        assert_eq!(
+            run(&mut m, &mut b, frame(C, 2, true)),
+            [(C, 2, Severity::Warning)]
+        );
+    }
+
+    #[test]
+    fn close_1002_keeps_the_error() {
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        run(&mut m, &mut b, frame(C, 0, true));
+        let mut close = frame(S, 0, false);
+        close.close_code = Some(1002);
+        let out = run(&mut m, &mut b, close);
+        assert_eq!(out[0], (C, 0, Severity::Error));
+    }
+
+    #[test]
+    fn per_sender_and_global_caps_release_without_verdict() {
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        let mut emitted = 0;
+        for i in 0..=MAX_HELD as u64 {
+            emitted += run(&mut m, &mut b, frame(C, i, true)).len();
+        }
+        assert_eq!((emitted, m.held(C)), (MAX_HELD + 1, 0));
+
+        let mut b = HeldBudget { used: 0, max: 1 };
+        let mut m = Masking::default();
+        let out = run(&mut m, &mut b, frame(C, 0, true));
+        assert_eq!(out, [(C, 0, Severity::Error)]);
+        assert_eq!(b.used, 0);
+    }
+}

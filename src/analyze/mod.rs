@@ -1,0 +1,387 @@
+//! Per-connection analysis: the [`StreamHandler`] the TCP reassembler
+//! drives. Each connection's reassembled bytes go through its parts, each a
+//! type of its own, tested alone:
+//!
+//! * [`upgrade`]: the HTTP/upgrade state, from the first bytes to where each
+//!   direction carries frames (the state diagram is there);
+//! * [`frames`]: per direction, the frame decoder and validator, giving one
+//!   frame record per frame;
+//! * [`masking`]: the masking verdict, holding frames with a masking
+//!   violation until the receiver reacts;
+//! * [`connection`]: the connection's totals and its record, diagnosed;
+//! * [`legs`]: the two legs of a proxied connection, tied by key.
+//!
+//! Frame records go to the [`Sink`] as each frame ends (or its verdict is
+//! known), a connection record when the connection ends; the summary's
+//! counters are kept in [`Totals`].
+
+mod connection;
+mod frames;
+mod legs;
+mod masking;
+mod upgrade;
+
+#[cfg(test)]
+mod tests;
+
+use crate::finding::{Code, Finding, Severity};
+use crate::record::{Cause, ConnectionRecord, Counts, FrameRecord, Record, Sink};
+use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
+use crate::websocket::validate::Scratch;
+use connection::ConnAcc;
+use frames::{DirFrames, FrameConfig, FrameOut};
+use legs::Legs;
+use masking::{HeldBudget, Masking};
+use upgrade::{Ctx, GapStep, Pushed, Upgrade};
+
+/// What the analysis is told by the user.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Ports on which a stream is WebSocket even without a captured handshake.
+    pub ports: Vec<u16>,
+    /// A server's configured frame size limit (`--max-payload`).
+    pub max_payload: Option<u64>,
+    /// Inflated bytes allowed per compressed message before
+    /// `decompression_limit_exceeded`.
+    pub max_inflated: u64,
+    /// Payload bytes kept in each frame record for a preview (0: none).
+    pub preview_bytes: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            ports: Vec::new(),
+            max_payload: None,
+            max_inflated: 64 << 20,
+            preview_bytes: 32,
+        }
+    }
+}
+
+/// Counters across connections, for the summary.
+#[derive(Clone, Debug, Default)]
+pub struct Totals {
+    pub websocket_connections: u64,
+    pub frames: u64,
+    pub findings_by_code: Counts<Code>,
+    pub findings_by_severity: Counts<Severity>,
+    pub diagnoses: Counts<Cause>,
+}
+
+impl Totals {
+    fn count(&mut self, code: Code, severity: Severity, n: u64) {
+        self.findings_by_code.add(code, n);
+        self.findings_by_severity.add(severity, n);
+    }
+}
+
+/// The output side: the sink, the totals and the first write error.
+struct Output<S> {
+    sink: S,
+    totals: Totals,
+    error: Option<std::io::Error>,
+    scratch: Scratch,
+}
+
+impl<S: Sink> Output<S> {
+    fn emit(&mut self, r: Record<'_>) {
+        if self.error.is_none()
+            && let Err(e) = self.sink.record(r)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    /// A frame record goes out: counted here and on its connection.
+    fn frame(&mut self, acc: &mut ConnAcc, rec: &FrameRecord) {
+        self.totals.frames += 1;
+        acc.frame_written(rec);
+        for f in &rec.findings {
+            self.totals.count(f.code, f.severity, 1);
+        }
+        self.emit(Record::Frame(rec));
+    }
+}
+
+pub struct Analyzer<S: Sink> {
+    opts: Options,
+    out: Output<S>,
+    legs: Legs,
+    held: HeldBudget,
+}
+
+/// One connection's state.
+pub struct ConnState {
+    upgrade: Upgrade,
+    frames: [Option<Box<DirFrames>>; 2],
+    /// Created when a frame is first held: most connections never do.
+    masking: Masking,
+    acc: Box<ConnAcc>,
+}
+
+impl<S: Sink> Analyzer<S> {
+    pub fn new(mut opts: Options, sink: S) -> Analyzer<S> {
+        if !sink.wants_frames() {
+            // No frame is written: previews would be work for nothing.
+            opts.preview_bytes = 0;
+        }
+        Analyzer {
+            opts,
+            out: Output {
+                sink,
+                totals: Totals::default(),
+                error: None,
+                scratch: Scratch::default(),
+            },
+            legs: Legs::default(),
+            held: HeldBudget::default(),
+        }
+    }
+
+    pub fn totals(&self) -> &Totals {
+        &self.out.totals
+    }
+
+    /// The first write error, if any: the caller should stop feeding.
+    pub fn take_error(&mut self) -> Option<std::io::Error> {
+        self.out.error.take()
+    }
+
+    pub fn has_error(&self) -> bool {
+        self.out.error.is_some()
+    }
+
+    pub fn sink_mut(&mut self) -> &mut S {
+        &mut self.out.sink
+    }
+
+    pub fn into_sink(self) -> S {
+        self.out.sink
+    }
+}
+
+impl<S: Sink> StreamHandler for Analyzer<S> {
+    type Conn = ConnState;
+
+    fn open(&mut self, meta: &ConnMeta) -> ConnState {
+        ConnState {
+            upgrade: Upgrade::new(meta, &self.opts.ports),
+            frames: [None, None],
+            masking: Masking::default(),
+            acc: Box::default(),
+        }
+    }
+
+    fn event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+        let d = if st.upgrade.swapped {
+            dir.reverse()
+        } else {
+            dir
+        };
+        match ev {
+            StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
+            StreamEvent::Gap(gap) => self.gap(st, meta, d, gap),
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ..
+            } => st.acc.conflict(d, len, packet, offset),
+        }
+    }
+
+    fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
+        st.acc.ending = Some(reason);
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            if let Some(f) = st.frames[d.index()].as_mut() {
+                f.finish(&mut self.frame_out(&mut st.acc, &mut st.masking));
+            }
+        }
+        let (out, held) = (&mut self.out, &mut self.held);
+        let acc = &mut st.acc;
+        st.masking.finish(held, &mut |r| out.frame(acc, r));
+        st.upgrade.tls_unanswered(meta, reason, &mut st.acc);
+        let mut rec = st
+            .acc
+            .into_record(st.upgrade, meta, reason, &mut self.out.totals);
+        self.legs.closed(&mut rec);
+        self.record(&rec);
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    fn frame_out<'a>(
+        &'a mut self,
+        acc: &'a mut ConnAcc,
+        masking: &'a mut Masking,
+    ) -> ConnOut<'a, S> {
+        ConnOut {
+            acc,
+            masking,
+            out: &mut self.out,
+            held: &mut self.held,
+        }
+    }
+
+    fn frame_config(&self, st: &ConnState) -> FrameConfig {
+        FrameConfig {
+            deflate: st.upgrade.deflate(),
+            max_payload: self.opts.max_payload,
+            max_inflated: self.opts.max_inflated,
+            preview: self.opts.preview_bytes,
+        }
+    }
+
+    /// Starts frame handling in direction `d` from stream `offset`.
+    fn start_frames(
+        &self,
+        st: &mut ConnState,
+        meta: &ConnMeta,
+        d: Dir,
+        offset: u64,
+        aligned: bool,
+    ) {
+        let cfg = self.frame_config(st);
+        st.frames[d.index()] = Some(Box::new(DirFrames::new(meta.id, d, offset, aligned, cfg)));
+    }
+
+    fn data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        let mut cx = Ctx {
+            meta,
+            acc: &mut st.acc,
+            legs: &mut self.legs,
+        };
+        let d = st.upgrade.first_bytes(&mut cx, d, &chunk);
+        if st.upgrade.in_frames(d) {
+            return self.frames(st, d, chunk);
+        }
+        match st.upgrade.push(&mut cx, d, chunk) {
+            Pushed::Taken => {}
+            Pushed::Frames { at, aligned } => {
+                self.start_frames(st, meta, d, chunk.offset + at as u64, aligned);
+                self.frames(st, d, rest(chunk, at));
+            }
+            Pushed::Switched { at, client } => {
+                let server = Dir::ServerToClient;
+                self.start_frames(st, meta, server, chunk.offset + at as u64, true);
+                if let Some(offset) = client {
+                    self.start_frames(st, meta, Dir::ClientToServer, offset, true);
+                    for (packet, ts, bytes) in st.upgrade.take_pending() {
+                        let held = Chunk {
+                            offset: 0,
+                            data: &bytes,
+                            packet,
+                            ts,
+                        };
+                        self.frames(st, Dir::ClientToServer, held);
+                    }
+                }
+                self.frames(st, server, rest(chunk, at));
+            }
+            Pushed::Recognised => self.replay_kept(st, meta),
+        }
+    }
+
+    /// A connection recognised without a handshake: its kept bytes, in
+    /// each direction, are its first frames.
+    fn replay_kept(&mut self, st: &mut ConnState, meta: &ConnMeta) {
+        let kept = st.upgrade.take_kept();
+        for (d, sn) in [Dir::ClientToServer, Dir::ServerToClient]
+            .into_iter()
+            .zip(kept)
+        {
+            let Some(sn) = sn else { continue };
+            for (offset, data, packet, ts) in sn.runs_from(0) {
+                let chunk = Chunk {
+                    offset,
+                    data,
+                    packet,
+                    ts,
+                };
+                self.data(st, meta, d, chunk);
+            }
+        }
+    }
+
+    /// Bytes of direction `d` that are frames.
+    fn frames(&mut self, st: &mut ConnState, d: Dir, chunk: Chunk<'_>) {
+        if chunk.data.is_empty() {
+            return;
+        }
+        if let Some(f) = st.frames[d.index()].as_mut() {
+            let mut out = self.frame_out(&mut st.acc, &mut st.masking);
+            f.push(chunk.data, chunk.packet, chunk.ts, &mut out);
+        }
+    }
+
+    fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
+        st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
+        if st.upgrade.in_frames(d) {
+            if let Some(f) = st.frames[d.index()].as_mut() {
+                f.gap(gap, &mut self.frame_out(&mut st.acc, &mut st.masking));
+            }
+            return;
+        }
+        if let GapStep::FramesLost { offset } = st.upgrade.gap(d, &gap) {
+            self.start_frames(st, meta, d, offset, false);
+        }
+    }
+
+    /// A connection record goes out, its diagnoses counted.
+    fn record(&mut self, rec: &ConnectionRecord) {
+        if rec.websocket {
+            self.out.totals.websocket_connections += 1;
+        }
+        for d in &rec.diagnosis {
+            self.out.totals.diagnoses.add(d.cause, 1);
+        }
+        self.out.emit(Record::Connection(rec));
+    }
+}
+
+/// The rest of a chunk from byte `at`.
+fn rest(chunk: Chunk<'_>, at: usize) -> Chunk<'_> {
+    Chunk {
+        offset: chunk.offset + at as u64,
+        data: &chunk.data[at..],
+        ..chunk
+    }
+}
+
+/// Where one connection's frames go: the masking verdict, then the
+/// connection's totals and the sink.
+struct ConnOut<'a, S> {
+    acc: &'a mut ConnAcc,
+    masking: &'a mut Masking,
+    out: &'a mut Output<S>,
+    held: &'a mut HeldBudget,
+}
+
+impl<S: Sink> FrameOut for ConnOut<'_, S> {
+    fn scratch(&mut self) -> &mut Scratch {
+        &mut self.out.scratch
+    }
+
+    fn frame_started(&mut self, d: Dir, payload_len: u64) {
+        self.acc.frame_started(d, payload_len);
+    }
+
+    fn finding(&mut self, f: Finding) {
+        self.acc.add(f);
+    }
+
+    fn close_code(&mut self, d: Dir, code: u16) {
+        self.acc.close_code(d, code);
+    }
+
+    fn ending(&self) -> Option<CloseReason> {
+        self.acc.ending
+    }
+
+    fn frame_done(&mut self, rec: &mut FrameRecord) {
+        let (out, acc) = (&mut *self.out, &mut *self.acc);
+        self.masking
+            .frame(rec, self.held, &mut |r| out.frame(acc, r));
+    }
+}

@@ -1,0 +1,391 @@
+//! The analysis parts driven as the TCP reassembler drives them: hand-built
+//! chunks through `StreamHandler::event`, records collected from the sink.
+//! Each test names the part it exercises.
+
+use super::*;
+use crate::record::{Detection, Hop};
+use crate::tcp::{GapReason, RoleSource};
+use crate::time::Timestamp;
+
+const C: Dir = Dir::ClientToServer;
+const S: Dir = Dir::ServerToClient;
+const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+/// Records as they came out.
+#[derive(Default)]
+struct Collect {
+    frames: Vec<FrameRecord>,
+    conns: Vec<ConnectionRecord>,
+}
+
+impl Sink for Collect {
+    fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
+        match r {
+            Record::Frame(f) => self.frames.push(f.clone()),
+            Record::Connection(c) => self.conns.push(c.clone()),
+            Record::Summary(_) => {}
+        }
+        Ok(())
+    }
+}
+
+fn meta(id: u64, client_port: u16) -> ConnMeta {
+    ConnMeta {
+        id,
+        client: ([127, 0, 0, 1], client_port).into(),
+        server: ([127, 0, 0, 1], 8080).into(),
+        roles: RoleSource::Syn,
+        first_packet: 1,
+        first_ts: Timestamp(0),
+        last_packet: 1,
+        last_ts: Timestamp(0),
+        packets: [0, 0],
+        stats: Default::default(),
+        syn_seen: true,
+        end_packet: None,
+    }
+}
+
+/// One connection being fed chunks, each its own packet.
+struct Conn<'a> {
+    a: &'a mut Analyzer<Collect>,
+    st: ConnState,
+    meta: ConnMeta,
+    offsets: [u64; 2],
+    packet: u64,
+}
+
+impl<'a> Conn<'a> {
+    fn open(a: &'a mut Analyzer<Collect>, id: u64) -> Conn<'a> {
+        let mut meta = meta(id, 40000 + id as u16);
+        // Legs are ordered by when their requests were seen.
+        meta.last_ts = Timestamp(id as i64 * 1_000_000);
+        let st = a.open(&meta);
+        Conn {
+            a,
+            st,
+            meta,
+            offsets: [0, 0],
+            packet: 1,
+        }
+    }
+
+    fn send(&mut self, d: Dir, data: &[u8]) -> &mut Self {
+        self.packet += 1;
+        let chunk = Chunk {
+            offset: self.offsets[d.index()],
+            data,
+            packet: self.packet,
+            ts: Timestamp(self.packet as i64 * 1000),
+        };
+        self.offsets[d.index()] += data.len() as u64;
+        self.a
+            .event(&mut self.st, &self.meta, d, StreamEvent::Data(chunk));
+        self
+    }
+
+    fn gap(&mut self, d: Dir, len: u64) -> &mut Self {
+        self.packet += 1;
+        let gap = Gap {
+            offset: self.offsets[d.index()],
+            len,
+            reason: GapReason::Lost,
+            packet: self.packet,
+            ts: Timestamp(0),
+        };
+        self.offsets[d.index()] += len;
+        self.a
+            .event(&mut self.st, &self.meta, d, StreamEvent::Gap(gap));
+        self
+    }
+
+    fn close(self, reason: CloseReason) {
+        self.a.close(self.st, &self.meta, reason);
+    }
+}
+
+fn analyzer() -> Analyzer<Collect> {
+    Analyzer::new(Options::default(), Collect::default())
+}
+
+fn request(key: &str) -> Vec<u8> {
+    format!(
+        "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+fn response(key: &str) -> Vec<u8> {
+    let accept = crate::websocket::handshake::accept_for(key);
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// A frame with FIN set: masked with `mask` when given.
+fn frame(opcode: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mut f = vec![0x80 | opcode, payload.len() as u8];
+    match mask {
+        Some(k) => {
+            f[1] |= 0x80;
+            f.extend_from_slice(&k);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ k[i % 4]));
+        }
+        None => f.extend_from_slice(payload),
+    }
+    f
+}
+
+const M: Option<[u8; 4]> = Some([1, 2, 3, 4]);
+
+fn codes(findings: &[Finding]) -> Vec<&'static str> {
+    findings.iter().map(|f| f.code.name()).collect()
+}
+
+/// Upgrade: request, 101 and the server's first frame in one chunk; the
+/// frame right after the blank line is found.
+#[test]
+fn upgrade_frames_start_after_the_101_blank_line() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    let mut answer = response(KEY);
+    answer.extend(frame(1, b"hello", None));
+    c.send(S, &answer);
+    c.send(C, &frame(1, b"hi", M));
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert_eq!(out.frames.len(), 2);
+    assert_eq!((out.frames[0].dir, out.frames[0].packet), (S, 3));
+    assert_eq!(out.frames[0].preview, b"hello");
+    assert_eq!(out.frames[1].preview, b"hi");
+    let conn = &out.conns[0];
+    assert_eq!(conn.detected_by, Some(Detection::Handshake));
+    assert_eq!((conn.frames.c2s, conn.frames.s2c), (1, 1));
+    assert_eq!(conn.negotiated.as_ref().unwrap().accept_ok, Some(true));
+    assert!(conn.findings.is_empty(), "{:?}", conn.findings);
+}
+
+/// Upgrade: client frames sent before the 101 arrived are held and
+/// decoded once it does, before the server's frames.
+#[test]
+fn upgrade_client_bytes_before_the_101_are_replayed_first() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    let mut early = request(KEY);
+    early.extend(frame(2, b"early", M));
+    c.send(C, &early);
+    c.send(C, &frame(1, b"second", M));
+    let mut answer = response(KEY);
+    answer.extend(frame(1, b"reply", None));
+    c.send(S, &answer);
+    c.close(CloseReason::EndOfCapture);
+    let out = a.into_sink();
+    let order: Vec<(Dir, u64)> = out.frames.iter().map(|f| (f.dir, f.packet)).collect();
+    assert_eq!(order, [(C, 2), (C, 3), (S, 4)]);
+}
+
+/// Upgrade: an interim 1xx is skipped (RFC 9110 15.2); a refusal is
+/// `handshake_rejected` and nothing after it is decoded.
+#[test]
+fn upgrade_interim_answer_then_refusal() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    c.send(
+        S,
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 403 Forbidden\r\n\r\n",
+    );
+    c.send(S, &frame(1, b"not a frame", None));
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert!(out.frames.is_empty());
+    let conn = &out.conns[0];
+    assert_eq!(conn.response.as_ref().unwrap().status, 403);
+    assert_eq!(codes(&conn.findings), ["handshake_rejected"]);
+    assert_eq!(conn.diagnosis[0].cause, Cause::HandshakeRefused);
+    assert!(!conn.websocket);
+}
+
+/// Upgrade: a TLS answer to a plaintext upgrade is a TLS placement problem
+/// (decided from what the upgrade saw, not from finding text).
+#[test]
+fn upgrade_tls_answer_is_diagnosed_as_tls_misplaced() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    c.send(
+        S,
+        &[
+            0x16, 0x03, 0x03, 0x00, 0x31, 0x02, 0x00, 0x00, 0x2d, 0x03, 0x03,
+        ],
+    );
+    c.close(CloseReason::Fin);
+    let conn = &a.into_sink().conns[0];
+    assert_eq!(codes(&conn.findings), ["handshake_rejected"]);
+    let causes: Vec<Cause> = conn.diagnosis.iter().map(|d| d.cause).collect();
+    assert!(causes.contains(&Cause::TlsMisplaced), "{causes:?}");
+}
+
+/// Upgrade: a hole in a head leaves nothing to place the rest by.
+#[test]
+fn upgrade_gap_in_a_head_gives_up() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, b"GET /chat HTTP/1.1\r\nUpg");
+    c.gap(C, 100);
+    c.send(C, &frame(1, b"x", M));
+    c.close(CloseReason::EndOfCapture);
+    let out = a.into_sink();
+    assert!(out.frames.is_empty());
+    assert_eq!(out.conns[0].request, None);
+    assert_eq!(codes(&out.conns[0].findings), ["capture_gap"]);
+}
+
+/// Frames: a gap inside a payload keeps sync and is said on that frame;
+/// the connection tallies it once.
+#[test]
+fn frames_gap_in_payload_keeps_sync() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    c.send(S, &response(KEY));
+    let f = frame(2, &[7; 100], None);
+    c.send(S, &f[..30]);
+    c.gap(S, 50);
+    c.send(S, &f[80..]);
+    c.send(S, &frame(1, b"after", None));
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert_eq!(out.frames.len(), 2);
+    assert_eq!(out.frames[0].payload_missing, 50);
+    assert_eq!(codes(&out.frames[0].findings), ["capture_gap"]);
+    assert!(out.frames[1].findings.is_empty());
+    assert_eq!(out.frames[1].preview, b"after");
+    assert_eq!(out.conns[0].findings_by_code.get(Code::CaptureGap), 2);
+}
+
+/// Frames: a frame cut by the end of the stream says what ended it.
+#[test]
+fn frames_cut_by_fin_are_incomplete() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    c.send(S, &response(KEY));
+    c.send(S, &frame(2, &[0; 100], None)[..20]);
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert!(!out.frames[0].complete);
+    assert!(
+        out.frames[0].findings[0]
+            .detail
+            .starts_with("the connection was closed (FIN)")
+    );
+}
+
+/// Masking: an unmasked client frame the server answers is a warning
+/// (RFC 6455 5.1: the server carried on); a close 1002 keeps the error.
+#[test]
+fn masking_verdict_follows_the_receiver() {
+    for (answer, severity) in [
+        (frame(1, b"ok", None), Severity::Warning),
+        (frame(8, &[0x03, 0xea], None), Severity::Error),
+    ] {
+        let mut a = analyzer();
+        let mut c = Conn::open(&mut a, 0);
+        c.send(C, &request(KEY));
+        c.send(S, &response(KEY));
+        c.send(C, &frame(1, b"unmasked", None));
+        c.send(C, &frame(1, b"masked", M));
+        c.send(S, &answer);
+        c.close(CloseReason::Fin);
+        let out = a.into_sink();
+        let first = &out.frames[0];
+        assert_eq!(
+            (first.dir, first.index),
+            (C, 0),
+            "held frames keep their order"
+        );
+        assert_eq!(first.findings[0].code, Code::UnmaskedClientFrame);
+        assert_eq!(first.findings[0].severity, severity);
+        assert_eq!((out.frames[1].dir, out.frames[2].dir), (C, S));
+        assert_eq!(out.conns[0].findings_by_severity.get(severity), 1);
+        assert_eq!(out.conns[0].diagnosis[0].cause, Cause::WrongMasking);
+    }
+}
+
+/// Legs: two connections with one key are the two legs of a proxied
+/// connection; the one that closes second carries the other's causes.
+#[test]
+fn legs_are_tied_by_key() {
+    let mut a = analyzer();
+    let mut front = Conn::open(&mut a, 0);
+    front.send(C, &request(KEY));
+    let front = (front.st, front.meta);
+    let mut back = Conn::open(&mut a, 1);
+    back.send(C, &request(KEY));
+    back.send(S, b"HTTP/1.1 404 Not Found\r\n\r\n");
+    back.close(CloseReason::Fin);
+    a.close(front.0, &front.1, CloseReason::Fin);
+    assert_eq!(a.legs.len(), 0, "forgotten once both closed");
+    let out = a.into_sink();
+    let (back, front) = (&out.conns[0], &out.conns[1]);
+    assert_eq!((back.other_leg, front.other_leg), (Some(0), Some(1)));
+    assert_eq!(back.diagnosis[0].hop, Some(Hop::BackendLeg));
+    assert_eq!(front.diagnosis[0].cause, Cause::HandshakeRefused);
+    assert_eq!(front.diagnosis[0].hop, Some(Hop::BackendLeg));
+    assert!(front.diagnosis[0].evidence[0].contains("other leg"));
+}
+
+/// Connection: totals per direction, close codes, and findings counted in
+/// the run's totals by code and severity.
+#[test]
+fn connection_record_totals() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, &request(KEY));
+    c.send(S, &response(KEY));
+    c.send(C, &frame(1, b"abc", M));
+    c.send(S, &frame(8, &[0x03, 0xe8], None));
+    c.send(C, &frame(8, &[0x03, 0xe8, b'x'], M));
+    c.close(CloseReason::Fin);
+    let totals = a.totals().clone();
+    let conn = &a.into_sink().conns[0];
+    assert_eq!((conn.frames.c2s, conn.frames.s2c), (2, 1));
+    assert_eq!((conn.payload_bytes.c2s, conn.payload_bytes.s2c), (6, 2));
+    assert_eq!(
+        (conn.close_codes.c2s.clone(), conn.close_codes.s2c.clone()),
+        (vec![1000], vec![1000])
+    );
+    assert_eq!(conn.end, CloseReason::Fin);
+    assert!(conn.diagnosis.is_empty());
+    assert_eq!((totals.frames, totals.websocket_connections), (3, 1));
+    assert!(totals.findings_by_code.is_empty());
+}
+
+/// Connection: repeated connection-level findings are capped per code and
+/// the rest counted (and said on the last one kept).
+#[test]
+fn connection_findings_are_capped_per_code() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    for i in 0..20 {
+        c.st.acc
+            .add(Finding::new(Code::Resynchronized, "again").at(i + 2));
+    }
+    c.close(CloseReason::Fin);
+    let totals = a.totals().clone();
+    let conn = &a.into_sink().conns[0];
+    assert_eq!(conn.findings.len(), 8);
+    assert!(
+        conn.findings[7]
+            .detail
+            .ends_with("(and 12 more like this on this connection)")
+    );
+    assert_eq!(conn.findings_by_code.get(Code::Resynchronized), 20);
+    assert_eq!(totals.findings_by_severity.get(Severity::Info), 20);
+}

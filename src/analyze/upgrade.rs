@@ -1,0 +1,627 @@
+//! The HTTP/upgrade state of one connection: from its first bytes to the
+//! point where each direction carries WebSocket frames (or is given up).
+//!
+//! ```text
+//! Undecided --request head with Upgrade/Sec-WebSocket-*--> Handshake
+//! Handshake --101--> WebSocket          (frames start right after the blank line)
+//! Handshake --1xx--> Handshake          (RFC 9110 15.2: the real answer follows)
+//! Handshake --other status--> Done      (handshake_rejected)
+//! Undecided --TLS ClientHello--> Handshake, waiting for the server's answer
+//!                                       (plaintext HTTP or silence: tls_on_plaintext_port)
+//! Undecided --no HTTP, --port given--> WebSocket (handshake_not_captured)
+//! Undecided --no HTTP--> Sniff          (bytes kept, up to 16 KiB a direction)
+//! Sniff --a proven run of masked client frames--> WebSocket (handshake_not_captured)
+//! Sniff --client bytes overflow--> Done (not WebSocket; only counted)
+//! Undecided --request without WebSocket headers--> Done
+//! ```
+//!
+//! [`Upgrade::push`] takes one direction's bytes and says where frames
+//! begin ([`Pushed`]); the connection then hands those bytes, and the client
+//! bytes held while the server had not answered, to the frame part. The
+//! upgrade part knows nothing of frames beyond that boundary.
+
+use super::connection::ConnAcc;
+use super::legs::Legs;
+use crate::finding::{Code, Finding};
+use crate::http::{self, HeadReader, Progress};
+use crate::record::{Detection, RequestInfo, ResponseInfo};
+use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
+use crate::time::Timestamp;
+use crate::websocket::Expect;
+use crate::websocket::decoder::looks_like_tls;
+use crate::websocket::decoder::proven_frames;
+use crate::websocket::handshake::{self, Negotiated};
+use crate::websocket::kept::Kept;
+
+/// Client bytes after the request head, held until the response decides
+/// what they are; more than this and the connection is given up.
+const MAX_PENDING: usize = 256 * 1024;
+
+/// Bytes per direction examined for frames when no handshake was seen.
+const MAX_SNIFF: usize = 16 * 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Undecided,
+    /// No handshake: looking for a run of client frames.
+    Sniff,
+    Handshake,
+    WebSocket,
+    Done,
+}
+
+/// What one direction is doing.
+enum Side {
+    /// Waiting for (or reading) an HTTP head; `first` = its first packet.
+    Head {
+        reader: HeadReader,
+        first: u64,
+    },
+    /// Client bytes after the request head, until the response decides.
+    Pending {
+        offset: u64,
+        chunks: Vec<(u64, Timestamp, Vec<u8>)>,
+        bytes: usize,
+    },
+    /// Frames from the first byte that arrives (no handshake seen);
+    /// `aligned` when that byte is known to start a frame (the stream's
+    /// start after a SYN).
+    AwaitFrames {
+        aligned: bool,
+    },
+    /// Bytes belong to the frame part.
+    Frames,
+    /// No handshake: bytes kept (with the packet each run came from) until
+    /// they prove to be WebSocket frames or exceed [`MAX_SNIFF`].
+    Sniff(Box<Kept>),
+    /// Sniffed bytes proven to be frames, until replayed as such.
+    Recognised(Box<Kept>),
+    Idle,
+}
+
+fn new_head() -> Side {
+    Side::Head {
+        reader: HeadReader::new(),
+        first: 0,
+    }
+}
+
+/// What the bytes given to [`Upgrade::push`] turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Pushed {
+    /// Taken (a head, held client bytes, sniffed bytes) or dropped.
+    Taken,
+    /// Frames begin at byte `at` of the chunk; `aligned` when a frame is
+    /// known to start there.
+    Frames { at: usize, aligned: bool },
+    /// The server switched protocols: its frames begin at byte `at` of the
+    /// chunk, the client's at stream offset `client` (the held client bytes,
+    /// from [`Upgrade::take_pending`], come first).
+    Switched { at: usize, client: Option<u64> },
+    /// A run of masked client frames proved the connection WebSocket:
+    /// the kept bytes of both directions ([`Upgrade::take_kept`]) are frames.
+    Recognised,
+}
+
+/// What a gap in a direction means for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum GapStep {
+    /// Nothing to do here (the frame part handles gaps in frames).
+    Ignore,
+    /// Frames after the gap, with sync to be found from stream `offset`.
+    FramesLost { offset: u64 },
+}
+
+/// What the connection passes along with the bytes.
+pub(super) struct Ctx<'a> {
+    pub meta: &'a ConnMeta,
+    pub acc: &'a mut ConnAcc,
+    pub legs: &'a mut Legs,
+}
+
+/// The HTTP/upgrade state of a connection.
+pub(super) struct Upgrade {
+    mode: Mode,
+    /// The guessed roles were wrong: the "server" sent the request.
+    pub swapped: bool,
+    port_mode: bool,
+    pub detected_by: Option<Detection>,
+    sides: [Side; 2],
+    pub request: Option<Box<RequestInfo>>,
+    pub response: Option<Box<ResponseInfo>>,
+    /// The parsed upgrade request, until the response is checked against it.
+    req: Option<Box<http::Request>>,
+    pub negotiated: Option<Box<Negotiated>>,
+    /// Packet of a TLS record sent where the upgrade request was expected.
+    tls_hello: Option<u64>,
+    /// The server answered the upgrade request with TLS.
+    pub server_answered_tls: bool,
+}
+
+impl Upgrade {
+    /// A new connection; `ports` are the `--port` values.
+    pub fn new(meta: &ConnMeta, ports: &[u16]) -> Upgrade {
+        let on_port = |p: u16| ports.contains(&p);
+        let port_mode = on_port(meta.server.port()) || on_port(meta.client.port());
+        // With --port P, the endpoint on P is the server, whatever the guess.
+        let swapped = meta.roles == RoleSource::PortGuess
+            && on_port(meta.client.port())
+            && !on_port(meta.server.port());
+        Upgrade {
+            mode: Mode::Undecided,
+            swapped,
+            port_mode,
+            detected_by: None,
+            sides: [new_head(), new_head()],
+            request: None,
+            response: None,
+            req: None,
+            negotiated: None,
+            tls_hello: None,
+            server_answered_tls: false,
+        }
+    }
+
+    /// The negotiated permessage-deflate parameters, if any.
+    pub fn deflate(&self) -> Option<handshake::Deflate> {
+        self.negotiated.as_ref().and_then(|n| n.deflate)
+    }
+
+    /// Whether direction `d`'s bytes go to the frame part.
+    pub fn in_frames(&self, d: Dir) -> bool {
+        matches!(self.sides[d.index()], Side::Frames)
+    }
+
+    /// Decides what a connection is from its first bytes, in direction `d`
+    /// (as guessed); returns the direction as it turned out to be.
+    pub fn first_bytes(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: &Chunk<'_>) -> Dir {
+        if self.mode != Mode::Undecided {
+            return d;
+        }
+        let swapped = self.swapped;
+        self.decide(cx, d, chunk.data, chunk.packet);
+        if self.swapped != swapped {
+            d.reverse()
+        } else {
+            d
+        }
+    }
+
+    /// Takes direction `d`'s bytes (not yet in frames).
+    pub fn push(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: Chunk<'_>) -> Pushed {
+        let mut at = 0;
+        while at < chunk.data.len() {
+            let data = &chunk.data[at..];
+            let offset = chunk.offset + at as u64;
+            let used = match &mut self.sides[d.index()] {
+                Side::Idle => return Pushed::Taken,
+                Side::Frames => return Pushed::Frames { at, aligned: true },
+                // Replayed first (take_kept) before any new bytes.
+                Side::Recognised(_) => return Pushed::Taken,
+                Side::AwaitFrames { aligned } => {
+                    let aligned = *aligned;
+                    self.sides[d.index()] = Side::Frames;
+                    return Pushed::Frames { at, aligned };
+                }
+                Side::Sniff(_) => {
+                    let rest = Chunk {
+                        offset,
+                        data,
+                        ..chunk
+                    };
+                    return self.sniff(cx, d, rest);
+                }
+                Side::Pending { chunks, bytes, .. } => {
+                    *bytes += data.len();
+                    if *bytes > MAX_PENDING {
+                        self.give_up();
+                    } else {
+                        chunks.push((chunk.packet, chunk.ts, data.to_vec()));
+                    }
+                    return Pushed::Taken;
+                }
+                Side::Head { .. } => match self.head(cx, d, data, chunk.packet, offset) {
+                    HeadStep::More(used) => used,
+                    HeadStep::Stop => return Pushed::Taken,
+                    HeadStep::Switched(used, client) => {
+                        return Pushed::Switched {
+                            at: at + used,
+                            client,
+                        };
+                    }
+                },
+            };
+            at += used;
+        }
+        Pushed::Taken
+    }
+
+    /// A gap in direction `d`.
+    pub fn gap(&mut self, d: Dir, gap: &Gap) -> GapStep {
+        match &mut self.sides[d.index()] {
+            Side::Sniff(sn) => {
+                // Kept bytes must be contiguous: start again after the hole.
+                sn.reset(gap.offset + gap.len);
+                GapStep::Ignore
+            }
+            Side::AwaitFrames { .. } => {
+                // Nothing decoded yet: start lost after the gap.
+                self.sides[d.index()] = Side::Frames;
+                GapStep::FramesLost {
+                    offset: gap.offset + gap.len,
+                }
+            }
+            // A hole in a head or in held client bytes: the handshake cannot
+            // be read, so nothing after it can be placed.
+            Side::Head { .. } | Side::Pending { .. } => {
+                self.give_up();
+                GapStep::Ignore
+            }
+            Side::Frames | Side::Idle | Side::Recognised(_) => GapStep::Ignore,
+        }
+    }
+
+    /// The client bytes held while the server had not answered, in order.
+    pub fn take_pending(&mut self) -> Vec<(u64, Timestamp, Vec<u8>)> {
+        match std::mem::replace(&mut self.sides[0], Side::Frames) {
+            Side::Pending { chunks, .. } => chunks,
+            other => {
+                self.sides[0] = other;
+                Vec::new()
+            }
+        }
+    }
+
+    /// The bytes kept while sniffing, per direction, once recognised.
+    pub fn take_kept(&mut self) -> [Option<Box<Kept>>; 2] {
+        self.sides.each_mut().map(|side| {
+            match std::mem::replace(side, Side::AwaitFrames { aligned: false }) {
+                Side::Recognised(kept) => Some(kept),
+                other => {
+                    *side = other;
+                    None
+                }
+            }
+        })
+    }
+
+    /// At the end of the connection: a TLS ClientHello that the server
+    /// closed the connection on without a single byte in reply. A TLS
+    /// server answers (at least with an alert); a plaintext HTTP/WebSocket
+    /// server reading garbage often just closes.
+    pub fn tls_unanswered(&self, meta: &ConnMeta, reason: CloseReason, acc: &mut ConnAcc) {
+        let Some(packet) = self.tls_hello else { return };
+        let s = if self.swapped { 0 } else { 1 };
+        let server_closed = matches!(reason, CloseReason::Fin | CloseReason::Rst);
+        if self.response.is_none() && server_closed && meta.stats[s].wire_bytes == 0 {
+            let detail = "the client opened with a TLS ClientHello and the server closed the connection \
+                          without any TLS reply: the server likely speaks plaintext (ws://) while the client \
+                          uses TLS (wss://), or TLS is terminated in the wrong place";
+            acc.add(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
+        }
+    }
+}
+
+/// What reading a head did.
+enum HeadStep {
+    /// `used` bytes were taken; go on with the rest.
+    More(usize),
+    /// Nothing more to do with these bytes.
+    Stop,
+    /// A 101 after `used` bytes; the client's frames start at this offset.
+    Switched(usize, Option<u64>),
+}
+
+impl Upgrade {
+    /// First bytes of a connection: is it an HTTP upgrade, WebSocket without
+    /// a handshake, or something else?
+    fn decide(&mut self, cx: &mut Ctx<'_>, d: Dir, data: &[u8], packet: u64) {
+        let is_request = http::looks_like_request(data);
+        if d == Dir::ServerToClient
+            && cx.meta.roles == RoleSource::PortGuess
+            && is_request == Some(true)
+        {
+            // The side guessed to be the server sent a request: roles were
+            // the wrong way round.
+            self.swapped = !self.swapped;
+            self.mode = Mode::Handshake;
+            return;
+        }
+        match (d, is_request) {
+            (Dir::ClientToServer, Some(true) | None) => self.mode = Mode::Handshake,
+            (Dir::ClientToServer, Some(false)) if looks_like_tls(data) && !self.port_mode => {
+                // Ordinary TLS, unless the server answers in plaintext HTTP
+                // (then TLS reached a plaintext port): wait for its answer.
+                self.tls_hello = Some(packet);
+                self.mode = Mode::Handshake;
+                self.sides[0] = Side::Idle;
+            }
+            (Dir::ClientToServer, Some(false)) if looks_like_tls(data) => {
+                let f = Finding::new(
+                    Code::TlsOnPlaintextPort,
+                    "the client opened with a TLS record on a port given as plaintext WebSocket (--port)",
+                )
+                .at(packet);
+                cx.acc.add(f);
+                self.give_up();
+            }
+            _ if self.port_mode => self.port_frames(cx, d),
+            _ => {
+                self.mode = Mode::Sniff;
+                self.sides = [Side::Sniff(Box::default()), Side::Sniff(Box::default())];
+            }
+        }
+    }
+
+    /// `--port` names this connection's port: frames from the first byte.
+    fn port_frames(&mut self, cx: &mut Ctx<'_>, d: Dir) {
+        self.mode = Mode::WebSocket;
+        self.detected_by = Some(Detection::Port);
+        let aligned = cx.meta.syn_seen;
+        self.sides = [Side::AwaitFrames { aligned }, Side::AwaitFrames { aligned }];
+        let f = Finding::new(
+            Code::HandshakeNotCaptured,
+            format!(
+                "no HTTP upgrade before the first {} bytes; decoding as WebSocket because of --port",
+                d.as_str()
+            ),
+        );
+        cx.acc.add(f);
+    }
+
+    /// Keeps the first bytes of a connection without a handshake; once the
+    /// client's bytes hold a proven run of masked frames (RFC 6455 5.1: a
+    /// client masks every frame, which few other protocols' bytes mimic),
+    /// the connection is WebSocket and the kept bytes are decoded.
+    fn sniff(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: Chunk<'_>) -> Pushed {
+        let Side::Sniff(sn) = &mut self.sides[d.index()] else {
+            return Pushed::Taken;
+        };
+        if sn.is_empty() {
+            sn.reset(chunk.offset);
+        }
+        let kept = sn.push(chunk.data, chunk.packet, chunk.ts, MAX_SNIFF);
+        let expect = Expect {
+            masked: true,
+            rsv1: false,
+        };
+        if d == Dir::ClientToServer && proven_frames(sn, expect) {
+            self.recognised(cx);
+            return Pushed::Recognised;
+        }
+        if kept < chunk.data.len() {
+            if d == Dir::ClientToServer {
+                self.give_up();
+            } else {
+                // A server pushing before the client speaks: keep only its
+                // newest bytes; its decoder resyncs from there.
+                sn.reset(chunk.offset);
+                sn.push(chunk.data, chunk.packet, chunk.ts, MAX_SNIFF);
+            }
+        }
+        Pushed::Taken
+    }
+
+    fn recognised(&mut self, cx: &mut Ctx<'_>) {
+        self.mode = Mode::WebSocket;
+        self.detected_by = Some(Detection::Heuristic);
+        let detail = "no HTTP upgrade in the capture (it began after the connection was set up?); \
+                      recognised as WebSocket from a run of masked client frames";
+        cx.acc
+            .add(Finding::new(Code::HandshakeNotCaptured, detail).at(cx.meta.first_packet));
+        for side in &mut self.sides {
+            *side = match std::mem::replace(side, Side::Idle) {
+                Side::Sniff(sn) => Side::Recognised(sn),
+                _ => Side::AwaitFrames { aligned: false },
+            };
+        }
+    }
+
+    fn give_up(&mut self) {
+        self.mode = Mode::Done;
+        self.sides = [Side::Idle, Side::Idle];
+        self.req = None;
+    }
+
+    /// Reads a head in direction `d` from `data` (at stream `offset`).
+    fn head(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        d: Dir,
+        data: &[u8],
+        packet: u64,
+        offset: u64,
+    ) -> HeadStep {
+        let Side::Head { reader, first } = &mut self.sides[d.index()] else {
+            return HeadStep::Stop;
+        };
+        if reader.is_empty() {
+            *first = packet;
+            if d == Dir::ServerToClient && http::looks_like_response(data) == Some(false) {
+                self.not_http_answer(cx, data, packet);
+                return HeadStep::Stop;
+            }
+        }
+        match reader.push(data) {
+            Progress::Partial => HeadStep::Stop,
+            Progress::TooLong => {
+                self.give_up();
+                HeadStep::Stop
+            }
+            Progress::Complete { used } => {
+                let end = offset + used as u64;
+                match d {
+                    Dir::ClientToServer => {
+                        self.request_done(cx, packet, end);
+                        HeadStep::More(used)
+                    }
+                    Dir::ServerToClient => match self.response_done(cx, packet) {
+                        Some(client) => HeadStep::Switched(used, client),
+                        None => HeadStep::More(used),
+                    },
+                }
+            }
+        }
+    }
+
+    /// The server's first bytes are not an HTTP response.
+    fn not_http_answer(&mut self, cx: &mut Ctx<'_>, data: &[u8], packet: u64) {
+        if self.request.is_some() {
+            self.server_answered_tls = looks_like_tls(data);
+            let detail = if self.server_answered_tls {
+                "the server answered the plaintext upgrade request with TLS: it expects TLS on this port"
+                    .to_string()
+            } else {
+                format!(
+                    "the server answered the upgrade request with non-HTTP bytes: {}",
+                    crate::text::excerpt(data)
+                )
+            };
+            cx.acc
+                .add(Finding::new(Code::HandshakeRejected, detail).at(packet));
+        }
+        self.give_up();
+    }
+
+    /// The head's first packet (`packet` if it fitted in one).
+    fn head_first(&self, d: Dir, packet: u64) -> u64 {
+        match &self.sides[d.index()] {
+            Side::Head { first, .. } if *first != 0 => *first,
+            _ => packet,
+        }
+    }
+
+    fn head_bytes(&self, d: Dir) -> &[u8] {
+        match &self.sides[d.index()] {
+            Side::Head { reader, .. } => reader.bytes(),
+            _ => &[],
+        }
+    }
+
+    /// A complete request head, ending at stream offset `end`.
+    fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
+        let first = self.head_first(Dir::ClientToServer, packet);
+        let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+            Ok(req) if wants_websocket(&req) => req,
+            _ => return self.give_up(),
+        };
+        self.request = Some(Box::new(request_info(&req, first)));
+        cx.acc
+            .extend_unbounded(handshake::check_request(&req, first));
+        if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
+            cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
+        }
+        self.req = Some(Box::new(req));
+        self.sides[0] = Side::Pending {
+            offset: end,
+            chunks: Vec::new(),
+            bytes: 0,
+        };
+    }
+
+    /// A complete response head. `Some` when
+    /// it switched protocols, with where the client's frames start.
+    fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
+        let first = self.head_first(Dir::ServerToClient, packet);
+        let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+            Ok(r) if self.request.is_some() => r,
+            Ok(r) if self.tls_hello.is_some() => {
+                let detail = format!(
+                    "the client sent a TLS record and the server answered in plaintext HTTP ({} {}): \
+                     TLS is terminated in the wrong place, or the client uses wss:// against a ws:// endpoint",
+                    r.status, r.reason
+                );
+                let packet = self.tls_hello.unwrap_or(first);
+                cx.acc
+                    .add(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
+                self.give_up();
+                return None;
+            }
+            _ => {
+                self.give_up();
+                return None;
+            }
+        };
+        self.response = Some(Box::new(response_info(&resp, first)));
+        if resp.status == 101 {
+            return Some(self.upgraded(cx, &resp, first));
+        }
+        if resp.status / 100 == 1 {
+            // An interim response (RFC 9110 15.2): the real answer follows.
+            self.sides[1] = new_head();
+        } else {
+            let f = Finding::new(
+                Code::HandshakeRejected,
+                format!(
+                    "server answered the upgrade with {} {}",
+                    resp.status, resp.reason
+                ),
+            )
+            .at(first);
+            cx.acc.add(f);
+            self.give_up();
+        }
+        None
+    }
+
+    /// The server switched protocols (RFC 6455 4.1: frames follow the 101's
+    /// blank line): returns where the client's frames start, right after its
+    /// request head, if its bytes were being held.
+    fn upgraded(&mut self, cx: &mut Ctx<'_>, resp: &http::Response, packet: u64) -> Option<u64> {
+        self.mode = Mode::WebSocket;
+        self.detected_by = Some(Detection::Handshake);
+        if let Some(req) = self.req.take() {
+            let (findings, negotiated) = handshake::check_response(&req, resp, packet);
+            findings.into_iter().for_each(|f| cx.acc.add(f));
+            self.negotiated = Some(Box::new(negotiated));
+        }
+        self.sides[1] = Side::Frames;
+        match &self.sides[0] {
+            Side::Pending { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+}
+
+/// A request that tries to open a WebSocket: it says so in Upgrade, or
+/// carries the WebSocket headers that a proxy may have left after stripping
+/// Upgrade.
+fn wants_websocket(req: &http::Request) -> bool {
+    let h = &req.headers;
+    h.has_token("Upgrade", "websocket")
+        || h.count("Sec-WebSocket-Key") > 0
+        || h.count("Sec-WebSocket-Version") > 0
+}
+
+fn request_info(req: &http::Request, packet: u64) -> RequestInfo {
+    let h = &req.headers;
+    RequestInfo {
+        packet,
+        method: req.method.clone(),
+        target: req.target.clone(),
+        version: req.version.to_string(),
+        host: h.get("Host"),
+        origin: h.get("Origin"),
+        upgrade: h.get("Upgrade"),
+        connection: h.get("Connection"),
+        sec_websocket_key: h.get("Sec-WebSocket-Key"),
+        sec_websocket_version: h.get("Sec-WebSocket-Version"),
+        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+    }
+}
+
+fn response_info(resp: &http::Response, packet: u64) -> ResponseInfo {
+    let h = &resp.headers;
+    ResponseInfo {
+        packet,
+        version: resp.version.to_string(),
+        status: resp.status,
+        reason: resp.reason.clone(),
+        upgrade: h.get("Upgrade"),
+        connection: h.get("Connection"),
+        sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
+        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+    }
+}

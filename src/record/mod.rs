@@ -1,0 +1,453 @@
+//! The records wscap reports: plain data with a stable, documented schema
+//! (docs/records.md), the same for every output format and comparable
+//! across captures. Every record is written with a `type` field.
+//!
+//! Values with a fixed set of meanings (direction, opcode, how roles were
+//! found, how WebSocket was recognised, how a connection ended, diagnosis
+//! causes and hops) are enums written under their stable names; tallies are
+//! [`Counts`] keyed by typed values. Fields are added, never renamed.
+//!
+//! [`Sink`] is where records go: the report writers implement it.
+
+mod counts;
+
+pub use counts::{Counts, Named};
+
+use crate::finding::{Code, Finding, Severity};
+use crate::tcp::{CloseReason, Dir};
+use crate::time::Timestamp;
+use crate::websocket::Opcode;
+use serde::{Serialize, Serializer};
+use std::net::SocketAddr;
+
+/// Where records go. Writers implement it; an error (e.g. a closed pipe)
+/// stops the analysis.
+pub trait Sink {
+    fn record(&mut self, r: Record<'_>) -> std::io::Result<()>;
+
+    /// Whether frame records are written at all (a summary writer drops
+    /// them): when not, per-frame work done only for the output, such as
+    /// payload previews, is skipped.
+    fn wants_frames(&self) -> bool {
+        true
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// Directions are written `c2s` and `s2c`.
+impl Serialize for Dir {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Opcodes are written by name (`text`, `reserved-data`...); the number is
+/// in `opcode_value`.
+impl Serialize for Opcode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// How a connection ended: `fin`, `rst`, `idle`, `reused`, `evicted`,
+/// `end-of-capture`.
+impl Serialize for CloseReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// A masking key, written as 8 hex digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MaskKey(pub [u8; 4]);
+
+impl Serialize for MaskKey {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::text::hex(&self.0))
+    }
+}
+
+/// One WebSocket frame. Written by hand by the JSON writers
+/// (`report::frame_json`), as most of the output on a busy capture is
+/// frames; the preview is rendered there, in the mode the user chose.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameRecord {
+    pub conn: u64,
+    pub dir: Dir,
+    /// Index of the frame in its direction, from 0.
+    pub index: u64,
+    /// Capture packet number (1-based, as Wireshark numbers them) holding the
+    /// header's first byte.
+    pub packet: u64,
+    /// Packet holding the payload's last byte.
+    pub last_packet: u64,
+    /// Time of `packet`, RFC 3339 with nanoseconds.
+    pub ts: Timestamp,
+    /// Stream offset of the header's first byte (0 = first byte after the
+    /// SYN, or the first byte captured).
+    pub offset: u64,
+    pub fin: bool,
+    pub rsv1: bool,
+    pub rsv2: bool,
+    pub rsv3: bool,
+    /// Written as `opcode` (its name) and `opcode_value`.
+    pub opcode: Opcode,
+    /// Written as `mask_key` and `masked`.
+    pub mask_key: Option<MaskKey>,
+    pub payload_len: u64,
+    pub header_len: u8,
+    /// Part of a permessage-deflate compressed message (RSV1 on its first
+    /// frame, with the extension negotiated).
+    pub compressed: bool,
+    /// Close frames: the status code and reason, when present.
+    pub close_code: Option<u16>,
+    pub close_reason: Option<String>,
+    /// The first bytes of the unmasked (and inflated) payload, when previews
+    /// were asked for (`--payload`); the writer renders them.
+    pub preview: Vec<u8>,
+    /// Payload bytes missing from the capture (lost or cut by the snaplen).
+    pub payload_missing: u64,
+    /// False when the capture ended inside this frame.
+    pub complete: bool,
+    pub findings: Vec<Finding>,
+}
+
+impl FrameRecord {
+    /// An empty record, to be filled as a frame is decoded (and reused for
+    /// the next frame, keeping its buffers).
+    pub fn empty(conn: u64, dir: Dir) -> FrameRecord {
+        FrameRecord {
+            conn,
+            dir,
+            index: 0,
+            packet: 0,
+            last_packet: 0,
+            ts: Timestamp(0),
+            offset: 0,
+            fin: false,
+            rsv1: false,
+            rsv2: false,
+            rsv3: false,
+            opcode: Opcode(0),
+            mask_key: None,
+            payload_len: 0,
+            header_len: 0,
+            compressed: false,
+            close_code: None,
+            close_reason: None,
+            preview: Vec::new(),
+            payload_missing: 0,
+            complete: true,
+            findings: Vec::new(),
+        }
+    }
+
+    pub fn masked(&self) -> bool {
+        self.mask_key.is_some()
+    }
+}
+
+/// The opening handshake's request, as sent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RequestInfo {
+    pub packet: u64,
+    pub method: String,
+    pub target: String,
+    pub version: String,
+    pub host: Option<String>,
+    pub origin: Option<String>,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub sec_websocket_key: Option<String>,
+    pub sec_websocket_version: Option<String>,
+    pub sec_websocket_protocol: Option<String>,
+    pub sec_websocket_extensions: Option<String>,
+}
+
+/// The response to the upgrade request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ResponseInfo {
+    pub packet: u64,
+    pub version: String,
+    pub status: u16,
+    pub reason: String,
+    pub upgrade: Option<String>,
+    pub connection: Option<String>,
+    pub sec_websocket_accept: Option<String>,
+    pub sec_websocket_protocol: Option<String>,
+    pub sec_websocket_extensions: Option<String>,
+}
+
+/// What the handshake settled, and whether the accept key checked out.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct NegotiatedInfo {
+    /// Extension names the server accepted.
+    pub extensions: Vec<String>,
+    pub subprotocol: Option<String>,
+    /// permessage-deflate parameters, when negotiated.
+    pub deflate: Option<DeflateInfo>,
+    /// Sec-WebSocket-Accept matched the key (null when there was no key).
+    pub accept_ok: Option<bool>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DeflateInfo {
+    pub server_no_context_takeover: bool,
+    pub client_no_context_takeover: bool,
+    pub server_max_window_bits: u8,
+    pub client_max_window_bits: u8,
+}
+
+/// Stable identifiers of diagnosed causes (docs/records.md lists them).
+macro_rules! causes {
+    ($( $variant:ident = $name:literal, )*) => {
+        /// A diagnosed cause.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Cause { $( $variant, )* }
+
+        impl Cause {
+            pub const ALL: &'static [Cause] = &[ $( Cause::$variant, )* ];
+
+            /// The stable snake_case name.
+            pub fn name(self) -> &'static str {
+                match self { $( Cause::$variant => $name, )* }
+            }
+        }
+    };
+}
+
+causes! {
+    ProxyNotWebsocketAware = "proxy_not_websocket_aware",
+    HandshakeRefused = "handshake_refused",
+    HandshakeAnswerBroken = "handshake_answer_broken",
+    TlsMisplaced = "tls_misplaced",
+    HttpInUpgradedSocket = "http_in_upgraded_socket",
+    WrongMasking = "wrong_masking",
+    CompressionMismatch = "compression_mismatch",
+    MessageTooBig = "message_too_big",
+    BinaryInTextFrame = "binary_in_text_frame",
+    FramingViolation = "framing_violation",
+    ClosedWithoutCloseFrame = "closed_without_close_frame",
+    ConflictingRetransmission = "conflicting_retransmission",
+    IncompleteCapture = "incomplete_capture",
+}
+
+impl Named for Cause {
+    fn name(self) -> &'static str {
+        Cause::name(self)
+    }
+}
+
+impl Serialize for Cause {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// On a proxied connection with both legs captured, where a cause shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Hop {
+    /// The leg from the client to the proxy (the earlier request).
+    #[serde(rename = "client-leg")]
+    ClientLeg,
+    /// The leg from the proxy to the backend.
+    #[serde(rename = "backend-leg")]
+    BackendLeg,
+    #[serde(rename = "both")]
+    Both,
+}
+
+impl Hop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hop::ClientLeg => "client-leg",
+            Hop::BackendLeg => "backend-leg",
+            Hop::Both => "both",
+        }
+    }
+}
+
+/// The likely cause of what went wrong on a connection, with evidence and
+/// a fix.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Diagnosis {
+    pub cause: Cause,
+    /// One-line statement of the cause.
+    pub summary: String,
+    /// The finding codes that point to it.
+    pub codes: Vec<Code>,
+    /// Packet to open first.
+    pub packet: Option<u64>,
+    pub evidence: Vec<String>,
+    pub fix: Vec<String>,
+    /// Where the problem first appears, on a proxied connection with both
+    /// legs captured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hop: Option<Hop>,
+}
+
+/// Per-direction counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PerDir<T> {
+    pub c2s: T,
+    pub s2c: T,
+}
+
+impl<T> PerDir<T> {
+    pub fn get(&self, dir: Dir) -> &T {
+        match dir {
+            Dir::ClientToServer => &self.c2s,
+            Dir::ServerToClient => &self.s2c,
+        }
+    }
+
+    pub fn get_mut(&mut self, dir: Dir) -> &mut T {
+        match dir {
+            Dir::ClientToServer => &mut self.c2s,
+            Dir::ServerToClient => &mut self.s2c,
+        }
+    }
+}
+
+/// TCP reassembly counters for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TcpDirInfo {
+    pub packets: u64,
+    /// Payload bytes on the wire, retransmissions included.
+    pub wire_bytes: u64,
+    pub duplicate_bytes: u64,
+    pub out_of_order: u64,
+    pub gaps: u64,
+    pub gap_bytes: u64,
+    pub conflicts: u64,
+}
+
+/// How client and server were told apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Roles {
+    /// The client sent the SYN.
+    #[serde(rename = "syn")]
+    Syn,
+    /// The server sent the SYN-ACK (the SYN was not captured).
+    #[serde(rename = "syn-ack")]
+    SynAck,
+    /// The direction of the upgrade request.
+    #[serde(rename = "http")]
+    Http,
+    /// The lower port was taken to be the server's.
+    #[serde(rename = "port-guess")]
+    PortGuess,
+}
+
+/// How WebSocket was recognised on a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Detection {
+    /// From the HTTP Upgrade and its 101.
+    #[serde(rename = "handshake")]
+    Handshake,
+    /// Because of `--port`.
+    #[serde(rename = "port")]
+    Port,
+    /// From a run of masked client frames, without a handshake.
+    #[serde(rename = "heuristic")]
+    Heuristic,
+}
+
+impl Detection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Detection::Handshake => "handshake",
+            Detection::Port => "port",
+            Detection::Heuristic => "heuristic",
+        }
+    }
+}
+
+/// One TCP connection.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ConnectionRecord {
+    pub conn: u64,
+    /// `ip:port`, IPv6 as `[addr]:port`.
+    #[serde(serialize_with = "display")]
+    pub client: SocketAddr,
+    #[serde(serialize_with = "display")]
+    pub server: SocketAddr,
+    pub roles: Roles,
+    /// Whether the connection carried WebSocket frames.
+    pub websocket: bool,
+    pub detected_by: Option<Detection>,
+    pub first_packet: u64,
+    pub last_packet: u64,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Time of the last WebSocket frame, if any.
+    pub last_frame_ts: Option<Timestamp>,
+    /// The first FIN or RST packet: where the connection began to end.
+    pub end_packet: Option<u64>,
+    pub end: CloseReason,
+    pub request: Option<RequestInfo>,
+    pub response: Option<ResponseInfo>,
+    pub negotiated: Option<NegotiatedInfo>,
+    /// The `conn` of the other leg of a proxied connection, when both legs
+    /// are in the capture (same Sec-WebSocket-Key).
+    pub other_leg: Option<u64>,
+    pub frames: PerDir<u64>,
+    /// Frame payload bytes (as announced in the headers).
+    pub payload_bytes: PerDir<u64>,
+    pub tcp: PerDir<TcpDirInfo>,
+    /// Close codes sent by each side (in order).
+    pub close_codes: PerDir<Vec<u16>>,
+    pub findings: Vec<Finding>,
+    /// Findings of this connection and its frames, counted by code.
+    pub findings_by_code: Counts<Code>,
+    /// The same, counted by severity (as reported: a tolerated masking
+    /// violation counts as a warning).
+    pub findings_by_severity: Counts<Severity>,
+    pub diagnosis: Vec<Diagnosis>,
+}
+
+fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+/// The last record: what was read and found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct SummaryRecord {
+    pub files: Vec<String>,
+    pub packets: u64,
+    pub tcp_packets: u64,
+    /// Packets that carried no TCP segment, by reason.
+    pub skipped: std::collections::BTreeMap<String, u64>,
+    pub tcp_connections: u64,
+    pub websocket_connections: u64,
+    pub frames: u64,
+    pub findings_by_code: Counts<Code>,
+    pub findings_by_severity: Counts<Severity>,
+    /// Connections per diagnosed cause.
+    pub diagnoses: Counts<Cause>,
+    /// Damage in the input files (what could be read was analysed).
+    pub input_errors: Vec<String>,
+    pub elapsed_ms: u64,
+}
+
+/// Any record, for writers that take them one at a time. Serialized with
+/// its `type` first; frames through [`crate::report::frame_json`] instead.
+#[derive(Clone, Copy, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Record<'a> {
+    #[serde(skip)]
+    Frame(&'a FrameRecord),
+    Connection(&'a ConnectionRecord),
+    Summary(&'a SummaryRecord),
+}

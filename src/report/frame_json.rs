@@ -1,0 +1,156 @@
+//! A frame record as one JSON object, written by hand: frame records are
+//! most of the output on a busy capture, and fixed keys, integers and the
+//! timestamp go straight into the buffer. Strings are escaped by
+//! serde_json, so the bytes are what serde would write (a test parses them
+//! back). Both JSON writers use it.
+
+use super::preview::PayloadMode;
+use crate::record::FrameRecord;
+use std::io::Write;
+
+/// Writes `f` as one JSON object, the preview rendered in `mode`; `scratch`
+/// is reused for the rendering.
+pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out: &mut Vec<u8>) {
+    let mut n = itoa::Buffer::new();
+    let mut int = |out: &mut Vec<u8>, key: &[u8], v: u64| {
+        out.extend_from_slice(key);
+        out.extend_from_slice(n.format(v).as_bytes());
+    };
+    let flag = |out: &mut Vec<u8>, key: &[u8], v: bool| {
+        out.extend_from_slice(key);
+        out.extend_from_slice(if v { b"true" } else { b"false" });
+    };
+    out.extend_from_slice(b"{\"type\":\"frame\"");
+    int(out, b",\"conn\":", f.conn);
+    out.extend_from_slice(b",\"dir\":\"");
+    out.extend_from_slice(f.dir.as_str().as_bytes());
+    int(out, b"\",\"index\":", f.index);
+    int(out, b",\"packet\":", f.packet);
+    int(out, b",\"last_packet\":", f.last_packet);
+    out.extend_from_slice(b",\"ts\":\"");
+    let _ = write!(out, "{}", f.ts);
+    int(out, b"\",\"offset\":", f.offset);
+    flag(out, b",\"fin\":", f.fin);
+    flag(out, b",\"rsv1\":", f.rsv1);
+    flag(out, b",\"rsv2\":", f.rsv2);
+    flag(out, b",\"rsv3\":", f.rsv3);
+    out.extend_from_slice(b",\"opcode\":\"");
+    out.extend_from_slice(f.opcode.name().as_bytes());
+    int(out, b"\",\"opcode_value\":", u64::from(f.opcode.0));
+    flag(out, b",\"masked\":", f.masked());
+    match f.mask_key {
+        Some(k) => {
+            out.extend_from_slice(b",\"mask_key\":\"");
+            scratch.clear();
+            crate::text::push_hex(scratch, &k.0);
+            out.extend_from_slice(scratch.as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b",\"mask_key\":null"),
+    }
+    int(out, b",\"payload_len\":", f.payload_len);
+    int(out, b",\"header_len\":", u64::from(f.header_len));
+    flag(out, b",\"compressed\":", f.compressed);
+    if let Some(c) = f.close_code {
+        int(out, b",\"close_code\":", u64::from(c));
+    }
+    let string = |out: &mut Vec<u8>, key: &[u8], v: &str| {
+        out.extend_from_slice(key);
+        // serde_json's escaping, on a string that cannot fail.
+        let _ = serde_json::to_writer(&mut *out, v);
+    };
+    if let Some(r) = &f.close_reason {
+        string(out, b",\"close_reason\":", r);
+    }
+    if let Some(p) = mode.render(&f.preview, scratch) {
+        string(out, b",\"preview\":", p);
+    }
+    if f.payload_missing != 0 {
+        int(out, b",\"payload_missing\":", f.payload_missing);
+    }
+    flag(out, b",\"complete\":", f.complete);
+    out.extend_from_slice(b",\"findings\":");
+    if f.findings.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else {
+        let _ = serde_json::to_writer(&mut *out, &f.findings);
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::finding::{Code, Finding};
+    use crate::record::MaskKey;
+    use crate::tcp::Dir;
+    use crate::time::Timestamp;
+    use crate::websocket::Opcode;
+    use serde_json::{Value, json};
+
+    fn frame() -> FrameRecord {
+        let mut f = FrameRecord::empty(7, Dir::ClientToServer);
+        f.index = 3;
+        f.packet = 12;
+        f.last_packet = 14;
+        f.ts = Timestamp(1_700_000_000_123_456_789);
+        f.offset = 4096;
+        f.fin = true;
+        f.rsv2 = true;
+        f.opcode = Opcode::TEXT;
+        f.mask_key = Some(MaskKey([0x0a, 0xff, 0x00, 0x37]));
+        f.payload_len = u64::MAX;
+        f.header_len = 14;
+        f
+    }
+
+    fn written(f: &FrameRecord, mode: PayloadMode) -> Value {
+        let mut out = Vec::new();
+        write_frame(f, mode, &mut String::new(), &mut out);
+        serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn every_field_in_schema_order() {
+        let v = written(&frame(), PayloadMode::None);
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys.len(), 21);
+        assert_eq!(
+            v,
+            json!({"type":"frame","conn":7,"dir":"c2s","index":3,"packet":12,"last_packet":14,
+                "ts":"2023-11-14T22:13:20.123456789Z","offset":4096,"fin":true,"rsv1":false,
+                "rsv2":true,"rsv3":false,"opcode":"text","opcode_value":1,"masked":true,
+                "mask_key":"0aff0037","payload_len":u64::MAX,"header_len":14,"compressed":false,
+                "complete":true,"findings":[]})
+        );
+    }
+
+    #[test]
+    fn optional_fields_and_escaping() {
+        let mut f = frame();
+        f.dir = Dir::ServerToClient;
+        f.opcode = Opcode::CLOSE;
+        f.mask_key = None;
+        f.close_code = Some(1009);
+        f.close_reason = Some("too \"big\" \u{1} é".into());
+        f.preview = b"a\nb\x7f".to_vec();
+        f.payload_missing = 5;
+        f.complete = false;
+        f.findings = vec![
+            Finding::new(Code::InvalidUtf8, "bad \"byte\"").at(3),
+            Finding::new(Code::CaptureGap, "gap"),
+        ];
+        let v = written(&f, PayloadMode::Text);
+        assert_eq!(v["dir"], "s2c");
+        assert_eq!(v["opcode"], "close");
+        assert_eq!(v["opcode_value"], 8);
+        assert_eq!(v["masked"], false);
+        assert!(v["mask_key"].is_null());
+        assert_eq!(v["close_reason"], "too \"big\" \u{1} é");
+        assert_eq!(v["preview"], "a\\nb\\x7f");
+        assert_eq!(v["payload_missing"], 5);
+        assert_eq!(v["findings"], serde_json::to_value(&f.findings).unwrap());
+        assert_eq!(written(&f, PayloadMode::Hex)["preview"], "610a627f");
+        assert!(written(&f, PayloadMode::None).get("preview").is_none());
+    }
+}
