@@ -283,10 +283,8 @@ impl Sinkish {
                 }
                 self.frame_end_floor = off + hl + acc;
                 let mut f = self.cur.take().unwrap_or_default();
-                let facts = self.val.end(e.complete, &mut self.scratch, &mut f);
-                if let Some(p) = &facts.preview {
-                    assert!(p.len() <= 32);
-                }
+                self.val.end(e.complete, &mut self.scratch, &mut f);
+                assert!(self.val.preview().len() <= 32);
                 if f.iter().any(|x| x.code == Code::DecompressionLimitExceeded) {
                     self.limit_inflated = true;
                 }

@@ -259,10 +259,6 @@ fuzz_target!(|data: &[u8]| {
     }
     packets.sort_by_key(|p| p.ts);
     let cap = pcap_bytes(u32::from(link.linktype().0), &packets);
-    let opts = if set & 0x80 != 0 {
-        check::options(0x58)
-    } else {
-        check::options(0x40)
-    };
-    check::run(cap, &opts);
+    let settings = if set & 0x80 != 0 { 0x58 } else { 0x40 };
+    check::run(cap, &check::options(settings), check::preview(settings));
 });
