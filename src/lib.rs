@@ -1,21 +1,25 @@
 //! wscap: find out why WebSocket connections break, from packet captures.
 //!
-//! The analysis is a pipeline of push-based (sans-IO) stages; each one is a
-//! state machine that takes bytes or events and emits events, and knows
-//! nothing of files or output formats:
+//! The analysis is a pipeline of push-based (sans-IO) stages: each takes
+//! bytes or events and emits events, and knows nothing of output formats;
+//! only the capture reader touches input (a file, a pipe, or any `Read`):
 //!
 //! ```text
 //! capture reader -> packet decoder -> TCP reassembler -> HTTP upgrade
-//!   -> WebSocket frame decoder/validator -> (diagnosis) -> report writers
+//!   -> WebSocket frame decoder/validator -> per-connection analysis
+//!   -> diagnosis -> report writers
 //! ```
 //!
 //! * [`capture`]: streaming pcap / pcapng / gzip reader yielding [`capture::PacketRef`]s.
 //! * [`packet`]: link, IP and TCP headers of one captured packet -> [`packet::TcpSegment`].
 //! * [`tcp`]: per-connection, per-direction reassembly into ordered bytes and gaps.
 //! * [`http`]: the HTTP/1.1 Upgrade heads that open a WebSocket connection.
-//! * [`websocket`]: incremental frame-header decoding over a reassembled direction.
-//! * [`analyze`]: wires the stages together and produces [`record`]s.
+//! * [`websocket`]: frame headers, the incremental decoder, handshake checks, the validator.
+//! * [`analyze`]: the per-connection analysis, in parts, producing [`record`]s.
+//! * [`diagnosis`]: from a connection record to causes, evidence and fixes.
+//! * [`record`]: the records and the [`record::Sink`] they go to.
 //! * [`report`]: writers for the records.
+//! * [`pipeline`]: wires the stages over a set of inputs.
 
 pub mod analyze;
 pub mod capture;

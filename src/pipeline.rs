@@ -1,5 +1,6 @@
 //! Wires the stages: capture reader -> packet decoder -> TCP reassembler ->
-//! analysis -> a record sink. The only place that touches files.
+//! analysis -> a record sink, over a set of inputs merged in timestamp
+//! order; counts what was skipped and writes the summary last.
 
 use crate::analyze::{self, Analyzer};
 use crate::capture::CaptureReader;
