@@ -20,7 +20,7 @@
 
 use crate::diagnosis::{self, FrameEvidence};
 use crate::finding::{Code, Finding, Severity};
-use crate::http::{self, HeadReader, Progress};
+use crate::http::{self, HeadReader, Progress, looks_like_tls};
 use crate::record::{
     ConnectionRecord, DeflateInfo, Diagnosis, FrameRecord, MaskKey, NegotiatedInfo, PerDir, Record,
     RequestInfo, ResponseInfo, TcpDirInfo,
@@ -29,9 +29,9 @@ use crate::tcp::{
     Chunk, CloseReason, ConnMeta, Dir, Gap, GapReason, RoleSource, StreamEvent, StreamHandler,
 };
 use crate::time::Timestamp;
-use crate::websocket::decoder::{looks_like_tls, proven_frames};
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
+use crate::websocket::resync::proven_frames;
 use crate::websocket::validate::{self, Scratch, Validator};
 use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
 use std::collections::{BTreeMap, HashMap};
