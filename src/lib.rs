@@ -30,6 +30,7 @@ pub mod packet;
 pub mod pipeline;
 pub mod record;
 pub mod report;
+#[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod tcp;
 pub mod text;

@@ -23,15 +23,15 @@
 use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
-use crate::http::{self, HeadReader, Progress};
+use crate::http::{self, HeadReader, Progress, looks_like_tls};
 use crate::record::{Detection, RequestInfo, ResponseInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
 use crate::websocket::Expect;
-use crate::websocket::decoder::looks_like_tls;
-use crate::websocket::decoder::proven_frames;
+
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
+use crate::websocket::resync::proven_frames;
 
 /// Client bytes after the request head, held until the response decides
 /// what they are; more than this and the connection is given up.

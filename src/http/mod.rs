@@ -9,6 +9,14 @@
 //! [`parse_request`] and [`parse_response`] then read the head leniently:
 //! LF line ends, obsolete line folding and repeated headers are accepted (as
 //! servers in the field accept them) and kept for the validator to judge.
+//!
+//! Before any of that, `sniff` tells from a few bytes whether a stream or a
+//! message is HTTP (or TLS) at all: [`looks_like_request`],
+//! [`looks_like_response`], [`looks_like_http`], [`looks_like_tls`].
+
+mod sniff;
+
+pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
 use std::fmt;
 
@@ -85,53 +93,6 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
         i = nl + 1;
     }
     None
-}
-
-/// Whether `prefix` (the first bytes of a stream) can start a request:
-/// a method token then a space. `None` when too short to say.
-pub fn looks_like_request(prefix: &[u8]) -> Option<bool> {
-    for (i, &b) in prefix.iter().enumerate().take(24) {
-        match b {
-            b' ' => return Some(i > 0),
-            b'A'..=b'Z'
-            | b'a'..=b'z'
-            | b'-'
-            | b'_'
-            | b'!'
-            | b'#'
-            | b'$'
-            | b'%'
-            | b'&'
-            | b'\''
-            | b'*'
-            | b'+'
-            | b'.'
-            | b'^'
-            | b'`'
-            | b'|'
-            | b'~'
-            | b'0'..=b'9' => {}
-            _ => return Some(false),
-        }
-    }
-    if prefix.len() >= 24 {
-        Some(false)
-    } else {
-        None
-    }
-}
-
-/// Whether `prefix` can start a response (`HTTP/`). `None` when too short.
-pub fn looks_like_response(prefix: &[u8]) -> Option<bool> {
-    const P: &[u8] = b"HTTP/";
-    let n = prefix.len().min(P.len());
-    if prefix[..n] != P[..n] {
-        Some(false)
-    } else if n < P.len() {
-        None
-    } else {
-        Some(true)
-    }
 }
 
 /// An HTTP version as sent.
@@ -386,15 +347,5 @@ Sec-WebSocket-Version: 13\r\n\r\n";
                 .reason,
             "Forbidden"
         );
-    }
-
-    #[test]
-    fn sniffing() {
-        assert_eq!(looks_like_request(b"GET / HTTP/1.1"), Some(true));
-        assert_eq!(looks_like_request(b"GE"), None);
-        assert_eq!(looks_like_request(b"\x16\x03\x01"), Some(false));
-        assert_eq!(looks_like_response(b"HTTP/1.1 101"), Some(true));
-        assert_eq!(looks_like_response(b"HTT"), None);
-        assert_eq!(looks_like_response(b"\x81\x05"), Some(false));
     }
 }

@@ -37,6 +37,11 @@
 //!
 //! Everything here panics on misuse (it is test tooling) but never on any
 //! packet content a test may ask for.
+//!
+//! It is compiled only with the `synth` feature (or for the library's own
+//! unit tests), so the default API does not offer it. Tests, examples and
+//! benches get the feature without flags: the package dev-depends on itself
+//! with it.
 
 mod conversation;
 mod pcap;

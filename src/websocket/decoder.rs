@@ -8,14 +8,21 @@
 //!
 //! A gap inside a payload costs nothing: its length is known, so the next
 //! header is still found. A gap that covers header bytes loses frame sync;
-//! the decoder then searches the following bytes for a run of plausible
-//! headers (a header whose frame ends exactly where another plausible header
-//! starts) and reports how many bytes it skipped. It never reports a frame
-//! it did not find in this way.
+//! so do a length of 2^63 or more and bytes at a frame boundary that are
+//! not a frame (HTTP, TLS, garbage). The decoder then keeps the following
+//! bytes, has [`resync`] search them for a run of plausible headers (a
+//! header whose frame ends exactly where another plausible header starts),
+//! and reports how many bytes it skipped. It never reports a frame it did
+//! not find in this way.
+//!
+//! What the bytes are is [`resync`]'s decision; this module keeps the
+//! stream offsets, packets and frame indices exact around it.
+//!
+//! [`resync`]: super::resync
 
-use super::frame::{self, FrameHeader, Opcode, Parsed};
+use super::frame::{self, FrameHeader, Parsed};
 use super::kept::Kept;
-use crate::finding::Code;
+use super::resync::{self, Expect, ForeignKind, PEEK, Verdict};
 use crate::time::Timestamp;
 
 /// Where a frame starts.
@@ -52,17 +59,6 @@ pub enum SyncLoss {
     GapInHeader,
     /// A header announced a length of 2^63 or more: no such frame exists.
     ImpossibleLength,
-}
-
-/// Bytes found where a frame should start that are not WebSocket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForeignKind {
-    /// An HTTP message (a status line or a request line).
-    Http,
-    /// A TLS record header.
-    Tls,
-    /// A header breaking two or more framing rules at once: not a frame.
-    Unknown,
 }
 
 /// What the decoder reports.
@@ -116,24 +112,6 @@ pub enum DecodeEvent<'a> {
     },
 }
 
-/// What a plausible header looks like in this direction, for resync.
-#[derive(Clone, Copy, Debug)]
-pub struct Expect {
-    /// RFC 6455 5.3: client frames are masked, server frames are not.
-    pub masked: bool,
-    /// An extension that uses RSV1 (permessage-deflate) was negotiated.
-    pub rsv1: bool,
-}
-
-/// Bytes looked at before judging a header that breaks a rule: enough to
-/// recognise an HTTP status or request line or a TLS record header.
-const PEEK: usize = 24;
-
-/// Bytes searched for a resync point before giving up on a window.
-const RESYNC_WINDOW: usize = 64 * 1024;
-/// A header claiming more than this is not taken as a resync point.
-const RESYNC_MAX_LEN: u64 = 1 << 32;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum State {
     Header,
@@ -186,9 +164,7 @@ impl FrameDecoder {
     /// sync, but reports no loss.
     pub fn new_lost(offset: u64, expect: Expect) -> FrameDecoder {
         let mut d = FrameDecoder::new(offset, expect);
-        d.state = State::Lost;
-        d.lost_at = offset;
-        d.scan.reset(offset);
+        d.enter_lost(offset);
         d
     }
 
@@ -224,7 +200,7 @@ impl FrameDecoder {
             let used = match self.state {
                 State::Header => self.header_bytes(data, packet, ts, out),
                 State::Payload => self.payload_bytes(data, packet, ts, out),
-                State::Lost => return self.lost_bytes(data, packet, ts, out),
+                State::Lost => self.lost_bytes(data, packet, ts, out),
             };
             data = &data[used..];
         }
@@ -242,7 +218,7 @@ impl FrameDecoder {
             // Fast path: the header (and, for a suspicious one, enough bytes
             // to judge it) is in this chunk.
             if let Parsed::Complete(h) = frame::parse(data) {
-                match judge(data, &h, self.expect, false) {
+                match resync::judge(data, &h, self.expect, false) {
                     Verdict::Frame => {
                         let n = usize::from(h.header_len);
                         self.offset += n as u64;
@@ -281,7 +257,7 @@ impl FrameDecoder {
             return hl;
         }
         match frame::parse(&self.hdr[..hl]) {
-            Parsed::Complete(h) if violations(&h, self.expect) != (0, 0) => {
+            Parsed::Complete(h) if resync::suspicious(&h, self.expect) => {
                 (PEEK as u64).min((hl as u64).saturating_add(h.payload_len)) as usize
             }
             _ => hl,
@@ -303,7 +279,7 @@ impl FrameDecoder {
             return;
         };
         self.hdr_have = 0;
-        match judge(&buf[..have], &h, self.expect, complete) {
+        match resync::judge(&buf[..have], &h, self.expect, complete) {
             Verdict::Foreign(kind) => {
                 self.offset -= have as u64;
                 self.foreign(kind, &buf[..have], out);
@@ -334,11 +310,8 @@ impl FrameDecoder {
             kind,
             excerpt,
         });
-        self.state = State::Lost;
-        self.hdr_have = 0;
-        self.lost_at = offset;
         self.offset = offset;
-        self.scan.reset(offset);
+        self.enter_lost(offset);
     }
 
     fn start_frame(
@@ -362,8 +335,9 @@ impl FrameDecoder {
         self.missing = 0;
         self.last = (packet, ts);
         if h.length_msb_set() {
-            // No peer can send 2^63 bytes: report the frame, then look for
-            // the next real header right after this one.
+            // RFC 6455 5.2 keeps the top bit of a 64-bit length 0, and no
+            // peer can send 2^63 bytes: report the frame, then look for the
+            // next real header right after this one.
             self.end_frame(false, out);
             self.lose(SyncLoss::ImpossibleLength, packet, ts, out);
         } else if h.payload_len == 0 {
@@ -480,44 +454,33 @@ impl FrameDecoder {
             ts,
             reason,
         });
+        self.enter_lost(at);
+    }
+
+    /// Sync was lost at `at`: what follows the current offset is kept for
+    /// the resync search, and the bytes from `at` on count as skipped.
+    fn enter_lost(&mut self, at: u64) {
         self.state = State::Lost;
         self.hdr_have = 0;
         self.lost_at = at;
         self.scan.reset(self.offset);
     }
 
-    /// While lost: keep bytes until a confirmed header is found, then decode
-    /// from it.
+    /// While lost: keep bytes until [`resync`] finds where frames start,
+    /// then decode from there (the caller goes on in the new state).
     fn lost_bytes(
         &mut self,
         data: &[u8],
         packet: u64,
         ts: Timestamp,
         out: &mut impl FnMut(DecodeEvent<'_>),
-    ) {
-        let mut data = data;
-        while !data.is_empty() {
-            let take = self.scan.push(data, packet, ts, RESYNC_WINDOW);
-            self.offset += take as u64;
-            data = &data[take..];
-            let full = self.scan.len() == RESYNC_WINDOW;
-            match find_resync(&mut self.scan, self.expect, full) {
-                Search::Found(p) => {
-                    self.resync_at(p, out);
-                    if !data.is_empty() {
-                        // Whatever state resync left us in, continue there.
-                        self.push(data, packet, ts, out);
-                    }
-                    return;
-                }
-                Search::None | Search::Wait if full => {
-                    // Nothing in this window; keep its tail (a header may
-                    // straddle the cut) and slide on.
-                    self.scan.drop_front(RESYNC_WINDOW - 16);
-                }
-                Search::None | Search::Wait => {}
-            }
+    ) -> usize {
+        let fed = resync::feed(&mut self.scan, data, packet, ts, self.expect);
+        self.offset += fed.taken as u64;
+        if let Some(p) = fed.found {
+            self.resync_at(p, out);
         }
+        fed.taken
     }
 
     fn resync_at(&mut self, p: usize, out: &mut impl FnMut(DecodeEvent<'_>)) {
@@ -565,9 +528,7 @@ impl FrameDecoder {
             State::Lost if !self.scan.is_empty() => {
                 // At the very end a single plausible header whose frame ends
                 // exactly with the stream is enough.
-                if let Some(p) =
-                    find_resync_at_end(self.scan.bytes(), &self.scan.starts(), self.expect)
-                {
+                if let Some(p) = resync::find_at_end(&self.scan, self.expect) {
                     self.resync_at(p, out);
                     self.finish(out);
                 }
@@ -575,224 +536,6 @@ impl FrameDecoder {
             _ => {}
         }
     }
-}
-
-/// What a resync search sees at one position.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Candidate {
-    /// Not a header a peer following the RFC would send in this direction.
-    No,
-    /// Too few bytes to tell.
-    NeedMore,
-    /// A plausible header; the frame's total length.
-    Frame(u64),
-}
-
-/// Judges the bytes at the start of `buf` as a frame header sent in this
-/// direction, within sane limits.
-fn candidate(buf: &[u8], expect: Expect) -> Candidate {
-    let h = match frame::parse(buf) {
-        Parsed::Complete(h) => h,
-        Parsed::Incomplete(_) => return Candidate::NeedMore,
-    };
-    // An empty, non-final continuation is legal but says nothing, and it is
-    // what runs of zero bytes look like: never a resync point.
-    let empty_fragment = h.opcode == Opcode::CONTINUATION && !h.fin && h.payload_len == 0;
-    let ok = violations(&h, expect) == (0, 0)
-        && h.payload_len < RESYNC_MAX_LEN
-        && (h.opcode != Opcode::CLOSE || h.payload_len != 1)
-        && !empty_fragment;
-    if ok {
-        Candidate::Frame(u64::from(h.header_len) + h.payload_len)
-    } else {
-        Candidate::No
-    }
-}
-
-/// Stateless framing rules a header breaks (sections 5.1, 5.2, 5.5), as
-/// (strong, weak) counts. Strong rules are the ones random bytes break most
-/// (reserved opcode, RSV bits no extension defines, the wrong MASK bit for
-/// the direction): two at once are not a frame but garbage. Weak ones
-/// (control frame length or fragmentation, length encoding) are what buggy
-/// or deliberately crafted peers send, so they never make a header garbage.
-fn violations(h: &FrameHeader, expect: Expect) -> (u32, u32) {
-    let (mut strong, mut weak) = (0, 0);
-    for code in frame::broken_rules(h, expect.masked, expect.rsv1).iter() {
-        match code {
-            // RSV2/RSV3 and an undefined RSV1 count apart: random bytes
-            // set several RSV bits at once.
-            Code::RsvBitsWithoutExtension => {
-                strong += u32::from(h.rsv2 || h.rsv3) + u32::from(h.rsv1 && !expect.rsv1)
-            }
-            Code::UnmaskedClientFrame
-            | Code::MaskedServerFrame
-            | Code::ReservedOpcode
-            | Code::Rsv1OnControlFrame => strong += 1,
-            Code::ControlFrameTooLong
-            | Code::FragmentedControlFrame
-            | Code::NonMinimalLength
-            | Code::LengthMsbSet => weak += 1,
-            // Legal shapes a peer may send by mistake: judged as frames.
-            _ => {}
-        }
-    }
-    (strong, weak)
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Verdict {
-    Frame,
-    Foreign(ForeignKind),
-    /// Suspicious, and too few bytes yet to tell.
-    NeedMore,
-}
-
-/// Judges the bytes at a frame boundary (`bytes` starts with header `h`).
-/// A header that breaks no rule is a frame. Otherwise the first bytes decide:
-/// HTTP or TLS text is foreign, two strong broken rules are garbage,
-/// anything else is a frame from a peer with a bug. `complete` = no more bytes will come.
-fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdict {
-    let (strong, weak) = violations(h, expect);
-    if strong + weak == 0 {
-        return Verdict::Frame;
-    }
-    let total = u64::from(h.header_len).saturating_add(h.payload_len);
-    if !complete && bytes.len() < PEEK && (bytes.len() as u64) < total {
-        return Verdict::NeedMore;
-    }
-    if looks_like_http(bytes) {
-        Verdict::Foreign(ForeignKind::Http)
-    } else if looks_like_tls(bytes) {
-        Verdict::Foreign(ForeignKind::Tls)
-    } else if strong >= 2 {
-        Verdict::Foreign(ForeignKind::Unknown)
-    } else {
-        Verdict::Frame
-    }
-}
-
-/// An HTTP status line or request line.
-pub fn looks_like_http(b: &[u8]) -> bool {
-    const METHODS: [&[u8]; 9] = [
-        b"GET ",
-        b"POST ",
-        b"PUT ",
-        b"HEAD ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"PATCH ",
-        b"CONNECT ",
-        b"TRACE ",
-    ];
-    b.starts_with(b"HTTP/1.")
-        || b.starts_with(b"HTTP/2")
-        || METHODS.iter().any(|m| b.starts_with(m))
-}
-
-/// A TLS record header: content type 20-24, version 3.x, a record length
-/// within the limit (RFC 8446 5.1: 2^14 + 256 for ciphertext).
-pub fn looks_like_tls(b: &[u8]) -> bool {
-    match b {
-        [t, 3, minor, hi, lo, ..] => {
-            (20..=24).contains(t)
-                && *minor <= 4
-                && (1..=16640).contains(&u16::from_be_bytes([*hi, *lo]))
-        }
-        _ => false,
-    }
-}
-
-/// Headers in a chain that rule out chance.
-const CHAIN_PROOF: u32 = 3;
-
-/// Follows frames from `p` (at most [`CHAIN_PROOF`] of them, so a search
-/// stays linear): `None` if an implausible header breaks the chain, else
-/// the number of headers and whether the last frame ends exactly at the
-/// end of `scan`.
-fn chain(scan: &[u8], p: usize, expect: Expect) -> Option<(u32, bool)> {
-    let mut q = p as u64;
-    let mut count = 0;
-    while q < scan.len() as u64 && count < CHAIN_PROOF {
-        match candidate(&scan[q as usize..], expect) {
-            Candidate::No => return None,
-            Candidate::NeedMore => return Some((count, false)),
-            Candidate::Frame(total) => {
-                count += 1;
-                q += total;
-            }
-        }
-    }
-    Some((count, q == scan.len() as u64))
-}
-
-/// Outcome of a resync search over the bytes kept so far.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Search {
-    Found(usize),
-    /// A candidate needs more bytes to be confirmed or refuted.
-    Wait,
-    /// Nothing here.
-    None,
-}
-
-/// Finds where frames start again in the kept bytes. A position is
-/// accepted when the frames from it (followed up to [`CHAIN_PROOF`]
-/// headers, or to the end of what is kept) all look like frames a peer
-/// following the RFC sends in this direction, with enough of them that
-/// chance is ruled out: three headers, or two starting at a packet boundary
-/// (senders start writes at segment starts; random positions rarely
-/// coincide). Random data passes one header check about once in 60
-/// positions, so a single header is never enough in the middle of the
-/// stream. `full` means no more bytes will be kept: unconfirmed candidates
-/// are then passed over.
-fn find_resync(kept: &mut Kept, expect: Expect, full: bool) -> Search {
-    let scan = kept.bytes();
-    // Positions a chain refutes stay refuted as bytes are added: resume
-    // after them, so a search over a window grown byte by byte stays linear.
-    let mut open = None;
-    let mut found = Search::None;
-    for p in kept.searched()..scan.len() {
-        let Some((count, _)) = chain(scan, p, expect) else {
-            continue;
-        };
-        open = open.or(Some(p));
-        let at_boundary = kept.is_start(p);
-        if count >= CHAIN_PROOF || (count >= 2 && at_boundary) {
-            found = Search::Found(p);
-            break;
-        }
-        if !full {
-            found = Search::Wait;
-            break;
-        }
-        // The window is full and this chain still runs past it: a frame
-        // longer than the window. Taken when it starts a packet (where
-        // senders start frames); elsewhere it could be payload.
-        if count >= 1 && at_boundary {
-            found = Search::Found(p);
-            break;
-        }
-    }
-    let end = scan.len();
-    kept.set_searched(open.unwrap_or(end));
-    found
-}
-
-/// Whether `bytes` (the first bytes of a direction, `boundaries` = where
-/// its packets start) hold a proven run of frames as a peer in this
-/// direction sends them: the test used to recognise WebSocket without a
-/// handshake.
-pub fn proven_frames(kept: &mut Kept, expect: Expect) -> bool {
-    matches!(find_resync(kept, expect, false), Search::Found(_))
-}
-
-/// At the end of the stream, a chain that ends exactly with it is accepted
-/// with one header fewer.
-fn find_resync_at_end(scan: &[u8], boundaries: &[usize], expect: Expect) -> Option<usize> {
-    (0..scan.len()).find(|&p| {
-        let at_boundary = boundaries.binary_search(&p).is_ok();
-        matches!(chain(scan, p, expect), Some((n, true)) if n >= 2 || (n >= 1 && at_boundary))
-    })
 }
 
 #[cfg(test)]

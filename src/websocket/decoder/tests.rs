@@ -1,14 +1,5 @@
 use super::*;
 
-const CLIENT: Expect = Expect {
-    masked: true,
-    rsv1: false,
-};
-const SERVER: Expect = Expect {
-    masked: false,
-    rsv1: false,
-};
-
 /// A frame as bytes: opcode byte, payload, optional mask key.
 fn frame(b0: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
     let mut v = vec![b0];
@@ -101,7 +92,7 @@ fn stream() -> Vec<u8> {
 #[test]
 fn decodes_whole_stream() {
     let s = stream();
-    let (evs, payload) = run(SERVER, &[(&s, 1)], &[]);
+    let (evs, payload) = run(Expect::SERVER, &[(&s, 1)], &[]);
     let frames: Vec<_> = evs.iter().filter(|e| matches!(e, Ev::F(..))).collect();
     assert_eq!(frames.len(), 6);
     assert_eq!(evs[0], Ev::F(0, 0, 1, 1, 5));
@@ -112,7 +103,7 @@ fn decodes_whole_stream() {
 #[test]
 fn any_split_decodes_identically() {
     let s = stream();
-    let (whole, whole_payload) = run(SERVER, &[(&s, 1)], &[]);
+    let (whole, whole_payload) = run(Expect::SERVER, &[(&s, 1)], &[]);
     // Two-way splits at every header-adjacent position, and three-way
     // splits at a stride; packet numbers are normalised away.
     let norm = |evs: &[Ev]| -> Vec<Ev> {
@@ -125,13 +116,17 @@ fn any_split_decodes_identically() {
             .collect()
     };
     for cut in (0..400).chain((s.len() - 300)..s.len()) {
-        let (evs, payload) = run(SERVER, &[(&s[..cut], 1), (&s[cut..], 2)], &[]);
+        let (evs, payload) = run(Expect::SERVER, &[(&s[..cut], 1), (&s[cut..], 2)], &[]);
         assert_eq!(norm(&evs), norm(&whole), "cut at {cut}");
         assert_eq!(payload, whole_payload);
     }
     for a in (0..s.len()).step_by(97) {
         for b in (a..s.len()).step_by(1031) {
-            let (evs, _) = run(SERVER, &[(&s[..a], 1), (&s[a..b], 2), (&s[b..], 3)], &[]);
+            let (evs, _) = run(
+                Expect::SERVER,
+                &[(&s[..a], 1), (&s[a..b], 2), (&s[b..], 3)],
+                &[],
+            );
             assert_eq!(norm(&evs), norm(&whole), "cuts at {a},{b}");
         }
     }
@@ -145,7 +140,7 @@ fn byte_at_a_time() {
         .enumerate()
         .map(|(i, c)| (c, i as u64 + 1))
         .collect();
-    let (evs, payload) = run(CLIENT, &parts, &[]);
+    let (evs, payload) = run(Expect::CLIENT, &parts, &[]);
     // The header's first byte is in packet 1, the payload's last in the last.
     assert_eq!(
         evs,
@@ -161,7 +156,7 @@ fn gap_inside_payload_keeps_sync() {
     // Packet 1: header + 100 bytes; 500 bytes lost; packet 3: the rest + next frame.
     let mut p3 = a[2 + 600..].to_vec();
     p3.extend_from_slice(&b);
-    let (evs, _) = run(SERVER, &[(&a[..102], 1), (&p3, 3)], &[(0, 500)]);
+    let (evs, _) = run(Expect::SERVER, &[(&a[..102], 1), (&p3, 3)], &[(0, 500)]);
     assert_eq!(
         evs,
         vec![
@@ -177,7 +172,7 @@ fn gap_inside_payload_keeps_sync() {
 fn gap_ending_a_payload_exactly() {
     let a = frame(0x82, &[1u8; 100], None);
     let b = frame(0x81, b"x", None);
-    let (evs, _) = run(SERVER, &[(&a[..52], 1), (&b, 3)], &[(0, 50)]);
+    let (evs, _) = run(Expect::SERVER, &[(&a[..52], 1), (&b, 3)], &[(0, 50)]);
     assert_eq!(
         evs,
         vec![
@@ -196,7 +191,7 @@ fn gap_over_header_resyncs_on_chain() {
         s.extend(frame(0x82, &[i; 40], Some([i, 1, 2, 3])));
     }
     // Frame 0 complete, frame 1 lost entirely (46 bytes), frames 2.. present.
-    let (evs, _) = run(CLIENT, &[(&s[..46], 1), (&s[92..], 3)], &[(0, 46)]);
+    let (evs, _) = run(Expect::CLIENT, &[(&s[..46], 1), (&s[92..], 3)], &[(0, 46)]);
     assert_eq!(evs[0..2], [Ev::F(0, 0, 1, 2, 40), Ev::E(1, 0, true)]);
     assert_eq!(evs[2], Ev::Lost(46));
     assert_eq!(evs[3], Ev::Resync(92, 46));
@@ -221,39 +216,11 @@ fn resync_skips_garbage_before_frames() {
         (&s[lost as usize..], 3),
         (&next, 4),
     ];
-    let (evs, _) = run(SERVER, &parts, &[(0, 10)]);
+    let (evs, _) = run(Expect::SERVER, &parts, &[(0, 10)]);
     assert_eq!(evs[2], Ev::Lost(lost));
     let resync_at = lost + 10 + garbage.len() as u64;
     assert_eq!(evs[3], Ev::Resync(resync_at, 10 + garbage.len() as u64));
     assert_eq!(evs.iter().filter(|e| matches!(e, Ev::F(..))).count(), 4);
-}
-
-#[test]
-fn random_bytes_after_gap_invent_no_frames() {
-    // xorshift noise, server direction: a chain of three plausible headers
-    // covering noise is improbable; check a few seeds.
-    let mut x: u64 = 0x1234_5678_9abc_def0;
-    let mut invented = 0;
-    for _ in 0..20 {
-        let noise: Vec<u8> = (0..4096)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect();
-        let mut d = FrameDecoder::new(0, CLIENT);
-        d.gap(5, 1, Timestamp(0), &mut |_| {});
-        let mut n = 0;
-        d.push(&noise, 2, Timestamp(0), &mut |e| {
-            if matches!(e, DecodeEvent::Frame(_)) {
-                n += 1
-            }
-        });
-        invented += n;
-    }
-    assert_eq!(invented, 0);
 }
 
 #[test]
@@ -262,7 +229,7 @@ fn impossible_length_loses_sync_then_finds_next_frames() {
     for _ in 0..3 {
         s.extend(frame(0x81, b"ok", None));
     }
-    let (evs, _) = run(SERVER, &[(&s, 1)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(&s, 1)], &[]);
     assert_eq!(evs[0], Ev::F(0, 0, 1, 2, 1 << 63));
     assert_eq!(evs[1], Ev::E(1, 0, false));
     assert_eq!(evs[2], Ev::Lost(10));
@@ -273,9 +240,9 @@ fn impossible_length_loses_sync_then_finds_next_frames() {
 #[test]
 fn stream_ending_mid_frame() {
     let s = frame(0x82, &[0u8; 50], None);
-    let (evs, _) = run(SERVER, &[(&s[..20], 1)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(&s[..20], 1)], &[]);
     assert_eq!(evs, vec![Ev::F(0, 0, 1, 2, 50), Ev::E(1, 0, false)]);
-    let (evs, _) = run(SERVER, &[(&[0x82, 0x7E, 0x01], 1)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(&[0x82, 0x7E, 0x01], 1)], &[]);
     assert_eq!(evs, vec![Ev::Partial(0, 3)]);
 }
 
@@ -284,7 +251,11 @@ fn lost_sync_at_end_with_single_frame_ending_stream() {
     let mut s = frame(0x81, b"a", None);
     let first = s.len();
     s.extend(frame(0x88, &[0x03, 0xE8], None));
-    let (evs, _) = run(SERVER, &[(&s[..first], 1), (&s[first..], 3)], &[(0, 7)]);
+    let (evs, _) = run(
+        Expect::SERVER,
+        &[(&s[..first], 1), (&s[first..], 3)],
+        &[(0, 7)],
+    );
     assert_eq!(
         evs[2..4],
         [Ev::Lost(first as u64), Ev::Resync(first as u64 + 7, 7)]
@@ -298,7 +269,7 @@ fn http_written_into_the_socket_is_foreign() {
     let at = s.len() as u64;
     s.extend_from_slice(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
     for cut in [at as usize + 1, at as usize + 3, at as usize + 10, s.len()] {
-        let (evs, _) = run(SERVER, &[(&s[..cut], 1), (&s[cut..], 2)], &[]);
+        let (evs, _) = run(Expect::SERVER, &[(&s[..cut], 1), (&s[cut..], 2)], &[]);
         assert_eq!(
             evs[2],
             Ev::Foreign(at, ForeignKind::Http),
@@ -316,44 +287,25 @@ fn http_written_into_the_socket_is_foreign() {
 fn tls_record_after_upgrade_is_foreign() {
     let mut s = vec![0x16, 0x03, 0x01, 0x00, 0x30];
     s.extend_from_slice(&[0x01; 0x30]);
-    let (evs, _) = run(CLIENT, &[(&s, 1)], &[]);
+    let (evs, _) = run(Expect::CLIENT, &[(&s, 1)], &[]);
     assert_eq!(evs[0], Ev::Foreign(0, ForeignKind::Tls));
 }
 
 #[test]
 fn garbage_is_foreign_but_a_single_violation_is_a_frame() {
     // 0x7B: reserved opcode 0xB with RSV1+RSV2+RSV3: garbage.
-    let (evs, _) = run(SERVER, &[(b"\x7b\x05hello", 1)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(b"\x7b\x05hello", 1)], &[]);
     assert_eq!(evs[0], Ev::Foreign(0, ForeignKind::Unknown));
     // A close frame of 258 bytes in the 64-bit form (two weak violations):
     // still a frame.
     let mut s = vec![0x88, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x02];
     s.extend_from_slice(&[0x41; 258]);
-    let (evs, _) = run(SERVER, &[(&s, 1)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(&s, 1)], &[]);
     assert_eq!(evs, vec![Ev::F(0, 0, 1, 8, 258), Ev::E(1, 0, true)]);
     // An unmasked client text frame: one violation, a frame.
     let s = frame(0x81, b"hi", None);
-    let (evs, _) = run(CLIENT, &[(&s[..1], 1), (&s[1..], 2)], &[]);
+    let (evs, _) = run(Expect::CLIENT, &[(&s[..1], 1), (&s[1..], 2)], &[]);
     assert_eq!(evs, vec![Ev::F(0, 0, 1, 1, 2), Ev::E(2, 0, true)]);
-}
-
-#[test]
-fn resync_search_is_linear_in_tiny_pieces() {
-    // After a loss of sync, 60 KB of zeros arrive a byte at a time: every
-    // position is ruled out once, not once per byte (each byte restarting
-    // the search made this quadratic: seconds in a release build).
-    let mut d = FrameDecoder::new(0, SERVER);
-    d.gap(5, 1, Timestamp(0), &mut |_| {});
-    let zeros = [0u8; 1];
-    let mut frames = 0;
-    for i in 0..60_000u64 {
-        d.push(&zeros, i + 2, Timestamp(0), &mut |e| {
-            if matches!(e, DecodeEvent::Frame(_)) {
-                frames += 1
-            }
-        });
-    }
-    assert_eq!(frames, 0);
 }
 
 #[test]
@@ -363,6 +315,6 @@ fn length_near_two_to_the_64_in_two_pieces() {
     let mut tail = vec![0x7f];
     tail.extend_from_slice(&[0xff; 8]);
     tail.extend_from_slice(&[0; 16]);
-    let (evs, _) = run(SERVER, &[(&[0x82], 1), (&tail, 2)], &[]);
+    let (evs, _) = run(Expect::SERVER, &[(&[0x82], 1), (&tail, 2)], &[]);
     assert!(matches!(evs[0], Ev::F(0, 0, 1, 2, u64::MAX)), "{evs:?}");
 }
