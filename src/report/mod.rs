@@ -3,6 +3,8 @@
 //!
 //! * [`jsonl`]: one record a line, streamed (the machine format).
 //! * [`json`]: one document, also streamed.
+//! * [`frame_json`]: a frame record as JSON, written by hand for both.
+//! * [`preview`]: payload previews rendered as text, hex or base64.
 //! * [`table`]: a block per connection for a terminal.
 //! * [`summary`]: the totals only, as text.
 //! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
