@@ -471,44 +471,48 @@ impl Half {
         }
         let end = start + piece.len();
         let mut cur = start;
-        // Walk the held pieces that overlap [start, end), filling free ranges.
-        let first = self.held.range(..=start).next_back().map(|(&o, _)| o);
-        let keys: Vec<u64> = first
-            .into_iter()
-            .chain(self.held.range(start + 1..end).map(|(&o, _)| o))
-            .collect();
-        for k in keys {
-            let h = &self.held[&k];
-            let (hs, he) = (k, k + h.len);
-            if he <= cur {
-                continue;
-            }
+        // Walk the held pieces that overlap [start, end), filling the free
+        // ranges between them. Held pieces never overlap one another, so
+        // after one the next starts at or after `cur`, and what was just
+        // inserted (before the piece) is behind `cur`: a fresh lookup per
+        // step finds the next piece without collecting the keys first.
+        let mut next = self
+            .held
+            .range(..=start)
+            .next_back()
+            .or_else(|| self.held.range(start..end).next());
+        while let Some((&hs, h)) = next {
+            let he = hs + h.len;
             if hs > cur {
                 let free_end = hs.min(end);
                 self.insert(cur, piece.slice(cur - start, free_end - start), packet, ts);
                 cur = free_end;
             }
+            if he > cur && cur < end {
+                // Overlap [cur, min(he, end)) with what is held: first bytes
+                // win.
+                let ov_end = he.min(end);
+                self.stats.duplicate_bytes += ov_end - cur;
+                let h = &self.held[&hs];
+                if let (Piece::Bytes(new), false) = (piece, h.is_hole()) {
+                    let a = &h.bytes[(cur - hs) as usize..(ov_end - hs) as usize];
+                    let b = &new[(cur - start) as usize..(ov_end - start) as usize];
+                    if a != b {
+                        self.stats.conflicts += 1;
+                        out(StreamEvent::Conflict {
+                            offset: cur,
+                            len: ov_end - cur,
+                            packet,
+                            ts,
+                        });
+                    }
+                }
+                cur = ov_end;
+            }
             if cur >= end {
                 break;
             }
-            // Overlap [cur, min(he, end)) with what is held: first bytes win.
-            let ov_end = he.min(end);
-            self.stats.duplicate_bytes += ov_end - cur;
-            let h = &self.held[&k];
-            if let (Piece::Bytes(new), false) = (piece, h.is_hole()) {
-                let a = &h.bytes[(cur - hs) as usize..(ov_end - hs) as usize];
-                let b = &new[(cur - start) as usize..(ov_end - start) as usize];
-                if a != b {
-                    self.stats.conflicts += 1;
-                    out(StreamEvent::Conflict {
-                        offset: cur,
-                        len: ov_end - cur,
-                        packet,
-                        ts,
-                    });
-                }
-            }
-            cur = ov_end;
+            next = self.held.range(cur..end).next();
         }
         if cur < end {
             self.insert(cur, piece.slice(cur - start, end - start), packet, ts);
