@@ -284,7 +284,11 @@ impl<H: StreamHandler> Reassembler<H> {
 
         match self.conns.get(&key) {
             None => self.open(key, seg, src, dst, packet, ts, h),
+            // RFC 9293 3.6.1 (MAY-2): a new SYN may reopen a 4-tuple straight
+            // from TIME-WAIT, which the tombstone stands for.
             Some(Slot::Closed { .. }) if fresh_syn => self.open(key, seg, src, dst, packet, ts, h),
+            // RFC 9293 3.6.1 (MUST-13): anything else in TIME-WAIT is a late
+            // retransmission or the final ACK; it belongs to no stream.
             Some(Slot::Closed { .. }) => {
                 self.stats.late_packets += 1;
                 return;
@@ -505,6 +509,10 @@ impl<H: StreamHandler> Reassembler<H> {
         let id = meta.id;
         h.close(user, &meta, reason);
         if reason != CloseReason::EndOfCapture {
+            // RFC 9293 3.6.1: the 4-tuple lingers in TIME-WAIT, so that late
+            // retransmissions and the final ACK do not open a new connection.
+            // `closed_linger_ns` stands for 2 MSL: a capture's late packets
+            // come within round trips, not segment lifetimes.
             let until = Timestamp(ts.0.saturating_add(self.cfg.closed_linger_ns));
             self.conns.insert(key, Slot::Closed { id });
             self.closed.push_back((until.0, id, key));
@@ -551,6 +559,7 @@ impl<H: StreamHandler> Reassembler<H> {
             if until > self.now.0 {
                 break;
             }
+            // TIME-WAIT is over (RFC 9293 3.6.1): the 4-tuple is free.
             self.closed.pop_front();
             self.remove_tombstone(id, key);
         }
@@ -562,6 +571,9 @@ impl<H: StreamHandler> Reassembler<H> {
             match self.conns.get(&key) {
                 Some(Slot::Live(c)) if c.meta.id == id => {
                     let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
+                    // RFC 9293 sets no idle limit (keep-alives are optional,
+                    // 3.8.4), but a capture may never show a connection's
+                    // end: silence this long closes it.
                     if idle_until <= self.now.0 {
                         let (packet, ts) = (c.meta.last_packet, c.meta.last_ts);
                         self.close(key, CloseReason::Idle, packet, ts, h);
