@@ -7,15 +7,16 @@
 //! This measures bytes, not time, so it is stable on any machine.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use wscap::capture::CaptureReader;
+use wscap::packet::TcpFlags;
 use wscap::pipeline::{self, Options, Sources};
 use wscap::record::Record;
 use wscap::record::Sink;
-use wscap::synth::{Link, Side, SynthPacket, TcpConversation, pcap_bytes};
+use wscap::synth::{Link, PcapWriter, Side, SynthPacket, TcpConversation, TcpPacket, pcap_bytes};
 use wscap::time::Timestamp;
 
 struct Counting;
@@ -49,13 +50,18 @@ static SERIAL: Mutex<()> = Mutex::new(());
 struct Count {
     frames: u64,
     connections: u64,
+    /// Connections that ended with a FIN each way.
+    fin_closed: u64,
 }
 
 impl Sink for Count {
     fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
         match r {
             Record::Frame(_) => self.frames += 1,
-            Record::Connection(_) => self.connections += 1,
+            Record::Connection(c) => {
+                self.connections += 1;
+                self.fin_closed += u64::from(c.end == "fin");
+            }
             Record::Summary(_) => {}
         }
         Ok(())
@@ -65,7 +71,13 @@ impl Sink for Count {
 /// Runs the pipeline over a capture held in memory; returns the peak heap
 /// bytes above what was live before (the capture bytes themselves excluded).
 fn peak_during(capture: Vec<u8>) -> (usize, Count) {
-    let reader = CaptureReader::from_reader("mem", Box::new(Cursor::new(capture)));
+    peak_reading(Box::new(Cursor::new(capture)))
+}
+
+/// Runs the pipeline over a capture read from `input`; returns the peak heap
+/// bytes above what was live before.
+fn peak_reading(input: Box<dyn Read + Send>) -> (usize, Count) {
+    let reader = CaptureReader::from_reader("mem", input);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
     let sources = Sources {
@@ -251,4 +263,147 @@ fn syn_flood_is_bounded_by_the_connection_cap() {
     eprintln!("SYN flood of {n}: peak {peak} bytes");
     // At most 32768 live connections (the default cap) plus tombstones.
     assert!(peak < 64 << 20, "peak {peak} bytes");
+}
+
+/// A classic pcap written as it is read: `more` appends the next packets to
+/// the writer's buffer and returns false once it has none left, so a
+/// capture of millions of packets never sits in memory whole.
+struct Streamed<F> {
+    w: PcapWriter<Vec<u8>>,
+    pos: usize,
+    more: F,
+}
+
+impl<F: FnMut(&mut PcapWriter<Vec<u8>>) -> bool> Read for Streamed<F> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.pos == self.w.get_mut().len() {
+            self.w.get_mut().clear();
+            self.pos = 0;
+            if !(self.more)(&mut self.w) {
+                return Ok(0);
+            }
+        }
+        let pending = &self.w.get_mut()[self.pos..];
+        let n = pending.len().min(out.len());
+        out[..n].copy_from_slice(&pending[..n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+/// `template`, a packet `TcpPacket` built for one client, readdressed to
+/// `client`: building each of millions of packets from scratch would take
+/// most of the test's time in a debug build. Ethernet, IPv4 and TCP headers
+/// without options; `client_at` is where the client address sits (26 as
+/// source, 30 as destination). The address is in the IPv4 header checksum
+/// and, through the pseudo-header, in the TCP checksum: both are updated
+/// for the changed words as RFC 1624 does it (HC' = ~(~HC + ~m + m')).
+fn with_client(template: &[u8], client_at: usize, client: [u8; 4], out: &mut Vec<u8>) {
+    let word = |b: &[u8], at: usize| u32::from(u16::from_be_bytes([b[at], b[at + 1]]));
+    out.clear();
+    out.extend_from_slice(template);
+    let mut delta = 0u32;
+    for at in [0, 2] {
+        delta += (!word(template, client_at + at) & 0xffff) + word(&client, at);
+    }
+    out[client_at..client_at + 4].copy_from_slice(&client);
+    for sum_at in [14 + 10, 34 + 16] {
+        let mut sum = (!word(out, sum_at) & 0xffff) + delta;
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        out[sum_at..sum_at + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    }
+}
+
+#[test]
+fn short_connections_leave_no_state_behind() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // 1.6 million connections over 160 s of capture time, one opening every
+    // 100 us: SYN, SYN-ACK, then a FIN each way 1 ms apart, so about 30 are
+    // open at once. Each closes within 3 ms, long before the idle timeout
+    // (600 s) its expiry timer was armed for.
+    const N: u32 = 1_600_000;
+    const TICK_NS: i64 = 100_000;
+    /// Ticks between one packet of a connection and the next.
+    const STEP: u32 = 10;
+    let server = addr("10.255.0.1:80");
+    let client = |i: u32| [10, (i >> 16) as u8, (i >> 8) as u8, i as u8];
+    // SYN, SYN-ACK, FIN from the client, FIN from the server; the same
+    // sequence numbers on every connection, whose 4-tuples all differ.
+    let build = |i: u32, phase: u32| {
+        let c = SocketAddr::from((client(i), 40000));
+        let (cisn, sisn) = (1000, 5000);
+        let p = match phase {
+            0 => TcpPacket::new(Link::Ethernet, c, server)
+                .seq(cisn)
+                .flags(TcpFlags::SYN),
+            1 => TcpPacket::new(Link::Ethernet, server, c)
+                .seq(sisn)
+                .ack(cisn + 1)
+                .flags(TcpFlags::SYN | TcpFlags::ACK),
+            2 => TcpPacket::new(Link::Ethernet, c, server)
+                .seq(cisn + 1)
+                .ack(sisn + 1)
+                .flags(TcpFlags::FIN | TcpFlags::ACK),
+            _ => TcpPacket::new(Link::Ethernet, server, c)
+                .seq(sisn + 1)
+                .ack(cisn + 2)
+                .flags(TcpFlags::FIN | TcpFlags::ACK),
+        };
+        p.build()
+    };
+    let templates: Vec<Vec<u8>> = (0..4).map(|phase| build(0, phase)).collect();
+    let client_at = |phase: u32| if phase.is_multiple_of(2) { 26 } else { 30 };
+    let mut buf = Vec::new();
+    for i in [1, 255, 256, 65_537, N - 1] {
+        for phase in 0..4 {
+            with_client(
+                &templates[phase as usize],
+                client_at(phase),
+                client(i),
+                &mut buf,
+            );
+            assert_eq!(buf, build(i, phase), "connection {i} packet {phase}");
+        }
+    }
+    const END: u32 = N + 3 * STEP;
+    let mut tick = 0u32;
+    let more = move |w: &mut PcapWriter<Vec<u8>>| {
+        if tick >= END {
+            return false;
+        }
+        let next = (tick + 64).min(END);
+        // A tick has the SYN of connection `tick`, the SYN-ACK of the one
+        // opened STEP ticks before, and so on.
+        for t in tick..next {
+            for phase in 0..4 {
+                let Some(i) = t.checked_sub(phase * STEP).filter(|&i| i < N) else {
+                    continue;
+                };
+                let ts =
+                    1_700_000_000_000_000_000 + i64::from(t) * TICK_NS + i64::from(phase) * 1000;
+                let template = &templates[phase as usize];
+                with_client(template, client_at(phase), client(i), &mut buf);
+                w.write_packet(Timestamp(ts), buf.len() as u32, &buf)
+                    .unwrap();
+            }
+        }
+        tick = next;
+        true
+    };
+    let input = Streamed {
+        w: PcapWriter::new(Vec::new(), 1).unwrap(),
+        pos: 0,
+        more,
+    };
+    let started = std::time::Instant::now();
+    let (peak, seen) = peak_reading(Box::new(input));
+    eprintln!(
+        "{N} short connections: peak {peak} bytes, {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(seen.connections, u64::from(N));
+    assert_eq!(seen.fin_closed, u64::from(N));
+    assert!(peak < 32 << 20, "peak {peak} bytes");
 }

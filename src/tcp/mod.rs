@@ -9,7 +9,8 @@
 //! Sans-IO: [`Reassembler::packet`] takes one decoded segment and calls a
 //! [`StreamHandler`] with what it learns; time comes only from packet
 //! timestamps. Memory is bounded: out-of-order data is capped per direction
-//! and in total, and connections are retired on close, reset or idle time.
+//! and in total, connections are retired on close, reset or idle time, and
+//! what they leave behind (tombstones, timer entries) is capped or purged.
 
 pub mod seq;
 pub mod stream;
@@ -169,6 +170,13 @@ impl Default for Config {
 /// confirm it (see `Reassembler::advance_clock`).
 const MAX_CLOCK_JUMP_NS: i64 = 24 * 3600 * 1_000_000_000;
 
+/// Stale timer entries allowed beyond one per live connection before
+/// `Reassembler::purge_timers` runs. A purge visits every entry and leaves
+/// only the live ones, so at least `live + TIMER_SLACK` connections open
+/// between two purges: the cost stays a few lookups per connection, and
+/// the slack keeps a table of few live connections from purging constantly.
+const TIMER_SLACK: u64 = 1024;
+
 /// Reassembler-wide counters, for the summary.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpStats {
@@ -232,8 +240,9 @@ type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 pub struct Reassembler<H: StreamHandler> {
     cfg: Config,
     conns: Map<FlowKey, Slot<H::Conn>>,
-    /// Deadlines (ns, conn id, key), earliest first; checked lazily, one entry
-    /// per live connection at a time.
+    /// Deadlines (ns, conn id, key), earliest first; checked lazily. One entry
+    /// per live connection, plus the entries of connections closed since
+    /// (skipped when due, dropped by `purge_timers` before they pile up).
     timers: BinaryHeap<Reverse<(i64, u64, FlowKey)>>,
     /// Tombstones in the order they were made (so their linger ends in
     /// order too): (until ns, conn id, key).
@@ -275,7 +284,11 @@ impl<H: StreamHandler> Reassembler<H> {
 
         match self.conns.get(&key) {
             None => self.open(key, seg, src, dst, packet, ts, h),
+            // RFC 9293 3.6.1 (MAY-2): a new SYN may reopen a 4-tuple straight
+            // from TIME-WAIT, which the tombstone stands for.
             Some(Slot::Closed { .. }) if fresh_syn => self.open(key, seg, src, dst, packet, ts, h),
+            // RFC 9293 3.6.1 (MUST-13): anything else in TIME-WAIT is a late
+            // retransmission or the final ACK; it belongs to no stream.
             Some(Slot::Closed { .. }) => {
                 self.stats.late_packets += 1;
                 return;
@@ -361,6 +374,23 @@ impl<H: StreamHandler> Reassembler<H> {
             id,
             key,
         )));
+        if self.timers.len() as u64 > 2 * self.live + TIMER_SLACK {
+            self.purge_timers();
+        }
+    }
+
+    /// Drops the timer entries of closed connections. A connection closed by
+    /// FIN, RST or reuse leaves its entry in the heap until the idle deadline
+    /// (600 s by default), so a capture of many short connections would
+    /// otherwise hold one entry per connection of the last ten minutes. Entries whose
+    /// connection is gone are ignored when popped, so dropping them early
+    /// changes no decision; ids are never reused, so a dropped entry cannot
+    /// belong to a later connection on the same 4-tuple.
+    fn purge_timers(&mut self) {
+        let conns = &self.conns;
+        self.timers.retain(|Reverse((_, id, key))| {
+            matches!(conns.get(key), Some(Slot::Live(c)) if c.meta.id == *id)
+        });
     }
 
     fn segment(
@@ -479,6 +509,10 @@ impl<H: StreamHandler> Reassembler<H> {
         let id = meta.id;
         h.close(user, &meta, reason);
         if reason != CloseReason::EndOfCapture {
+            // RFC 9293 3.6.1: the 4-tuple lingers in TIME-WAIT, so that late
+            // retransmissions and the final ACK do not open a new connection.
+            // `closed_linger_ns` stands for 2 MSL: a capture's late packets
+            // come within round trips, not segment lifetimes.
             let until = Timestamp(ts.0.saturating_add(self.cfg.closed_linger_ns));
             self.conns.insert(key, Slot::Closed { id });
             self.closed.push_back((until.0, id, key));
@@ -525,6 +559,7 @@ impl<H: StreamHandler> Reassembler<H> {
             if until > self.now.0 {
                 break;
             }
+            // TIME-WAIT is over (RFC 9293 3.6.1): the 4-tuple is free.
             self.closed.pop_front();
             self.remove_tombstone(id, key);
         }
@@ -536,6 +571,9 @@ impl<H: StreamHandler> Reassembler<H> {
             match self.conns.get(&key) {
                 Some(Slot::Live(c)) if c.meta.id == id => {
                     let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
+                    // RFC 9293 sets no idle limit (keep-alives are optional,
+                    // 3.8.4), but a capture may never show a connection's
+                    // end: silence this long closes it.
                     if idle_until <= self.now.0 {
                         let (packet, ts) = (c.meta.last_packet, c.meta.last_ts);
                         self.close(key, CloseReason::Idle, packet, ts, h);

@@ -471,44 +471,48 @@ impl Half {
         }
         let end = start + piece.len();
         let mut cur = start;
-        // Walk the held pieces that overlap [start, end), filling free ranges.
-        let first = self.held.range(..=start).next_back().map(|(&o, _)| o);
-        let keys: Vec<u64> = first
-            .into_iter()
-            .chain(self.held.range(start + 1..end).map(|(&o, _)| o))
-            .collect();
-        for k in keys {
-            let h = &self.held[&k];
-            let (hs, he) = (k, k + h.len);
-            if he <= cur {
-                continue;
-            }
+        // Walk the held pieces that overlap [start, end), filling the free
+        // ranges between them. Held pieces never overlap one another, so
+        // after one the next starts at or after `cur`, and what was just
+        // inserted (before the piece) is behind `cur`: a fresh lookup per
+        // step finds the next piece without collecting the keys first.
+        let mut next = self
+            .held
+            .range(..=start)
+            .next_back()
+            .or_else(|| self.held.range(start..end).next());
+        while let Some((&hs, h)) = next {
+            let he = hs + h.len;
             if hs > cur {
                 let free_end = hs.min(end);
                 self.insert(cur, piece.slice(cur - start, free_end - start), packet, ts);
                 cur = free_end;
             }
+            if he > cur && cur < end {
+                // Overlap [cur, min(he, end)) with what is held: first bytes
+                // win.
+                let ov_end = he.min(end);
+                self.stats.duplicate_bytes += ov_end - cur;
+                let h = &self.held[&hs];
+                if let (Piece::Bytes(new), false) = (piece, h.is_hole()) {
+                    let a = &h.bytes[(cur - hs) as usize..(ov_end - hs) as usize];
+                    let b = &new[(cur - start) as usize..(ov_end - start) as usize];
+                    if a != b {
+                        self.stats.conflicts += 1;
+                        out(StreamEvent::Conflict {
+                            offset: cur,
+                            len: ov_end - cur,
+                            packet,
+                            ts,
+                        });
+                    }
+                }
+                cur = ov_end;
+            }
             if cur >= end {
                 break;
             }
-            // Overlap [cur, min(he, end)) with what is held: first bytes win.
-            let ov_end = he.min(end);
-            self.stats.duplicate_bytes += ov_end - cur;
-            let h = &self.held[&k];
-            if let (Piece::Bytes(new), false) = (piece, h.is_hole()) {
-                let a = &h.bytes[(cur - hs) as usize..(ov_end - hs) as usize];
-                let b = &new[(cur - start) as usize..(ov_end - start) as usize];
-                if a != b {
-                    self.stats.conflicts += 1;
-                    out(StreamEvent::Conflict {
-                        offset: cur,
-                        len: ov_end - cur,
-                        packet,
-                        ts,
-                    });
-                }
-            }
-            cur = ov_end;
+            next = self.held.range(cur..end).next();
         }
         if cur < end {
             self.insert(cur, piece.slice(cur - start, end - start), packet, ts);
@@ -651,343 +655,4 @@ impl<'a> Piece<'a> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: HalfLimits = HalfLimits {
-        max_bytes: 1 << 20,
-        max_segments: 1024,
-    };
-
-    /// What the layer above would see: the stream with gaps as `?` runs,
-    /// plus the conflicts.
-    #[derive(Default, Debug)]
-    struct Seen {
-        bytes: Vec<u8>,
-        gaps: Vec<(u64, u64, GapReason)>,
-        conflicts: Vec<(u64, u64)>,
-        packets: Vec<u64>,
-    }
-
-    struct Feed {
-        half: Half,
-        seen: Seen,
-        isn: u32,
-        packet: u64,
-    }
-
-    impl Feed {
-        fn syn(isn: u32) -> Feed {
-            let mut f = Feed {
-                half: Half::default(),
-                seen: Seen::default(),
-                isn,
-                packet: 0,
-            };
-            f.raw(isn, true, false, b"", 0);
-            f
-        }
-
-        fn raw(&mut self, seq: u32, syn: bool, fin: bool, data: &[u8], wire: u32) {
-            self.packet += 1;
-            let seg = SegmentIn {
-                seq: SeqNumber(seq),
-                syn,
-                fin,
-                payload: data,
-                payload_len: wire,
-                packet: self.packet,
-                ts: Timestamp(0),
-            };
-            let seen = &mut self.seen;
-            self.half.segment(&seg, LIMITS, &mut |ev| record(seen, ev));
-        }
-
-        /// Data at stream offset `off` (relative to ISN + 1).
-        fn data(&mut self, off: u32, data: &[u8]) {
-            let seq = self.isn.wrapping_add(1).wrapping_add(off);
-            self.raw(seq, false, false, data, data.len() as u32);
-        }
-
-        fn cut(&mut self, off: u32, data: &[u8], wire: u32) {
-            let seq = self.isn.wrapping_add(1).wrapping_add(off);
-            self.raw(seq, false, false, data, wire);
-        }
-
-        fn fin(&mut self, off: u32) {
-            let seq = self.isn.wrapping_add(1).wrapping_add(off);
-            self.raw(seq, false, true, b"", 0);
-        }
-
-        fn flush(&mut self) {
-            let seen = &mut self.seen;
-            self.half
-                .flush(99, Timestamp(0), &mut |ev| record(seen, ev));
-        }
-    }
-
-    fn record(seen: &mut Seen, ev: StreamEvent<'_>) {
-        match ev {
-            StreamEvent::Data(c) => {
-                assert_eq!(c.offset, seen.bytes.len() as u64, "data must be contiguous");
-                seen.bytes.extend_from_slice(c.data);
-                seen.packets.push(c.packet);
-            }
-            StreamEvent::Gap(g) => {
-                assert_eq!(g.offset, seen.bytes.len() as u64, "gap must be contiguous");
-                seen.bytes.extend(std::iter::repeat_n(b'?', g.len as usize));
-                seen.gaps.push((g.offset, g.len, g.reason));
-            }
-            StreamEvent::Conflict { offset, len, .. } => seen.conflicts.push((offset, len)),
-        }
-    }
-
-    #[test]
-    fn test_hash_sees_any_single_byte_change() {
-        let base: Vec<u8> = (0..200u8).collect();
-        for len in [0, 1, 31, 32, 33, 64, 100, 200] {
-            let h = hash(&base[..len]);
-            for i in 0..len {
-                let mut m = base[..len].to_vec();
-                m[i] ^= 0x01;
-                assert_ne!(hash(&m), h, "len {len} byte {i}");
-            }
-        }
-    }
-
-    #[test]
-    fn test_headers_only_segment_while_holding() {
-        // Found by fuzzing: a held segment, then one the snaplen cut to its
-        // headers (no payload byte captured) must not panic.
-        let mut f = Feed::syn(1000);
-        f.data(10, b"held");
-        f.cut(4, b"", 6);
-        f.cut(0, b"", 4);
-        assert_eq!(f.seen.bytes, b"??????????held");
-    }
-
-    #[test]
-    fn test_in_order() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"hello ");
-        f.data(6, b"world");
-        assert_eq!(f.seen.bytes, b"hello world");
-        assert!(f.seen.gaps.is_empty());
-        assert_eq!(f.seen.packets, vec![2, 3]);
-    }
-
-    #[test]
-    fn test_out_of_order_is_reordered() {
-        let mut f = Feed::syn(1000);
-        f.data(6, b"world");
-        f.data(11, b"!");
-        assert_eq!(f.seen.bytes, b"");
-        f.data(0, b"hello ");
-        assert_eq!(f.seen.bytes, b"hello world!");
-        // Each byte keeps the packet it came from.
-        assert_eq!(f.seen.packets, vec![4, 2, 3]);
-        assert_eq!(f.half.held_cost(), 0);
-    }
-
-    #[test]
-    fn test_identical_retransmission_is_quiet() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"hello ");
-        f.data(6, b"world");
-        f.data(0, b"hello ");
-        f.data(3, b"lo wor");
-        assert_eq!(f.seen.bytes, b"hello world");
-        assert!(f.seen.conflicts.is_empty());
-        assert_eq!(f.half.stats.duplicate_bytes, 12);
-    }
-
-    #[test]
-    fn test_conflicting_retransmission_is_reported() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"hello ");
-        f.data(0, b"HELLO ");
-        assert_eq!(f.seen.conflicts, vec![(0, 6)]);
-        assert_eq!(f.seen.bytes, b"hello ");
-    }
-
-    #[test]
-    fn test_conflicting_overlap_in_held_data() {
-        let mut f = Feed::syn(1000);
-        f.data(4, b"abcd");
-        f.data(6, b"XYef");
-        assert_eq!(f.seen.conflicts, vec![(6, 2)]);
-        f.data(0, b"0123");
-        assert_eq!(f.seen.bytes, b"0123abcdef");
-    }
-
-    #[test]
-    fn test_overlap_spanning_several_held_pieces() {
-        let mut f = Feed::syn(7);
-        f.data(2, b"cd");
-        f.data(6, b"gh");
-        f.data(1, b"bcdefghij");
-        f.data(0, b"a");
-        assert_eq!(f.seen.bytes, b"abcdefghij");
-        assert!(f.seen.conflicts.is_empty());
-    }
-
-    #[test]
-    fn test_wraparound() {
-        let isn = u32::MAX - 3;
-        let mut f = Feed::syn(isn);
-        f.data(0, b"abc");
-        f.data(3, b"defgh"); // crosses seq 0
-        f.data(8, b"ij");
-        assert_eq!(f.seen.bytes, b"abcdefghij");
-    }
-
-    #[test]
-    fn test_snaplen_cut_becomes_gap_of_known_length() {
-        let mut f = Feed::syn(1000);
-        f.cut(0, b"head", 10);
-        f.data(10, b"next");
-        assert_eq!(f.seen.bytes, b"head??????next");
-        assert_eq!(f.seen.gaps, vec![(4, 6, GapReason::Snaplen)]);
-    }
-
-    #[test]
-    fn test_snaplen_cut_out_of_order() {
-        let mut f = Feed::syn(1000);
-        f.cut(4, b"ab", 5);
-        f.data(9, b"Z");
-        f.data(0, b"0123");
-        assert_eq!(f.seen.bytes, b"0123ab???Z");
-    }
-
-    #[test]
-    fn test_lost_segment_released_by_ack() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"aa");
-        // Peer acknowledges up to offset 10 although only 2 bytes were seen.
-        f.half
-            .peer_ack(SeqNumber(1001 + 10), Timestamp(-1_000_000_000));
-        f.data(6, b"gggg");
-        assert_eq!(f.seen.bytes, b"aa????gggg");
-        assert_eq!(f.seen.gaps, vec![(2, 4, GapReason::Lost)]);
-    }
-
-    #[test]
-    fn test_ack_just_before_its_data_is_not_a_loss() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"aa");
-        // The ACK for the next 4 bytes is captured just before them.
-        f.half.peer_ack(SeqNumber(1001 + 6), Timestamp(0));
-        f.data(6, b"gg");
-        f.data(2, b"cdef");
-        assert_eq!(f.seen.bytes, b"aacdefgg");
-        assert!(f.seen.gaps.is_empty());
-    }
-
-    #[test]
-    fn test_in_order_segment_overlapping_held_data_keeps_first_bytes() {
-        let mut f = Feed::syn(1000);
-        f.data(4, b"EFGH");
-        f.data(0, b"abcdefghij");
-        assert_eq!(f.seen.bytes, b"abcdEFGHij");
-        assert_eq!(f.seen.conflicts, vec![(4, 4)]);
-        assert_eq!(f.half.held_cost(), 0);
-    }
-
-    #[test]
-    fn test_lost_segment_released_at_flush() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"aa");
-        f.data(5, b"ff");
-        f.fin(7);
-        f.flush();
-        assert_eq!(f.seen.bytes, b"aa???ff");
-    }
-
-    #[test]
-    fn test_lost_tail_before_fin() {
-        let mut f = Feed::syn(1000);
-        f.data(0, b"aa");
-        f.fin(5);
-        f.flush();
-        assert_eq!(f.seen.bytes, b"aa???");
-        assert!(f.half.finished());
-    }
-
-    #[test]
-    fn test_midstream_pickup() {
-        let mut f = Feed {
-            half: Half::default(),
-            seen: Seen::default(),
-            isn: 0,
-            packet: 0,
-        };
-        f.raw(5000, false, false, b"abc", 3);
-        f.raw(5003, false, false, b"def", 3);
-        f.raw(4990, false, false, b"old", 3);
-        assert_eq!(f.seen.bytes, b"abcdef");
-        assert_eq!(f.half.stats.before_start, 1);
-    }
-
-    #[test]
-    fn test_memcap_releases_as_gap() {
-        let mut f = Feed::syn(0);
-        let limits = HalfLimits {
-            max_bytes: 300,
-            max_segments: 100,
-        };
-        let mut seen = Seen::default();
-        for i in 0..4u32 {
-            let seg = SegmentIn {
-                seq: SeqNumber(1 + 10 + i * 100),
-                syn: false,
-                fin: false,
-                payload: &[b'x'; 100],
-                payload_len: 100,
-                packet: 10 + u64::from(i),
-                ts: Timestamp(0),
-            };
-            f.half
-                .segment(&seg, limits, &mut |ev| record(&mut seen, ev));
-        }
-        assert_eq!(seen.gaps, vec![(0, 10, GapReason::Memcap)]);
-        assert!(f.half.held_cost() <= 300);
-        assert_eq!(seen.bytes.len(), 10 + 400);
-    }
-
-    #[test]
-    fn test_segment_cap_bounds_tiny_segments() {
-        let mut f = Feed::syn(0);
-        let limits = HalfLimits {
-            max_bytes: 1 << 20,
-            max_segments: 8,
-        };
-        let mut seen = Seen::default();
-        for i in 0..100u32 {
-            let seg = SegmentIn {
-                seq: SeqNumber(1 + 2 + i * 2),
-                syn: false,
-                fin: false,
-                payload: b"x",
-                payload_len: 1,
-                packet: u64::from(i),
-                ts: Timestamp(0),
-            };
-            f.half
-                .segment(&seg, limits, &mut |ev| record(&mut seen, ev));
-            assert!(f.half.held.len() <= 8);
-        }
-    }
-
-    #[test]
-    fn test_syn_with_data() {
-        let mut f = Feed {
-            half: Half::default(),
-            seen: Seen::default(),
-            isn: 77,
-            packet: 0,
-        };
-        f.raw(77, true, false, b"fast", 4);
-        f.data(4, b"open");
-        assert_eq!(f.seen.bytes, b"fastopen");
-    }
-}
+mod tests;
