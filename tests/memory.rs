@@ -17,6 +17,7 @@ use wscap::pipeline::{self, Options, Sources};
 use wscap::record::Record;
 use wscap::record::Sink;
 use wscap::synth::{Link, PcapWriter, Side, SynthPacket, TcpConversation, TcpPacket, pcap_bytes};
+use wscap::tcp::CloseReason;
 use wscap::time::Timestamp;
 
 struct Counting;
@@ -60,7 +61,7 @@ impl Sink for Count {
             Record::Frame(_) => self.frames += 1,
             Record::Connection(c) => {
                 self.connections += 1;
-                self.fin_closed += u64::from(c.end == "fin");
+                self.fin_closed += u64::from(c.end == CloseReason::Fin);
             }
             Record::Summary(_) => {}
         }
@@ -406,4 +407,32 @@ fn short_connections_leave_no_state_behind() {
     assert_eq!(seen.connections, u64::from(N));
     assert_eq!(seen.fin_closed, u64::from(N));
     assert!(peak < 32 << 20, "peak {peak} bytes");
+}
+
+/// Frames held for the masking verdict (RFC 6455 5.1: the receiver's
+/// reaction decides the severity) are bounded across connections: 32,768
+/// open connections, each with 64 unmasked client frames the server never
+/// answers, would hold two million frames.
+#[test]
+fn frames_held_for_the_masking_verdict_are_bounded() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let n = 32_768u32;
+    let frames: Vec<u8> = (0..64).flat_map(|_| *b"\x81\x05hello").collect();
+    let mut packets = Vec::new();
+    for i in 0..n {
+        let client = SocketAddr::from(([10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8], 40000));
+        let mut c = TcpConversation::new(Link::Ethernet, client, addr("10.200.0.1:80"));
+        c.start_at(Timestamp(i64::from(i) * 1000));
+        c.handshake();
+        c.send(Side::Client, REQUEST);
+        c.send(Side::Server, RESPONSE);
+        c.send(Side::Client, &frames);
+        packets.extend(c.into_packets());
+    }
+    packets.sort_by_key(|p| p.ts);
+    let (peak, seen) = peak_during(pcap_bytes(1, &packets));
+    assert_eq!(seen.connections, u64::from(n));
+    assert_eq!(seen.frames, u64::from(n) * 64);
+    eprintln!("{n} connections holding frames: peak {peak} bytes");
+    assert!(peak < 128 << 20, "peak {peak} bytes");
 }

@@ -41,6 +41,25 @@ impl Tally {
     }
 }
 
+/// Missing bytes by reason, and retransmission conflicts, per direction.
+#[derive(Default)]
+struct Tallies {
+    lost: PerDir<Tally>,
+    snaplen: PerDir<Tally>,
+    memcap: PerDir<Tally>,
+    conflicts: PerDir<Tally>,
+}
+
+impl Tallies {
+    fn gaps(&self, reason: GapReason) -> &PerDir<Tally> {
+        match reason {
+            GapReason::Lost => &self.lost,
+            GapReason::Memcap => &self.memcap,
+            GapReason::Snaplen => &self.snaplen,
+        }
+    }
+}
+
 /// Counts and findings of one connection.
 #[derive(Default)]
 pub(super) struct ConnAcc {
@@ -51,10 +70,9 @@ pub(super) struct ConnAcc {
     dropped: Vec<(Code, Severity, u64)>,
     by_code: Counts<Code>,
     by_severity: Counts<Severity>,
-    lost: PerDir<Tally>,
-    snaplen: PerDir<Tally>,
-    memcap: PerDir<Tally>,
-    conflicts: PerDir<Tally>,
+    /// Gaps and conflicts, when there are any (most connections have none:
+    /// their state stays small).
+    tallies: Option<Box<Tallies>>,
     close_codes: PerDir<Vec<u16>>,
     last_frame_ts: Option<Timestamp>,
     /// The first frame showing each finding code (and what the upgrade
@@ -88,17 +106,19 @@ impl ConnAcc {
 
     /// Bytes missing for `reason` in direction `d`.
     pub fn gap(&mut self, reason: GapReason, d: Dir, len: u64, packet: u64, offset: u64) {
+        let t = self.tallies.get_or_insert_default();
         let t = match reason {
-            GapReason::Lost => &mut self.lost,
-            GapReason::Memcap => &mut self.memcap,
-            GapReason::Snaplen => &mut self.snaplen,
+            GapReason::Lost => &mut t.lost,
+            GapReason::Memcap => &mut t.memcap,
+            GapReason::Snaplen => &mut t.snaplen,
         };
         t.get_mut(d).add(len, packet, offset);
     }
 
     /// A retransmission in direction `d` carried different bytes.
     pub fn conflict(&mut self, d: Dir, len: u64, packet: u64, offset: u64) {
-        self.conflicts.get_mut(d).add(len, packet, offset);
+        let t = self.tallies.get_or_insert_default();
+        t.conflicts.get_mut(d).add(len, packet, offset);
     }
 
     pub fn frame_started(&mut self, d: Dir, payload_len: u64) {
@@ -124,6 +144,8 @@ impl ConnAcc {
         for f in &rec.findings {
             self.note(f);
             if !self.evidence.frames.iter().any(|e| e.code == f.code) {
+                // Usually one code per connection: no room kept for more.
+                self.evidence.frames.reserve_exact(1);
                 self.evidence.frames.push(FrameEvidence {
                     code: f.code,
                     packet: rec.packet,
@@ -141,15 +163,13 @@ impl ConnAcc {
 
     /// Connection-level findings for the gap and conflict tallies.
     fn tally_findings(&mut self) {
+        let Some(tallies) = self.tallies.take() else {
+            return;
+        };
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             let dir = d.as_str();
             for reason in [GapReason::Lost, GapReason::Memcap, GapReason::Snaplen] {
-                let t = *match reason {
-                    GapReason::Lost => &self.lost,
-                    GapReason::Memcap => &self.memcap,
-                    GapReason::Snaplen => &self.snaplen,
-                }
-                .get(d);
+                let t = *tallies.gaps(reason).get(d);
                 if t.count > 0 {
                     let (code, why) = super::frames::gap_finding(reason);
                     let detail = format!(
@@ -159,7 +179,7 @@ impl ConnAcc {
                     self.add(Finding::new(code, detail).at(t.first_packet));
                 }
             }
-            let t = *self.conflicts.get(d);
+            let t = *tallies.conflicts.get(d);
             if t.count > 0 {
                 let detail = format!(
                     "{dir}: {} retransmission(s) carried bytes that differ from the first copy (within {} bytes \

@@ -275,6 +275,12 @@ impl Assembly {
                 .push(Finding::new(Code::IncompleteFrameAtEnd, detail));
         }
         out.frame_done(r);
+        if r.findings.capacity() > 0 {
+            // Frames with findings are rare: their buffer is not kept for
+            // the next frame (tens of thousands of idle connections would
+            // each keep one).
+            r.findings = Vec::new();
+        }
     }
 }
 

@@ -44,7 +44,10 @@ struct Leg {
 impl Legs {
     /// Connection `conn` sent an upgrade request with `key` at `ts`.
     pub fn requested(&mut self, key: String, conn: u64, ts: Timestamp) {
-        let e = self.by_key.entry(key).or_default();
+        let e = self.by_key.entry(key).or_insert_with(|| KeyLegs {
+            legs: Vec::with_capacity(2),
+            ..KeyLegs::default()
+        });
         e.open += 1;
         let far = e
             .legs

@@ -23,7 +23,7 @@ pub(super) const MAX_HELD: usize = 64;
 
 /// Bytes of held frames across all connections: 32,768 connections each
 /// holding frames must not take gigabytes.
-pub(super) const MAX_HELD_BYTES: usize = 32 << 20;
+pub(super) const MAX_HELD_BYTES: usize = 16 << 20;
 
 /// The bytes held frames take across all connections.
 #[derive(Debug)]
@@ -135,7 +135,10 @@ impl Verdicts {
         let holding = !self.held.get(d).is_empty();
         if (masking && self.tolerated.get(d).is_none()) || holding {
             let c = cost(rec);
-            self.held.get_mut(d).push(shrunk(rec));
+            let held = self.held.get_mut(d);
+            // Grown one record at a time, so `cost` is what it takes.
+            held.reserve_exact(1);
+            held.push(shrunk(rec));
             self.held_bytes += c;
             budget.used += c;
             if self.held.get(d).len() > MAX_HELD || budget.used > budget.max {

@@ -40,7 +40,11 @@ impl<K: Named> Counts<K> {
             .binary_search_by(|(k, _)| k.name().cmp(key.name()))
         {
             Ok(i) => self.by_name[i].1 = self.by_name[i].1.saturating_add(n),
-            Err(i) => self.by_name.insert(i, (key, n)),
+            Err(i) => {
+                // A few keys per connection: no room kept for more.
+                self.by_name.reserve_exact(1);
+                self.by_name.insert(i, (key, n));
+            }
         }
     }
 

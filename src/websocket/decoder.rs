@@ -135,7 +135,8 @@ pub struct FrameDecoder {
     missing: u64,
     last: (u64, Timestamp),
     /// While lost: bytes kept for the resync search.
-    scan: Kept,
+    /// Boxed and only while lost: most directions never lose sync.
+    scan: Option<Box<Kept>>,
     lost_at: u64,
 }
 
@@ -154,7 +155,7 @@ impl FrameDecoder {
             pos: 0,
             missing: 0,
             last: (0, Timestamp(0)),
-            scan: Kept::default(),
+            scan: None,
             lost_at: 0,
         }
     }
@@ -424,7 +425,7 @@ impl FrameDecoder {
             State::Lost => {
                 // Whatever was buffered cannot be contiguous with what follows.
                 self.offset += len;
-                self.scan.reset(self.offset);
+                self.scan.get_or_insert_default().reset(self.offset);
             }
             State::Payload => unreachable!("payload gap handled above"),
         }
@@ -463,7 +464,7 @@ impl FrameDecoder {
         self.state = State::Lost;
         self.hdr_have = 0;
         self.lost_at = at;
-        self.scan.reset(self.offset);
+        self.scan.get_or_insert_default().reset(self.offset);
     }
 
     /// While lost: keep bytes until [`resync`] finds where frames start,
@@ -475,7 +476,8 @@ impl FrameDecoder {
         ts: Timestamp,
         out: &mut impl FnMut(DecodeEvent<'_>),
     ) -> usize {
-        let fed = resync::feed(&mut self.scan, data, packet, ts, self.expect);
+        let scan = self.scan.get_or_insert_default();
+        let fed = resync::feed(scan, data, packet, ts, self.expect);
         self.offset += fed.taken as u64;
         if let Some(p) = fed.found {
             self.resync_at(p, out);
@@ -484,7 +486,7 @@ impl FrameDecoder {
     }
 
     fn resync_at(&mut self, p: usize, out: &mut impl FnMut(DecodeEvent<'_>)) {
-        let kept = std::mem::take(&mut self.scan);
+        let kept = self.scan.take().unwrap_or_default();
         let at = kept.offset() + p as u64;
         let (packet, ts) = kept.packet_at(p);
         out(DecodeEvent::Resync {
@@ -525,10 +527,11 @@ impl FrameDecoder {
                 });
                 self.hdr_have = 0;
             }
-            State::Lost if !self.scan.is_empty() => {
+            State::Lost if self.scan.as_ref().is_some_and(|s| !s.is_empty()) => {
                 // At the very end a single plausible header whose frame ends
                 // exactly with the stream is enough.
-                if let Some(p) = resync::find_at_end(&self.scan, self.expect) {
+                let scan = self.scan.as_deref().expect("checked");
+                if let Some(p) = resync::find_at_end(scan, self.expect) {
                     self.resync_at(p, out);
                     self.finish(out);
                 }
