@@ -17,7 +17,14 @@ const VARIANTS: &[(&str, &[&str])] = &[
     ("jsonl", &["--format", "jsonl"]),
     (
         "hex.jsonl",
-        &["--format", "jsonl", "--payload", "hex", "--max-payload", "1000"],
+        &[
+            "--format",
+            "jsonl",
+            "--payload",
+            "hex",
+            "--max-payload",
+            "1000",
+        ],
     ),
     ("table", &["--format", "table", "--color", "never"]),
     ("summary", &["--format", "summary", "--color", "never"]),
