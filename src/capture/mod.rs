@@ -1,5 +1,6 @@
 //! Capture reader: classic pcap, pcapng and their gzip-compressed forms, read
-//! as a stream (never the whole file), one packet at a time.
+//! as a stream (never the whole file), one packet at a time, each returned
+//! as soon as its bytes have arrived (live capture through a pipe works).
 //!
 //! INTERFACE CONTRACT (the rest of the pipeline codes against exactly this):
 //! * [`CaptureReader::open`] takes a path, `-` meaning standard input; the
@@ -31,9 +32,10 @@
 //! HOW IT IS BUILT:
 //! * `input` opens the source, undoes gzip (recognised by its magic) and
 //!   sniffs the container format from the first bytes.
-//! * `stream` is the only place that touches the input buffer: a
-//!   pcap-parser streaming reader used as a growable circular buffer, plus
-//!   the byte offset of everything consumed.
+//! * `stream` is the only place that touches the input and its buffer: a
+//!   refill buffer that reads only while the block asked for is incomplete,
+//!   grows for long blocks up to the 16 MiB cap, and keeps the byte offset
+//!   of everything consumed. Read errors come back from the read that failed.
 //! * `pcap` and `pcapng` frame one record/block at a time, validate its
 //!   lengths before trusting them, and decode it into an owned
 //!   `PacketMeta` (timestamp, link type, where the data lies in the buffer).
@@ -246,23 +248,22 @@ impl CaptureReader {
     fn start(name: &str, input: Box<dyn io::Read + Send>) -> Result<CaptureReader, Fault> {
         let sniffed = input::sniff(input)?;
         let compressed = sniffed.compressed;
-        let (buf, decoder, stats) = match sniffed.format {
+        let format = sniffed.format;
+        let mut buf = stream::BlockBuffer::new(sniffed);
+        let (decoder, stats) = match format {
             Format::Pcap => {
-                let decoder = pcap::PcapDecoder::from_header(&sniffed.header)?;
-                let mut buf = stream::BlockBuffer::pcap(sniffed)?;
+                let decoder = pcap::PcapDecoder::from_header(buf.data())?;
                 buf.consume(pcap::HEADER_LEN);
                 let stats = ReadStats {
                     sections: 1,
                     interfaces: 1,
                     ..ReadStats::default()
                 };
-                (buf, Decoder::Pcap(decoder), stats)
+                (Decoder::Pcap(decoder), stats)
             }
             Format::PcapNg => {
-                let shb_len = pcapng::first_block_len(&sniffed.header)?;
-                let buf = stream::BlockBuffer::pcapng(sniffed, shb_len)?;
+                pcapng::check_first_section(&mut buf)?;
                 (
-                    buf,
                     Decoder::PcapNg(pcapng::NgDecoder::new()),
                     ReadStats::default(),
                 )

@@ -7,16 +7,18 @@
 //! unknown blocks can be skipped without understanding them.
 
 use super::endian::Endian;
-use super::stream::{BlockBuffer, MAX_BLOCK_LEN, MAX_BLOCK_LEN_TEXT, nom_complaint};
+use super::stream::{
+    BlockBuffer, MAX_BLOCK_LEN, MAX_BLOCK_LEN_TEXT, nom_complaint, parser_complaint,
+};
 use super::{Fault, InterfaceInfo, LinkType, PacketMeta, ReadStats};
 use crate::time::Timestamp;
 use pcap_parser::{
-    parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
+    PcapError, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
     parse_sectionheaderblock,
 };
 use std::ops::Range;
 
-pub(crate) const SHB: u32 = 0x0A0D_0D0A;
+const SHB: u32 = 0x0A0D_0D0A;
 const IDB: u32 = 1;
 /// The obsolete packet block, superseded by the EPB but still readable.
 const PB: u32 = 2;
@@ -46,7 +48,7 @@ const OPT_IF_TSOFFSET: u16 = 14;
 /// refuse others, whose block layout may differ.
 const SUPPORTED_MAJOR_VERSION: u16 = 1;
 
-pub(crate) fn block_name(kind: u32) -> &'static str {
+fn block_name(kind: u32) -> &'static str {
     match kind {
         SHB => "section header block",
         IDB => "interface description block",
@@ -223,17 +225,41 @@ fn shb_endian(first: &[u8]) -> Result<Endian, String> {
     }
 }
 
-/// Length of the SHB that starts the file, from the sniffed first bytes.
-pub(crate) fn first_block_len(first: &[u8]) -> Result<usize, Fault> {
-    if first.len() < HEAD_LEN {
+/// Reads the section header block that starts the file and checks that it
+/// parses, so that a file starting with a broken one fails to open rather
+/// than at its first packet. Nothing is consumed: the decoder reads the
+/// block again as the first of the section.
+pub(crate) fn check_first_section(buf: &mut BlockBuffer) -> Result<(), Fault> {
+    let available = buf.fill(HEAD_LEN)?;
+    if available < HEAD_LEN {
         return Err(Fault::Truncated {
             offset: 0,
-            expected: format!("a section header block, only {} bytes remain", first.len()),
+            expected: format!("a section header block, only {available} bytes remain"),
         });
     }
-    let head = BlockHead::read(first, Endian::Little)
+    let head = BlockHead::read(&buf.data()[..HEAD_LEN], Endian::Little)
         .map_err(|detail| Fault::Corrupt { offset: 0, detail })?;
-    Ok(head.len as usize)
+    let len = head.len as usize;
+    let what = format!("a {len}-byte {}", head.name());
+    let truncated = || Fault::Truncated {
+        offset: 0,
+        expected: format!("{what}, but the input ends inside it"),
+    };
+    if buf.fill(len)? < len {
+        return Err(truncated());
+    }
+    let err = match parse_sectionheaderblock(&buf.data()[..len]) {
+        Ok(_) => return Ok(()),
+        Err(pcap_parser::nom::Err::Incomplete(_)) => return Err(truncated()),
+        Err(pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e)) => e,
+    };
+    match err {
+        PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => Err(truncated()),
+        other => Err(Fault::Corrupt {
+            offset: 0,
+            detail: format!("{what} cannot be parsed ({})", parser_complaint(&other)),
+        }),
+    }
 }
 
 /// A packet block's fields, before its interface is looked up.

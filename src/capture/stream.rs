@@ -1,21 +1,23 @@
-//! The input buffer: a pcap-parser streaming reader used as a growable
-//! circular buffer, and the byte offset of everything consumed from it.
+//! The input buffer: a refill buffer of our own over the decompressed
+//! capture (a `Vec<u8>` with a window of unread bytes), and the byte offset
+//! of everything consumed from it.
 //!
-//! The format modules frame each block themselves (they read its declared
-//! length, check it, then ask for exactly that many bytes) rather than rely on
-//! `PcapReaderIterator::next`: its `Incomplete`/`BufferTooSmall` do not say
-//! how long the block claims to be, which we need both to grow the buffer
-//! sensibly and to say precisely what a truncated file is missing.
+//! The format modules frame each block themselves: they read its declared
+//! length, check it, then [`BlockBuffer::fill`] exactly that many bytes.
+//! Filling reads only while the block is incomplete, one `read` at a time,
+//! so a packet arriving through a pipe is returned as soon as its last byte
+//! is there; each read still asks for all the free space, so a file is read
+//! in large blocks. A read error is returned from the read that failed,
+//! mapped to a fault at the block being read.
 
+use super::Fault;
 use super::input::{Sniffed, io_fault};
-use super::{Fault, pcapng};
-use pcap_parser::traits::PcapReaderIterator;
-use pcap_parser::{LegacyPcapReader, PcapError, PcapNGReader};
-use std::io::{self, Cursor, Read};
-use std::sync::{Arc, Mutex};
+use pcap_parser::PcapError;
+use std::io::{self, Read};
 
-/// Big enough for any ordinary packet (and a jumbo frame) many times over.
-pub(crate) const INITIAL_CAPACITY: usize = 256 * 1024;
+/// Big enough for any ordinary packet (and a jumbo frame) many times over,
+/// and the most a single read asks for until a longer block grows it.
+const INITIAL_CAPACITY: usize = 256 * 1024;
 
 /// The buffer never grows beyond this, so neither may a record or block: a
 /// hostile length becomes a `Corrupt` error instead of an allocation.
@@ -23,98 +25,96 @@ pub(crate) const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 pub(crate) const MAX_BLOCK_LEN_TEXT: &str = "16 MiB (16777216 bytes)";
 
 pub(crate) struct BlockBuffer {
-    inner: Box<dyn PcapReaderIterator + Send>,
-    capacity: usize,
+    source: Box<dyn Read + Send>,
+    /// Always fully initialised (zeroed when allocated or grown), so reads
+    /// can go straight into its free tail.
+    buf: Vec<u8>,
+    /// The unread bytes are `buf[start..end]`.
+    start: usize,
+    end: usize,
     /// Bytes of the decompressed capture consumed so far; the offset of the
     /// first byte of `data()`.
     offset: u64,
     compressed: bool,
-    read_error: ErrorSlot,
 }
 
 impl BlockBuffer {
-    /// For a classic pcap file; the 24-byte file header is the first data.
-    pub fn pcap(input: Sniffed) -> Result<Self, Fault> {
-        let compressed = input.compressed;
-        let (feed, read_error) = Feed::new(input);
-        let inner = LegacyPcapReader::new(INITIAL_CAPACITY, feed)
-            .map_err(|e| open_fault(e, &read_error, compressed, "the pcap file header"))?;
-        Ok(Self::with(
-            Box::new(inner),
-            INITIAL_CAPACITY,
-            compressed,
-            read_error,
-        ))
-    }
-
-    /// For a pcapng file whose first block (an SHB) is `shb_len` bytes long:
-    /// pcap-parser insists on finding it whole in its first read.
-    pub fn pcapng(input: Sniffed, shb_len: usize) -> Result<Self, Fault> {
-        let compressed = input.compressed;
-        let capacity = shb_len
-            .next_power_of_two()
-            .clamp(INITIAL_CAPACITY, MAX_BLOCK_LEN);
-        let (feed, read_error) = Feed::new(input);
-        let what = format!("a {shb_len}-byte {}", pcapng::block_name(pcapng::SHB));
-        let inner = PcapNGReader::new(capacity, feed)
-            .map_err(|e| open_fault(e, &read_error, compressed, &what))?;
-        Ok(Self::with(
-            Box::new(inner),
-            capacity,
-            compressed,
-            read_error,
-        ))
-    }
-
-    fn with(
-        inner: Box<dyn PcapReaderIterator + Send>,
-        capacity: usize,
-        compressed: bool,
-        read_error: ErrorSlot,
-    ) -> Self {
+    /// Reads `input` from its start: the sniffed first bytes are the
+    /// first data.
+    pub fn new(input: Sniffed) -> Self {
+        let mut buf = vec![0; INITIAL_CAPACITY];
+        buf[..input.header.len()].copy_from_slice(&input.header);
         BlockBuffer {
-            inner,
-            capacity,
+            source: input.rest,
+            end: input.header.len(),
+            buf,
+            start: 0,
             offset: 0,
-            compressed,
-            read_error,
+            compressed: input.compressed,
         }
     }
 
     /// The bytes available from the current offset on.
     pub fn data(&self) -> &[u8] {
-        self.inner.data()
+        &self.buf[self.start..self.end]
     }
 
     pub fn offset(&self) -> u64 {
         self.offset
     }
 
+    /// Drops `len` bytes (at most `data().len()`) from the front.
     pub fn consume(&mut self, len: usize) {
-        self.inner.consume(len);
+        debug_assert!(len <= self.end - self.start);
+        self.start += len;
         self.offset += len as u64;
+        if self.start == self.end {
+            // Empty: the next read may use the whole buffer, with no copy.
+            self.start = 0;
+            self.end = 0;
+        }
     }
 
     /// Makes `len` bytes available at the front of `data()`, unless the input
     /// ends first. Returns how many are available: at least `len`, or fewer
     /// only when that is all the input has left.
     pub fn fill(&mut self, len: usize) -> Result<usize, Fault> {
-        loop {
-            let available = self.inner.data().len();
-            if available >= len || self.inner.reader_exhausted() {
-                return Ok(available);
+        while self.end - self.start < len {
+            self.grow(len)?;
+            if self.refill()? == 0 {
+                break;
             }
-            self.make_room(len)?;
-            // Each refill either adds bytes, marks the reader exhausted, or
-            // fails: the loop always ends.
-            if self.inner.refill().is_err() {
-                return Err(self.read_fault());
+        }
+        Ok(self.end - self.start)
+    }
+
+    /// One `read` into all the free space, returning what it gave; 0 is the
+    /// end of input (there is always room: only called for an incomplete
+    /// block that fits).
+    fn refill(&mut self) -> Result<usize, Fault> {
+        if self.start > 0 {
+            // Everything unread is the start of the one incomplete block, so
+            // moving it is cheap, and it lets the read use the whole tail.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        loop {
+            match self.source.read(&mut self.buf[self.end..]) {
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(n);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(io_fault(err, self.offset, self.compressed)),
             }
         }
     }
 
-    fn make_room(&mut self, len: usize) -> Result<(), Fault> {
-        if len <= self.capacity {
+    /// Room for a `len`-byte block: doubles the buffer until it fits, never
+    /// beyond [`MAX_BLOCK_LEN`], and never shrinks it.
+    fn grow(&mut self, len: usize) -> Result<(), Fault> {
+        if len <= self.buf.len() {
             return Ok(());
         }
         if len > MAX_BLOCK_LEN {
@@ -124,111 +124,9 @@ impl BlockBuffer {
                 detail: format!("a {len}-byte block exceeds the {MAX_BLOCK_LEN_TEXT} limit"),
             });
         }
-        let mut capacity = self.capacity;
-        while capacity < len {
-            capacity *= 2;
-        }
-        self.capacity = capacity.min(MAX_BLOCK_LEN);
-        self.inner.grow(self.capacity);
+        let capacity = len.next_power_of_two().min(MAX_BLOCK_LEN);
+        self.buf.resize(capacity, 0);
         Ok(())
-    }
-
-    fn read_fault(&self) -> Fault {
-        match self.read_error.take() {
-            Some(err) => io_fault(err, self.offset, self.compressed),
-            None => Fault::Io(io::Error::other("reading the capture failed")),
-        }
-    }
-}
-
-/// Errors of pcap-parser's reader constructors, which read and check the
-/// file header (`what`) before we see any of it.
-fn open_fault(
-    err: PcapError<&[u8]>,
-    read_error: &ErrorSlot,
-    compressed: bool,
-    what: &str,
-) -> Fault {
-    match err {
-        PcapError::ReadError => match read_error.take() {
-            Some(err) => io_fault(err, 0, compressed),
-            None => Fault::Io(io::Error::other("reading the capture failed")),
-        },
-        PcapError::Incomplete(_) | PcapError::UnexpectedEof | PcapError::Eof => Fault::Truncated {
-            offset: 0,
-            expected: format!("{what}, but the input ends inside it"),
-        },
-        other => Fault::Corrupt {
-            offset: 0,
-            detail: format!("{what} cannot be parsed ({})", parser_complaint(&other)),
-        },
-    }
-}
-
-/// Where [`Feed`] leaves the `io::Error` that pcap-parser's `refill` would
-/// otherwise flatten into `PcapError::ReadError` (we need its kind: a cut
-/// gzip stream is truncation, not an I/O failure). Shared because the reader
-/// owns the `Feed`.
-#[derive(Clone, Default)]
-struct ErrorSlot(Arc<Mutex<Option<io::Error>>>);
-
-impl ErrorSlot {
-    fn put(&self, err: io::Error) {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(err);
-    }
-
-    fn take(&self) -> Option<io::Error> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-    }
-}
-
-/// The byte source handed to pcap-parser. Each `read` fills the whole buffer
-/// unless the input ends, because the reader constructors read only once and
-/// need the entire file header from that read (stdin and gzip return short
-/// reads). An error is kept in the slot; bytes read before it are returned
-/// first so that every packet before the damage is still delivered.
-struct Feed {
-    source: Box<dyn Read + Send>,
-    read_error: ErrorSlot,
-    failed: bool,
-}
-
-impl Feed {
-    fn new(input: Sniffed) -> (Feed, ErrorSlot) {
-        let read_error = ErrorSlot::default();
-        let feed = Feed {
-            source: Box::new(Cursor::new(input.header).chain(input.rest)),
-            read_error: read_error.clone(),
-            failed: false,
-        };
-        (feed, read_error)
-    }
-}
-
-impl Read for Feed {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut filled = 0;
-        while filled < buf.len() && !self.failed {
-            match self.source.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => {
-                    self.failed = true;
-                    self.read_error.put(err);
-                }
-            }
-        }
-        if filled == 0 && self.failed {
-            return Err(io::Error::other("the input failed earlier"));
-        }
-        Ok(filled)
     }
 }
 

@@ -229,13 +229,25 @@ fn read_clean(bytes: Vec<u8>) -> Vec<Packet> {
     outcome.packets
 }
 
-/// Hands out one byte per `read`, like the slowest pipe.
-struct Trickle(Cursor<Vec<u8>>);
+/// Hands out at most `size` bytes per `read`, like a slow pipe.
+struct Pieces {
+    bytes: Cursor<Vec<u8>>,
+    size: usize,
+}
 
-impl Read for Trickle {
+impl Pieces {
+    fn reader(bytes: Vec<u8>, size: usize) -> Box<dyn Read + Send> {
+        Box::new(Pieces {
+            bytes: Cursor::new(bytes),
+            size,
+        })
+    }
+}
+
+impl Read for Pieces {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = buf.len().min(1);
-        self.0.read(&mut buf[..n])
+        let n = buf.len().min(self.size);
+        self.bytes.read(&mut buf[..n])
     }
 }
 
@@ -530,8 +542,7 @@ fn concatenated_gzip_members_are_one_stream() {
 fn short_reads_like_a_pipe_are_fine() {
     for plain in [sample_pcap(true, PcapFile::NANO), sample_pcapng(false)] {
         for bytes in [plain.clone(), gzip(&plain)] {
-            let reader =
-                CaptureReader::from_reader("-", Box::new(Trickle(Cursor::new(bytes)))).unwrap();
+            let reader = CaptureReader::from_reader("-", Pieces::reader(bytes, 1)).unwrap();
             assert_eq!(reader.name(), "-");
             let outcome = drain(reader);
             assert!(outcome.error.is_none());
@@ -559,6 +570,258 @@ fn missing_file_is_an_io_error_naming_it() {
         .unwrap();
     assert!(matches!(err, CaptureError::Io { .. }));
     assert!(err.to_string().starts_with("no/such/capture.pcap: "));
+}
+
+// ---------------------------------------------------------------- reading as the bytes arrive
+
+/// Captures that take every path of the reader: both formats and byte
+/// orders, several sections and interfaces, skipped blocks, a packet that
+/// grows the buffer, and damage at the end.
+fn varied_captures() -> Vec<Vec<u8>> {
+    let big: Vec<u8> = (0..300 * 1024).map(|i| (i % 251) as u8).collect();
+    let ng = NgFile::new(false)
+        .block(4, &[0; 4])
+        .idb(1, 0, &[(9, &[9])])
+        .idb(101, 0, &[])
+        .epb(1, 5, b"one", 3)
+        .spb(3, b"two")
+        .block(0x1234_5678, b"who knows")
+        .section(true)
+        .idb(113, 0, &[])
+        .obsolete_pb(0, 7, b"three")
+        .epb(0, 8, &big, big.len() as u32)
+        .epb(0, 9, b"after", 5)
+        .bytes();
+    let mut cut_pcap = sample_pcap(true, PcapFile::NANO);
+    cut_pcap.truncate(cut_pcap.len() - 3);
+    let mut bad_trailer = sample_pcapng(true);
+    let last = bad_trailer.len() - 1;
+    bad_trailer[last] ^= 4;
+    vec![
+        sample_pcap(false, PcapFile::MICRO),
+        PcapFile::new(false, PcapFile::NANO, 1, 1 << 20)
+            .record(1, 0, b"small", 5)
+            .record(2, 0, &big, big.len() as u32)
+            .record(3, 0, b"after", 5)
+            .bytes(),
+        ng,
+        cut_pcap,
+        bad_trailer,
+    ]
+}
+
+/// What a whole read produced, comparable across ways of reading.
+fn result_of(outcome: Outcome) -> (Vec<Packet>, Option<String>, ReadStats, u64) {
+    (
+        outcome.packets,
+        outcome.error.map(|e| e.to_string()),
+        outcome.reader.stats().clone(),
+        outcome.reader.position(),
+    )
+}
+
+#[test]
+fn pieces_of_any_size_give_the_same_packets() {
+    for plain in varied_captures() {
+        let expected = result_of(read(plain.clone()));
+        assert!(!expected.0.is_empty());
+        for bytes in [plain.clone(), gzip(&plain)] {
+            for size in [1, 2, 3, 7, 16, 1000, 1 << 16] {
+                let reader =
+                    CaptureReader::from_reader("test.cap", Pieces::reader(bytes.clone(), size))
+                        .unwrap();
+                assert_eq!(result_of(drain(reader)), expected, "pieces of {size}");
+            }
+        }
+    }
+}
+
+/// A live pipe whose writer is the test: reads take the chunks sent so far.
+/// Reading when nothing more was sent panics: a real pipe would wait there
+/// for the next packet, holding back the one already complete (a reader
+/// that remembered a read error for later would otherwise not be caught).
+struct LivePipe {
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    pending: Cursor<Vec<u8>>,
+}
+
+impl LivePipe {
+    /// The pipe, and its writing end taking the bytes in chunks of `chunk`.
+    fn open(chunk: usize) -> (Box<dyn Read + Send>, impl Fn(&[u8])) {
+        let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        let pipe = LivePipe {
+            chunks: rx,
+            pending: Cursor::new(Vec::new()),
+        };
+        let write = move |bytes: &[u8]| {
+            for piece in bytes.chunks(chunk) {
+                tx.send(piece.to_vec()).unwrap();
+            }
+        };
+        (Box::new(pipe), write)
+    }
+}
+
+impl Read for LivePipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pending.position() == self.pending.get_ref().len() as u64 {
+            match self.chunks.try_recv() {
+                Ok(chunk) => self.pending = Cursor::new(chunk),
+                Err(std::sync::mpsc::TryRecvError::Empty) => {
+                    panic!("read again before the packet in hand was returned")
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(0),
+            }
+        }
+        self.pending.read(buf)
+    }
+}
+
+#[test]
+fn each_packet_comes_as_soon_as_its_bytes_are_there() {
+    let pcap_first = 24 + 16 + 5;
+    let ng_first = NgFile::new(true)
+        .idb(1, 0, &[])
+        .epb(0, 1_700_000_000_000_001, b"abc", 3)
+        .bytes()
+        .len();
+    let cases = [
+        (sample_pcap(false, PcapFile::MICRO), pcap_first),
+        (sample_pcapng(true), ng_first),
+    ];
+    for (bytes, first_end) in cases {
+        let expected = read_clean(bytes.clone());
+        for chunk in [1, 7, first_end] {
+            let (pipe, write) = LivePipe::open(chunk);
+            write(&bytes[..first_end]);
+            let mut reader = CaptureReader::from_reader("-", pipe).unwrap();
+            let first = reader.next_packet().unwrap().expect("the first packet");
+            assert_eq!(first.data, expected[0].data, "chunks of {chunk}");
+            assert_eq!(reader.position(), first_end as u64);
+            // The second packet, in pieces if `chunk` says so.
+            write(&bytes[first_end..]);
+            let second = reader.next_packet().unwrap().expect("the second packet");
+            assert_eq!(second.data, expected[1].data, "chunks of {chunk}");
+            drop(write);
+            assert!(reader.next_packet().unwrap().is_none());
+        }
+    }
+}
+
+/// Gives `bytes`, then fails every read with `error`'s kind and text; an
+/// `Interrupted` before each read on the way, which must be retried.
+struct FailAfter {
+    bytes: Cursor<Vec<u8>>,
+    error: (std::io::ErrorKind, &'static str),
+    interrupt: bool,
+}
+
+impl FailAfter {
+    fn reader(bytes: &[u8], kind: std::io::ErrorKind, text: &'static str) -> Box<dyn Read + Send> {
+        Box::new(FailAfter {
+            bytes: Cursor::new(bytes.to_vec()),
+            error: (kind, text),
+            interrupt: false,
+        })
+    }
+}
+
+impl Read for FailAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.interrupt = !self.interrupt;
+        if self.interrupt {
+            return Err(std::io::ErrorKind::Interrupted.into());
+        }
+        match self.bytes.read(buf)? {
+            0 => Err(std::io::Error::new(self.error.0, self.error.1)),
+            n => Ok(n),
+        }
+    }
+}
+
+#[test]
+fn read_errors_come_out_typed_and_named_after_earlier_packets() {
+    let bytes = sample_pcap(false, PcapFile::MICRO);
+    let first_end = 24 + 16 + 5;
+    let fails = || {
+        FailAfter::reader(
+            &bytes[..first_end + 3],
+            std::io::ErrorKind::Other,
+            "disk on fire",
+        )
+    };
+
+    let mut reader = CaptureReader::from_reader("test.cap", fails()).unwrap();
+    assert_eq!(reader.next_packet().unwrap().unwrap().data, b"first");
+    let err = reader.next_packet().expect_err("the read error");
+    match &err {
+        CaptureError::Io { file, source } => {
+            assert_eq!(file, "test.cap");
+            assert_eq!(source.to_string(), "disk on fire");
+        }
+        other => panic!("expected Io, got {other:?}"),
+    }
+    assert_eq!(err.to_string(), "test.cap: disk on fire");
+    // The record that could not be read starts where reading stopped.
+    assert_eq!(reader.position(), first_end as u64);
+    assert!(reader.next_packet().unwrap().is_none());
+
+    let mut reader = CaptureReader::from_reader("test.cap", fails()).unwrap();
+    assert!(reader.advance().unwrap());
+    let err = reader.advance().expect_err("the read error");
+    assert!(matches!(err, CaptureError::Io { .. }), "{err:?}");
+    assert!(!reader.advance().unwrap());
+
+    // Under gzip, a stream cut short is truncation of the record it cut.
+    let compressed = gzip(&bytes);
+    let cut = FailAfter::reader(&compressed, std::io::ErrorKind::UnexpectedEof, "cut");
+    let outcome = drain(CaptureReader::from_reader("test.cap", cut).unwrap());
+    assert_eq!(outcome.packets.len(), 2);
+    let err = outcome.error.expect("truncation");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "test.cap: truncated at byte {}: the gzip stream ends early (cut)",
+            bytes.len()
+        )
+    );
+}
+
+/// Shares the size of every read asked for.
+struct Recording {
+    bytes: Cursor<Vec<u8>>,
+    asked: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.asked.lock().unwrap().push(buf.len());
+        self.bytes.read(buf)
+    }
+}
+
+#[test]
+fn files_are_read_in_large_blocks() {
+    let mut file = PcapFile::new(false, PcapFile::MICRO, 1, 65535);
+    for i in 0..4000u32 {
+        file = file.record(i, 0, &[i as u8; 1000], 1000);
+    }
+    let bytes = file.bytes();
+    let asked = std::sync::Arc::default();
+    let source = Recording {
+        bytes: Cursor::new(bytes.clone()),
+        asked: std::sync::Arc::clone(&asked),
+    };
+    let outcome = drain(CaptureReader::from_reader("test.cap", Box::new(source)).unwrap());
+    assert_eq!(outcome.packets.len(), 4000);
+    let asked = asked.lock().unwrap();
+    // Past the few small reads that sniff the format, each read asks for
+    // the whole buffer less the start of the record it completes.
+    let large = asked.iter().filter(|&&n| n > 250 * 1024).count();
+    assert!(
+        large >= bytes.len() / (256 * 1024) && asked.len() - large <= 4,
+        "{asked:?}"
+    );
 }
 
 // ---------------------------------------------------------------- buffer growth
