@@ -14,6 +14,18 @@ pub fn push_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// `bytes` as lowercase hex pairs separated by spaces (`48 54 54 50`).
+pub fn spaced_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 3);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        push_hex(&mut s, &[*b]);
+    }
+    s
+}
+
 /// `bytes` as lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
@@ -56,7 +68,8 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     }
 }
 
-fn push_escaped_byte(out: &mut String, b: u8) {
+/// Appends `\xNN` for byte `b`.
+pub fn push_escaped_byte(out: &mut String, b: u8) {
     out.push_str("\\x");
     push_hex(out, &[b]);
 }
@@ -76,12 +89,7 @@ pub fn excerpt(data: &[u8]) -> String {
         }
     }
     s.push_str("\" (");
-    for (i, c) in b.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        push_hex(&mut s, &[*c]);
-    }
+    s.push_str(&spaced_hex(b));
     s.push(')');
     s
 }

@@ -24,11 +24,14 @@ struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made, for tests that count them rather than bytes.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(l) };
         if !p.is_null() {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
             let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
             PEAK.fetch_max(now, Ordering::Relaxed);
         }
@@ -435,4 +438,52 @@ fn frames_held_for_the_masking_verdict_are_bounded() {
     assert_eq!(seen.frames, u64::from(n) * 64);
     eprintln!("{n} connections holding frames: peak {peak} bytes");
     assert!(peak < 128 << 20, "peak {peak} bytes");
+}
+
+/// Allocations made while the whole pipeline, JSON Lines writer included,
+/// reads one connection of `frames` client frames and as many echoes.
+fn allocations_for(frames: usize) -> usize {
+    use wscap::report::{JsonlWriter, PayloadMode};
+    let mut c = upgraded("10.0.0.1:40000", "10.0.0.2:80");
+    for i in 0..frames {
+        let text = format!("message number {i}");
+        let mut f = vec![0x81, 0x80 | text.len() as u8, 1, 2, 3, 4];
+        f.extend(
+            text.bytes()
+                .enumerate()
+                .map(|(j, b)| b ^ [1, 2, 3, 4][j % 4]),
+        );
+        c.send(Side::Client, &f);
+        let mut echo = vec![0x81, text.len() as u8];
+        echo.extend_from_slice(text.as_bytes());
+        c.send(Side::Server, &echo);
+    }
+    let capture = pcap_bytes(1, &c.into_packets());
+    let reader = CaptureReader::from_reader("mem", Box::new(Cursor::new(capture)));
+    let sources = Sources {
+        files: vec!["mem".into()],
+        readers: reader.into_iter().collect(),
+        ..Sources::default()
+    };
+    let sink = JsonlWriter::new(std::io::sink(), PayloadMode::Text);
+    let before = ALLOCS.load(Ordering::Relaxed);
+    let (outcome, _) =
+        pipeline::run_sources(sources, &Options::default(), sink, &mut |_| {}).unwrap();
+    assert_eq!(outcome.summary.frames, 2 * frames as u64);
+    ALLOCS.load(Ordering::Relaxed) - before
+}
+
+/// The default path allocates nothing per frame: reading, reassembly,
+/// decoding, validation, the preview and the JSON Lines record reuse their
+/// buffers, so five times the frames cost no more allocations.
+#[test]
+fn no_allocation_per_frame() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let few = allocations_for(400);
+    let many = allocations_for(2000);
+    eprintln!("allocations: {few} for 800 frames, {many} for 4000");
+    assert!(
+        many <= few + 16,
+        "{few} allocations for 800 frames, {many} for 4000"
+    );
 }

@@ -100,7 +100,6 @@ fn describe_start(header: &[u8], compressed: bool) -> String {
         return format!("nothing: the input is empty{after}");
     }
     let shown = &header[..header.len().min(8)];
-    let hex: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
     let text: String = shown
         .iter()
         .map(|&b| {
@@ -111,7 +110,7 @@ fn describe_start(header: &[u8], compressed: bool) -> String {
             }
         })
         .collect();
-    format!("{} {text:?}{after}", hex.join(" "))
+    format!("{} {text:?}{after}", crate::text::spaced_hex(shown))
 }
 
 /// Maps a read error at `offset` (the block being read) to a fault. A gzip

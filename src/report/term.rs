@@ -133,7 +133,7 @@ pub fn printable(s: &str) -> String {
         match c {
             ' '..='~' | '→' | '←' | '…' | '·' | '↳' => out.push(c),
             '\t' => out.push(' '),
-            c if (c as u32) < 0x100 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x100 => crate::text::push_escaped_byte(&mut out, c as u8),
             c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
         }
     }
