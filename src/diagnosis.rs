@@ -3,9 +3,12 @@
 //!
 //! Each rule names a cause users meet behind "Invalid frame header",
 //! "MASK must be set", "Max payload size exceeded" or a failed handshake.
-//! A rule looks only at the connection record (plain data), so it can be
-//! tested alone and the same diagnosis comes out of any capture showing the
-//! same thing. Cause identifiers are stable like finding codes.
+//! A rule looks only at plain data (the connection record, and the
+//! evidence the analysis kept: the first frame showing each code, and
+//! whether the server answered with TLS), and decides on finding codes and
+//! typed fields, never on the wording of a detail; so it can be tested alone
+//! and the same diagnosis comes out of any capture showing the same thing.
+//! Cause identifiers are stable like finding codes.
 
 use crate::finding::{Code, Severity};
 use crate::record::{Cause, ConnectionRecord, Diagnosis};
