@@ -91,6 +91,12 @@ impl DirFrames {
         }
     }
 
+    /// Still searching for where frames start: frames it finds later may
+    /// begin before ones the other direction already gave.
+    pub fn searching(&self) -> bool {
+        self.dec.is_lost()
+    }
+
     pub fn push(&mut self, data: &[u8], packet: u64, ts: Timestamp, out: &mut impl FrameOut) {
         let frame = &mut self.frame;
         self.dec

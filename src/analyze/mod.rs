@@ -93,14 +93,30 @@ impl<S: Sink> Output<S> {
         }
     }
 
-    /// A frame record goes out: counted here and on its connection.
-    fn frame(&mut self, acc: &mut ConnAcc, rec: &FrameRecord) {
+    /// A frame record goes out: counted here and on its connection, and
+    /// written now unless the connection holds its records back.
+    fn frame(&mut self, acc: &mut ConnAcc, deferred: &mut Deferred, rec: &FrameRecord) {
         self.totals.frames += 1;
         acc.frame_written(rec);
         for f in &rec.findings {
             self.totals.count(f.code, f.severity, 1);
         }
-        self.emit(Record::Frame(rec));
+        match deferred {
+            Some(held) => held.push(rec.clone()),
+            None => self.emit(Record::Frame(rec)),
+        }
+    }
+
+    /// Writes the held frame records in the order of their packets (those
+    /// of one packet in the order they were found).
+    fn write_deferred(&mut self, deferred: &mut Deferred) {
+        let Some(mut held) = deferred.take() else {
+            return;
+        };
+        held.sort_by_key(|f| f.packet);
+        for f in &held {
+            self.emit(Record::Frame(f));
+        }
     }
 }
 
@@ -111,10 +127,21 @@ pub struct Analyzer<S: Sink> {
     held: HeldBudget,
 }
 
+/// Frame records a connection holds back to write in capture order.
+type Deferred = Option<Vec<FrameRecord>>;
+
+/// Frame records held back for capture order, at most: beyond, they are
+/// written as they are.
+const MAX_DEFERRED: usize = 256;
+
 /// One connection's state.
 pub struct ConnState {
     upgrade: Upgrade,
     frames: [Option<Box<DirFrames>>; 2],
+    /// While a connection recognised without a handshake still searches for
+    /// frames in a direction, its records are held back: frames found later
+    /// there may begin before ones already found in the other direction.
+    deferred: Deferred,
     /// Created when a frame is first held: most connections never do.
     masking: Masking,
     acc: Box<ConnAcc>,
@@ -168,6 +195,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         ConnState {
             upgrade: Upgrade::new(meta, &self.opts.ports),
             frames: [None, None],
+            deferred: None,
             masking: Masking::default(),
             acc: Box::default(),
         }
@@ -195,12 +223,15 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         st.acc.ending = Some(reason);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             if let Some(f) = st.frames[d.index()].as_mut() {
-                f.finish(&mut self.frame_out(&mut st.acc, &mut st.masking));
+                let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
+                f.finish(&mut out);
             }
         }
         let (out, held) = (&mut self.out, &mut self.held);
-        let acc = &mut st.acc;
-        st.masking.finish(held, &mut |r| out.frame(acc, r));
+        let (acc, deferred) = (&mut st.acc, &mut st.deferred);
+        st.masking
+            .finish(held, &mut |r| out.frame(acc, deferred, r));
+        self.out.write_deferred(&mut st.deferred);
         st.upgrade.tls_unanswered(meta, reason, &mut st.acc);
         let mut rec = st
             .acc
@@ -215,10 +246,12 @@ impl<S: Sink> Analyzer<S> {
         &'a mut self,
         acc: &'a mut ConnAcc,
         masking: &'a mut Masking,
+        deferred: &'a mut Deferred,
     ) -> ConnOut<'a, S> {
         ConnOut {
             acc,
             masking,
+            deferred,
             out: &mut self.out,
             held: &mut self.held,
         }
@@ -283,24 +316,43 @@ impl<S: Sink> Analyzer<S> {
         }
     }
 
-    /// A connection recognised without a handshake: its kept bytes, in
-    /// each direction, are its first frames.
+    /// A connection recognised without a handshake: its kept bytes are its
+    /// first frames, replayed in capture order across both directions (so
+    /// the frame records come out as the packets did).
     fn replay_kept(&mut self, st: &mut ConnState, meta: &ConnMeta) {
-        let kept = st.upgrade.take_kept();
-        for (d, sn) in [Dir::ClientToServer, Dir::ServerToClient]
-            .into_iter()
-            .zip(kept)
-        {
-            let Some(sn) = sn else { continue };
-            for (offset, data, packet, ts) in sn.runs_from(0) {
+        let [c2s, s2c] = st.upgrade.take_kept();
+        let mut all: Vec<(Dir, Chunk<'_>)> = Vec::new();
+        for (d, kept) in [(Dir::ClientToServer, &c2s), (Dir::ServerToClient, &s2c)] {
+            let runs = kept.iter().flat_map(|k| k.runs_from(0));
+            all.extend(runs.map(|(offset, data, packet, ts)| {
                 let chunk = Chunk {
                     offset,
                     data,
                     packet,
                     ts,
                 };
-                self.data(st, meta, d, chunk);
-            }
+                (d, chunk)
+            }));
+        }
+        // Each packet is one direction's: the order is total. Frames found
+        // in one direction can still complete before earlier ones of the
+        // other (a lost decoder confirms a frame by the next header), so
+        // their records are written sorted.
+        all.sort_by_key(|(_, chunk)| chunk.packet);
+        st.deferred = Some(Vec::new());
+        for (d, chunk) in all {
+            self.data(st, meta, d, chunk);
+        }
+        self.settle_deferred(st);
+    }
+
+    /// Writes a connection's held-back frame records once no direction is
+    /// searching for frames any more (or too many are held).
+    fn settle_deferred(&mut self, st: &mut ConnState) {
+        let Some(held) = &st.deferred else { return };
+        let searching = st.frames.iter().flatten().any(|f| f.searching());
+        if !searching || held.len() > MAX_DEFERRED {
+            self.out.write_deferred(&mut st.deferred);
         }
     }
 
@@ -310,18 +362,20 @@ impl<S: Sink> Analyzer<S> {
             return;
         }
         if let Some(f) = st.frames[d.index()].as_mut() {
-            let mut out = self.frame_out(&mut st.acc, &mut st.masking);
+            let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
             f.push(chunk.data, chunk.packet, chunk.ts, &mut out);
         }
+        self.settle_deferred(st);
     }
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
         if st.upgrade.in_frames(d) {
             if let Some(f) = st.frames[d.index()].as_mut() {
-                f.gap(gap, &mut self.frame_out(&mut st.acc, &mut st.masking));
+                let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
+                f.gap(gap, &mut out);
             }
-            return;
+            return self.settle_deferred(st);
         }
         if let GapStep::FramesLost { offset } = st.upgrade.gap(d, &gap) {
             self.start_frames(st, meta, d, offset, false);
@@ -354,6 +408,7 @@ fn rest(chunk: Chunk<'_>, at: usize) -> Chunk<'_> {
 struct ConnOut<'a, S> {
     acc: &'a mut ConnAcc,
     masking: &'a mut Masking,
+    deferred: &'a mut Deferred,
     out: &'a mut Output<S>,
     held: &'a mut HeldBudget,
 }
@@ -380,8 +435,8 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn frame_done(&mut self, rec: &mut FrameRecord) {
-        let (out, acc) = (&mut *self.out, &mut *self.acc);
+        let (out, acc, deferred) = (&mut *self.out, &mut *self.acc, &mut *self.deferred);
         self.masking
-            .frame(rec, self.held, &mut |r| out.frame(acc, r));
+            .frame(rec, self.held, &mut |r| out.frame(acc, deferred, r));
     }
 }

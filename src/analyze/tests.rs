@@ -389,3 +389,30 @@ fn connection_findings_are_capped_per_code() {
     assert_eq!(conn.findings_by_code.get(Code::Resynchronized), 20);
     assert_eq!(totals.findings_by_severity.get(Severity::Info), 20);
 }
+
+/// Upgrade: a connection recognised without a handshake (from a run of
+/// masked client frames) writes its frames in capture order, though the
+/// server's decoder only confirms a frame at the next header.
+#[test]
+fn recognised_frames_come_out_in_capture_order() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.meta.syn_seen = false;
+    c.send(S, &frame(1, b"server first", None));
+    let run = [
+        frame(1, b"one", M),
+        frame(1, b"two", M),
+        frame(1, b"three", M),
+    ]
+    .concat();
+    c.send(C, &run);
+    c.send(S, &frame(1, b"server second", None));
+    c.send(C, &frame(1, b"four", M));
+    c.send(S, &frame(1, b"server third", None));
+    c.close(CloseReason::EndOfCapture);
+    let out = a.into_sink();
+    let packets: Vec<u64> = out.frames.iter().map(|f| f.packet).collect();
+    assert_eq!(out.conns[0].detected_by, Some(Detection::Heuristic));
+    assert!(packets.len() >= 6, "{packets:?}");
+    assert!(packets.is_sorted(), "{packets:?}");
+}

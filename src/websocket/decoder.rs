@@ -188,6 +188,12 @@ impl FrameDecoder {
         self.state == State::Header && self.hdr_have == 0
     }
 
+    /// Searching for frames after a loss of sync (or before the first
+    /// frame of a stream joined mid-way).
+    pub fn is_lost(&self) -> bool {
+        self.state == State::Lost
+    }
+
     /// Feeds bytes that follow the previous input.
     pub fn push(
         &mut self,
