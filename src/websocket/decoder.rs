@@ -225,7 +225,10 @@ impl FrameDecoder {
             // Fast path: the header (and, for a suspicious one, enough bytes
             // to judge it) is in this chunk.
             if let Parsed::Complete(h) = frame::parse(data) {
-                match resync::judge(data, &h, self.expect, false) {
+                // Judged on what the buffered path would see, so that how
+                // the stream was split into chunks changes nothing.
+                let seen = &data[..data.len().min(PEEK)];
+                match resync::judge(seen, &h, self.expect, false) {
                     Verdict::Frame => {
                         let n = usize::from(h.header_len);
                         self.offset += n as u64;
@@ -265,7 +268,16 @@ impl FrameDecoder {
         }
         match frame::parse(&self.hdr[..hl]) {
             Parsed::Complete(h) if resync::suspicious(&h, self.expect) => {
-                (PEEK as u64).min((hl as u64).saturating_add(h.payload_len)) as usize
+                // Enough to read HTTP or TLS text, and for a header that
+                // looks like garbage, the next header too (RFC 6455 5.2:
+                // the frames must chain).
+                let next = if resync::needs_chain(&h, self.expect) {
+                    14
+                } else {
+                    0
+                };
+                let total = (hl as u64).saturating_add(h.payload_len);
+                (PEEK as u64).min(total.saturating_add(next)) as usize
             }
             _ => hl,
         }

@@ -125,6 +125,13 @@ pub(super) fn suspicious(h: &FrameHeader, expect: Expect) -> bool {
     !Violations::of(h, expect).none()
 }
 
+/// Whether a header breaks rules enough that [`judge`] must see the next
+/// header (up to 14 bytes after the frame, within [`PEEK`]) to call it a
+/// frame.
+pub(super) fn needs_chain(h: &FrameHeader, expect: Expect) -> bool {
+    Violations::of(h, expect).strong >= 2
+}
+
 /// What the bytes at a frame boundary are.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Verdict {
@@ -136,9 +143,12 @@ pub(super) enum Verdict {
 
 /// Judges the bytes at a frame boundary (`bytes` starts with header `h`).
 /// A header that breaks no rule is a frame. Otherwise the first bytes decide:
-/// HTTP or TLS text is foreign, two strong broken rules are garbage,
-/// anything else is a frame from a peer with a bug. `complete`: no more
-/// bytes will come.
+/// HTTP or TLS text is foreign. A header breaking two strong rules at once
+/// (what random bytes look like) is a frame only if the frame it implies
+/// chains: it ends exactly where the bytes end, or where another plausible
+/// header starts; else garbage. Anything else is a frame from a peer with a
+/// bug (RFC 6455 5.2: the receiver sees a frame and fails it). `complete`:
+/// no more bytes will come.
 pub(super) fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdict {
     let v = Violations::of(h, expect);
     if v.none() {
@@ -149,13 +159,34 @@ pub(super) fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: boo
         return Verdict::NeedMore;
     }
     if looks_like_http(bytes) {
-        Verdict::Foreign(ForeignKind::Http)
-    } else if looks_like_tls(bytes) {
-        Verdict::Foreign(ForeignKind::Tls)
-    } else if v.strong >= 2 {
-        Verdict::Foreign(ForeignKind::Unknown)
-    } else {
-        Verdict::Frame
+        return Verdict::Foreign(ForeignKind::Http);
+    }
+    if looks_like_tls(bytes) {
+        return Verdict::Foreign(ForeignKind::Tls);
+    }
+    if v.strong < 2 {
+        return Verdict::Frame;
+    }
+    match chains(bytes, total, expect, complete) {
+        Some(true) => Verdict::Frame,
+        Some(false) => Verdict::Foreign(ForeignKind::Unknown),
+        None if !complete && bytes.len() < PEEK => Verdict::NeedMore,
+        None => Verdict::Foreign(ForeignKind::Unknown),
+    }
+}
+
+/// Whether the frame of `total` bytes at the start of `bytes` is followed
+/// by a plausible header (or by the end of the stream); `None` when the
+/// bytes do not reach far enough to tell.
+fn chains(bytes: &[u8], total: u64, expect: Expect, complete: bool) -> Option<bool> {
+    let rest = bytes.get(usize::try_from(total).ok()?..)?;
+    if rest.is_empty() {
+        return complete.then_some(true);
+    }
+    match candidate(rest, expect) {
+        Candidate::Frame(_) => Some(true),
+        Candidate::No => Some(false),
+        Candidate::NeedMore => complete.then_some(false),
     }
 }
 

@@ -24,7 +24,47 @@ def log(*args):
 
 # ---------------------------------------------------------------- server
 
+async def stream_ticks(ws, count, interval, size):
+    """Send `count` text frames of `size` bytes, one every `interval` s."""
+    try:
+        for i in range(count):
+            msg = f"tick {i:03d} "
+            await ws.send(msg + "s" * max(0, size - len(msg)))
+            await asyncio.sleep(interval)
+        log(f"server: sent all {count} ticks")
+    except ConnectionClosed as exc:
+        log(f"server: stopped sending after tick {i - 1}: {exc}")
+
+
 async def echo(ws):
+    path = ws.request.path
+    # Special paths (issue-9 captures); every other path is a plain echo.
+    if path.startswith("/fail"):
+        # The application fails after the first message: websockets closes 1011.
+        msg = await ws.recv()
+        log("server: /fail got", repr(msg)[:60], "- raising")
+        raise RuntimeError("application failed while handling the message")
+    if path.startswith("/policy"):
+        # Token check in the handler: a bad token is closed with 1008.
+        token = path.partition("token=")[2]
+        msg = await ws.recv()
+        log("server: /policy got", repr(msg)[:60], "token", repr(token))
+        if token != "good-token":
+            await ws.close(1008, "invalid token")
+            log("server: closed 1008")
+            return
+    if path.startswith("/stream"):
+        # Streams text frames server->client while still reading.
+        sender = asyncio.create_task(stream_ticks(ws, 40, 0.002, 100))
+        try:
+            async for msg in ws:
+                log("server: /stream got", repr(msg)[:60])
+        except ConnectionClosed as exc:
+            log("server: connection closed:", exc)
+        else:
+            log("server: closed by peer", ws.close_code, repr(ws.close_reason))
+        await sender
+        return
     try:
         async for msg in ws:
             await ws.send(msg)
@@ -149,6 +189,31 @@ async def sc_large(args):
     log("client: closed", ws.close_code)
 
 
+async def sc_sizes(args):
+    """Assorted sizes both ways (snap96/snap64/snap200 captures)."""
+    async with connect(uri(args), **connect_kw(args)) as ws:
+        await roundtrip(ws, "five!", "text-5")
+        await roundtrip(ws, "t" * 200, "text-200")
+        await roundtrip(ws, blob(5000, 10), "binary-5000")
+        await roundtrip(ws, blob(70000, 11), "binary-70000")
+        await ws.close(1000, "sizes done")
+    log("client: closed", ws.close_code)
+
+
+async def sc_expect_close(args):
+    """Send one message and report how the server closes (server-1011,
+    server-1008): scenario fail -> /fail, policy -> /policy?token=bad-token."""
+    target = uri(args) + ("?token=bad-token" if args.scenario == "policy" else "")
+    async with connect(target, **connect_kw(args)) as ws:
+        await ws.send(f"hello from the {args.scenario} client")
+        try:
+            reply = await asyncio.wait_for(ws.recv(), 5)
+            log("client: unexpected reply", repr(reply)[:80])
+        except ConnectionClosed as exc:
+            log("client: connection closed:", exc)
+    log("client: closed", ws.close_code, repr(ws.close_reason))
+
+
 async def sc_slow(args):
     """Like short, but holds the connection open for a while (overlap test)."""
     async with connect(uri(args), **connect_kw(args)) as ws:
@@ -218,6 +283,9 @@ SCENARIOS = {
     "slow": sc_slow,
     "gap": sc_gap,
     "idle": sc_idle,
+    "sizes": sc_sizes,
+    "fail": sc_expect_close,
+    "policy": sc_expect_close,
 }
 
 

@@ -149,8 +149,8 @@ class RawClient:
     def send(self, data):
         self.sock.sendall(data)
 
-    def handshake(self, key=KEY, version="13", extensions=None, extra=""):
-        req = (f"GET /{self.args.scenario} HTTP/1.1\r\n"
+    def handshake(self, key=KEY, version="13", extensions=None, extra="", path=None):
+        req = (f"GET {path or '/' + self.args.scenario} HTTP/1.1\r\n"
                f"Host: {self.args.host}:{self.args.port}\r\n"
                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: {version}\r\n")
@@ -174,6 +174,21 @@ class RawClient:
         log("server answered:", repr(head.decode(errors="replace")))
         self.leftover = rest
         return head.split(b"\r\n", 1)[0].decode(errors="replace")
+
+    def recv_frames(self, n):
+        """Read until n complete frames have arrived (after the upgrade)."""
+        buf = getattr(self, "leftover", b"")
+        got, _ = parse_frames(buf)
+        while len(got) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            got, _ = parse_frames(buf)
+        self.leftover = b""
+        for f in got:
+            log("server sent", describe(f))
+        return got
 
     def upgrade(self, **kw):
         status = self.handshake(**kw)
@@ -368,6 +383,29 @@ def c_incomplete_frame_at_end(c):
     time.sleep(10)  # the capture is stopped during this sleep
 
 
+def c_rsv_all_on_ping(c):
+    c.upgrade()
+    # Ping with RSV1, RSV2 and RSV3 all set (first byte 0xf9).
+    c.send(frame(PING, b"rsv 1+2+3", rsv=7))
+
+
+def c_unmasked_in_flight(c):
+    # The server (pypeer.py, path /stream) sends a 100-byte text frame every
+    # 2 ms; after the first three have arrived, one unmasked text frame goes
+    # the other way while the server is still sending.
+    c.upgrade(path="/stream")
+    c.recv_frames(3)
+    c.send(frame(TEXT, b"unmasked while you stream", mask=False))
+    log("sent the unmasked text frame")
+
+
+def c_empty_close(c):
+    c.upgrade()
+    c.send(frame(TEXT, b"one message, then an empty close"))
+    c.recv_frames(1)
+    c.send(frame(CLOSE, b""))  # close frame without status code
+
+
 # ------------------------------------------------------------------ server side
 
 class RawServer:
@@ -493,6 +531,17 @@ def s_http_in_websocket_stream(s):
     body = b"bad request\n"
     s.send(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n"
            b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+
+def s_cut_after_frame(s):
+    # 101, read the client's message, send one text frame and close the TCP
+    # connection at once: FIN right after the frame, no close frame.
+    s.respond()
+    s.read_frames(1)
+    s.send(frame(TEXT, b"last frame, then FIN without a close frame", mask=False))
+    s.sock.close()
+    log("closed the TCP connection right after the frame")
+    s.finish = s.lsock.close
 
 
 CLIENT = {k[2:]: v for k, v in globals().items() if k.startswith("c_")}

@@ -293,9 +293,23 @@ fn tls_record_after_upgrade_is_foreign() {
 
 #[test]
 fn garbage_is_foreign_but_a_single_violation_is_a_frame() {
-    // 0x7B: reserved opcode 0xB with RSV1+RSV2+RSV3: garbage.
-    let (evs, _) = run(Expect::SERVER, &[(b"\x7b\x05hello", 1)], &[]);
+    // 0x7B: reserved opcode 0xB with RSV1+RSV2+RSV3, and what follows the
+    // frame it implies is no header: garbage.
+    let (evs, _) = run(Expect::SERVER, &[(b"\x7b\x05hello\xf7\xf7\xf7", 1)], &[]);
     assert_eq!(evs[0], Ev::Foreign(0, ForeignKind::Unknown));
+    // A ping with all three RSV bits set (two strong violations) followed
+    // by a close frame: the frames chain, so it is a frame the receiver
+    // fails, not foreign bytes.
+    let (evs, _) = run(Expect::SERVER, &[(b"\xf9\x02hi\x88\x02\x03\xea", 1)], &[]);
+    assert!(matches!(evs[0], Ev::F(..)), "{evs:?}");
+    assert!(!evs.iter().any(|e| matches!(e, Ev::Foreign(..))), "{evs:?}");
+    // However the bytes are split.
+    let both: &[u8] = b"\xf9\x02hi\x88\x02\x03\xea";
+    for cut in 1..both.len() {
+        let (split, _) = run(Expect::SERVER, &[(&both[..cut], 1), (&both[cut..], 2)], &[]);
+        let kinds = |e: &[Ev]| e.iter().map(|e| matches!(e, Ev::F(..))).collect::<Vec<_>>();
+        assert_eq!(kinds(&split), kinds(&evs), "cut {cut}");
+    }
     // A close frame of 258 bytes in the 64-bit form (two weak violations):
     // still a frame.
     let mut s = vec![0x88, 0x7F, 0, 0, 0, 0, 0, 0, 0x01, 0x02];

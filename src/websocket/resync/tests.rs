@@ -136,11 +136,28 @@ fn judge_tells_foreign_bytes_from_frames_of_buggy_peers() {
         judge(&tls, &header(&tls), Expect::CLIENT, true),
         Verdict::Foreign(ForeignKind::Tls)
     );
-    // Reserved opcode 0xB with RSV1+RSV2+RSV3: garbage.
-    let junk = b"\x7b\x05hello";
+    // Reserved opcode 0xB with RSV1+RSV2+RSV3, followed by no header:
+    // garbage.
+    let junk = b"\x7b\x05hello\xf7\xf7\xf7";
     assert_eq!(
         judge(junk, &header(junk), Expect::SERVER, true),
         Verdict::Foreign(ForeignKind::Unknown)
+    );
+    // The same frame ending exactly with the stream chains: a frame.
+    assert_eq!(
+        judge(&junk[..7], &header(junk), Expect::SERVER, true),
+        Verdict::Frame
+    );
+    // Until the next header shows, it cannot be told.
+    assert_eq!(
+        judge(&junk[..8], &header(junk), Expect::SERVER, false),
+        Verdict::NeedMore
+    );
+    // A ping with RSV1+RSV2+RSV3 followed by a close frame chains.
+    let ping = b"\xf9\x02hi\x88\x02\x03\xea";
+    assert_eq!(
+        judge(ping, &header(ping), Expect::SERVER, false),
+        Verdict::Frame
     );
     // An unmasked client frame breaks one rule: a frame.
     let unmasked = text(2);
