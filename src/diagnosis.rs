@@ -11,7 +11,7 @@
 //! Cause identifiers are stable like finding codes.
 
 use crate::finding::{Code, Severity};
-use crate::record::{Cause, ConnectionRecord, Diagnosis};
+use crate::record::{Cause, ConnectionRecord, Diagnosis, PerDir};
 use crate::tcp::{CloseReason, Dir};
 
 /// The first frame that showed a finding code on a connection: frame
@@ -25,11 +25,21 @@ pub struct FrameEvidence {
     pub detail: String,
 }
 
+/// The first close frame one side sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CloseEvidence {
+    /// Its status code, if the body had one (RFC 6455 5.5.1).
+    pub code: Option<u16>,
+    pub packet: u64,
+}
+
 /// What the analysis knows beyond the connection record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Evidence {
     /// The first frame showing each frame-level finding code.
     pub frames: Vec<FrameEvidence>,
+    /// The first close frame of each side.
+    pub closes: PerDir<Option<CloseEvidence>>,
     /// The server answered the upgrade request with TLS (its
     /// `handshake_rejected` is a TLS placement problem).
     pub server_answered_tls: bool,
@@ -39,7 +49,7 @@ pub struct Evidence {
 struct Conn<'a> {
     rec: &'a ConnectionRecord,
     frames: &'a [FrameEvidence],
-    server_answered_tls: bool,
+    evidence: &'a Evidence,
 }
 
 /// nginx in front of a WebSocket backend, done right.
@@ -130,7 +140,7 @@ pub fn diagnose(rec: &ConnectionRecord, evidence: &Evidence) -> Vec<Diagnosis> {
     let c = Conn {
         rec,
         frames: &evidence.frames,
-        server_answered_tls: evidence.server_answered_tls,
+        evidence,
     };
     let mut out = Vec::new();
     for rule in [
@@ -144,6 +154,8 @@ pub fn diagnose(rec: &ConnectionRecord, evidence: &Evidence) -> Vec<Diagnosis> {
         too_big,
         utf8,
         framing_bug,
+        invalid_client_handshake,
+        closed_with_error_code,
         unclean_close,
         conflicting_retransmission,
         capture_limits,
@@ -206,6 +218,9 @@ fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     }
     let Some(resp) = &rec.response else {
         // Answered with something that is not HTTP (TLS: see tls_misplaced).
+        if !c.evidence.server_answered_tls {
+            not_http_answer(c, out);
+        }
         return;
     };
     let why = match resp.status {
@@ -284,7 +299,7 @@ fn tls_misplaced(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let mut codes = c.present(CODES);
     // A server answering a plaintext upgrade with TLS rejected it for the
     // same reason: TLS where plaintext was expected.
-    let tls_answer = c.server_answered_tls && c.has(Code::HandshakeRejected);
+    let tls_answer = c.evidence.server_answered_tls && c.has(Code::HandshakeRejected);
     if tls_answer {
         codes.push(Code::HandshakeRejected);
     }
@@ -509,69 +524,251 @@ fn framing_bug(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     });
 }
 
+/// Causes about the opening handshake: a connection whose handshake failed
+/// is explained by them alone, however it was then closed.
+const HANDSHAKE_CAUSES: &[Cause] = &[
+    Cause::ProxyNotWebsocketAware,
+    Cause::HandshakeRefused,
+    Cause::HandshakeAnswerBroken,
+    Cause::TlsMisplaced,
+    Cause::InvalidClientHandshake,
+];
+
 fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
-    if !rec.websocket || !rec.close_codes.c2s.is_empty() || !rec.close_codes.s2c.is_empty() {
+    // RFC 6455 5.5.1: a close frame may have no body; it still closes.
+    let closed = c.evidence.closes.c2s.is_some() || c.evidence.closes.s2c.is_some();
+    if !rec.websocket || closed || !matches!(rec.end, CloseReason::Rst | CloseReason::Fin) {
         return;
     }
-    if !matches!(rec.end, CloseReason::Rst | CloseReason::Fin) {
+    if out.iter().any(|d| HANDSHAKE_CAUSES.contains(&d.cause)) {
         return;
     }
     let mut evidence = vec![format!(
         "the TCP connection ended by {} without a close frame either way",
         rec.end.as_str().to_uppercase()
     )];
-    let mut summary =
-        "the connection was cut without a WebSocket close (clients see 1006): a proxy or load balancer timeout, \
-         a crash, or a network device"
-            .to_string();
-    if let Some(last) = rec.last_frame_ts {
-        let idle = rec.last_ts.secs_since(last);
+    let idle = rec.last_frame_ts.map(|last| rec.last_ts.secs_since(last));
+    if let Some(idle) = idle {
         evidence.push(format!(
             "{idle:.1} s passed between the last frame and the end of the connection"
         ));
-        summary = if idle < 1.0 {
-            "the connection was cut right after its last frame, without a WebSocket close (clients see \
-             1006): a peer or proxy closed TCP instead of sending a close frame (a crash, an error path, \
-             an abort)"
-                .to_string()
-        } else {
-            format!(
-                "the connection was cut after {idle:.0} s of silence, without a WebSocket close (clients see \
-                 1006): an idle timeout of about {idle:.0} s on a proxy or load balancer"
-            )
-        };
-        // Common idle timeouts: nginx proxy_read_timeout 60 s, AWS ALB 60 s,
-        // Cloudflare 100 s, AWS NLB 350 s, HAProxy as configured.
-        for (t, who) in [
-            (
-                60.0,
-                "nginx proxy_read_timeout / AWS ALB idle timeout (60 s)",
-            ),
-            (100.0, "Cloudflare (100 s)"),
-            (350.0, "AWS NLB (350 s)"),
-        ] {
-            if (idle - t).abs() < 2.0 {
-                summary = format!(
-                    "the connection was cut after {idle:.0} s of silence: the default idle timeout of {who}"
-                );
-            }
-        }
     }
+    let (summary, fix) = match idle {
+        // Cut right away: nothing waited for a timeout.
+        Some(idle) if idle < 1.0 => cut_at_once(),
+        Some(idle) => cut_after_silence(idle),
+        None => (
+            "the connection was cut without a WebSocket close (clients see 1006): a proxy or load balancer \
+             timeout, a crash, or a network device"
+                .to_string(),
+            timeout_fix(),
+        ),
+    };
     out.push(Diagnosis {
         cause: Cause::ClosedWithoutCloseFrame,
         summary,
         codes: Vec::new(),
         packet: rec.end_packet.or(Some(rec.last_packet)),
         evidence,
+        fix,
+        hop: None,
+    });
+}
+
+/// The advice for a cut after silence: the idle timeouts on the path.
+fn timeout_fix() -> Vec<String> {
+    vec![
+        "send pings more often than the shortest idle timeout on the path".to_string(),
+        "or raise it: nginx `proxy_read_timeout`/`proxy_send_timeout`, HAProxy `timeout tunnel`, Apache \
+         `ProxyWebsocketIdleTimeout`/`ProxyTimeout`, the load balancer's idle timeout"
+            .to_string(),
+    ]
+}
+
+fn cut_at_once() -> (String, Vec<String>) {
+    (
+        "the connection was cut right after its last frame, without a WebSocket close (clients see 1006): a \
+         peer or proxy closed TCP instead of sending a close frame (a crash, an error path, an abort)"
+            .to_string(),
+        vec![
+            "look at the side that sent the first FIN or RST (the packet named) at that time: its logs, a \
+             crash, an error handler that closes the socket; a clean shutdown sends a close frame first"
+                .to_string(),
+        ],
+    )
+}
+
+fn cut_after_silence(idle: f64) -> (String, Vec<String>) {
+    let mut summary = format!(
+        "the connection was cut after {idle:.0} s of silence, without a WebSocket close (clients see 1006): an \
+         idle timeout of about {idle:.0} s on a proxy or load balancer"
+    );
+    // Common idle timeouts: nginx proxy_read_timeout 60 s, AWS ALB 60 s,
+    // Cloudflare 100 s, AWS NLB 350 s, HAProxy as configured.
+    for (t, who) in [
+        (
+            60.0,
+            "nginx proxy_read_timeout / AWS ALB idle timeout (60 s)",
+        ),
+        (100.0, "Cloudflare (100 s)"),
+        (350.0, "AWS NLB (350 s)"),
+    ] {
+        if (idle - t).abs() < 2.0 {
+            summary = format!(
+                "the connection was cut after {idle:.0} s of silence: the default idle timeout of {who}"
+            );
+        }
+    }
+    (summary, timeout_fix())
+}
+
+fn not_http_answer(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[Code] = &[Code::HandshakeRejected];
+    out.push(Diagnosis {
+        cause: Cause::HandshakeRefused,
+        summary: "the server answered the upgrade request with bytes that are not HTTP: something other than an \
+                  HTTP server listens on this port"
+            .to_string(),
+        codes: CODES.to_vec(),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
         fix: vec![
-            "send pings more often than the shortest idle timeout on the path".to_string(),
-            "or raise it: nginx `proxy_read_timeout`/`proxy_send_timeout`, HAProxy `timeout tunnel`, the load \
-             balancer's idle timeout"
+            "check the URL's host and port against what listens there (and what a proxy forwards to)".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+/// RFC 6455 4.1: the client's key and version are checked by the server,
+/// which answers 400 when they are wrong; this one let them through (or the
+/// refusal is diagnosed by `handshake_refused`).
+fn invalid_client_handshake(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[Code] = &[Code::BadWebsocketKey, Code::BadWebsocketVersion];
+    let codes = c.present(CODES);
+    if codes.is_empty() || out.iter().any(|d| d.cause == Cause::HandshakeRefused) {
+        return;
+    }
+    out.push(Diagnosis {
+        cause: Cause::InvalidClientHandshake,
+        summary:
+            "the upgrade request is malformed (Sec-WebSocket-Key not the base64 of 16 bytes, or \
+                  Sec-WebSocket-Version not 13): servers following RFC 6455 refuse it with 400"
+                .to_string(),
+        packet: c.first_packet(&codes),
+        codes,
+        evidence: c.details(CODES),
+        fix: vec![
+            "fix the client (a hand-made handshake, an old library) or the proxy that rewrites \
+             Sec-WebSocket-* headers: the key is 16 random bytes in base64, the version 13"
                 .to_string(),
         ],
         hop: None,
     });
+}
+
+/// RFC 6455 7.4.1 close codes that say the closing side met a failure, with
+/// what they mean and what usually causes them.
+fn close_code_meaning(code: u16) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        1002 => (
+            "protocol error",
+            "it received a frame that breaks RFC 6455 (the frames before the close show which, when the capture has them)",
+        ),
+        1003 => (
+            "unsupported data",
+            "it received a kind of message it does not accept (binary where it takes text only, or the reverse)",
+        ),
+        1007 => (
+            "invalid payload data",
+            "a message's data did not match its type (text that is not UTF-8)",
+        ),
+        1008 => (
+            "policy violation",
+            "a policy of the application: authentication, an Origin check, a rate limit",
+        ),
+        1009 => ("message too big", "a message over its size limit"),
+        1010 => (
+            "mandatory extension",
+            "the client expected an extension the server did not negotiate",
+        ),
+        1011 => (
+            "internal error",
+            "an exception in the application while handling a message: see its log at that time",
+        ),
+        1012 => (
+            "service restart",
+            "the server is restarting: clients should reconnect",
+        ),
+        1013 => (
+            "try again later",
+            "the server is overloaded or rate limiting: clients should back off and reconnect",
+        ),
+        1014 => ("bad gateway", "a proxy or gateway whose upstream failed"),
+        _ => return None,
+    })
+}
+
+/// A side closed with a code saying it met a failure (RFC 6455 7.4.1).
+/// 1007 and 1009 have causes of their own; a 1002 answering an error the
+/// capture shows is explained by that error's cause.
+fn closed_with_error_code(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    let closes = &c.evidence.closes;
+    let first = [
+        (Dir::ClientToServer, closes.c2s),
+        (Dir::ServerToClient, closes.s2c),
+    ]
+    .into_iter()
+    .filter_map(|(d, close)| Some((d, close?, close?.code?)))
+    .filter(|&(_, _, code)| close_code_meaning(code).is_some())
+    .min_by_key(|&(_, close, _)| close.packet);
+    let Some((d, close, code)) = first else {
+        return;
+    };
+    let explained = match code {
+        1007 | 1009 => true,
+        1002 => c.rec.findings_by_severity.contains(Severity::Error),
+        _ => false,
+    };
+    if explained {
+        return;
+    }
+    let (meaning, usually) = close_code_meaning(code).expect("filtered");
+    let who = if d == Dir::ServerToClient {
+        "server"
+    } else {
+        "client"
+    };
+    out.push(Diagnosis {
+        cause: Cause::ClosedWithErrorCode,
+        summary: format!("the {who} closed the connection with {code} ({meaning}): {usually}"),
+        codes: Vec::new(),
+        packet: Some(close.packet),
+        evidence: vec![format!(
+            "the {who}'s close frame (packet {}) carries {code} ({meaning})",
+            close.packet
+        )],
+        fix: vec![close_code_fix(code).to_string()],
+        hop: None,
+    });
+}
+
+fn close_code_fix(code: u16) -> &'static str {
+    match code {
+        1011 => {
+            "read the closing side's application log at the time of the close frame: the handler failed there"
+        }
+        1008 => "check the credentials, Origin and policies the closing side enforces",
+        1012 | 1013 => {
+            "reconnect with backoff; if it persists, look at the server's deployments and load"
+        }
+        1014 => "look at the proxy's upstream (the backend it could not reach or that failed)",
+        1003 => "send the message type the peer accepts",
+        1010 => "let the server negotiate the extension the client requires, or stop requiring it",
+        _ => {
+            "look at what the closing side received just before: its log names the rule it applied"
+        }
+    }
 }
 
 fn conflicting_retransmission(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
@@ -621,3 +818,6 @@ fn capture_limits(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
         hop: None,
     });
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@
 
 use super::Totals;
 use super::upgrade::Upgrade;
-use crate::diagnosis::{self, Evidence, FrameEvidence};
+use crate::diagnosis::{self, CloseEvidence, Evidence, FrameEvidence};
 use crate::finding::{Code, Finding, Severity};
 use crate::record::{
     ConnectionRecord, Counts, DeflateInfo, FrameRecord, NegotiatedInfo, PerDir, Roles, TcpDirInfo,
@@ -128,13 +128,20 @@ impl ConnAcc {
         *total = total.saturating_add(payload_len);
     }
 
-    /// A few close codes tell the story; a peer sending thousands of close
-    /// frames must not grow memory.
-    pub fn close_code(&mut self, d: Dir, code: u16) {
+    /// A close frame from `d`. A few close codes tell the story; a peer
+    /// sending thousands of close frames must not grow memory. The first
+    /// close of each side is kept for the diagnosis, with or without a code.
+    pub fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64) {
         let codes = self.close_codes.get_mut(d);
-        if codes.len() < MAX_FINDINGS_PER_CODE {
+        if let Some(code) = code
+            && codes.len() < MAX_FINDINGS_PER_CODE
+        {
             codes.push(code);
         }
+        self.evidence
+            .closes
+            .get_mut(d)
+            .get_or_insert(CloseEvidence { code, packet });
     }
 
     /// A frame record was written: its findings count on this connection,

@@ -13,7 +13,7 @@ use crate::record::{FrameRecord, MaskKey};
 use crate::tcp::{CloseReason, Dir, Gap, GapReason};
 use crate::time::Timestamp;
 use crate::websocket::validate::{self, Scratch, Validator};
-use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, SyncLoss};
+use crate::websocket::{DecodeEvent, Expect, ForeignKind, FrameDecoder, Opcode, SyncLoss};
 
 /// Where a direction's frames and connection-level findings go.
 pub(super) trait FrameOut {
@@ -23,8 +23,9 @@ pub(super) trait FrameOut {
     fn frame_started(&mut self, d: Dir, payload_len: u64);
     /// A finding about the connection rather than one frame.
     fn finding(&mut self, f: Finding);
-    /// A close frame from `d` carried `code`.
-    fn close_code(&mut self, d: Dir, code: u16);
+    /// A close frame from `d` (in `packet`), with its status code if it
+    /// carried one (RFC 6455 5.5.1: the body is optional).
+    fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64);
     /// What is ending the connection, while it is being closed.
     fn ending(&self) -> Option<CloseReason>;
     /// A frame is complete (or cut short): the record is final.
@@ -264,8 +265,8 @@ impl Assembly {
         r.compressed = facts.compressed;
         r.close_code = facts.close_code;
         r.close_reason = facts.close_reason;
-        if let Some(code) = facts.close_code {
-            out.close_code(r.dir, code);
+        if r.opcode == Opcode::CLOSE {
+            out.close_frame(r.dir, facts.close_code, r.packet);
         }
         r.last_packet = end.last_packet;
         r.payload_missing = end.missing;

@@ -426,8 +426,8 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
         self.acc.add(f);
     }
 
-    fn close_code(&mut self, d: Dir, code: u16) {
-        self.acc.close_code(d, code);
+    fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64) {
+        self.acc.close_frame(d, code, packet);
     }
 
     fn ending(&self) -> Option<CloseReason> {

@@ -233,6 +233,8 @@ causes! {
     BinaryInTextFrame = "binary_in_text_frame",
     FramingViolation = "framing_violation",
     ClosedWithoutCloseFrame = "closed_without_close_frame",
+    InvalidClientHandshake = "invalid_client_handshake",
+    ClosedWithErrorCode = "closed_with_error_code",
     ConflictingRetransmission = "conflicting_retransmission",
     IncompleteCapture = "incomplete_capture",
 }
