@@ -416,3 +416,49 @@ fn recognised_frames_come_out_in_capture_order() {
     assert!(packets.len() >= 6, "{packets:?}");
     assert!(packets.is_sorted(), "{packets:?}");
 }
+
+/// Upgrade: requests before the upgrade on the same connection (keep-alive,
+/// RFC 9112 9.3) are followed with their bodies (a length, a chunked body
+/// cut across packets, a HEAD answer without one), pipelined or not.
+#[test]
+fn upgrade_after_other_requests_on_the_connection() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, b"POST /form HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd");
+    c.send(C, b"HEAD /health HTTP/1.1\r\n\r\n");
+    c.send(S, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    c.send(S, b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n");
+    c.send(C, b"GET /other HTTP/1.1\r\n\r\n");
+    c.send(
+        S,
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel",
+    );
+    c.send(S, b"lo\r\n0\r\n\r\n");
+    c.send(C, &request(KEY));
+    let mut answer = response(KEY);
+    answer.extend(frame(1, b"hello", None));
+    c.send(S, &answer);
+    c.send(C, &frame(1, b"hi", M));
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert_eq!(out.frames.len(), 2);
+    let conn = &out.conns[0];
+    assert_eq!(conn.detected_by, Some(Detection::Handshake));
+    assert_eq!(conn.request.as_ref().unwrap().target, "/chat");
+    assert!(conn.findings.is_empty(), "{:?}", conn.findings);
+}
+
+/// Upgrade: a response whose body runs until the connection closes ends
+/// what can be followed.
+#[test]
+fn upgrade_not_followed_past_a_body_until_close() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(C, b"GET /old HTTP/1.1\r\n\r\n");
+    c.send(S, b"HTTP/1.1 200 OK\r\n\r\nstreamed");
+    c.send(C, &request(KEY));
+    c.send(S, &response(KEY));
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    assert!(!out.conns[0].websocket);
+}

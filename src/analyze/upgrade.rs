@@ -3,6 +3,9 @@
 //!
 //! ```text
 //! Undecided --request head with Upgrade/Sec-WebSocket-*--> Handshake
+//! Undecided --other request--> Handshake, its body and its response (and
+//!                              theirs) skipped until an upgrade request
+//!                              (keep-alive, RFC 9112 9.3)
 //! Handshake --101--> WebSocket          (frames start right after the blank line)
 //! Handshake --1xx--> Handshake          (RFC 9110 15.2: the real answer follows)
 //! Handshake --other status--> Done      (handshake_rejected)
@@ -23,11 +26,12 @@
 use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
-use crate::http::{self, HeadReader, Progress, looks_like_tls};
+use crate::http::{self, BodyProgress, BodyReader, HeadReader, Progress, looks_like_tls};
 use crate::record::{Detection, RequestInfo, ResponseInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
 use crate::websocket::Expect;
+use std::collections::VecDeque;
 
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
@@ -39,6 +43,10 @@ const MAX_PENDING: usize = 256 * 1024;
 
 /// Bytes per direction examined for frames when no handshake was seen.
 const MAX_SNIFF: usize = 16 * 1024;
+
+/// Requests before the upgrade still waiting for their responses (HTTP
+/// pipelining); more, and the connection is not followed further.
+const MAX_PLAIN_PENDING: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
@@ -52,6 +60,8 @@ enum Mode {
 
 /// What one direction is doing.
 enum Side {
+    /// The body of a request or response before the upgrade, skipped.
+    Body(BodyReader),
     /// Waiting for (or reading) an HTTP head; `first` = its first packet.
     Head {
         reader: HeadReader,
@@ -77,6 +87,16 @@ enum Side {
     /// Sniffed bytes proven to be frames, until replayed as such.
     Recognised(Box<Kept>),
     Idle,
+}
+
+/// After a head: its body if it has one, else the next head.
+fn body_or_head(body: Option<http::BodyLen>) -> Side {
+    let reader = BodyReader::new(body.unwrap_or(http::BodyLen::None));
+    if reader.is_done() {
+        new_head()
+    } else {
+        Side::Body(reader)
+    }
 }
 
 fn new_head() -> Side {
@@ -136,6 +156,10 @@ pub(super) struct Upgrade {
     tls_hello: Option<u64>,
     /// The server answered the upgrade request with TLS.
     pub server_answered_tls: bool,
+    /// Requests before the upgrade request (keep-alive) whose responses
+    /// have not been read, each `true` when it was a HEAD request (whose
+    /// response has no body, RFC 9112 6.3).
+    plain: VecDeque<bool>,
 }
 
 impl Upgrade {
@@ -159,6 +183,7 @@ impl Upgrade {
             negotiated: None,
             tls_hello: None,
             server_answered_tls: false,
+            plain: VecDeque::new(),
         }
     }
 
@@ -211,6 +236,17 @@ impl Upgrade {
                     };
                     return self.sniff(cx, d, rest);
                 }
+                Side::Body(reader) => match reader.push(data) {
+                    BodyProgress::Partial => return Pushed::Taken,
+                    BodyProgress::Invalid => {
+                        self.give_up();
+                        return Pushed::Taken;
+                    }
+                    BodyProgress::Complete { used } => {
+                        self.sides[d.index()] = new_head();
+                        used
+                    }
+                },
                 Side::Pending { chunks, bytes, .. } => {
                     *bytes += data.len();
                     if *bytes > MAX_PENDING {
@@ -251,9 +287,9 @@ impl Upgrade {
                     offset: gap.offset + gap.len,
                 }
             }
-            // A hole in a head or in held client bytes: the handshake cannot
-            // be read, so nothing after it can be placed.
-            Side::Head { .. } | Side::Pending { .. } => {
+            // A hole in a head, a body or held client bytes: the handshake
+            // cannot be read, so nothing after it can be placed.
+            Side::Head { .. } | Side::Body(_) | Side::Pending { .. } => {
                 self.give_up();
                 GapStep::Ignore
             }
@@ -503,7 +539,8 @@ impl Upgrade {
         let first = self.head_first(Dir::ClientToServer, packet);
         let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
-            _ => return self.give_up(),
+            Ok(req) => return self.plain_request(&req),
+            Err(_) => return self.give_up(),
         };
         self.request = Some(Box::new(request_info(&req, first)));
         cx.acc
@@ -524,6 +561,10 @@ impl Upgrade {
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
         let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+            Ok(r) if !self.plain.is_empty() => {
+                self.plain_response(&r);
+                return None;
+            }
             Ok(r) if self.request.is_some() => r,
             Ok(r) if self.tls_hello.is_some() => {
                 let detail = format!(
@@ -562,6 +603,37 @@ impl Upgrade {
             self.give_up();
         }
         None
+    }
+
+    /// A request that is not an upgrade (keep-alive before the upgrade, RFC
+    /// 9112 9.3): its body is skipped and the next request read; its
+    /// response is skipped when it comes.
+    fn plain_request(&mut self, req: &http::Request) {
+        let body = http::request_body(req);
+        if self.plain.len() >= MAX_PLAIN_PENDING || body == Some(http::BodyLen::UntilClose) {
+            return self.give_up();
+        }
+        self.plain
+            .push_back(req.method.eq_ignore_ascii_case("HEAD"));
+        self.sides[0] = body_or_head(body);
+    }
+
+    /// The response to a request before the upgrade: skipped with its body.
+    fn plain_response(&mut self, resp: &http::Response) {
+        match resp.status {
+            // Another protocol than WebSocket took the connection over.
+            101 => return self.give_up(),
+            // Interim (RFC 9110 15.2): the final answer follows.
+            100..=199 => return self.sides[1] = new_head(),
+            _ => {}
+        }
+        let to_head = self.plain.pop_front().unwrap_or(false);
+        let body = http::response_body(resp, to_head);
+        if body == Some(http::BodyLen::UntilClose) {
+            // Nothing can follow a body that ends with the connection.
+            return self.give_up();
+        }
+        self.sides[1] = body_or_head(body);
     }
 
     /// The server switched protocols (RFC 6455 4.1: frames follow the 101's

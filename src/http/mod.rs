@@ -12,10 +12,15 @@
 //!
 //! Before any of that, `sniff` tells from a few bytes whether a stream or a
 //! message is HTTP (or TLS) at all: [`looks_like_request`],
-//! [`looks_like_response`], [`looks_like_http`], [`looks_like_tls`].
+//! [`looks_like_response`], [`looks_like_http`], [`looks_like_tls`]. After a
+//! head that is not the upgrade, `body` finds where its body ends
+//! ([`BodyReader`]), so the requests of a kept-alive connection can be
+//! followed to the one that upgrades.
 
+mod body;
 mod sniff;
 
+pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
 use std::fmt;
