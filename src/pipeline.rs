@@ -166,6 +166,7 @@ pub fn run_sources<S: Sink>(
     summary.frames = totals.frames;
     summary.findings_by_code = totals.findings_by_code.clone();
     summary.findings_by_severity = totals.findings_by_severity.clone();
+    summary.findings_by_severity_and_code = totals.findings_by_severity_and_code.clone();
     summary.diagnoses = totals.diagnoses.clone();
     summary.elapsed_ms = started.elapsed().as_millis() as u64;
     let mut sink = analyzer.into_sink();

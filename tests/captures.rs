@@ -614,3 +614,24 @@ fn diagnoses_name_the_cause() {
         .expect("carried over from the backend leg");
     assert_eq!(proxy["hop"], "backend-leg");
 }
+
+/// The summary says each code with the severity it was reported with: the
+/// unmasked client frames wstunnel's server tolerates are warnings there too.
+#[test]
+fn summary_rows_show_the_reported_severity() {
+    let Some(dir) = public_dir() else { return };
+    let cap = dir.join("zeek__wstunnel-http.pcap");
+    let run = wscap(&[], &cap);
+    let summary = run.records.last().unwrap();
+    assert_eq!(
+        summary["findings_by_severity_and_code"],
+        serde_json::json!({"warning": {"unmasked_client_frame": 2}})
+    );
+    let text = Command::new(env!("CARGO_BIN_EXE_wscap"))
+        .args(["analyze", "--format", "summary", "--color", "never"])
+        .arg(&cap)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(text.stdout).unwrap();
+    assert!(text.contains("warning unmasked_client_frame"), "{text}");
+}

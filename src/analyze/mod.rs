@@ -25,7 +25,7 @@ mod upgrade;
 mod tests;
 
 use crate::finding::{Code, Finding, Severity};
-use crate::record::{Cause, ConnectionRecord, Counts, FrameRecord, Record, Sink};
+use crate::record::{Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
@@ -67,12 +67,14 @@ pub struct Totals {
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
     pub diagnoses: Counts<Cause>,
+    pub findings_by_severity_and_code: CodesBySeverity,
 }
 
 impl Totals {
     fn count(&mut self, code: Code, severity: Severity, n: u64) {
         self.findings_by_code.add(code, n);
         self.findings_by_severity.add(severity, n);
+        self.findings_by_severity_and_code.add(severity, code, n);
     }
 }
 

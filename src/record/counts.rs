@@ -6,6 +6,7 @@
 //! objects come out in name order (as they always have), whatever order the
 //! enum declares its variants in.
 
+use crate::finding::{Code, Severity};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// A value with a stable snake_case name, used as a JSON key.
@@ -85,6 +86,52 @@ impl<K: Named> Counts<K> {
     }
 }
 
+/// Counts of codes per severity as reported (a tolerated masking violation
+/// counts under `warning`, though its code is an error), written as
+/// `{"error": {code: n}, "warning": {...}}` with empty severities left out.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CodesBySeverity {
+    by_severity: Counts<Severity>,
+    error: Counts<Code>,
+    warning: Counts<Code>,
+    info: Counts<Code>,
+}
+
+impl CodesBySeverity {
+    pub fn add(&mut self, severity: Severity, code: Code, n: u64) {
+        self.by_severity.add(severity, n);
+        self.codes_mut(severity).add(code, n);
+    }
+
+    fn codes_mut(&mut self, severity: Severity) -> &mut Counts<Code> {
+        match severity {
+            Severity::Error => &mut self.error,
+            Severity::Warning => &mut self.warning,
+            Severity::Info => &mut self.info,
+        }
+    }
+
+    /// The codes reported at `severity`.
+    pub fn codes(&self, severity: Severity) -> &Counts<Code> {
+        match severity {
+            Severity::Error => &self.error,
+            Severity::Warning => &self.warning,
+            Severity::Info => &self.info,
+        }
+    }
+}
+
+impl Serialize for CodesBySeverity {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        // Name order, as every keyed object in the records.
+        for (severity, _) in self.by_severity.iter() {
+            m.serialize_entry(severity.name(), self.codes(severity))?;
+        }
+        m.end()
+    }
+}
+
 impl<K: Named> Serialize for Counts<K> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.by_name.len()))?;
@@ -98,7 +145,6 @@ impl<K: Named> Serialize for Counts<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::finding::{Code, Severity};
 
     #[test]
     fn counts_write_in_name_order_and_skip_zero() {

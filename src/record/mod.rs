@@ -11,7 +11,7 @@
 
 mod counts;
 
-pub use counts::{Counts, Named};
+pub use counts::{CodesBySeverity, Counts, Named};
 
 use crate::finding::{Code, Finding, Severity};
 use crate::tcp::{CloseReason, Dir};
@@ -438,6 +438,8 @@ pub struct SummaryRecord {
     pub findings_by_severity: Counts<Severity>,
     /// Connections per diagnosed cause.
     pub diagnoses: Counts<Cause>,
+    /// Findings by the severity they were reported with, then by code.
+    pub findings_by_severity_and_code: CodesBySeverity,
     /// Damage in the input files (what could be read was analysed).
     pub input_errors: Vec<String>,
     pub elapsed_ms: u64,

@@ -7,7 +7,7 @@
 //! per cause: memory is bounded by the number of causes, not connections.
 
 use super::term::{Line, Paint, Style, WIDTH, wrap};
-use crate::finding::{Code, Severity};
+use crate::finding::Severity;
 use crate::record::{ConnectionRecord, Record, Sink, SummaryRecord};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
@@ -143,21 +143,19 @@ fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Res
         l.push(plural(n, one, many), paint);
     }
     l.write(w, style, WIDTH)?;
-    // Most severe first, then by name, so the line to act on is on top.
-    let mut codes: Vec<(Code, u64)> = s.findings_by_code.iter().collect();
-    codes.sort_by(|a, b| {
-        b.0.severity()
-            .cmp(&a.0.severity())
-            .then(a.0.name().cmp(b.0.name()))
-    });
-    for (code, n) in codes {
-        let paint = Paint::severity(code.severity());
-        let mut l = Line::new();
-        l.plain("    ")
-            .push(format!("{:<8}", code.severity().as_str()), paint)
-            .push(format!("{:<32}", code.name()), paint)
-            .plain(format!("{n:>6}  {}", code.rfc()));
-        l.write(w, style, WIDTH)?;
+    // Most severe first, then by name, so the line to act on is on top;
+    // each code under the severity it was reported with.
+    let by = &s.findings_by_severity_and_code;
+    for severity in [Severity::Error, Severity::Warning, Severity::Info] {
+        for (code, n) in by.codes(severity).iter() {
+            let paint = Paint::severity(severity);
+            let mut l = Line::new();
+            l.plain("    ")
+                .push(format!("{:<8}", severity.as_str()), paint)
+                .push(format!("{:<32}", code.name()), paint)
+                .plain(format!("{n:>6}  {}", code.rfc()));
+            l.write(w, style, WIDTH)?;
+        }
     }
     Ok(())
 }
