@@ -28,8 +28,13 @@ pub(super) trait FrameOut {
     fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64);
     /// What is ending the connection, while it is being closed.
     fn ending(&self) -> Option<CloseReason>;
-    /// A frame is complete (or cut short): the record is final.
-    fn frame_done(&mut self, rec: &mut FrameRecord);
+    /// How far direction `d`'s stream had been acknowledged by the other
+    /// side as of the packet now delivered.
+    fn acked(&self, d: Dir) -> Option<u64>;
+    /// A frame is complete (or cut short): the record is final. `acked`:
+    /// how much of the other direction its sender had acknowledged when it
+    /// sent the frame, what it had received by then.
+    fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>);
 }
 
 /// How frames of one direction are checked.
@@ -55,6 +60,9 @@ struct Assembly {
     rec: FrameRecord,
     /// A frame has started and not ended.
     open: bool,
+    /// How much of the other direction the sender had acknowledged when
+    /// the frame's header was sent.
+    acked: Option<u64>,
 }
 
 impl DirFrames {
@@ -88,6 +96,7 @@ impl DirFrames {
                 val,
                 rec: FrameRecord::empty(conn, d),
                 open: false,
+                acked: None,
             },
         }
     }
@@ -216,6 +225,7 @@ impl Assembly {
     fn start(&mut self, start: crate::websocket::FrameStart, out: &mut impl FrameOut) {
         let h = start.header;
         out.frame_started(self.rec.dir, h.payload_len);
+        self.acked = out.acked(self.rec.dir.reverse());
         let r = &mut self.rec;
         r.index = start.index;
         r.packet = start.packet;
@@ -281,7 +291,7 @@ impl Assembly {
             r.findings
                 .push(Finding::new(Code::IncompleteFrameAtEnd, detail));
         }
-        out.frame_done(r);
+        out.frame_done(r, self.acked);
         if r.findings.capacity() > 0 {
             // Frames with findings are rare: their buffer is not kept for
             // the next frame (tens of thousands of idle connections would

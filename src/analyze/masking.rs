@@ -5,10 +5,13 @@
 //! unmasked client frames instead (wstunnel, for one, never masks). Which
 //! it was decides the severity: a frame with a masking violation, and the
 //! frames after it from the same sender, are held until the receiver
-//! reacts. A later frame from the receiver other than a 1002/1007 close
+//! reacts. Only a frame the receiver sent after it acknowledged the
+//! violating bytes (RFC 9293 3.4: its ACK covers them) is a reaction; one
+//! already in flight says nothing. A reaction other than a 1002/1007 close
 //! means it carried on (warning: the deployment works but would break with
 //! a conforming peer); a protocol-error close, a bare TCP close or the end
-//! of the capture keep the error.
+//! of the capture keep the error, and a 1002/1007 close after carrying on
+//! makes later violations errors again.
 //!
 //! Held frames are kept shrunk to what they hold, at most [`MAX_HELD`] per
 //! sender and within a [`HeldBudget`] shared by all connections; beyond
@@ -87,17 +90,21 @@ struct Verdicts {
 impl Masking {
     /// A finished frame: emitted now through `emit`, or held. A frame from
     /// the receiver of held frames is its reaction, and releases them first.
+    /// `acked`: how much of the other direction the frame's sender had
+    /// acknowledged when it sent it.
     pub fn frame(
         &mut self,
         rec: &mut FrameRecord,
+        acked: Option<u64>,
         budget: &mut HeldBudget,
         emit: &mut impl FnMut(&mut FrameRecord),
     ) {
         match &mut self.0 {
-            Some(v) => v.frame(rec, budget, emit),
-            None if rec.findings.iter().any(|f| is_masking(f.code)) => {
-                self.0.insert(Box::default()).frame(rec, budget, emit)
-            }
+            Some(v) => v.frame(rec, acked, budget, emit),
+            None if rec.findings.iter().any(|f| is_masking(f.code)) => self
+                .0
+                .insert(Box::default())
+                .frame(rec, acked, budget, emit),
             None => emit(rec),
         }
     }
@@ -122,14 +129,18 @@ impl Verdicts {
     fn frame(
         &mut self,
         rec: &mut FrameRecord,
+        acked: Option<u64>,
         budget: &mut HeldBudget,
         emit: &mut impl FnMut(&mut FrameRecord),
     ) {
         let d = rec.dir;
         let peer = d.reverse();
-        if !self.held.get(peer).is_empty() {
-            let rejected = rec.close_code.is_some_and(|c| c == 1002 || c == 1007);
+        let rejected = rec.close_code.is_some_and(|c| c == 1002 || c == 1007);
+        if self.reacts_to_held(peer, acked) {
             self.release(peer, Some(!rejected), budget, emit);
+        } else if rejected && *self.tolerated.get(peer) == Some(true) {
+            // RFC 6455 7.4.1: it failed the connection after all.
+            *self.tolerated.get_mut(peer) = Some(false);
         }
         let masking = rec.findings.iter().any(|f| is_masking(f.code));
         let holding = !self.held.get(d).is_empty();
@@ -148,6 +159,21 @@ impl Verdicts {
         }
         apply(rec, *self.tolerated.get(d));
         emit(rec);
+    }
+
+    /// Whether a frame from the receiver of `sender`'s held frames, sent
+    /// having acknowledged `acked` bytes of them, is a reaction to them: it
+    /// was sent after the first violating frame had arrived. Without
+    /// acknowledgments to go by, any frame is taken as one.
+    fn reacts_to_held(&self, sender: Dir, acked: Option<u64>) -> bool {
+        let Some(first) = self.held.get(sender).first() else {
+            return false;
+        };
+        let end = first
+            .offset
+            .saturating_add(u64::from(first.header_len))
+            .saturating_add(first.payload_len);
+        acked.is_none_or(|a| a >= end)
     }
 
     /// Emits the frames held for sender `d` with the receiver's verdict
@@ -202,9 +228,18 @@ mod tests {
         f
     }
 
-    fn run(m: &mut Masking, b: &mut HeldBudget, mut f: FrameRecord) -> Vec<(Dir, u64, Severity)> {
+    fn run(m: &mut Masking, b: &mut HeldBudget, f: FrameRecord) -> Vec<(Dir, u64, Severity)> {
+        run_acked(m, b, f, None)
+    }
+
+    fn run_acked(
+        m: &mut Masking,
+        b: &mut HeldBudget,
+        mut f: FrameRecord,
+        acked: Option<u64>,
+    ) -> Vec<(Dir, u64, Severity)> {
         let mut out = Vec::new();
-        m.frame(&mut f, b, &mut |r| {
+        m.frame(&mut f, acked, b, &mut |r| {
             let sev = r.findings.first().map_or(Severity::Info, |f| f.severity);
             out.push((r.dir, r.index, sev));
         });
@@ -245,6 +280,46 @@ mod tests {
         close.close_code = Some(1002);
         let out = run(&mut m, &mut b, close);
         assert_eq!(out[0], (C, 0, Severity::Error));
+    }
+
+    /// A frame the receiver sent before it had the violating bytes is no
+    /// reaction (RFC 9293 3.4: its ACK does not cover them); the close 1002
+    /// it sends after is.
+    #[test]
+    fn frames_in_flight_are_no_reaction() {
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        let mut bad = frame(C, 0, true);
+        bad.offset = 100;
+        bad.header_len = 2;
+        bad.payload_len = 25;
+        assert!(run_acked(&mut m, &mut b, bad, Some(100)).is_empty());
+        let in_flight = run_acked(&mut m, &mut b, frame(S, 5, false), Some(100));
+        assert_eq!(in_flight, [(S, 5, Severity::Info)]);
+        assert_eq!(m.held(C), 1, "still waiting for a reaction");
+        let mut close = frame(S, 6, false);
+        close.close_code = Some(1002);
+        let out = run_acked(&mut m, &mut b, close, Some(127));
+        assert_eq!(out, [(C, 0, Severity::Error), (S, 6, Severity::Info)]);
+    }
+
+    /// A 1002 close after the receiver carried on: later violations are
+    /// errors again.
+    #[test]
+    fn a_later_protocol_error_close_overturns_tolerance() {
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        run(&mut m, &mut b, frame(C, 0, true));
+        run(&mut m, &mut b, frame(S, 0, false));
+        assert_eq!(
+            run(&mut m, &mut b, frame(C, 1, true)),
+            [(C, 1, Severity::Warning)]
+        );
+        let mut close = frame(S, 1, false);
+        close.close_code = Some(1002);
+        run(&mut m, &mut b, close);
+        assert_eq!(
+            run(&mut m, &mut b, frame(C, 2, true)),
+            [(C, 2, Severity::Error)]
+        );
     }
 
     #[test]

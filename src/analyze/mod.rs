@@ -225,7 +225,13 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         st.acc.ending = Some(reason);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             if let Some(f) = st.frames[d.index()].as_mut() {
-                let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
+                let mut out = self.frame_out(
+                    meta,
+                    st.upgrade.swapped,
+                    &mut st.acc,
+                    &mut st.masking,
+                    &mut st.deferred,
+                );
                 f.finish(&mut out);
             }
         }
@@ -246,11 +252,15 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
 impl<S: Sink> Analyzer<S> {
     fn frame_out<'a>(
         &'a mut self,
+        meta: &'a ConnMeta,
+        swapped: bool,
         acc: &'a mut ConnAcc,
         masking: &'a mut Masking,
         deferred: &'a mut Deferred,
     ) -> ConnOut<'a, S> {
         ConnOut {
+            meta,
+            swapped,
             acc,
             masking,
             deferred,
@@ -289,13 +299,13 @@ impl<S: Sink> Analyzer<S> {
         };
         let d = st.upgrade.first_bytes(&mut cx, d, &chunk);
         if st.upgrade.in_frames(d) {
-            return self.frames(st, d, chunk);
+            return self.frames(st, meta, d, chunk);
         }
         match st.upgrade.push(&mut cx, d, chunk) {
             Pushed::Taken => {}
             Pushed::Frames { at, aligned } => {
                 self.start_frames(st, meta, d, chunk.offset + at as u64, aligned);
-                self.frames(st, d, rest(chunk, at));
+                self.frames(st, meta, d, rest(chunk, at));
             }
             Pushed::Switched { at, client } => {
                 let server = Dir::ServerToClient;
@@ -309,10 +319,10 @@ impl<S: Sink> Analyzer<S> {
                             packet,
                             ts,
                         };
-                        self.frames(st, Dir::ClientToServer, held);
+                        self.frames(st, meta, Dir::ClientToServer, held);
                     }
                 }
-                self.frames(st, server, rest(chunk, at));
+                self.frames(st, meta, server, rest(chunk, at));
             }
             Pushed::Recognised => self.replay_kept(st, meta),
         }
@@ -359,12 +369,18 @@ impl<S: Sink> Analyzer<S> {
     }
 
     /// Bytes of direction `d` that are frames.
-    fn frames(&mut self, st: &mut ConnState, d: Dir, chunk: Chunk<'_>) {
+    fn frames(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
         if chunk.data.is_empty() {
             return;
         }
         if let Some(f) = st.frames[d.index()].as_mut() {
-            let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
+            let mut out = self.frame_out(
+                meta,
+                st.upgrade.swapped,
+                &mut st.acc,
+                &mut st.masking,
+                &mut st.deferred,
+            );
             f.push(chunk.data, chunk.packet, chunk.ts, &mut out);
         }
         self.settle_deferred(st);
@@ -374,7 +390,13 @@ impl<S: Sink> Analyzer<S> {
         st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
         if st.upgrade.in_frames(d) {
             if let Some(f) = st.frames[d.index()].as_mut() {
-                let mut out = self.frame_out(&mut st.acc, &mut st.masking, &mut st.deferred);
+                let mut out = self.frame_out(
+                    meta,
+                    st.upgrade.swapped,
+                    &mut st.acc,
+                    &mut st.masking,
+                    &mut st.deferred,
+                );
                 f.gap(gap, &mut out);
             }
             return self.settle_deferred(st);
@@ -408,6 +430,10 @@ fn rest(chunk: Chunk<'_>, at: usize) -> Chunk<'_> {
 /// Where one connection's frames go: the masking verdict, then the
 /// connection's totals and the sink.
 struct ConnOut<'a, S> {
+    /// The TCP layer's view, for acknowledgments (by its directions).
+    meta: &'a ConnMeta,
+    /// Roles turned out the other way round from the TCP layer's guess.
+    swapped: bool,
     acc: &'a mut ConnAcc,
     masking: &'a mut Masking,
     deferred: &'a mut Deferred,
@@ -436,9 +462,14 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
         self.acc.ending
     }
 
-    fn frame_done(&mut self, rec: &mut FrameRecord) {
+    fn acked(&self, d: Dir) -> Option<u64> {
+        let tcp = if self.swapped { d.reverse() } else { d };
+        self.meta.acked[tcp.index()]
+    }
+
+    fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
         let (out, acc, deferred) = (&mut *self.out, &mut *self.acc, &mut *self.deferred);
         self.masking
-            .frame(rec, self.held, &mut |r| out.frame(acc, deferred, r));
+            .frame(rec, acked, self.held, &mut |r| out.frame(acc, deferred, r));
     }
 }

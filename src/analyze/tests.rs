@@ -43,6 +43,7 @@ fn meta(id: u64, client_port: u16) -> ConnMeta {
         stats: Default::default(),
         syn_seen: true,
         end_packet: None,
+        acked: [None, None],
     }
 }
 

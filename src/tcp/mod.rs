@@ -123,6 +123,11 @@ pub struct ConnMeta {
     pub syn_seen: bool,
     /// The first packet with a FIN or RST: where the connection began to end.
     pub end_packet: Option<u64>,
+    /// Per direction, the stream offset up to which the other side had
+    /// acknowledged its bytes as of the packet being delivered (its ACK
+    /// field applied first): what the other side had received when it sent
+    /// that packet. `None` before any acknowledgment was seen.
+    pub acked: [Option<u64>; 2],
 }
 
 /// The layer above: receives connections and their streams.
@@ -353,6 +358,7 @@ impl<H: StreamHandler> Reassembler<H> {
             stats: [HalfStats::default(); 2],
             syn_seen: seg.flags.syn(),
             end_packet: None,
+            acked: [None, None],
         };
         let user = h.open(&meta);
         self.conns.insert(
@@ -419,7 +425,9 @@ impl<H: StreamHandler> Reassembler<H> {
             meta.end_packet = Some(packet);
         }
         if seg.flags.ack() {
-            halves[dir.reverse().index()].peer_ack(SeqNumber(seg.ack), ts);
+            let peer = &mut halves[dir.reverse().index()];
+            peer.peer_ack(SeqNumber(seg.ack), ts);
+            meta.acked[dir.reverse().index()] = peer.acked();
         }
         let before = halves[dir.index()].held_cost();
         let input = SegmentIn {

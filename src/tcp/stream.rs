@@ -312,6 +312,12 @@ impl Half {
         }
     }
 
+    /// Stream offset up to which the peer has acknowledged this direction's
+    /// bytes (RFC 9293 3.4), once it has acknowledged any.
+    pub fn acked(&self) -> Option<u64> {
+        self.map.map(|_| self.acked)
+    }
+
     /// Records the peer's acknowledgment number for this direction, seen
     /// at `ts`.
     pub fn peer_ack(&mut self, ack: SeqNumber, ts: Timestamp) {
