@@ -116,6 +116,7 @@ fn settings(b: u8) -> Settings {
             max_payload: (b & 0x40 != 0).then_some(100),
             max_inflated: if b & 0x80 != 0 { 1000 } else { 1 << 20 },
             preview: if b & 0x20 != 0 { 32 } else { 0 },
+            extensions_unknown: false,
         },
     }
 }

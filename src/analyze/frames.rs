@@ -45,6 +45,8 @@ pub(super) struct FrameConfig {
     pub max_inflated: u64,
     /// Payload bytes kept for each frame's preview; 0 for none.
     pub preview: usize,
+    /// The handshake was cut by the snaplen: RSV1 may mean compressed.
+    pub extensions_unknown: bool,
 }
 
 /// One direction's decoder, validator and the frame being assembled.
@@ -73,7 +75,7 @@ impl DirFrames {
         // mean "compressed" (RFC 7692 6).
         let expect = Expect {
             masked: d == Dir::ClientToServer,
-            rsv1: cfg.deflate.is_some(),
+            rsv1: cfg.deflate.is_some() || cfg.extensions_unknown,
         };
         let dec = if aligned {
             FrameDecoder::new(offset, expect)
@@ -86,6 +88,7 @@ impl DirFrames {
             max_payload: cfg.max_payload,
             max_inflated: cfg.max_inflated,
             preview: cfg.preview,
+            extensions_unknown: cfg.extensions_unknown,
         });
         if !aligned {
             val.lost_sync();

@@ -115,6 +115,7 @@ impl Masking {
             for d in [Dir::ClientToServer, Dir::ServerToClient] {
                 v.release(d, None, budget, emit);
             }
+            debug_assert_eq!(v.held_bytes, 0, "the budget gets back all it lent");
         }
     }
 
@@ -145,11 +146,14 @@ impl Verdicts {
         let masking = rec.findings.iter().any(|f| is_masking(f.code));
         let holding = !self.held.get(d).is_empty();
         if (masking && self.tolerated.get(d).is_none()) || holding {
-            let c = cost(rec);
+            // Charged what the kept copy takes, which is what its release
+            // gives back (the original may have spare capacity).
+            let copy = shrunk(rec);
+            let c = cost(&copy);
             let held = self.held.get_mut(d);
             // Grown one record at a time, so `cost` is what it takes.
             held.reserve_exact(1);
-            held.push(shrunk(rec));
+            held.push(copy);
             self.held_bytes += c;
             budget.used += c;
             if self.held.get(d).len() > MAX_HELD || budget.used > budget.max {
@@ -221,9 +225,14 @@ mod tests {
     fn frame(d: Dir, index: u64, unmasked: bool) -> FrameRecord {
         let mut f = FrameRecord::empty(0, d);
         f.index = index;
+        // Spare capacity, as records built frame by frame have.
+        f.preview = Vec::with_capacity(32);
+        f.preview.extend_from_slice(b"hello");
         if unmasked {
+            let mut detail = String::with_capacity(64);
+            detail.push_str("text frame from the client without MASK");
             f.findings
-                .push(Finding::new(Code::UnmaskedClientFrame, "x"));
+                .push(Finding::new(Code::UnmaskedClientFrame, detail));
         }
         f
     }
@@ -330,6 +339,15 @@ mod tests {
             emitted += run(&mut m, &mut b, frame(C, i, true)).len();
         }
         assert_eq!((emitted, m.held(C)), (MAX_HELD + 1, 0));
+
+        // Whatever was held is given back in full.
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        for i in 0..10 {
+            run(&mut m, &mut b, frame(C, i, true));
+        }
+        assert!(b.used > 0);
+        m.finish(&mut b, &mut |_| {});
+        assert_eq!(b.used, 0, "budget leaked");
 
         let mut b = HeldBudget { used: 0, max: 1 };
         let mut m = Masking::default();

@@ -275,6 +275,7 @@ impl<S: Sink> Analyzer<S> {
             max_payload: self.opts.max_payload,
             max_inflated: self.opts.max_inflated,
             preview: self.opts.preview_bytes,
+            extensions_unknown: st.upgrade.extensions_unknown,
         }
     }
 
@@ -308,23 +309,28 @@ impl<S: Sink> Analyzer<S> {
                 self.frames(st, meta, d, rest(chunk, at));
             }
             Pushed::Switched { at, client } => {
-                let server = Dir::ServerToClient;
-                self.start_frames(st, meta, server, chunk.offset + at as u64, true);
-                if let Some(offset) = client {
-                    self.start_frames(st, meta, Dir::ClientToServer, offset, true);
-                    for (packet, ts, bytes) in st.upgrade.take_pending() {
-                        let held = Chunk {
-                            offset: 0,
-                            data: &bytes,
-                            packet,
-                            ts,
-                        };
-                        self.frames(st, meta, Dir::ClientToServer, held);
-                    }
-                }
-                self.frames(st, meta, server, rest(chunk, at));
+                self.switched(st, meta, chunk.offset + at as u64, client);
+                self.frames(st, meta, Dir::ServerToClient, rest(chunk, at));
             }
             Pushed::Recognised => self.replay_kept(st, meta),
+        }
+    }
+
+    /// The server switched protocols: its frames start at stream offset
+    /// `server`, the client's at `client`, where the client bytes held
+    /// until the answer are decoded first.
+    fn switched(&mut self, st: &mut ConnState, meta: &ConnMeta, server: u64, client: Option<u64>) {
+        self.start_frames(st, meta, Dir::ServerToClient, server, true);
+        let Some(offset) = client else { return };
+        self.start_frames(st, meta, Dir::ClientToServer, offset, true);
+        for (packet, ts, bytes) in st.upgrade.take_pending() {
+            let held = Chunk {
+                offset: 0,
+                data: &bytes,
+                packet,
+                ts,
+            };
+            self.frames(st, meta, Dir::ClientToServer, held);
         }
     }
 
@@ -401,8 +407,15 @@ impl<S: Sink> Analyzer<S> {
             }
             return self.settle_deferred(st);
         }
-        if let GapStep::FramesLost { offset } = st.upgrade.gap(d, &gap) {
-            self.start_frames(st, meta, d, offset, false);
+        let mut cx = Ctx {
+            meta,
+            acc: &mut st.acc,
+            legs: &mut self.legs,
+        };
+        match st.upgrade.gap(&mut cx, d, &gap) {
+            GapStep::Ignore => {}
+            GapStep::FramesLost { offset } => self.start_frames(st, meta, d, offset, false),
+            GapStep::Switched { server, client } => self.switched(st, meta, server, client),
         }
     }
 

@@ -100,6 +100,21 @@ impl<'a> Conn<'a> {
         self
     }
 
+    /// The rest of the last packet, cut by the snaplen.
+    fn cut(&mut self, d: Dir, len: u64) -> &mut Self {
+        let gap = Gap {
+            offset: self.offsets[d.index()],
+            len,
+            reason: GapReason::Snaplen,
+            packet: self.packet,
+            ts: Timestamp(0),
+        };
+        self.offsets[d.index()] += len;
+        self.a
+            .event(&mut self.st, &self.meta, d, StreamEvent::Gap(gap));
+        self
+    }
+
     fn close(self, reason: CloseReason) {
         self.a.close(self.st, &self.meta, reason);
     }
@@ -462,4 +477,42 @@ fn upgrade_not_followed_past_a_body_until_close() {
     c.close(CloseReason::Fin);
     let out = a.into_sink();
     assert!(!out.conns[0].websocket);
+}
+
+/// Upgrade: a headers-only capture (`tcpdump -s 96`) cuts both heads; the
+/// request line and the 101 status line still show, and every frame whose
+/// header starts a packet is decoded, its cut payload a gap.
+#[test]
+fn upgrade_seen_through_heads_cut_by_the_snaplen() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    let req = request(KEY);
+    c.send(C, &req[..30]).cut(C, (req.len() - 30) as u64);
+    let resp = response(KEY);
+    c.send(S, &resp[..30]).cut(S, (resp.len() - 30) as u64);
+    let big = frame(2, &[7; 100], M);
+    c.send(C, &big[..30]).cut(C, 76);
+    // RSV1: compressed, for all the capture can tell.
+    let mut compressed = frame(1, b"zz", None);
+    compressed[0] |= 0x40;
+    c.send(S, &compressed);
+    c.close(CloseReason::Fin);
+    let out = a.into_sink();
+    let conn = &out.conns[0];
+    assert_eq!(conn.detected_by, Some(Detection::Handshake));
+    assert_eq!(conn.request.as_ref().unwrap().target, "/chat");
+    assert_eq!(conn.response.as_ref().unwrap().status, 101);
+    assert_eq!(out.frames.len(), 2);
+    assert_eq!(out.frames[0].payload_missing, 76);
+    assert_eq!(codes(&out.frames[0].findings), ["truncated_payload"]);
+    assert!(
+        out.frames[1].findings.is_empty(),
+        "{:?}",
+        out.frames[1].findings
+    );
+    let conn_codes = codes(&conn.findings);
+    assert!(
+        conn_codes.iter().all(|c| *c == "truncated_payload"),
+        "{conn_codes:?}"
+    );
 }

@@ -11,6 +11,10 @@
 //! Handshake --other status--> Done      (handshake_rejected)
 //! Undecided --TLS ClientHello--> Handshake, waiting for the server's answer
 //!                                       (plaintext HTTP or silence: tls_on_plaintext_port)
+//! Handshake --a head cut by the snaplen--> what it still shows decides:
+//!                              a request line is taken as the upgrade, a
+//!                              101 status line switches (frames from the
+//!                              next captured byte; extensions unknown)
 //! Undecided --no HTTP, --port given--> WebSocket (handshake_not_captured)
 //! Undecided --no HTTP--> Sniff          (bytes kept, up to 16 KiB a direction)
 //! Sniff --a proven run of masked client frames--> WebSocket (handshake_not_captured)
@@ -130,6 +134,9 @@ pub(super) enum GapStep {
     Ignore,
     /// Frames after the gap, with sync to be found from stream `offset`.
     FramesLost { offset: u64 },
+    /// A 101 cut by the snaplen: the server's frames start at `server`,
+    /// the client's at `client` (held client bytes first).
+    Switched { server: u64, client: Option<u64> },
 }
 
 /// What the connection passes along with the bytes.
@@ -156,6 +163,9 @@ pub(super) struct Upgrade {
     tls_hello: Option<u64>,
     /// The server answered the upgrade request with TLS.
     pub server_answered_tls: bool,
+    /// A head was cut by the snaplen: which extensions were negotiated is
+    /// not known, so RSV1 is not judged.
+    pub extensions_unknown: bool,
     /// Requests before the upgrade request (keep-alive) whose responses
     /// have not been read, each `true` when it was a HEAD request (whose
     /// response has no body, RFC 9112 6.3).
@@ -183,6 +193,7 @@ impl Upgrade {
             negotiated: None,
             tls_hello: None,
             server_answered_tls: false,
+            extensions_unknown: false,
             plain: VecDeque::new(),
         }
     }
@@ -220,9 +231,16 @@ impl Upgrade {
             let offset = chunk.offset + at as u64;
             let used = match &mut self.sides[d.index()] {
                 Side::Idle => return Pushed::Taken,
-                Side::Frames => return Pushed::Frames { at, aligned: true },
-                // Replayed first (take_kept) before any new bytes.
-                Side::Recognised(_) => return Pushed::Taken,
+                // The connection hands these to the frame part itself.
+                Side::Frames => {
+                    debug_assert!(false, "bytes in frames reached the upgrade part");
+                    return Pushed::Frames { at, aligned: true };
+                }
+                // Replayed (take_kept) before any new bytes come.
+                Side::Recognised(_) => {
+                    debug_assert!(false, "bytes arrived before the kept ones were replayed");
+                    return Pushed::Taken;
+                }
                 Side::AwaitFrames { aligned } => {
                     let aligned = *aligned;
                     self.sides[d.index()] = Side::Frames;
@@ -273,8 +291,14 @@ impl Upgrade {
     }
 
     /// A gap in direction `d`.
-    pub fn gap(&mut self, d: Dir, gap: &Gap) -> GapStep {
+    pub fn gap(&mut self, cx: &mut Ctx<'_>, d: Dir, gap: &Gap) -> GapStep {
         match &mut self.sides[d.index()] {
+            // A head whose packet the snaplen cut: what is left decides.
+            Side::Head { reader, .. }
+                if gap.reason == crate::tcp::GapReason::Snaplen && !reader.is_empty() =>
+            {
+                self.cut_head(cx, d, gap)
+            }
             Side::Sniff(sn) => {
                 // Kept bytes must be contiguous: start again after the hole.
                 sn.reset(gap.offset + gap.len);
@@ -590,6 +614,10 @@ impl Upgrade {
         if resp.status / 100 == 1 {
             // An interim response (RFC 9110 15.2): the real answer follows.
             self.sides[1] = new_head();
+        } else if self.req.is_none() {
+            // The request was cut by the snaplen: whether it asked for an
+            // upgrade is not known, so a refusal cannot be told.
+            self.give_up();
         } else {
             let f = Finding::new(
                 Code::HandshakeRejected,
@@ -651,6 +679,109 @@ impl Upgrade {
         match &self.sides[0] {
             Side::Pending { offset, .. } => Some(*offset),
             _ => None,
+        }
+    }
+}
+
+impl Upgrade {
+    /// A head cut by the snaplen (headers-only captures, `tcpdump -s 96`):
+    /// the request line is taken as the upgrade, and a 101 status line as
+    /// the switch (RFC 6455 4.1: frames follow the 101's head, here from the
+    /// next captured byte). The header checks need the whole head: skipped.
+    fn cut_head(&mut self, cx: &mut Ctx<'_>, d: Dir, gap: &Gap) -> GapStep {
+        let first = self.head_first(d, gap.packet);
+        let visible = http::parse_cut_head(self.head_bytes(d));
+        let after = gap.offset + gap.len;
+        self.extensions_unknown = true;
+        match (d, visible) {
+            (Dir::ClientToServer, Some(head)) if self.plain.is_empty() => {
+                self.cut_request(cx, head, first, after);
+                GapStep::Ignore
+            }
+            (Dir::ServerToClient, Some(head))
+                if self.request.is_some() && self.plain.is_empty() =>
+            {
+                self.cut_response(cx, head, first, after)
+            }
+            _ => {
+                self.give_up();
+                GapStep::Ignore
+            }
+        }
+    }
+
+    fn cut_request(&mut self, cx: &mut Ctx<'_>, head: http::CutHead, packet: u64, after: u64) {
+        let word = |i: usize| head.words.get(i).cloned().unwrap_or_default();
+        let h = &head.headers;
+        let info = RequestInfo {
+            packet,
+            method: word(0),
+            target: word(1),
+            version: word(2),
+            host: h.get("Host"),
+            origin: h.get("Origin"),
+            upgrade: h.get("Upgrade"),
+            connection: h.get("Connection"),
+            sec_websocket_key: h.get("Sec-WebSocket-Key"),
+            sec_websocket_version: h.get("Sec-WebSocket-Version"),
+            sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+            sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        };
+        if let Some(key) = info.sec_websocket_key.clone() {
+            cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
+        }
+        self.request = Some(Box::new(info));
+        self.req = None;
+        self.sides[0] = Side::Pending {
+            offset: after,
+            chunks: Vec::new(),
+            bytes: 0,
+        };
+    }
+
+    fn cut_response(
+        &mut self,
+        cx: &mut Ctx<'_>,
+        head: http::CutHead,
+        packet: u64,
+        after: u64,
+    ) -> GapStep {
+        let status: u16 = head.words[1].parse().unwrap_or(0);
+        let h = &head.headers;
+        let reason = head.words[2..].join(" ");
+        self.response = Some(Box::new(ResponseInfo {
+            packet,
+            version: head.words[0].clone(),
+            status,
+            reason: reason.clone(),
+            upgrade: h.get("Upgrade"),
+            connection: h.get("Connection"),
+            sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
+            sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
+            sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        }));
+        if status != 101 {
+            if self.req.is_some() && status / 100 != 1 {
+                let detail = format!(
+                    "server answered the upgrade with {status} {reason} (head cut by the snaplen)"
+                );
+                cx.acc
+                    .add(Finding::new(Code::HandshakeRejected, detail).at(packet));
+            }
+            self.give_up();
+            return GapStep::Ignore;
+        }
+        self.mode = Mode::WebSocket;
+        self.detected_by = Some(Detection::Handshake);
+        self.req = None;
+        self.sides[1] = Side::Frames;
+        let client = match &self.sides[0] {
+            Side::Pending { offset, .. } => Some(*offset),
+            _ => None,
+        };
+        GapStep::Switched {
+            server: after,
+            client,
         }
     }
 }

@@ -273,6 +273,40 @@ pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
     })
 }
 
+/// What a head cut short by the capture's snaplen still shows (the rest
+/// of its packet was not captured): the first line as far as it goes, and
+/// the header lines that are whole.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CutHead {
+    /// The request or status line's words as far as they go.
+    pub words: Vec<String>,
+    pub headers: Headers,
+}
+
+/// Reads the visible part of a cut head; `None` when not even the first
+/// word is whole.
+pub fn parse_cut_head(bytes: &[u8]) -> Option<CutHead> {
+    let line_end = bytes.iter().position(|&b| b == b'\n');
+    let first = &bytes[..line_end.unwrap_or(bytes.len())];
+    let first = first.strip_suffix(b"\r").unwrap_or(first);
+    let words: Vec<String> = first
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .map(text)
+        .collect();
+    if words.len() < 2 {
+        return None;
+    }
+    // Only whole header lines: the last one may be cut mid-value.
+    let rest = line_end.map_or(&[][..], |e| &bytes[e + 1..]);
+    let whole = rest
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(&[][..], |e| &rest[..=e]);
+    let headers = parse_headers(lines(whole)).unwrap_or_default();
+    Some(CutHead { words, headers })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,9 @@ pub struct Config {
     /// Bytes of each frame's unmasked (inflated) payload to keep as a
     /// preview; 0 for none.
     pub preview: usize,
+    /// Which extensions were negotiated is not known (the handshake was cut
+    /// by the snaplen): RSV1 may mean "compressed", and is not judged.
+    pub extensions_unknown: bool,
 }
 
 /// Facts about a frame learnt from its payload.
@@ -253,8 +256,8 @@ impl Validator {
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
         let op = h.opcode;
         let mut add = |code, detail: String| out.push(Finding::new(code, detail));
-        let deflate = self.cfg.deflate.is_some();
-        for code in broken_rules(h, self.cfg.from_client, deflate).iter() {
+        let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
+        for code in broken_rules(h, self.cfg.from_client, rsv1).iter() {
             add(code, rule_detail(code, h));
         }
         if self.close_sent {

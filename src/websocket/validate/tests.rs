@@ -21,6 +21,7 @@ fn cfg(from_client: bool, deflate: bool) -> Config {
         max_payload: None,
         max_inflated: 1 << 20,
         preview: 0,
+        extensions_unknown: false,
     }
 }
 
@@ -359,4 +360,19 @@ fn deflate_with_final_blocks_keeps_checking_later_messages() {
     );
     assert!(r[0].is_empty(), "{r:?}");
     assert_eq!(r[1], ["invalid_utf8"]);
+}
+
+/// A handshake cut by the snaplen: whether permessage-deflate was
+/// negotiated is unknown, so RSV1 on a data frame is not a violation.
+#[test]
+fn rsv1_not_judged_when_extensions_are_unknown() {
+    let mut c = cfg(true, false);
+    c.extensions_unknown = true;
+    let mut v = Validator::new(c);
+    let mut out = Vec::new();
+    v.header(&header(&hdr(0xC1, 5, true)), &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    let mut v = Validator::new(cfg(true, false));
+    v.header(&header(&hdr(0xC1, 5, true)), &mut out);
+    assert_eq!(out[0].code, Code::RsvBitsWithoutExtension);
 }
