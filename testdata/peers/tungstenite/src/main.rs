@@ -1,7 +1,7 @@
 //! tokio-tungstenite peer for the wscap test captures.
 //!
 //!   wscap-tungstenite-peer server --port N [--host H]   echo server, prints READY
-//!   wscap-tungstenite-peer client echo --port N [--host H]
+//!   wscap-tungstenite-peer client echo|short --port N [--host H]
 //!
 //! Bounded: the server exits after 30 s, the client sends a fixed list of
 //! messages and gives up after 30 s.
@@ -76,18 +76,28 @@ fn blob(n: usize) -> Vec<u8> {
     (0..n).map(|i| (i % 251) as u8).collect()
 }
 
-async fn client_echo(host: &str, port: &str) {
+/// echo: text, binary, 70000 B binary, 300 B text, ping, close 1000 "done".
+/// short: text, binary, 200 B text, close 1000 "done".
+async fn client_echo(host: &str, port: &str, scenario: &str) {
     let host = if host.contains(':') { format!("[{host}]") } else { host.to_string() };
-    let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{host}:{port}/tungstenite-echo"))
+    let (mut ws, resp) = tokio_tungstenite::connect_async(format!("ws://{host}:{port}/tungstenite-{scenario}"))
         .await
         .expect("connect");
     eprintln!("client: upgraded, HTTP {}", resp.status());
-    let msgs = vec![
-        Message::Text("Hello from tungstenite".into()),
-        Message::Binary(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9].into()),
-        Message::Binary(blob(70000).into()),
-        Message::Text("x".repeat(300).into()),
-    ];
+    let msgs = if scenario == "short" {
+        vec![
+            Message::Text("Hello from tungstenite".into()),
+            Message::Binary(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9].into()),
+            Message::Text("y".repeat(200).into()),
+        ]
+    } else {
+        vec![
+            Message::Text("Hello from tungstenite".into()),
+            Message::Binary(vec![0u8, 1, 2, 3, 4, 5, 6, 7, 8, 9].into()),
+            Message::Binary(blob(70000).into()),
+            Message::Text("x".repeat(300).into()),
+        ]
+    };
     for m in msgs {
         let want = m.clone();
         ws.send(m).await.expect("send");
@@ -101,12 +111,14 @@ async fn client_echo(host: &str, port: &str) {
             eprintln!("client: got {}", describe(&got));
         }
     }
-    ws.send(Message::Ping(b"ping-payload".to_vec().into())).await.expect("ping");
-    loop {
-        let got = ws.next().await.expect("eof").expect("read");
-        eprintln!("client: got {}", describe(&got));
-        if got.is_pong() {
-            break;
+    if scenario != "short" {
+        ws.send(Message::Ping(b"ping-payload".to_vec().into())).await.expect("ping");
+        loop {
+            let got = ws.next().await.expect("eof").expect("read");
+            eprintln!("client: got {}", describe(&got));
+            if got.is_pong() {
+                break;
+            }
         }
     }
     ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "done".into() }))
@@ -132,13 +144,15 @@ async fn main() {
     match args.get(1).map(String::as_str) {
         Some("server") => server(&host, &port).await,
         Some("client") => {
-            if tokio::time::timeout(Duration::from_secs(30), client_echo(&host, &port)).await.is_err() {
+            let scenario = args.get(2).map(String::as_str).unwrap_or("echo");
+            let run = client_echo(&host, &port, scenario);
+            if tokio::time::timeout(Duration::from_secs(30), run).await.is_err() {
                 eprintln!("client: timed out");
                 std::process::exit(1);
             }
         }
         _ => {
-            eprintln!("usage: server|client echo --port N [--host H]");
+            eprintln!("usage: server|client echo|short --port N [--host H]");
             std::process::exit(2);
         }
     }
