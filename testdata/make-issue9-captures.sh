@@ -2,7 +2,7 @@
 # Regenerates the issue-9 captures in captures/: two more implementations
 # (aiohttp, tokio-tungstenite), Apache httpd as a reverse proxy, headers-only
 # captures (small snaplen), HTTP keep-alive before the upgrade, and a few more
-# broken or unusual endings. Ports 18100-18145.
+# broken or unusual endings. Ports 18100-18146.
 #
 #   ./make-issue9-captures.sh                  # everything
 #   ./make-issue9-captures.sh aiohttp_echo     # only some (function names below, without cap_)
@@ -186,6 +186,9 @@ cap_empty_close()     { simple ok-empty-close 18142 py "${RAW[@]}" client empty_
 # 8. the server application fails (1011) or rejects a token (1008): websockets
 cap_server_1011()     { simple server-1011 18143 py "$PY" "$PEERS/pypeer.py" client fail; }
 cap_server_1008()     { simple server-1008 18144 py "$PY" "$PEERS/pypeer.py" client policy; }
+# The same application failure in aiohttp (path /fail of aiopeer.py): aiohttp
+# sends no close frame, it only closes the TCP connection.
+cap_server_aiohttp_fail() { simple server-aiohttp-fail 18146 aio "$PY" "$PEERS/pypeer.py" client fail; }
 # 9. raw server: 101, one text frame, then FIN at once (no close frame)
 cap_cut_after_frame() {
   local port=18145 f="$CAPS/cut-after-frame.pcap"
@@ -231,7 +234,8 @@ ALL=(aiohttp_echo aiohttp_node tungstenite_echo tungstenite_py aiohttp_tungsteni
      apache_ok apache_no_wstunnel apache_timeout
      snap96 snap64 snap200_nginx
      keepalive_upgrade keepalive_proxy
-     rsv_all_on_ping unmasked_in_flight empty_close server_1011 server_1008 cut_after_frame)
+     rsv_all_on_ping unmasked_in_flight empty_close server_1011 server_1008 server_aiohttp_fail
+     cut_after_frame)
 if [ "${1:-}" = __netns_unmasked_in_flight ]; then netns_unmasked_in_flight; exit 0; fi
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for s in "$@"; do "cap_$s"; done
