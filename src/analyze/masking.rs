@@ -7,11 +7,15 @@
 //! frames after it from the same sender, are held until the receiver
 //! reacts. Only a frame the receiver sent after it acknowledged the
 //! violating bytes (RFC 9293 3.4: its ACK covers them) is a reaction; one
-//! already in flight says nothing. A reaction other than a 1002/1007 close
-//! means it carried on (warning: the deployment works but would break with
-//! a conforming peer); a protocol-error close, a bare TCP close or the end
-//! of the capture keep the error, and a 1002/1007 close after carrying on
-//! makes later violations errors again.
+//! already in flight says nothing. A data or control frame after the
+//! acknowledgment means it carried on, but an ACK may ride on frames
+//! written before the bad bytes were read, so that verdict waits for the
+//! receiver's close: a 1002/1007 close overturns it (error), another close,
+//! the end of the connection or the hold limits confirm it (warning: the
+//! deployment works but would break with a conforming peer). A
+//! protocol-error close without carrying on, a bare TCP close or the end of
+//! the capture keep the error; a 1002/1007 close after the verdict makes
+//! later violations errors again.
 //!
 //! Held frames are kept shrunk to what they hold, at most [`MAX_HELD`] per
 //! sender and within a [`HeldBudget`] shared by all connections; beyond
@@ -85,6 +89,9 @@ struct Verdicts {
     held_bytes: usize,
     /// Whether each sender's receiver tolerated its masking violations.
     tolerated: PerDir<Option<bool>>,
+    /// Each sender's receiver sent frames after acknowledging the held
+    /// violations: tolerated, unless its close says otherwise.
+    carried_on: PerDir<bool>,
 }
 
 impl Masking {
@@ -109,11 +116,13 @@ impl Masking {
         }
     }
 
-    /// The connection ended: whatever is held goes out with no verdict.
+    /// The connection ended: what is held goes out as tolerated if the
+    /// receiver carried on, else with the error standing.
     pub fn finish(&mut self, budget: &mut HeldBudget, emit: &mut impl FnMut(&mut FrameRecord)) {
         if let Some(v) = &mut self.0 {
             for d in [Dir::ClientToServer, Dir::ServerToClient] {
-                v.release(d, None, budget, emit);
+                let verdict = v.carried_on.get(d).then_some(true);
+                v.release(d, verdict, budget, emit);
             }
             debug_assert_eq!(v.held_bytes, 0, "the budget gets back all it lent");
         }
@@ -138,7 +147,12 @@ impl Verdicts {
         let peer = d.reverse();
         let rejected = rec.close_code.is_some_and(|c| c == 1002 || c == 1007);
         if self.reacts_to_held(peer, acked) {
-            self.release(peer, Some(!rejected), budget, emit);
+            if rec.opcode == crate::websocket::Opcode::CLOSE {
+                // RFC 6455 7.4.1: its close settles it.
+                self.release(peer, Some(!rejected), budget, emit);
+            } else {
+                *self.carried_on.get_mut(peer) = true;
+            }
         } else if rejected && *self.tolerated.get(peer) == Some(true) {
             // RFC 6455 7.4.1: it failed the connection after all.
             *self.tolerated.get_mut(peer) = Some(false);
@@ -157,7 +171,8 @@ impl Verdicts {
             self.held_bytes += c;
             budget.used += c;
             if self.held.get(d).len() > MAX_HELD || budget.used > budget.max {
-                self.release(d, None, budget, emit);
+                let verdict = self.carried_on.get(d).then_some(true);
+                self.release(d, verdict, budget, emit);
             }
             return;
         }
@@ -192,6 +207,7 @@ impl Verdicts {
         if tolerated.is_some() {
             *self.tolerated.get_mut(d) = tolerated;
         }
+        *self.carried_on.get_mut(d) = false;
         let held = std::mem::take(self.held.get_mut(d));
         for mut rec in held {
             let c = cost(&rec);
@@ -258,19 +274,32 @@ mod tests {
     const C: Dir = Dir::ClientToServer;
     const S: Dir = Dir::ServerToClient;
 
+    fn close(d: Dir, index: u64, code: u16) -> FrameRecord {
+        let mut f = frame(d, index, false);
+        f.opcode = crate::websocket::Opcode::CLOSE;
+        f.close_code = Some(code);
+        f
+    }
+
+    /// The receiver answered after the violation and closed normally: it
+    /// tolerates it (warning); its own frames are not held meanwhile.
     #[test]
     fn receiver_carrying_on_makes_a_warning() {
         let (mut m, mut b) = (Masking::default(), HeldBudget::default());
         assert!(run(&mut m, &mut b, frame(C, 0, true)).is_empty());
         assert!(run(&mut m, &mut b, frame(C, 1, false)).is_empty());
-        assert_eq!(m.held(C), 2);
-        let out = run(&mut m, &mut b, frame(S, 0, false));
+        assert_eq!(
+            run(&mut m, &mut b, frame(S, 0, false)),
+            [(S, 0, Severity::Info)]
+        );
+        assert_eq!(m.held(C), 2, "the verdict waits for the receiver's close");
+        let out = run(&mut m, &mut b, close(S, 1, 1000));
         assert_eq!(
             out,
             [
                 (C, 0, Severity::Warning),
                 (C, 1, Severity::Info),
-                (S, 0, Severity::Info)
+                (S, 1, Severity::Info)
             ]
         );
         assert_eq!(b.used, 0);
@@ -285,9 +314,7 @@ mod tests {
     fn close_1002_keeps_the_error() {
         let (mut m, mut b) = (Masking::default(), HeldBudget::default());
         run(&mut m, &mut b, frame(C, 0, true));
-        let mut close = frame(S, 0, false);
-        close.close_code = Some(1002);
-        let out = run(&mut m, &mut b, close);
+        let out = run(&mut m, &mut b, close(S, 0, 1002));
         assert_eq!(out[0], (C, 0, Severity::Error));
     }
 
@@ -305,30 +332,26 @@ mod tests {
         let in_flight = run_acked(&mut m, &mut b, frame(S, 5, false), Some(100));
         assert_eq!(in_flight, [(S, 5, Severity::Info)]);
         assert_eq!(m.held(C), 1, "still waiting for a reaction");
-        let mut close = frame(S, 6, false);
-        close.close_code = Some(1002);
-        let out = run_acked(&mut m, &mut b, close, Some(127));
+        let out = run_acked(&mut m, &mut b, close(S, 6, 1002), Some(127));
         assert_eq!(out, [(C, 0, Severity::Error), (S, 6, Severity::Info)]);
     }
 
-    /// A 1002 close after the receiver carried on: later violations are
-    /// errors again.
+    /// Frames after the acknowledgment (written, maybe, before the bad
+    /// bytes were read) and then a 1002 close: the close overturns them.
     #[test]
-    fn a_later_protocol_error_close_overturns_tolerance() {
+    fn a_later_protocol_error_close_overturns_carrying_on() {
         let (mut m, mut b) = (Masking::default(), HeldBudget::default());
         run(&mut m, &mut b, frame(C, 0, true));
         run(&mut m, &mut b, frame(S, 0, false));
-        assert_eq!(
-            run(&mut m, &mut b, frame(C, 1, true)),
-            [(C, 1, Severity::Warning)]
-        );
-        let mut close = frame(S, 1, false);
-        close.close_code = Some(1002);
-        run(&mut m, &mut b, close);
-        assert_eq!(
-            run(&mut m, &mut b, frame(C, 2, true)),
-            [(C, 2, Severity::Error)]
-        );
+        let out = run(&mut m, &mut b, close(S, 1, 1002));
+        assert_eq!(out[0], (C, 0, Severity::Error));
+        // Carried on and never closed: tolerated when the connection ends.
+        let (mut m, mut b) = (Masking::default(), HeldBudget::default());
+        run(&mut m, &mut b, frame(C, 0, true));
+        run(&mut m, &mut b, frame(S, 0, false));
+        let mut out = Vec::new();
+        m.finish(&mut b, &mut |r| out.push(r.findings[0].severity));
+        assert_eq!(out, [Severity::Warning]);
     }
 
     #[test]
