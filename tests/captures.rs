@@ -183,6 +183,14 @@ const TSHARK_WRONG: &[(&str, u32, u32, &str)] = &[
     // frame and finds the echoes and the close (3 frames) at their
     // real places.
     ("bad-capture_gap.pcap", 94, 4, "frames after a capture gap"),
+    // Headers-only captures: tshark cannot read the cut upgrade and shows
+    // nothing; wscap reads the request and 101 lines and finds the 5 + 5
+    // frames, each header starting a packet.
+    ("snap96-echo.pcap", 0, 10, "heads cut by the snaplen"),
+    // Through nginx at snaplen 200: tshark reads the heads, then takes the
+    // cut payloads of nginx's 4096-byte chunks for new frames (and misses
+    // the server's close on the client leg); wscap finds the 10 + 10 sent.
+    ("snap200-nginx.pcap", 96, 7, "snaplen holes read as frames"),
 ];
 
 #[test]
@@ -377,6 +385,45 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     // a tally per direction (2).
     ("py-snaplen.pcap", &[("truncated_payload", 8)]),
     ("py-two-conns.pcap", &[]),
+    // Issue 9 captures: more implementations and a third proxy, clean.
+    ("aiohttp-echo.pcap", &[]),
+    ("aiohttp-node.pcap", &[]),
+    ("aiohttp-tungstenite.pcap", &[]),
+    ("tungstenite-echo.pcap", &[]),
+    ("tungstenite-py.pcap", &[]),
+    ("apache-ok.pcap", &[]),
+    // Apache without the upgrade: the backend leg's request lost Upgrade
+    // and Connection, the backend answered 426 and Apache passed it on.
+    (
+        "apache-no-wstunnel.pcap",
+        &[
+            ("connection_header_missing", 1),
+            ("handshake_rejected", 2),
+            ("upgrade_header_missing", 1),
+        ],
+    ),
+    ("apache-timeout.pcap", &[]),
+    // Headers-only: every cut payload is said once on its frame; the
+    // connection's tally per direction too.
+    ("snap96-echo.pcap", &[("truncated_payload", 8)]),
+    ("snap200-nginx.pcap", &[("truncated_payload", 16)]),
+    // Not even the TCP header survives -s 64 here: nothing to read.
+    ("snap64-echo.pcap", &[]),
+    ("keepalive-upgrade.pcap", &[]),
+    ("keepalive-proxy.pcap", &[]),
+    (
+        "bad-rsv_all_on_ping.pcap",
+        &[("rsv_bits_without_extension", 1)],
+    ),
+    (
+        "bad-unmasked_in_flight.pcap",
+        &[("unmasked_client_frame", 1)],
+    ),
+    ("ok-empty-close.pcap", &[]),
+    ("server-1011.pcap", &[]),
+    ("server-1008.pcap", &[]),
+    ("server-aiohttp-fail.pcap", &[]),
+    ("cut-after-frame.pcap", &[]),
 ];
 
 #[test]
@@ -574,6 +621,20 @@ fn diagnoses_name_the_cause() {
         ("bad-capture_gap.pcap", &["incomplete_capture"]),
         ("py-echo.pcap", &[]),
         ("nginx-ok.pcap", &[]),
+        ("apache-ok.pcap", &[]),
+        (
+            "apache-no-wstunnel.pcap",
+            &["proxy_not_websocket_aware", "handshake_refused"],
+        ),
+        ("apache-timeout.pcap", &["closed_without_close_frame"]),
+        ("ok-empty-close.pcap", &[]),
+        ("server-1011.pcap", &["closed_with_error_code"]),
+        ("server-1008.pcap", &["closed_with_error_code"]),
+        ("cut-after-frame.pcap", &["closed_without_close_frame"]),
+        ("bad-rsv_all_on_ping.pcap", &["framing_violation"]),
+        ("bad-unmasked_in_flight.pcap", &["wrong_masking"]),
+        ("keepalive-upgrade.pcap", &[]),
+        ("snap96-echo.pcap", &["incomplete_capture"]),
     ];
     for (name, want) in cases {
         let run = wscap(&[], &testdata(name));
@@ -634,4 +695,87 @@ fn summary_rows_show_the_reported_severity() {
         .unwrap();
     let text = String::from_utf8(text.stdout).unwrap();
     assert!(text.contains("warning unmasked_client_frame"), "{text}");
+}
+
+/// The connection record of a capture with one connection (or the first).
+fn first_conn(run: &Run) -> &Value {
+    run.records
+        .iter()
+        .find(|r| r["type"] == "connection")
+        .expect("a connection record")
+}
+
+fn frames_of(run: &Run) -> Vec<&Value> {
+    run.records
+        .iter()
+        .filter(|r| r["type"] == "frame")
+        .collect()
+}
+
+/// Issue 9 on real captures: what each was made to show.
+#[test]
+fn captures_people_take() {
+    // tcpdump -s 96: both heads cut, every frame header found.
+    let run = wscap(&[], &testdata("snap96-echo.pcap"));
+    let conn = first_conn(&run);
+    assert_eq!(conn["detected_by"], "handshake");
+    assert_eq!(conn["response"]["status"], 101);
+    assert_eq!(
+        (
+            conn["frames"]["c2s"].as_u64(),
+            conn["frames"]["s2c"].as_u64()
+        ),
+        (Some(5), Some(5))
+    );
+    let cut: Vec<u64> = frames_of(&run)
+        .iter()
+        .filter_map(|f| f["payload_missing"].as_u64())
+        .collect();
+    assert_eq!(cut.len(), 6, "the 200, 5000 and 70000-byte frames each way");
+    // Keep-alive requests before the upgrade on the same connection.
+    let run = wscap(&[], &testdata("keepalive-upgrade.pcap"));
+    let conn = first_conn(&run);
+    assert_eq!(conn["request"]["target"], "/ws");
+    assert_eq!(frames_of(&run).len(), 8);
+    // A ping breaking three rules at once is a frame with its violation.
+    let run = wscap(&[], &testdata("bad-rsv_all_on_ping.pcap"));
+    let ping = frames_of(&run)
+        .into_iter()
+        .find(|f| f["opcode"] == "ping")
+        .expect("the ping is a frame");
+    assert_eq!(ping["findings"][0]["code"], "rsv_bits_without_extension");
+    // Server frames in flight are no reaction; its 1002 is: an error.
+    let run = wscap(&[], &testdata("bad-unmasked_in_flight.pcap"));
+    assert_eq!(run.status, 1);
+    let bad = frames_of(&run)
+        .into_iter()
+        .find(|f| f["findings"].as_array().is_some_and(|a| !a.is_empty()))
+        .unwrap();
+    assert_eq!(bad["findings"][0]["severity"], "error");
+    // Closes that say a failure, and cuts, diagnosed as what they are.
+    let run = wscap(&[], &testdata("server-1011.pcap"));
+    let summary = first_conn(&run)["diagnosis"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        summary.starts_with("the server closed the connection with 1011"),
+        "{summary}"
+    );
+    let run = wscap(&[], &testdata("cut-after-frame.pcap"));
+    let d = &first_conn(&run)["diagnosis"][0];
+    assert!(
+        d["summary"]
+            .as_str()
+            .unwrap()
+            .contains("right after its last frame"),
+        "{d}"
+    );
+    assert!(!d["fix"][0].as_str().unwrap().contains("ping"), "{d}");
+    let run = wscap(&[], &testdata("apache-timeout.pcap"));
+    let d = &first_conn(&run)["diagnosis"][0];
+    assert!(
+        d["summary"].as_str().unwrap().contains("2 s of silence"),
+        "{d}"
+    );
 }
