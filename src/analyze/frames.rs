@@ -37,6 +37,9 @@ pub(super) trait FrameOut {
     fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>);
 }
 
+/// No acknowledgment seen.
+const NOT_ACKED: u64 = u64::MAX;
+
 /// How frames of one direction are checked.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct FrameConfig {
@@ -63,8 +66,9 @@ struct Assembly {
     /// A frame has started and not ended.
     open: bool,
     /// How much of the other direction the sender had acknowledged when
-    /// the frame's header was sent.
-    acked: Option<u64>,
+    /// the frame's header was sent ([`NOT_ACKED`] when unknown: one word,
+    /// as every direction of every connection has one).
+    acked: u64,
 }
 
 impl DirFrames {
@@ -99,7 +103,7 @@ impl DirFrames {
                 val,
                 rec: FrameRecord::empty(conn, d),
                 open: false,
-                acked: None,
+                acked: NOT_ACKED,
             },
         }
     }
@@ -228,7 +232,7 @@ impl Assembly {
     fn start(&mut self, start: crate::websocket::FrameStart, out: &mut impl FrameOut) {
         let h = start.header;
         out.frame_started(self.rec.dir, h.payload_len);
-        self.acked = out.acked(self.rec.dir.reverse());
+        self.acked = out.acked(self.rec.dir.reverse()).unwrap_or(NOT_ACKED);
         let r = &mut self.rec;
         r.index = start.index;
         r.packet = start.packet;
@@ -294,7 +298,8 @@ impl Assembly {
             r.findings
                 .push(Finding::new(Code::IncompleteFrameAtEnd, detail));
         }
-        out.frame_done(r, self.acked);
+        let acked = (self.acked != NOT_ACKED).then_some(self.acked);
+        out.frame_done(r, acked);
         if r.findings.capacity() > 0 {
             // Frames with findings are rare: their buffer is not kept for
             // the next frame (tens of thousands of idle connections would

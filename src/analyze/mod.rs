@@ -116,7 +116,7 @@ impl<S: Sink> Output<S> {
             return;
         };
         held.sort_by_key(|f| f.packet);
-        for f in &held {
+        for f in held.iter() {
             self.emit(Record::Frame(f));
         }
     }
@@ -130,7 +130,7 @@ pub struct Analyzer<S: Sink> {
 }
 
 /// Frame records a connection holds back to write in capture order.
-type Deferred = Option<Vec<FrameRecord>>;
+type Deferred = Option<Box<Vec<FrameRecord>>>;
 
 /// Frame records held back for capture order, at most: beyond, they are
 /// written as they are.
@@ -357,7 +357,7 @@ impl<S: Sink> Analyzer<S> {
         // other (a lost decoder confirms a frame by the next header), so
         // their records are written sorted.
         all.sort_by_key(|(_, chunk)| chunk.packet);
-        st.deferred = Some(Vec::new());
+        st.deferred = Some(Box::default());
         for (d, chunk) in all {
             self.data(st, meta, d, chunk);
         }

@@ -35,7 +35,6 @@ use crate::record::{Detection, RequestInfo, ResponseInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
 use crate::websocket::Expect;
-use std::collections::VecDeque;
 
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
@@ -91,6 +90,41 @@ enum Side {
     /// Sniffed bytes proven to be frames, until replayed as such.
     Recognised(Box<Kept>),
     Idle,
+}
+
+/// Requests before the upgrade awaiting their responses, in order: for each,
+/// whether it was HEAD. A bit each, as every connection carries one.
+#[derive(Clone, Copy, Debug, Default)]
+struct PlainRequests {
+    heads: u64,
+    len: u8,
+}
+
+impl PlainRequests {
+    fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// At most [`MAX_PLAIN_PENDING`] (64, the bits of `heads`).
+    fn push(&mut self, head: bool) {
+        debug_assert!(self.len() < MAX_PLAIN_PENDING);
+        self.heads |= u64::from(head) << self.len;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) -> Option<bool> {
+        if self.len == 0 {
+            return None;
+        }
+        let head = self.heads & 1 == 1;
+        self.heads >>= 1;
+        self.len -= 1;
+        Some(head)
+    }
 }
 
 /// After a head: its body if it has one, else the next head.
@@ -169,7 +203,7 @@ pub(super) struct Upgrade {
     /// Requests before the upgrade request (keep-alive) whose responses
     /// have not been read, each `true` when it was a HEAD request (whose
     /// response has no body, RFC 9112 6.3).
-    plain: VecDeque<bool>,
+    plain: PlainRequests,
 }
 
 impl Upgrade {
@@ -194,7 +228,7 @@ impl Upgrade {
             tls_hello: None,
             server_answered_tls: false,
             extensions_unknown: false,
-            plain: VecDeque::new(),
+            plain: PlainRequests::default(),
         }
     }
 
@@ -641,8 +675,7 @@ impl Upgrade {
         if self.plain.len() >= MAX_PLAIN_PENDING || body == Some(http::BodyLen::UntilClose) {
             return self.give_up();
         }
-        self.plain
-            .push_back(req.method.eq_ignore_ascii_case("HEAD"));
+        self.plain.push(req.method.eq_ignore_ascii_case("HEAD"));
         self.sides[0] = body_or_head(body);
     }
 
@@ -655,7 +688,7 @@ impl Upgrade {
             100..=199 => return self.sides[1] = new_head(),
             _ => {}
         }
-        let to_head = self.plain.pop_front().unwrap_or(false);
+        let to_head = self.plain.pop().unwrap_or(false);
         let body = http::response_body(resp, to_head);
         if body == Some(http::BodyLen::UntilClose) {
             // Nothing can follow a body that ends with the connection.
