@@ -168,6 +168,7 @@ impl Assembly {
             DecodeEvent::Frame(start) => self.start(start, out),
             DecodeEvent::Payload { data, pos, .. } => {
                 if self.open {
+                    self.rec.payload_captured += data.len() as u64;
                     self.val
                         .payload(data, pos, out.scratch(), &mut self.rec.findings);
                 }
@@ -252,6 +253,7 @@ impl Assembly {
         r.close_reason = None;
         r.preview.clear();
         r.payload_missing = 0;
+        r.payload_captured = 0;
         r.complete = true;
         r.findings.clear();
         self.val.header(&h, &mut r.findings);

@@ -112,6 +112,9 @@ pub struct FrameRecord {
     pub preview: Vec<u8>,
     /// Payload bytes missing from the capture (lost or cut by the snaplen).
     pub payload_missing: u64,
+    /// Payload bytes the capture holds (written when not the whole payload:
+    /// cut by the snaplen, lost, or the capture ended inside the frame).
+    pub payload_captured: u64,
     /// False when the capture ended inside this frame.
     pub complete: bool,
     pub findings: Vec<Finding>,
@@ -142,6 +145,7 @@ impl FrameRecord {
             close_reason: None,
             preview: Vec::new(),
             payload_missing: 0,
+            payload_captured: 0,
             complete: true,
             findings: Vec::new(),
         }

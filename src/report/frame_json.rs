@@ -68,6 +68,9 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     if f.payload_missing != 0 {
         int(out, b",\"payload_missing\":", f.payload_missing);
     }
+    if f.payload_captured != f.payload_len {
+        int(out, b",\"payload_captured\":", f.payload_captured);
+    }
     flag(out, b",\"complete\":", f.complete);
     out.extend_from_slice(b",\"findings\":");
     if f.findings.is_empty() {
@@ -100,6 +103,7 @@ mod tests {
         f.opcode = Opcode::TEXT;
         f.mask_key = Some(MaskKey([0x0a, 0xff, 0x00, 0x37]));
         f.payload_len = u64::MAX;
+        f.payload_captured = u64::MAX;
         f.header_len = 14;
         f
     }
@@ -135,6 +139,7 @@ mod tests {
         f.close_reason = Some("too \"big\" \u{1} é".into());
         f.preview = b"a\nb\x7f".to_vec();
         f.payload_missing = 5;
+        f.payload_captured = 0;
         f.complete = false;
         f.findings = vec![
             Finding::new(Code::InvalidUtf8, "bad \"byte\"").at(3),
@@ -149,6 +154,7 @@ mod tests {
         assert_eq!(v["close_reason"], "too \"big\" \u{1} é");
         assert_eq!(v["preview"], "a\\nb\\x7f");
         assert_eq!(v["payload_missing"], 5);
+        assert_eq!(v["payload_captured"], 0);
         assert_eq!(v["findings"], serde_json::to_value(&f.findings).unwrap());
         assert_eq!(written(&f, PayloadMode::Hex)["preview"], "610a627f");
         assert!(written(&f, PayloadMode::None).get("preview").is_none());
