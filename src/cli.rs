@@ -45,6 +45,19 @@ pub struct Cli {
 pub enum Command {
     /// Analyse captures and report frames, connections and a summary.
     Analyze(AnalyzeArgs),
+    /// Compare two captures: what a change did to the WebSocket traffic.
+    ///
+    /// Each side is analysed as `analyze` does; connections are paired
+    /// across the two (by request target, Host and subprotocol in order of
+    /// appearance, else by shape) and compared: the handshake, findings and
+    /// causes, abrupt ends, negotiated parameters, frames, bytes and
+    /// message sizes per direction, closes, timing. Most important first.
+    /// The record schema is in docs/diff.md.
+    ///
+    /// Exit status: 1 when AFTER regressed (a finding at or above --fail-on
+    /// that BEFORE did not have, a handshake that stopped succeeding, more
+    /// abrupt ends), 0 otherwise, 2 for unusable arguments or damaged input.
+    Diff(DiffArgs),
     /// Print a shell completion script to standard output.
     ///
     /// For example `wscap completions bash > /etc/bash_completion.d/wscap`,
@@ -173,6 +186,76 @@ pub struct AnalyzeArgs {
     pub color: ColorArg,
 }
 
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The capture before the change, then the one after it.
+    ///
+    /// For a side made of several (rotated) files use --before and --after.
+    #[arg(value_name = "CAPTURE", num_args = 0..=2)]
+    pub captures: Vec<PathBuf>,
+
+    /// Files of the BEFORE side (may be repeated), merged as `analyze` does.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub before: Vec<PathBuf>,
+
+    /// Files of the AFTER side (may be repeated).
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub after: Vec<PathBuf>,
+
+    /// Output format: table, jsonl or json.
+    ///
+    /// table: the differences for people (the default on a terminal).
+    /// jsonl: pair, unpaired and difference records, then diff_summary
+    /// (the default otherwise). json: one document
+    /// `{"records":[...],"summary":{...}}`.
+    #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
+    pub format: Option<DiffFormat>,
+
+    /// A finding new in AFTER at this severity or above is a regression.
+    ///
+    /// error, warning or info.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "SEVERITY",
+        default_value = "error",
+        hide_possible_values = true
+    )]
+    pub fail_on: SeverityArg,
+
+    /// Seconds of timing difference that are noise, not a difference.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub time_tolerance: f64,
+
+    /// When to colour the table: auto, always or never.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        default_value = "auto",
+        hide_possible_values = true
+    )]
+    pub color: ColorArg,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    Table,
+    Jsonl,
+    Json,
+}
+
+/// The resolved `diff` flags.
+#[derive(Debug)]
+pub struct DiffConfig {
+    pub before: Vec<PathBuf>,
+    pub after: Vec<PathBuf>,
+    pub format: DiffFormat,
+    pub fail_on: Severity,
+    pub time_tolerance: f64,
+    pub style: Style,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
@@ -235,6 +318,7 @@ pub enum Shell {
 #[derive(Debug)]
 pub enum Mode {
     Analyze(Config),
+    Diff(DiffConfig),
     Completions(Shell),
 }
 
@@ -262,6 +346,7 @@ pub fn parse() -> Mode {
     let cli = Cli::parse();
     match (cli.command, cli.analyze) {
         (Some(Command::Completions { shell }), _) => Mode::Completions(shell),
+        (Some(Command::Diff(d)), _) => Mode::Diff(resolve_diff(d)),
         (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(resolve(a)),
         // `subcommand_negates_reqs` makes CAPTURE optional only when a
         // subcommand is present, so clap has already rejected this; fall
@@ -272,6 +357,48 @@ pub fn parse() -> Mode {
                 "a CAPTURE is required",
             )
             .exit(),
+    }
+}
+
+/// The two sides of `diff`: two positional captures, or --before/--after
+/// (either form for each side).
+pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
+    let mut positional = d.captures.into_iter();
+    let before = if d.before.is_empty() {
+        positional.next().into_iter().collect()
+    } else {
+        d.before
+    };
+    let after = if d.after.is_empty() {
+        positional.next().into_iter().collect()
+    } else {
+        d.after
+    };
+    if before.is_empty() || after.is_empty() || positional.next().is_some() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::MissingRequiredArgument,
+                "diff needs a BEFORE and an AFTER capture (two files, or --before FILE... --after FILE...)",
+            )
+            .exit();
+    }
+    let stdout_tty = std::io::stdout().is_terminal();
+    let color = match d.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => stdout_tty && !no_color_env(),
+    };
+    DiffConfig {
+        before,
+        after,
+        format: d.format.unwrap_or(if stdout_tty {
+            DiffFormat::Table
+        } else {
+            DiffFormat::Jsonl
+        }),
+        fail_on: d.fail_on.into(),
+        time_tolerance: d.time_tolerance.max(0.0),
+        style: Style::new(color),
     }
 }
 

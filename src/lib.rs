@@ -17,6 +17,7 @@
 //! * [`websocket`]: frame headers, the incremental decoder, handshake checks, the validator.
 //! * [`analyze`]: the per-connection analysis, in parts, producing [`record`]s.
 //! * [`diagnosis`]: from a connection record to causes, evidence and fixes.
+//! * [`diff`]: two captures compared connection by connection.
 //! * [`record`]: the records and the [`record::Sink`] they go to.
 //! * [`report`]: writers for the records.
 //! * [`pipeline`]: wires the stages over a set of inputs.
@@ -24,6 +25,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod diagnosis;
+pub mod diff;
 pub mod finding;
 pub mod http;
 pub mod packet;

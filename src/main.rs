@@ -46,7 +46,45 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Mode::Analyze(cfg) => analyze(cfg),
+        Mode::Diff(cfg) => diff(cfg),
     }
+}
+
+fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
+    use wscap::diff::{self, DiffOptions};
+    let opts = DiffOptions {
+        analysis: Options::default(),
+        fail_on: cfg.fail_on,
+        time_tolerance: cfg.time_tolerance,
+    };
+    let before: Vec<&Path> = cfg.before.iter().map(|p| p.as_path()).collect();
+    let after: Vec<&Path> = cfg.after.iter().map(|p| p.as_path()).collect();
+    let report = diff::run(&before, &after, &opts)?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    match cfg.format {
+        cli::DiffFormat::Jsonl => wscap::report::diff::write_jsonl(&mut out, &report)?,
+        cli::DiffFormat::Json => wscap::report::diff::write_json(&mut out, &report)?,
+        cli::DiffFormat::Table => wscap::report::diff::write_table(
+            &mut out,
+            &report,
+            cfg.style,
+            wscap::report::term::WIDTH,
+        )?,
+    }
+    out.flush()?;
+    for e in report
+        .before
+        .summary
+        .input_errors
+        .iter()
+        .chain(&report.after.summary.input_errors)
+    {
+        message(e);
+    }
+    if report.damaged() {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::from(u8::from(report.regressed())))
 }
 
 fn analyze(cfg: Config) -> io::Result<ExitCode> {

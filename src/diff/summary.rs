@@ -1,0 +1,276 @@
+//! Per-connection summaries: what `wscap diff` compares. Built from the
+//! records one analysis writes ([`Collector`] is a [`Sink`]), so a diff
+//! costs one analysis per side and holds a summary per connection, never
+//! frames.
+
+use crate::finding::{Code, Severity};
+use crate::record::{
+    Cause, ConnectionRecord, Counts, DeflateInfo, FrameRecord, Hop, PerDir, Record, Sink,
+    SummaryRecord,
+};
+use crate::tcp::{CloseReason, Dir};
+use crate::websocket::Opcode;
+use std::collections::BTreeMap;
+
+/// Message sizes as a log2 histogram: bucket `i` holds sizes below `2^i`
+/// (bucket 0: empty messages), so percentiles are powers of two and the
+/// memory is fixed however many messages a connection carries.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Sizes {
+    buckets: Vec<u64>,
+    pub count: u64,
+    pub max: u64,
+}
+
+impl Sizes {
+    pub fn add(&mut self, size: u64) {
+        let b = (u64::BITS - size.leading_zeros()) as usize;
+        if self.buckets.len() <= b {
+            self.buckets.resize(b + 1, 0);
+        }
+        self.buckets[b] += 1;
+        self.count += 1;
+        self.max = self.max.max(size);
+    }
+
+    /// The upper bound of the bucket holding the `p`-th percentile.
+    pub fn percentile(&self, p: u64) -> u64 {
+        if self.count == 0 {
+            return 0;
+        }
+        let rank = (self.count * p).div_ceil(100).max(1);
+        let mut seen = 0;
+        for (b, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return if b == 0 { 0 } else { (1u64 << b) - 1 };
+            }
+        }
+        self.max
+    }
+}
+
+/// One direction of a connection, as the diff sees it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DirSummary {
+    pub frames: u64,
+    pub payload_bytes: u64,
+    /// Frames by opcode name.
+    pub opcodes: BTreeMap<&'static str, u64>,
+    pub messages: Sizes,
+    /// Most frames one message took.
+    pub max_frames_per_message: u64,
+    /// The current message's size and frames, until its last frame.
+    open: Option<(u64, u64)>,
+    /// Findings on this direction's frames, by code.
+    pub findings: Counts<Code>,
+}
+
+impl DirSummary {
+    fn frame(&mut self, f: &FrameRecord) {
+        self.frames += 1;
+        self.payload_bytes = self.payload_bytes.saturating_add(f.payload_len);
+        *self.opcodes.entry(f.opcode.name()).or_default() += 1;
+        for x in &f.findings {
+            self.findings.add(x.code, 1);
+        }
+        // RFC 6455 5.4: a message is a data frame and its continuations up
+        // to the one with FIN.
+        let data = matches!(
+            f.opcode,
+            Opcode::TEXT | Opcode::BINARY | Opcode::CONTINUATION
+        );
+        if !data {
+            return;
+        }
+        let (size, n) = self.open.take().unwrap_or((0, 0));
+        let (size, n) = (size.saturating_add(f.payload_len), n + 1);
+        if f.fin {
+            self.messages.add(size);
+            self.max_frames_per_message = self.max_frames_per_message.max(n);
+        } else {
+            self.open = Some((size, n));
+        }
+    }
+}
+
+/// One connection, as the diff compares it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnSummary {
+    pub conn: u64,
+    pub client: String,
+    pub server: String,
+    pub first_ts: crate::time::Timestamp,
+    /// Request target, Host and subprotocol: what pairs connections across
+    /// captures.
+    pub target: Option<String>,
+    pub host: Option<String>,
+    pub subprotocol: Option<String>,
+    pub status: Option<u16>,
+    pub http_version: Option<String>,
+    pub upgrade: (bool, bool),
+    pub connection: (bool, bool),
+    pub accept_ok: Option<bool>,
+    pub extensions: Vec<String>,
+    pub deflate: Option<DeflateInfo>,
+    pub websocket: bool,
+    /// The opening handshake succeeded (101 with WebSocket recognised).
+    pub handshake_ok: bool,
+    pub dirs: PerDir<DirSummary>,
+    pub close_codes: PerDir<Vec<u16>>,
+    /// Who sent the first close frame.
+    pub closed_first: Option<Dir>,
+    pub end: CloseReason,
+    /// Cut without a close frame either way (clients see 1006).
+    pub abrupt: bool,
+    /// Seconds from the last frame to the end of the connection.
+    pub idle_before_end: Option<f64>,
+    pub findings: Counts<Code>,
+    pub findings_by_severity: Counts<Severity>,
+    pub causes: Vec<Cause>,
+    /// Which leg of a proxied connection, when both are in the capture.
+    pub leg: Option<Hop>,
+    other_leg: Option<u64>,
+    request_packet: u64,
+}
+
+/// What the frames of a connection not closed yet have shown: per
+/// direction, and the first close frame (packet, sender).
+type OpenConn = (PerDir<DirSummary>, Option<(u64, Dir)>);
+
+/// Builds the summaries from the records of one analysis.
+#[derive(Default)]
+pub struct Collector {
+    /// Frame-level state of connections not closed yet.
+    open: BTreeMap<u64, OpenConn>,
+    pub conns: Vec<ConnSummary>,
+    pub summary: Option<SummaryRecord>,
+}
+
+impl Collector {
+    fn connection(&mut self, c: &ConnectionRecord) {
+        let (dirs, first_close) = self.open.remove(&c.conn).unwrap_or_default();
+        let closes = !c.close_codes.c2s.is_empty() || !c.close_codes.s2c.is_empty();
+        let abrupt = c.websocket
+            && first_close.is_none()
+            && !closes
+            && matches!(c.end, CloseReason::Fin | CloseReason::Rst);
+        let req = c.request.as_ref();
+        let resp = c.response.as_ref();
+        let neg = c.negotiated.as_ref();
+        self.conns.push(ConnSummary {
+            conn: c.conn,
+            client: c.client.to_string(),
+            server: c.server.to_string(),
+            first_ts: c.first_ts,
+            target: req.map(|r| r.target.clone()),
+            host: req.and_then(|r| r.host.clone()),
+            subprotocol: neg.and_then(|n| n.subprotocol.clone()),
+            status: resp.map(|r| r.status),
+            http_version: req.map(|r| r.version.clone()),
+            upgrade: (
+                req.is_some_and(|r| r.upgrade.is_some()),
+                resp.is_some_and(|r| r.upgrade.is_some()),
+            ),
+            connection: (
+                req.is_some_and(|r| r.connection.is_some()),
+                resp.is_some_and(|r| r.connection.is_some()),
+            ),
+            accept_ok: neg.and_then(|n| n.accept_ok),
+            extensions: neg.map(|n| n.extensions.clone()).unwrap_or_default(),
+            deflate: neg.and_then(|n| n.deflate),
+            websocket: c.websocket,
+            handshake_ok: c.websocket && resp.is_some_and(|r| r.status == 101),
+            dirs,
+            close_codes: c.close_codes.clone(),
+            closed_first: first_close.map(|(_, d)| d),
+            end: c.end,
+            abrupt,
+            idle_before_end: c.last_frame_ts.map(|t| c.last_ts.secs_since(t)),
+            findings: c.findings_by_code.clone(),
+            findings_by_severity: c.findings_by_severity.clone(),
+            causes: c.diagnosis.iter().map(|d| d.cause).collect(),
+            leg: None,
+            other_leg: c.other_leg,
+            request_packet: req.map_or(u64::MAX, |r| r.packet),
+        });
+    }
+
+    /// The summaries in order of first packet, with proxy legs named.
+    pub fn finish(mut self) -> (Vec<ConnSummary>, Option<SummaryRecord>) {
+        self.conns.sort_by_key(|c| (c.first_ts, c.conn));
+        let requests: BTreeMap<u64, u64> = self
+            .conns
+            .iter()
+            .map(|c| (c.conn, c.request_packet))
+            .collect();
+        for c in &mut self.conns {
+            let Some(other) = c.other_leg.and_then(|o| requests.get(&o)) else {
+                continue;
+            };
+            // The earlier request is the client's leg (the proxy forwards it).
+            c.leg = Some(if c.request_packet <= *other {
+                Hop::ClientLeg
+            } else {
+                Hop::BackendLeg
+            });
+        }
+        (self.conns, self.summary)
+    }
+}
+
+impl Sink for Collector {
+    fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
+        match r {
+            Record::Frame(f) => {
+                let (dirs, first_close) = self.open.entry(f.conn).or_default();
+                dirs.get_mut(f.dir).frame(f);
+                if f.opcode == Opcode::CLOSE && first_close.is_none_or(|(p, _)| f.packet < p) {
+                    *first_close = Some((f.packet, f.dir));
+                }
+            }
+            Record::Connection(c) => self.connection(c),
+            Record::Summary(s) => self.summary = Some(s.clone()),
+        }
+        Ok(())
+    }
+
+    fn wants_frames(&self) -> bool {
+        // Frame records are needed, their previews are not.
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_are_bucket_bounds() {
+        let mut s = Sizes::default();
+        for n in [0, 10, 10, 10, 100, 1000, 70000] {
+            s.add(n);
+        }
+        assert_eq!(s.percentile(50), 15);
+        assert_eq!(s.percentile(90), 131_071);
+        assert_eq!(s.max, 70000);
+        assert_eq!(Sizes::default().percentile(50), 0);
+    }
+
+    #[test]
+    fn messages_span_fragments() {
+        let mut d = DirSummary::default();
+        let mut f = FrameRecord::empty(0, Dir::ClientToServer);
+        f.opcode = Opcode::TEXT;
+        f.payload_len = 10;
+        d.frame(&f);
+        f.opcode = Opcode::CONTINUATION;
+        f.fin = true;
+        d.frame(&f);
+        f.opcode = Opcode::PING;
+        d.frame(&f);
+        assert_eq!((d.messages.count, d.messages.max), (1, 20));
+        assert_eq!(d.max_frames_per_message, 2);
+        assert_eq!(d.frames, 3);
+    }
+}
