@@ -254,6 +254,8 @@ pub struct DiffConfig {
     pub fail_on: Severity,
     pub time_tolerance: f64,
     pub style: Style,
+    /// Columns of the table: the terminal's, 80 when not a terminal.
+    pub width: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -399,6 +401,9 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         fail_on: d.fail_on.into(),
         time_tolerance: d.time_tolerance.max(0.0),
         style: Style::new(color),
+        width: terminal_size::terminal_size()
+            .filter(|_| stdout_tty)
+            .map_or(80, |(w, _)| usize::from(w.0).max(40)),
     }
 }
 

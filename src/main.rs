@@ -64,12 +64,9 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     match cfg.format {
         cli::DiffFormat::Jsonl => wscap::report::diff::write_jsonl(&mut out, &report)?,
         cli::DiffFormat::Json => wscap::report::diff::write_json(&mut out, &report)?,
-        cli::DiffFormat::Table => wscap::report::diff::write_table(
-            &mut out,
-            &report,
-            cfg.style,
-            wscap::report::term::WIDTH,
-        )?,
+        cli::DiffFormat::Table => {
+            wscap::report::diff::write_table(&mut out, &report, cfg.style, cfg.width)?
+        }
     }
     out.flush()?;
     for e in report

@@ -191,6 +191,9 @@ const TSHARK_WRONG: &[(&str, u32, u32, &str)] = &[
     // cut payloads of nginx's 4096-byte chunks for new frames (and misses
     // the server's close on the client leg); wscap finds the 10 + 10 sent.
     ("snap200-nginx.pcap", 96, 7, "snaplen holes read as frames"),
+    // The last file of a ring starts inside a connection: tshark needs the
+    // handshake; wscap recognises the masked client frames.
+    ("diff-rotated-part2.pcap", 0, 8, "a ring's later file"),
 ];
 
 #[test]
@@ -424,6 +427,24 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     ("server-1008.pcap", &[]),
     ("server-aiohttp-fail.pcap", &[]),
     ("cut-after-frame.pcap", &[]),
+    // Pairs for `wscap diff` (tests/diff.rs compares them).
+    ("diff-deflate-before.pcap", &[]),
+    ("diff-deflate-after.pcap", &[]),
+    ("diff-idle-timeout-before.pcap", &[]),
+    ("diff-idle-timeout-after.pcap", &[]),
+    (
+        "diff-nginx-fix-before.pcap",
+        &[("handshake_rejected", 4), ("http_1_0_upgrade", 2)],
+    ),
+    ("diff-nginx-fix-after.pcap", &[]),
+    ("diff-proxy-switch-before.pcap", &[]),
+    ("diff-proxy-switch-after.pcap", &[]),
+    ("diff-size-limit-before.pcap", &[]),
+    ("diff-size-limit-after.pcap", &[]),
+    ("diff-rotated.pcap", &[]),
+    ("diff-rotated-part0.pcap", &[]),
+    ("diff-rotated-part1.pcap", &[]),
+    ("diff-rotated-part2.pcap", &[("handshake_not_captured", 1)]),
 ];
 
 #[test]

@@ -122,3 +122,101 @@ fn documented_recipe_runs() {
     let text = String::from_utf8(got.stdout).unwrap();
     assert!(text.starts_with("total.handshakes_ok: 2 -> 0"), "{text}");
 }
+
+/// A `wscap diff --format jsonl` run over testdata's `diff-<topic>` pair.
+fn diff_pair(topic: &str, reverse: bool) -> (i32, Vec<Value>) {
+    let b = capture(&format!("diff-{topic}-before.pcap"));
+    let a = capture(&format!("diff-{topic}-after.pcap"));
+    let (mut b, mut a) = (
+        b.to_str().unwrap().to_owned(),
+        a.to_str().unwrap().to_owned(),
+    );
+    if reverse {
+        std::mem::swap(&mut b, &mut a);
+    }
+    let out = run(&["diff", "--format", "jsonl", &b, &a]);
+    (out.code, records(&out.stdout))
+}
+
+fn fields(recs: &[Value]) -> Vec<String> {
+    recs.iter()
+        .filter(|r| r["type"] == "difference")
+        .map(|r| format!("{}:{}", r["pair"], r["field"].as_str().unwrap()))
+        .collect()
+}
+
+/// Pairs of real captures, the same clients before and after a change.
+#[test]
+fn real_pairs_show_what_the_change_did() {
+    // nginx configured right: every handshake now succeeds.
+    let (code, recs) = diff_pair("nginx-fix", false);
+    assert_eq!(code, 0);
+    let first = recs.iter().find(|r| r["type"] == "difference").unwrap();
+    assert_eq!(
+        (first["field"].as_str(), &first["after"]),
+        (Some("total.handshakes_ok"), &Value::from(4))
+    );
+    assert_eq!(recs.iter().filter(|r| r["type"] == "pair").count(), 4);
+    // ... and the other way round it is a regression.
+    assert_eq!(diff_pair("nginx-fix", true).0, 1);
+    // nginx and HAProxy both configured right: nothing that matters.
+    let (code, recs) = diff_pair("proxy-switch", false);
+    assert_eq!(code, 0);
+    assert!(fields(&recs).is_empty(), "{:?}", fields(&recs));
+    // permessage-deflate turned off: the negotiation and the sizes.
+    let (code, recs) = diff_pair("deflate", false);
+    assert_eq!(code, 0);
+    let f = fields(&recs);
+    assert!(
+        f.contains(&"0:extensions".to_owned()) && f.contains(&"0:permessage_deflate".to_owned()),
+        "{f:?}"
+    );
+    let ext = recs.iter().find(|r| r["field"] == "extensions").unwrap();
+    assert_eq!(ext["rank"], "negotiated");
+    // A lower message-size limit: 1009 closes and message_too_big appear.
+    let (_, recs) = diff_pair("size-limit", false);
+    let close = recs
+        .iter()
+        .find(|r| r["field"] == "close_codes.s2c")
+        .unwrap();
+    assert_eq!(close["after"], serde_json::json!([1009]));
+    let causes = recs
+        .iter()
+        .find(|r| r["field"] == "total.diagnoses")
+        .unwrap();
+    assert_eq!(causes["after"]["message_too_big"], 2);
+    // A shorter proxy idle timeout: connections now cut, a regression.
+    let (code, recs) = diff_pair("idle-timeout", false);
+    assert_eq!(code, 1);
+    let first = recs.iter().find(|r| r["type"] == "difference").unwrap();
+    assert_eq!(first["field"], "total.abrupt_ends");
+    assert_eq!(first["regression"], true);
+}
+
+/// A capture against the files of its own ring (split inside connections).
+#[test]
+fn a_capture_against_its_ring() {
+    let whole = capture("diff-rotated.pcap");
+    let parts: Vec<String> = (0..3)
+        .map(|k| {
+            capture(&format!("diff-rotated-part{k}.pcap"))
+                .to_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let mut args = vec![
+        "diff",
+        "--format",
+        "jsonl",
+        "--before",
+        whole.to_str().unwrap(),
+        "--after",
+    ];
+    args.extend(parts.iter().map(String::as_str));
+    let out = run(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let summary = records(&out.stdout).pop().unwrap();
+    assert_eq!(summary["differences"], 0, "{}", out.stdout);
+    assert_eq!(summary["pairs"], 2);
+}

@@ -33,7 +33,8 @@ impl Sizes {
         self.max = self.max.max(size);
     }
 
-    /// The upper bound of the bucket holding the `p`-th percentile.
+    /// The upper bound of the bucket holding the `p`-th percentile (never
+    /// above the largest size seen).
     pub fn percentile(&self, p: u64) -> u64 {
         if self.count == 0 {
             return 0;
@@ -43,7 +44,8 @@ impl Sizes {
         for (b, n) in self.buckets.iter().enumerate() {
             seen += n;
             if seen >= rank {
-                return if b == 0 { 0 } else { (1u64 << b) - 1 };
+                let bound = if b == 0 { 0 } else { (1u64 << b) - 1 };
+                return bound.min(self.max);
             }
         }
         self.max
@@ -252,7 +254,7 @@ mod tests {
             s.add(n);
         }
         assert_eq!(s.percentile(50), 15);
-        assert_eq!(s.percentile(90), 131_071);
+        assert_eq!(s.percentile(90), 70000, "never above the max");
         assert_eq!(s.max, 70000);
         assert_eq!(Sizes::default().percentile(50), 0);
     }

@@ -160,6 +160,9 @@ pub fn write_json(w: &mut dyn Write, r: &DiffReport) -> io::Result<()> {
     w.write_all(b"\n")
 }
 
+/// Differences the table shows: the most important; the rest are counted.
+const TABLE_DIFFERENCES: usize = 40;
+
 /// For people: the differences, most important first, then the pairs.
 pub fn write_table(
     w: &mut dyn Write,
@@ -191,7 +194,7 @@ pub fn write_table(
         Paint::Plain
     };
     line(w, verdict, paint)?;
-    for d in &r.differences {
+    for d in r.differences.iter().take(TABLE_DIFFERENCES) {
         let x = &d.difference;
         let at = match d.pair {
             Some(i) => format!("{} ", pair_label(r, i)),
@@ -207,6 +210,14 @@ pub fn write_table(
         for t in wrap(&text, "  ", "      ", width) {
             line(w, t, paint)?;
         }
+    }
+    if r.differences.len() > TABLE_DIFFERENCES {
+        let more = r.differences.len() - TABLE_DIFFERENCES;
+        line(
+            w,
+            format!("  … {more} more (--format jsonl lists every one)"),
+            Paint::Dim,
+        )?;
     }
     if !r.pairing.pairs.is_empty() {
         line(w, "pairs".to_owned(), Paint::Bold)?;

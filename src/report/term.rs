@@ -124,14 +124,14 @@ impl Line {
 /// few symbols wscap itself uses pass.
 pub fn printable(s: &str) -> String {
     if s.chars()
-        .all(|c| (' '..='~').contains(&c) || matches!(c, '→' | '←' | '…' | '·' | '↳'))
+        .all(|c| (' '..='~').contains(&c) || matches!(c, '→' | '←' | '↔' | '…' | '·' | '↳'))
     {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
         match c {
-            ' '..='~' | '→' | '←' | '…' | '·' | '↳' => out.push(c),
+            ' '..='~' | '→' | '←' | '↔' | '…' | '·' | '↳' => out.push(c),
             '\t' => out.push(' '),
             c if (c as u32) < 0x100 => crate::text::push_escaped_byte(&mut out, c as u8),
             c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
