@@ -224,7 +224,7 @@ pub struct DiffArgs {
     pub fail_on: SeverityArg,
 
     /// Seconds of timing difference that are noise, not a difference.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.1)]
     pub time_tolerance: f64,
 
     /// When to colour the table: auto, always or never.

@@ -197,6 +197,8 @@ pub(super) struct Upgrade {
     tls_hello: Option<u64>,
     /// The server answered the upgrade request with TLS.
     pub server_answered_tls: bool,
+    /// Time of each direction's current head's first packet.
+    head_ts: [Timestamp; 2],
     /// A head was cut by the snaplen: which extensions were negotiated is
     /// not known, so RSV1 is not judged.
     pub extensions_unknown: bool,
@@ -227,6 +229,7 @@ impl Upgrade {
             negotiated: None,
             tls_hello: None,
             server_answered_tls: false,
+            head_ts: [Timestamp(0); 2],
             extensions_unknown: false,
             plain: PlainRequests::default(),
         }
@@ -308,7 +311,8 @@ impl Upgrade {
                     }
                     return Pushed::Taken;
                 }
-                Side::Head { .. } => match self.head(cx, d, data, chunk.packet, offset) {
+                Side::Head { .. } => match self.head(cx, d, data, (chunk.packet, chunk.ts), offset)
+                {
                     HeadStep::More(used) => used,
                     HeadStep::Stop => return Pushed::Taken,
                     HeadStep::Switched(used, client) => {
@@ -523,7 +527,7 @@ impl Upgrade {
         cx: &mut Ctx<'_>,
         d: Dir,
         data: &[u8],
-        packet: u64,
+        (packet, ts): (u64, Timestamp),
         offset: u64,
     ) -> HeadStep {
         let Side::Head { reader, first } = &mut self.sides[d.index()] else {
@@ -531,6 +535,7 @@ impl Upgrade {
         };
         if reader.is_empty() {
             *first = packet;
+            self.head_ts[d.index()] = ts;
             if d == Dir::ServerToClient && http::looks_like_response(data) == Some(false) {
                 self.not_http_answer(cx, data, packet);
                 return HeadStep::Stop;
@@ -600,7 +605,8 @@ impl Upgrade {
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
-        self.request = Some(Box::new(request_info(&req, first)));
+        let ts = self.head_ts[0];
+        self.request = Some(Box::new(request_info(&req, first, ts)));
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
         if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
@@ -641,7 +647,8 @@ impl Upgrade {
                 return None;
             }
         };
-        self.response = Some(Box::new(response_info(&resp, first)));
+        let ts = self.head_ts[1];
+        self.response = Some(Box::new(response_info(&resp, first, ts)));
         if resp.status == 101 {
             return Some(self.upgraded(cx, &resp, first));
         }
@@ -748,6 +755,7 @@ impl Upgrade {
         let h = &head.headers;
         let info = RequestInfo {
             packet,
+            ts: self.head_ts[0],
             method: word(0),
             target: word(1),
             version: word(2),
@@ -784,6 +792,7 @@ impl Upgrade {
         let reason = head.words[2..].join(" ");
         self.response = Some(Box::new(ResponseInfo {
             packet,
+            ts: self.head_ts[1],
             version: head.words[0].clone(),
             status,
             reason: reason.clone(),
@@ -829,10 +838,11 @@ fn wants_websocket(req: &http::Request) -> bool {
         || h.count("Sec-WebSocket-Version") > 0
 }
 
-fn request_info(req: &http::Request, packet: u64) -> RequestInfo {
+fn request_info(req: &http::Request, packet: u64, ts: Timestamp) -> RequestInfo {
     let h = &req.headers;
     RequestInfo {
         packet,
+        ts,
         method: req.method.clone(),
         target: req.target.clone(),
         version: req.version.to_string(),
@@ -847,10 +857,11 @@ fn request_info(req: &http::Request, packet: u64) -> RequestInfo {
     }
 }
 
-fn response_info(resp: &http::Response, packet: u64) -> ResponseInfo {
+fn response_info(resp: &http::Response, packet: u64, ts: Timestamp) -> ResponseInfo {
     let h = &resp.headers;
     ResponseInfo {
         packet,
+        ts,
         version: resp.version.to_string(),
         status: resp.status,
         reason: resp.reason.clone(),

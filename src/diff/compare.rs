@@ -86,20 +86,46 @@ pub fn connections(
     causes(o, &b.causes, &a.causes);
     negotiated(o, b, a);
     traffic(o, b, a);
-    if let (Some(x), Some(y)) = (b.idle_before_end, a.idle_before_end)
-        && (x - y).abs() > tolerance
-    {
-        diff(
-            o,
-            Rank::Timing,
-            "idle_before_end_s",
-            json!(round(x)),
-            json!(round(y)),
-            false,
-        );
-    }
+    timing(o, b, a, tolerance);
     out.sort_by_key(|d| d.rank);
     out
+}
+
+/// Seconds that differ by more than the tolerance.
+fn timing(o: &mut Vec<Difference>, b: &ConnSummary, a: &ConnSummary, tolerance: f64) {
+    let mut secs = |field: &str, x: Option<f64>, y: Option<f64>| {
+        if let (Some(x), Some(y)) = (x, y)
+            && (x - y).abs() > tolerance
+        {
+            diff(
+                o,
+                Rank::Timing,
+                field,
+                json!(round(x)),
+                json!(round(y)),
+                false,
+            );
+        }
+    };
+    secs("idle_before_end_s", b.idle_before_end, a.idle_before_end);
+    secs(
+        "handshake_latency_s",
+        b.handshake_latency,
+        a.handshake_latency,
+    );
+    // Reply latency percentiles (bucket bounds, in microseconds).
+    let (x, y) = (&b.reply_latency, &a.reply_latency);
+    if x.count > 0 && y.count > 0 {
+        let tol_us = (tolerance * 1e6) as u64;
+        let p = |s: &super::summary::Sizes| [s.percentile(50), s.percentile(90), s.percentile(99)];
+        if p(x).iter().zip(p(y)).any(|(u, v)| u.abs_diff(v) > tol_us) {
+            let show = |s: &super::summary::Sizes| {
+                let [p50, p90, p99] = p(s);
+                json!({"p50": p50, "p90": p90, "p99": p99})
+            };
+            diff(o, Rank::Timing, "reply_latency_us", show(x), show(y), false);
+        }
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -297,6 +323,15 @@ fn direction(o: &mut Vec<Difference>, name: &str, x: &DirSummary, y: &DirSummary
         &format!("{name}.message_size"),
         sizes(x),
         sizes(y),
+        false,
+    );
+    let codes = |d: &DirSummary| json!(d.findings);
+    diff(
+        o,
+        Rank::Outcome,
+        &format!("{name}.findings"),
+        codes(x),
+        codes(y),
         false,
     );
     diff(

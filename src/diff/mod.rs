@@ -43,6 +43,9 @@ pub struct Side {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Placed {
     pub pair: Option<usize>,
+    /// On a proxied connection with both legs in the captures, the leg
+    /// the pair is: where the difference shows.
+    pub hop: Option<crate::record::Hop>,
     #[serde(flatten)]
     pub difference: Difference,
 }
@@ -86,6 +89,7 @@ pub fn compare(before: Side, after: Side, opts: &DiffOptions) -> DiffReport {
         .into_iter()
         .map(|d| Placed {
             pair: None,
+            hop: None,
             difference: d,
         })
         .collect();
@@ -94,6 +98,7 @@ pub fn compare(before: Side, after: Side, opts: &DiffOptions) -> DiffReport {
         for d in compare::connections(b, a, opts.fail_on, opts.time_tolerance) {
             differences.push(Placed {
                 pair: Some(i),
+                hop: b.leg,
                 difference: d,
             });
         }

@@ -127,6 +127,11 @@ pub struct ConnSummary {
     pub abrupt: bool,
     /// Seconds from the last frame to the end of the connection.
     pub idle_before_end: Option<f64>,
+    /// Seconds from the upgrade request to the 101.
+    pub handshake_latency: Option<f64>,
+    /// Microseconds from a client message to the server's next message
+    /// (the reply, for request/response traffic).
+    pub reply_latency: Sizes,
     pub findings: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
     pub causes: Vec<Cause>,
@@ -136,9 +141,17 @@ pub struct ConnSummary {
     request_packet: u64,
 }
 
-/// What the frames of a connection not closed yet have shown: per
-/// direction, and the first close frame (packet, sender).
-type OpenConn = (PerDir<DirSummary>, Option<(u64, Dir)>);
+/// What the frames of a connection not closed yet have shown.
+#[derive(Default)]
+struct OpenConn {
+    dirs: PerDir<DirSummary>,
+    /// The first close frame: (packet, sender).
+    first_close: Option<(u64, Dir)>,
+    /// When the last client message ended, until the server's next one.
+    asked: Option<crate::time::Timestamp>,
+    /// Microseconds from a client message to the server's next message.
+    replies: Sizes,
+}
 
 /// Builds the summaries from the records of one analysis.
 #[derive(Default)]
@@ -151,7 +164,8 @@ pub struct Collector {
 
 impl Collector {
     fn connection(&mut self, c: &ConnectionRecord) {
-        let (dirs, first_close) = self.open.remove(&c.conn).unwrap_or_default();
+        let open = self.open.remove(&c.conn).unwrap_or_default();
+        let (dirs, first_close) = (open.dirs, open.first_close);
         let closes = !c.close_codes.c2s.is_empty() || !c.close_codes.s2c.is_empty();
         let abrupt = c.websocket
             && first_close.is_none()
@@ -189,6 +203,11 @@ impl Collector {
             end: c.end,
             abrupt,
             idle_before_end: c.last_frame_ts.map(|t| c.last_ts.secs_since(t)),
+            handshake_latency: match (req, resp) {
+                (Some(q), Some(r)) if r.status == 101 => Some(r.ts.secs_since(q.ts)),
+                _ => None,
+            },
+            reply_latency: open.replies,
             findings: c.findings_by_code.clone(),
             findings_by_severity: c.findings_by_severity.clone(),
             causes: c.diagnosis.iter().map(|d| d.cause).collect(),
@@ -225,10 +244,25 @@ impl Sink for Collector {
     fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
         match r {
             Record::Frame(f) => {
-                let (dirs, first_close) = self.open.entry(f.conn).or_default();
-                dirs.get_mut(f.dir).frame(f);
-                if f.opcode == Opcode::CLOSE && first_close.is_none_or(|(p, _)| f.packet < p) {
-                    *first_close = Some((f.packet, f.dir));
+                let open = self.open.entry(f.conn).or_default();
+                open.dirs.get_mut(f.dir).frame(f);
+                if f.opcode == Opcode::CLOSE && open.first_close.is_none_or(|(p, _)| f.packet < p) {
+                    open.first_close = Some((f.packet, f.dir));
+                }
+                let starts = matches!(f.opcode, Opcode::TEXT | Opcode::BINARY);
+                match f.dir {
+                    Dir::ClientToServer
+                        if f.fin && (starts || f.opcode == Opcode::CONTINUATION) =>
+                    {
+                        open.asked = Some(f.ts);
+                    }
+                    Dir::ServerToClient if starts => {
+                        if let Some(t) = open.asked.take() {
+                            let us = f.ts.0.saturating_sub(t.0).max(0) / 1000;
+                            open.replies.add(us as u64);
+                        }
+                    }
+                    _ => {}
                 }
             }
             Record::Connection(c) => self.connection(c),

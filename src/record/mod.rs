@@ -160,6 +160,8 @@ impl FrameRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct RequestInfo {
     pub packet: u64,
+    /// Time of `packet`.
+    pub ts: Timestamp,
     pub method: String,
     pub target: String,
     pub version: String,
@@ -177,6 +179,8 @@ pub struct RequestInfo {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ResponseInfo {
     pub packet: u64,
+    /// Time of `packet`: with the request's, the handshake's latency.
+    pub ts: Timestamp,
     pub version: String,
     pub status: u16,
     pub reason: String,
