@@ -482,8 +482,10 @@ fn no_allocation_per_frame() {
     let few = allocations_for(400);
     let many = allocations_for(2000);
     eprintln!("allocations: {few} for 800 frames, {many} for 4000");
+    // One allocation per frame would add 3,200; what grows with the input
+    // at all (buffers doubling) adds a few.
     assert!(
-        many <= few + 16,
+        many <= few + 64,
         "{few} allocations for 800 frames, {many} for 4000"
     );
 }
