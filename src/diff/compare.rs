@@ -301,8 +301,8 @@ fn direction(o: &mut Vec<Difference>, name: &str, x: &DirSummary, y: &DirSummary
         o,
         t,
         &format!("{name}.opcodes"),
-        json!(x.opcodes),
-        json!(y.opcodes),
+        json!(x.opcode_counts()),
+        json!(y.opcode_counts()),
         false,
     );
     diff(

@@ -57,8 +57,9 @@ impl Sizes {
 pub struct DirSummary {
     pub frames: u64,
     pub payload_bytes: u64,
-    /// Frames by opcode name.
-    pub opcodes: BTreeMap<&'static str, u64>,
+    /// Frames by opcode value (RFC 6455 5.2: four bits), a fixed array: it
+    /// is counted for every frame.
+    pub opcodes: [u32; 16],
     pub messages: Sizes,
     /// Most frames one message took.
     pub max_frames_per_message: u64,
@@ -69,10 +70,22 @@ pub struct DirSummary {
 }
 
 impl DirSummary {
+    /// Frames by opcode name (the two reserved ranges summed by name).
+    pub fn opcode_counts(&self) -> BTreeMap<&'static str, u64> {
+        let mut m = BTreeMap::new();
+        for (v, &n) in self.opcodes.iter().enumerate() {
+            if n > 0 {
+                *m.entry(Opcode(v as u8).name()).or_default() += u64::from(n);
+            }
+        }
+        m
+    }
+
     fn frame(&mut self, f: &FrameRecord) {
         self.frames += 1;
         self.payload_bytes = self.payload_bytes.saturating_add(f.payload_len);
-        *self.opcodes.entry(f.opcode.name()).or_default() += 1;
+        let n = &mut self.opcodes[usize::from(f.opcode.0 & 15)];
+        *n = n.saturating_add(1);
         for x in &f.findings {
             self.findings.add(x.code, 1);
         }
@@ -156,8 +169,9 @@ struct OpenConn {
 /// Builds the summaries from the records of one analysis.
 #[derive(Default)]
 pub struct Collector {
-    /// Frame-level state of connections not closed yet.
-    open: BTreeMap<u64, OpenConn>,
+    /// Frame-level state of connections not closed yet (looked up for every
+    /// frame: hashed).
+    open: std::collections::HashMap<u64, OpenConn, foldhash::fast::RandomState>,
     pub conns: Vec<ConnSummary>,
     pub summary: Option<SummaryRecord>,
 }
