@@ -224,16 +224,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
     fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
         st.acc.ending = Some(reason);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
-            if let Some(f) = st.frames[d.index()].as_mut() {
-                let mut out = self.frame_out(
-                    meta,
-                    st.upgrade.swapped,
-                    &mut st.acc,
-                    &mut st.masking,
-                    &mut st.deferred,
-                );
-                f.finish(&mut out);
-            }
+            self.drive(&mut st, meta, d, |f, out| f.finish(out));
         }
         let (out, held) = (&mut self.out, &mut self.held);
         let (acc, deferred) = (&mut st.acc, &mut st.deferred);
@@ -250,23 +241,35 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
 }
 
 impl<S: Sink> Analyzer<S> {
-    fn frame_out<'a>(
-        &'a mut self,
-        meta: &'a ConnMeta,
-        swapped: bool,
-        acc: &'a mut ConnAcc,
-        masking: &'a mut Masking,
-        deferred: &'a mut Deferred,
-    ) -> ConnOut<'a, S> {
-        ConnOut {
+    /// Runs `act` on direction `d`'s frame part, if it has one, with the
+    /// connection's parts as where its frames go.
+    fn drive(
+        &mut self,
+        st: &mut ConnState,
+        meta: &ConnMeta,
+        d: Dir,
+        act: impl FnOnce(&mut DirFrames, &mut ConnOut<'_, S>),
+    ) {
+        let ConnState {
+            upgrade,
+            frames,
+            deferred,
+            masking,
+            acc,
+        } = st;
+        let Some(f) = frames[d.index()].as_mut() else {
+            return;
+        };
+        let mut out = ConnOut {
             meta,
-            swapped,
+            swapped: upgrade.swapped,
             acc,
             masking,
             deferred,
             out: &mut self.out,
             held: &mut self.held,
-        }
+        };
+        act(f, &mut out);
     }
 
     fn frame_config(&self, st: &ConnState) -> FrameConfig {
@@ -379,32 +382,16 @@ impl<S: Sink> Analyzer<S> {
         if chunk.data.is_empty() {
             return;
         }
-        if let Some(f) = st.frames[d.index()].as_mut() {
-            let mut out = self.frame_out(
-                meta,
-                st.upgrade.swapped,
-                &mut st.acc,
-                &mut st.masking,
-                &mut st.deferred,
-            );
-            f.push(chunk.data, chunk.packet, chunk.ts, &mut out);
-        }
+        self.drive(st, meta, d, |f, out| {
+            f.push(chunk.data, chunk.packet, chunk.ts, out)
+        });
         self.settle_deferred(st);
     }
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
         if st.upgrade.in_frames(d) {
-            if let Some(f) = st.frames[d.index()].as_mut() {
-                let mut out = self.frame_out(
-                    meta,
-                    st.upgrade.swapped,
-                    &mut st.acc,
-                    &mut st.masking,
-                    &mut st.deferred,
-                );
-                f.gap(gap, &mut out);
-            }
+            self.drive(st, meta, d, |f, out| f.gap(gap, out));
             return self.settle_deferred(st);
         }
         let mut cx = Ctx {

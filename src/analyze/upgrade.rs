@@ -605,8 +605,13 @@ impl Upgrade {
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
-        let ts = self.head_ts[0];
-        self.request = Some(Box::new(request_info(&req, first, ts)));
+        let words = [
+            req.method.clone(),
+            req.target.clone(),
+            req.version.to_string(),
+        ];
+        let at = (first, self.head_ts[0]);
+        self.request = Some(Box::new(request_info(words, &req.headers, at)));
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
         if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
@@ -647,8 +652,10 @@ impl Upgrade {
                 return None;
             }
         };
-        let ts = self.head_ts[1];
-        self.response = Some(Box::new(response_info(&resp, first, ts)));
+        let at = (first, self.head_ts[1]);
+        let (version, reason) = (resp.version.to_string(), resp.reason.clone());
+        let info = response_info(version, resp.status, reason, &resp.headers, at);
+        self.response = Some(Box::new(info));
         if resp.status == 101 {
             return Some(self.upgraded(cx, &resp, first));
         }
@@ -752,22 +759,11 @@ impl Upgrade {
 
     fn cut_request(&mut self, cx: &mut Ctx<'_>, head: http::CutHead, packet: u64, after: u64) {
         let word = |i: usize| head.words.get(i).cloned().unwrap_or_default();
-        let h = &head.headers;
-        let info = RequestInfo {
-            packet,
-            ts: self.head_ts[0],
-            method: word(0),
-            target: word(1),
-            version: word(2),
-            host: h.get("Host"),
-            origin: h.get("Origin"),
-            upgrade: h.get("Upgrade"),
-            connection: h.get("Connection"),
-            sec_websocket_key: h.get("Sec-WebSocket-Key"),
-            sec_websocket_version: h.get("Sec-WebSocket-Version"),
-            sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-            sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
-        };
+        let info = request_info(
+            [word(0), word(1), word(2)],
+            &head.headers,
+            (packet, self.head_ts[0]),
+        );
         if let Some(key) = info.sec_websocket_key.clone() {
             cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
         }
@@ -788,20 +784,16 @@ impl Upgrade {
         after: u64,
     ) -> GapStep {
         let status: u16 = head.words[1].parse().unwrap_or(0);
-        let h = &head.headers;
         let reason = head.words[2..].join(" ");
-        self.response = Some(Box::new(ResponseInfo {
-            packet,
-            ts: self.head_ts[1],
-            version: head.words[0].clone(),
+        let at = (packet, self.head_ts[1]);
+        let info = response_info(
+            head.words[0].clone(),
             status,
-            reason: reason.clone(),
-            upgrade: h.get("Upgrade"),
-            connection: h.get("Connection"),
-            sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
-            sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-            sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
-        }));
+            reason.clone(),
+            &head.headers,
+            at,
+        );
+        self.response = Some(Box::new(info));
         if status != 101 {
             if self.req.is_some() && status / 100 != 1 {
                 let detail = format!(
@@ -838,14 +830,18 @@ fn wants_websocket(req: &http::Request) -> bool {
         || h.count("Sec-WebSocket-Version") > 0
 }
 
-fn request_info(req: &http::Request, packet: u64, ts: Timestamp) -> RequestInfo {
-    let h = &req.headers;
+/// Where a head was seen: its first packet and that packet's time.
+type At = (u64, Timestamp);
+
+/// A request as recorded: its line's words and the headers it shows.
+fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> RequestInfo {
+    let [method, target, version] = words;
     RequestInfo {
         packet,
         ts,
-        method: req.method.clone(),
-        target: req.target.clone(),
-        version: req.version.to_string(),
+        method,
+        target,
+        version,
         host: h.get("Host"),
         origin: h.get("Origin"),
         upgrade: h.get("Upgrade"),
@@ -857,14 +853,20 @@ fn request_info(req: &http::Request, packet: u64, ts: Timestamp) -> RequestInfo 
     }
 }
 
-fn response_info(resp: &http::Response, packet: u64, ts: Timestamp) -> ResponseInfo {
-    let h = &resp.headers;
+/// A response as recorded: its status line and the headers it shows.
+fn response_info(
+    version: String,
+    status: u16,
+    reason: String,
+    h: &http::Headers,
+    (packet, ts): At,
+) -> ResponseInfo {
     ResponseInfo {
         packet,
         ts,
-        version: resp.version.to_string(),
-        status: resp.status,
-        reason: resp.reason.clone(),
+        version,
+        status,
+        reason,
         upgrade: h.get("Upgrade"),
         connection: h.get("Connection"),
         sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
