@@ -219,6 +219,16 @@ pub fn write_table(
             Paint::Dim,
         )?;
     }
+    write_pairs(w, r, style, width)
+}
+
+/// The pairs and the connections without a partner.
+fn write_pairs(w: &mut dyn Write, r: &DiffReport, style: Style, width: usize) -> io::Result<()> {
+    let line = |w: &mut dyn Write, text: String, paint: Paint| {
+        let mut l = Line::new();
+        l.push(text, paint);
+        l.write(w, style, width)
+    };
     if !r.pairing.pairs.is_empty() {
         line(w, "pairs".to_owned(), Paint::Bold)?;
     }
