@@ -173,6 +173,9 @@ fn real_pairs_show_what_the_change_did() {
     );
     let ext = recs.iter().find(|r| r["field"] == "extensions").unwrap();
     assert_eq!(ext["rank"], "negotiated");
+    let ratio = recs.iter().find(|r| r["field"] == "c2s.compression_ratio").unwrap();
+    assert!(ratio["before"].as_f64().unwrap() > 5.0, "{ratio}");
+    assert!(ratio["after"].is_null());
     // A lower message-size limit: 1009 closes and message_too_big appear.
     let (_, recs) = diff_pair("size-limit", false);
     let close = recs

@@ -249,6 +249,7 @@ impl Assembly {
         r.payload_len = h.payload_len;
         r.header_len = h.header_len;
         r.compressed = false;
+        r.inflated_len = None;
         r.close_code = None;
         r.close_reason = None;
         r.preview.clear();
@@ -282,6 +283,7 @@ impl Assembly {
         let facts = self.val.end(end.complete, out.scratch(), &mut r.findings);
         self.val.swap_preview(&mut r.preview);
         r.compressed = facts.compressed;
+        r.inflated_len = facts.inflated;
         r.close_code = facts.close_code;
         r.close_reason = facts.close_reason;
         if r.opcode == Opcode::CLOSE {

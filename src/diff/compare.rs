@@ -325,6 +325,14 @@ fn direction(o: &mut Vec<Difference>, name: &str, x: &DirSummary, y: &DirSummary
         sizes(y),
         false,
     );
+    diff(
+        o,
+        t,
+        &format!("{name}.compression_ratio"),
+        json!(x.compression_ratio()),
+        json!(y.compression_ratio()),
+        false,
+    );
     let codes = |d: &DirSummary| json!(d.findings);
     diff(
         o,

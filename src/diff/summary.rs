@@ -67,9 +67,19 @@ pub struct DirSummary {
     open: Option<(u64, u64)>,
     /// Findings on this direction's frames, by code.
     pub findings: Counts<Code>,
+    /// Payload bytes of compressed frames that inflated whole, and what
+    /// they inflated to: the compression ratio.
+    pub compressed: (u64, u64),
 }
 
 impl DirSummary {
+    /// Inflated bytes per compressed byte, to two decimals (`None` when
+    /// nothing was compressed).
+    pub fn compression_ratio(&self) -> Option<f64> {
+        let (c, i) = self.compressed;
+        (c > 0).then(|| (i as f64 / c as f64 * 100.0).round() / 100.0)
+    }
+
     /// Frames by opcode name (the two reserved ranges summed by name).
     pub fn opcode_counts(&self) -> BTreeMap<&'static str, u64> {
         let mut m = BTreeMap::new();
@@ -88,6 +98,10 @@ impl DirSummary {
         *n = n.saturating_add(1);
         for x in &f.findings {
             self.findings.add(x.code, 1);
+        }
+        if let Some(n) = f.inflated_len {
+            self.compressed.0 = self.compressed.0.saturating_add(f.payload_len);
+            self.compressed.1 = self.compressed.1.saturating_add(n);
         }
         // RFC 6455 5.4: a message is a data frame and its continuations up
         // to the one with FIN.

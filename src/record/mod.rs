@@ -112,6 +112,9 @@ pub struct FrameRecord {
     pub preview: Vec<u8>,
     /// Payload bytes missing from the capture (lost or cut by the snaplen).
     pub payload_missing: u64,
+    /// A compressed frame's payload inflated (written for compressed frames
+    /// that inflated whole): with `payload_len`, the compression ratio.
+    pub inflated_len: Option<u64>,
     /// Payload bytes the capture holds (written when not the whole payload:
     /// cut by the snaplen, lost, or the capture ended inside the frame).
     pub payload_captured: u64,
@@ -146,6 +149,7 @@ impl FrameRecord {
             preview: Vec::new(),
             payload_missing: 0,
             payload_captured: 0,
+            inflated_len: None,
             complete: true,
             findings: Vec::new(),
         }

@@ -68,6 +68,9 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     if f.payload_missing != 0 {
         int(out, b",\"payload_missing\":", f.payload_missing);
     }
+    if let Some(n) = f.inflated_len {
+        int(out, b",\"inflated_len\":", n);
+    }
     if f.payload_captured != f.payload_len {
         int(out, b",\"payload_captured\":", f.payload_captured);
     }

@@ -38,6 +38,9 @@ pub struct FrameFacts {
     pub close_reason: Option<String>,
     /// Part of a permessage-deflate compressed message.
     pub compressed: bool,
+    /// Bytes this compressed frame inflated to, when it could be inflated
+    /// whole (RFC 7692 7.2.2).
+    pub inflated: Option<u64>,
 }
 
 /// Reusable buffers shared by all validators (the analysis is sequential).
@@ -171,6 +174,8 @@ struct Current {
     ends_message: bool,
     /// Some of the payload is missing from the capture.
     missing: bool,
+    /// The message's inflated bytes when this frame began.
+    inflated_at_start: u64,
 }
 
 pub struct Validator {
@@ -332,6 +337,7 @@ impl Validator {
         self.cur.text = message.text;
         self.cur.compressed = message.compressed;
         self.cur.ends_message = h.fin;
+        self.cur.inflated_at_start = self.inflated;
     }
 
     fn start_message(&mut self, m: Message) {
@@ -524,6 +530,10 @@ impl Validator {
                     format!("text message ends inside a UTF-8 sequence (byte {at})"),
                 ));
             }
+        }
+        let whole = complete && !c.missing && !self.inflate_dead && !self.message_inflate_failed;
+        if c.compressed && whole {
+            facts.inflated = Some(self.inflated - c.inflated_at_start);
         }
         facts
     }

@@ -328,8 +328,9 @@ fn preview_is_unmasked_and_inflated() {
     let z = deflate_messages(&[b"inflated text"]);
     v.header(&header(&hdr(0xC1, z[0].len(), false)), &mut out);
     v.payload(&z[0], 0, &mut scratch, &mut out);
-    v.end(true, &mut scratch, &mut out);
+    let facts = v.end(true, &mut scratch, &mut out);
     assert_eq!(v.preview(), b"inflated text");
+    assert_eq!(facts.inflated, Some(13), "what the frame inflated to");
     assert!(out.is_empty());
 }
 
