@@ -173,7 +173,10 @@ fn real_pairs_show_what_the_change_did() {
     );
     let ext = recs.iter().find(|r| r["field"] == "extensions").unwrap();
     assert_eq!(ext["rank"], "negotiated");
-    let ratio = recs.iter().find(|r| r["field"] == "c2s.compression_ratio").unwrap();
+    let ratio = recs
+        .iter()
+        .find(|r| r["field"] == "c2s.compression_ratio")
+        .unwrap();
     assert!(ratio["before"].as_f64().unwrap() > 5.0, "{ratio}");
     assert!(ratio["after"].is_null());
     // A lower message-size limit: 1009 closes and message_too_big appear.
@@ -222,4 +225,75 @@ fn a_capture_against_its_ring() {
     let summary = records(&out.stdout).pop().unwrap();
     assert_eq!(summary["differences"], 0, "{}", out.stdout);
     assert_eq!(summary["pairs"], 2);
+}
+
+/// Runs `jq ARGS` over `input`; `None` when jq is not installed.
+fn jq(args: &[&str], input: &str) -> Option<String> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("jq")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "jq {args:?} failed");
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// The recipes of docs/diff.md, as written there, on a real pair.
+#[test]
+fn every_documented_recipe_runs() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/diff.md")).unwrap();
+    // Each ```sh block: the jq program between the first pair of quotes
+    // after `jq` and its flags.
+    let mut programs = Vec::new();
+    for block in doc.split("```sh").skip(1) {
+        let block = block.split("```").next().unwrap().replace("\\\n", " ");
+        let Some(at) = block.find(" jq ") else {
+            continue;
+        };
+        let cmd = &block[at + 1..];
+        let open = cmd.find('\'').unwrap();
+        let close = cmd.rfind('\'').unwrap();
+        let flags: Vec<String> = cmd[..open]
+            .split_whitespace()
+            .skip(1)
+            .map(str::to_owned)
+            .collect();
+        programs.push((flags, cmd[open + 1..close].to_owned()));
+    }
+    assert_eq!(programs.len(), 3, "{programs:?}");
+    let b = capture("diff-nginx-fix-after.pcap");
+    let a = capture("diff-nginx-fix-before.pcap");
+    let out = run(&[
+        "diff",
+        "--format",
+        "jsonl",
+        b.to_str().unwrap(),
+        a.to_str().unwrap(),
+    ]);
+    let mut results = Vec::new();
+    for (flags, program) in &programs {
+        let mut args: Vec<&str> = flags.iter().map(String::as_str).collect();
+        args.push(program);
+        match jq(&args, &out.stdout) {
+            Some(r) => results.push(r),
+            None => return eprintln!("jq not installed: recipes not run"),
+        }
+    }
+    assert!(
+        results[0].starts_with("total.handshakes_ok: 4 -> 0"),
+        "{}",
+        results[0]
+    );
+    assert!(results[1].contains("\"outcome\":"), "{}", results[1]);
+    assert_eq!(results[2].lines().count(), 4, "{}", results[2]);
 }
