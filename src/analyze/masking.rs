@@ -30,7 +30,7 @@ pub(super) const MAX_HELD: usize = 64;
 
 /// Bytes of held frames across all connections: 32,768 connections each
 /// holding frames must not take gigabytes.
-pub(super) const MAX_HELD_BYTES: usize = 12 << 20;
+pub(super) const MAX_HELD_BYTES: usize = 10 << 20;
 
 /// The bytes held frames take across all connections.
 #[derive(Debug)]

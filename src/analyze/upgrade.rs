@@ -65,10 +65,11 @@ enum Mode {
 enum Side {
     /// The body of a request or response before the upgrade, skipped.
     Body(BodyReader),
-    /// Waiting for (or reading) an HTTP head; `first` = its first packet.
+    /// Waiting for (or reading) an HTTP head; `first` = its first packet
+    /// and that packet's time.
     Head {
         reader: HeadReader,
-        first: u64,
+        first: (u64, Timestamp),
     },
     /// Client bytes after the request head, until the response decides.
     Pending {
@@ -140,7 +141,7 @@ fn body_or_head(body: Option<http::BodyLen>) -> Side {
 fn new_head() -> Side {
     Side::Head {
         reader: HeadReader::new(),
-        first: 0,
+        first: (0, Timestamp(0)),
     }
 }
 
@@ -197,8 +198,6 @@ pub(super) struct Upgrade {
     tls_hello: Option<u64>,
     /// The server answered the upgrade request with TLS.
     pub server_answered_tls: bool,
-    /// Time of each direction's current head's first packet.
-    head_ts: [Timestamp; 2],
     /// A head was cut by the snaplen: which extensions were negotiated is
     /// not known, so RSV1 is not judged.
     pub extensions_unknown: bool,
@@ -229,7 +228,6 @@ impl Upgrade {
             negotiated: None,
             tls_hello: None,
             server_answered_tls: false,
-            head_ts: [Timestamp(0); 2],
             extensions_unknown: false,
             plain: PlainRequests::default(),
         }
@@ -534,8 +532,7 @@ impl Upgrade {
             return HeadStep::Stop;
         };
         if reader.is_empty() {
-            *first = packet;
-            self.head_ts[d.index()] = ts;
+            *first = (packet, ts);
             if d == Dir::ServerToClient && http::looks_like_response(data) == Some(false) {
                 self.not_http_answer(cx, data, packet);
                 return HeadStep::Stop;
@@ -585,8 +582,16 @@ impl Upgrade {
     /// The head's first packet (`packet` if it fitted in one).
     fn head_first(&self, d: Dir, packet: u64) -> u64 {
         match &self.sides[d.index()] {
-            Side::Head { first, .. } if *first != 0 => *first,
+            Side::Head { first, .. } if first.0 != 0 => first.0,
             _ => packet,
+        }
+    }
+
+    /// The time of the head's first packet.
+    fn head_first_ts(&self, d: Dir) -> Timestamp {
+        match &self.sides[d.index()] {
+            Side::Head { first, .. } => first.1,
+            _ => Timestamp(0),
         }
     }
 
@@ -610,7 +615,7 @@ impl Upgrade {
             req.target.clone(),
             req.version.to_string(),
         ];
-        let at = (first, self.head_ts[0]);
+        let at = (first, self.head_first_ts(Dir::ClientToServer));
         self.request = Some(Box::new(request_info(words, &req.headers, at)));
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
@@ -652,7 +657,7 @@ impl Upgrade {
                 return None;
             }
         };
-        let at = (first, self.head_ts[1]);
+        let at = (first, self.head_first_ts(Dir::ServerToClient));
         let (version, reason) = (resp.version.to_string(), resp.reason.clone());
         let info = response_info(version, resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
@@ -762,7 +767,7 @@ impl Upgrade {
         let info = request_info(
             [word(0), word(1), word(2)],
             &head.headers,
-            (packet, self.head_ts[0]),
+            (packet, self.head_first_ts(Dir::ClientToServer)),
         );
         if let Some(key) = info.sec_websocket_key.clone() {
             cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
@@ -785,7 +790,7 @@ impl Upgrade {
     ) -> GapStep {
         let status: u16 = head.words[1].parse().unwrap_or(0);
         let reason = head.words[2..].join(" ");
-        let at = (packet, self.head_ts[1]);
+        let at = (packet, self.head_first_ts(Dir::ServerToClient));
         let info = response_info(
             head.words[0].clone(),
             status,

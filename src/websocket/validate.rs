@@ -183,7 +183,10 @@ pub struct Validator {
     message: Option<Message>,
     close_sent: bool,
     cur: Current,
-    control: [u8; 125],
+    /// The current control frame's payload (RFC 6455 5.5: at most 125
+    /// bytes), boxed when the first one comes: tens of thousands of
+    /// connections that have sent none keep no room for one.
+    control: Option<Box<[u8; 125]>>,
     control_len: usize,
     utf8: Utf8,
     inflater: Option<Box<Decompress>>,
@@ -213,7 +216,7 @@ impl Validator {
             message: None,
             close_sent: false,
             cur: Current::default(),
-            control: [0; 125],
+            control: None,
             control_len: 0,
             utf8: Utf8::default(),
             inflater: None,
@@ -370,7 +373,8 @@ impl Validator {
             let take = data.len().min(125 - start);
             if take > 0 {
                 let bytes = unmasked(&data[..take], c.mask, pos, &mut scratch.unmasked);
-                self.control[start..start + take].copy_from_slice(bytes);
+                let control = self.control.get_or_insert_with(|| Box::new([0; 125]));
+                control[start..start + take].copy_from_slice(bytes);
                 self.control_len = self.control_len.max(start + take);
             }
             return;
@@ -506,7 +510,9 @@ impl Validator {
         if self.cfg.preview > 0 && c.control {
             let n = self.control_len.min(self.cfg.preview);
             self.preview.clear();
-            self.preview.extend_from_slice(&self.control[..n]);
+            if let Some(control) = &self.control {
+                self.preview.extend_from_slice(&control[..n]);
+            }
         }
         if c.opcode == Opcode::CLOSE.0 {
             if complete && !c.missing {
@@ -538,6 +544,13 @@ impl Validator {
         facts
     }
 
+    /// The current control frame's payload bytes so far.
+    fn control_body(&self) -> &[u8] {
+        self.control
+            .as_deref()
+            .map_or(&[], |c| &c[..self.control_len])
+    }
+
     /// The ended frame's first payload bytes as the application sees them
     /// (unmasked, inflated; empty when no preview was asked for).
     pub fn preview(&self) -> &[u8] {
@@ -552,7 +565,7 @@ impl Validator {
 
     /// Section 5.5.1 and 7.4: the close code and reason.
     fn close_body(&mut self, facts: &mut FrameFacts, out: &mut Vec<Finding>) {
-        let body = &self.control[..self.control_len];
+        let body = self.control_body();
         if body.len() < 2 {
             return;
         }
