@@ -376,6 +376,23 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
     } else {
         d.after
     };
+    let stdin = |v: &[PathBuf]| v.iter().any(|p| p.as_os_str() == "-");
+    if stdin(&before) && stdin(&after) {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "standard input (-) can be one side of a diff, not both",
+            )
+            .exit();
+    }
+    if !d.time_tolerance.is_finite() {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::InvalidValue,
+                "--time-tolerance needs a number of seconds",
+            )
+            .exit();
+    }
     if before.is_empty() || after.is_empty() || positional.next().is_some() {
         Cli::command()
             .error(

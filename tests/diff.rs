@@ -82,6 +82,17 @@ fn unusable_input_is_status_2_and_named() {
     assert!(out.stderr.contains("no-such-file.pcap"), "{}", out.stderr);
     let out = run(&["diff", ok.to_str().unwrap()]);
     assert_eq!(out.code, 2, "one side only");
+    let out = run(&["diff", "-", "-"]);
+    assert_eq!(out.code, 2, "standard input twice");
+    assert!(out.stderr.contains("not both"), "{}", out.stderr);
+    let out = run(&[
+        "diff",
+        "--time-tolerance",
+        "nan",
+        ok.to_str().unwrap(),
+        ok.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 2);
 }
 
 /// A `wscap diff --format jsonl` run over testdata's `diff-<topic>` pair.

@@ -84,6 +84,8 @@ struct Output<S> {
     totals: Totals,
     error: Option<std::io::Error>,
     scratch: Scratch,
+    /// Frame records held back for capture order, across connections.
+    deferred_total: usize,
 }
 
 impl<S: Sink> Output<S> {
@@ -104,7 +106,14 @@ impl<S: Sink> Output<S> {
             self.totals.count(f.code, f.severity, 1);
         }
         match deferred {
-            Some(held) => held.push(rec.clone()),
+            Some(held) => {
+                held.push(rec.clone());
+                self.deferred_total += 1;
+                if self.deferred_total > MAX_DEFERRED_TOTAL {
+                    // Over the cap: this connection's go out as they are.
+                    self.write_deferred(deferred);
+                }
+            }
             None => self.emit(Record::Frame(rec)),
         }
     }
@@ -115,6 +124,7 @@ impl<S: Sink> Output<S> {
         let Some(mut held) = deferred.take() else {
             return;
         };
+        self.deferred_total -= held.len();
         held.sort_by_key(|f| f.packet);
         for f in held.iter() {
             self.emit(Record::Frame(f));
@@ -135,6 +145,11 @@ type Deferred = Option<Box<Vec<FrameRecord>>>;
 /// Frame records held back for capture order, at most: beyond, they are
 /// written as they are.
 const MAX_DEFERRED: usize = 256;
+
+/// Frame records held back across all connections, at most: tens of
+/// thousands of connections recognised without a handshake must not each
+/// hold their own.
+const MAX_DEFERRED_TOTAL: usize = 8192;
 
 /// One connection's state.
 pub struct ConnState {
@@ -162,6 +177,7 @@ impl<S: Sink> Analyzer<S> {
                 totals: Totals::default(),
                 error: None,
                 scratch: Scratch::default(),
+                deferred_total: 0,
             },
             legs: Legs::default(),
             held: HeldBudget::default(),

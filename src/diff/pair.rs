@@ -13,7 +13,8 @@ pub enum Method {
     /// Same target, Host and subprotocol, same place among those.
     Request,
     /// Same target and subprotocol (the Host differs: another port or
-    /// name), same place among those.
+    /// name; or one capture holds both legs of a proxied connection and
+    /// the other one leg), same place among those.
     Target,
     /// No request to go by: same frames and opcodes per direction.
     Shape,
@@ -42,11 +43,12 @@ type Key = (
     Option<crate::record::Hop>,
 );
 
-/// What the client asked for; `with_host`: the Host too.
-fn key(c: &ConnSummary, with_host: bool) -> Option<Key> {
+/// What the client asked for, with the Host and the leg when asked.
+fn key(c: &ConnSummary, host: bool, leg: bool) -> Option<Key> {
     c.target.as_ref()?;
-    let host = if with_host { c.host.clone() } else { None };
-    Some((c.target.clone(), host, c.subprotocol.clone(), c.leg))
+    let h = if host { c.host.clone() } else { None };
+    let l = if leg { c.leg } else { None };
+    Some((c.target.clone(), h, c.subprotocol.clone(), l))
 }
 
 /// Frames and opcodes per direction, for connections without a request.
@@ -65,15 +67,23 @@ pub fn pair(before: &[ConnSummary], after: &[ConnSummary]) -> Pairing {
     let mut taken = vec![false; after.len()];
     let mut out = Pairing::default();
     let mut left: Vec<usize> = (0..before.len()).collect();
-    for method in [Method::Request, Method::Target, Method::Shape] {
+    // Surest first: the request with its Host and leg; then without the
+    // leg (one side holds one leg only); then the target alone.
+    let tiers = [
+        (Method::Request, true, true),
+        (Method::Request, true, false),
+        (Method::Target, false, false),
+        (Method::Shape, false, false),
+    ];
+    for (method, host, leg) in tiers {
         left.retain(|&i| {
             let b = &before[i];
+            let kb = key(b, host, leg);
             let matches = |a: &ConnSummary| match method {
-                Method::Request => key(b, true).is_some() && key(a, true) == key(b, true),
-                Method::Target => key(b, false).is_some() && key(a, false) == key(b, false),
                 Method::Shape => {
-                    key(a, false).is_none() && key(b, false).is_none() && shape(a) == shape(b)
+                    key(a, false, false).is_none() && kb.is_none() && shape(a) == shape(b)
                 }
+                _ => kb.is_some() && key(a, host, leg) == kb,
             };
             let Some(j) = (0..after.len()).find(|&j| !taken[j] && matches(&after[j])) else {
                 return true;
@@ -91,4 +101,32 @@ pub fn pair(before: &[ConnSummary], after: &[ConnSummary]) -> Pairing {
     out.only_after = (0..after.len()).filter(|&j| !taken[j]).collect();
     out.pairs.sort_by_key(|p| (p.before, p.after));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Hop;
+
+    /// Both legs on one side, the backend leg alone on the other (a capture
+    /// taken on the backend host): the leg alone still finds its partner.
+    #[test]
+    fn a_leg_alone_pairs_with_its_twin() {
+        let both = [
+            ConnSummary::for_test(0, "/chat", "proxy:80", Some(Hop::ClientLeg)),
+            ConnSummary::for_test(1, "/chat", "backend:8080", Some(Hop::BackendLeg)),
+        ];
+        let alone = [ConnSummary::for_test(0, "/chat", "backend:8080", None)];
+        let p = pair(&both, &alone);
+        assert_eq!(p.pairs.len(), 1, "{p:?}");
+        assert_eq!((p.pairs[0].before, p.pairs[0].method), (1, Method::Request));
+        assert_eq!(p.only_before, [0]);
+        // Exact matches come first.
+        let p = pair(&both, &both);
+        assert!(
+            p.pairs
+                .iter()
+                .all(|x| x.method == Method::Request && x.before == x.after)
+        );
+    }
 }

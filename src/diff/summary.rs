@@ -39,12 +39,15 @@ impl Sizes {
         if self.count == 0 {
             return 0;
         }
-        let rank = (self.count * p).div_ceil(100).max(1);
-        let mut seen = 0;
+        let rank = (u128::from(self.count) * u128::from(p))
+            .div_ceil(100)
+            .max(1);
+        let mut seen = 0u128;
         for (b, n) in self.buckets.iter().enumerate() {
-            seen += n;
+            seen += u128::from(*n);
             if seen >= rank {
-                let bound = if b == 0 { 0 } else { (1u64 << b) - 1 };
+                // Bucket 64 holds sizes of 2^63 and more (hostile lengths).
+                let bound = 1u64.checked_shl(b as u32).map_or(u64::MAX, |v| v - 1);
                 return bound.min(self.max);
             }
         }
@@ -166,6 +169,45 @@ pub struct ConnSummary {
     pub leg: Option<Hop>,
     other_leg: Option<u64>,
     request_packet: u64,
+}
+
+#[cfg(test)]
+impl ConnSummary {
+    /// A WebSocket connection to `target` on `host`, for tests.
+    pub fn for_test(conn: u64, target: &str, host: &str, leg: Option<Hop>) -> ConnSummary {
+        ConnSummary {
+            conn,
+            client: String::new(),
+            server: String::new(),
+            first_ts: crate::time::Timestamp(conn as i64),
+            target: Some(target.to_owned()),
+            host: Some(host.to_owned()),
+            subprotocol: None,
+            status: Some(101),
+            http_version: None,
+            upgrade: (true, true),
+            connection: (true, true),
+            accept_ok: Some(true),
+            extensions: Vec::new(),
+            deflate: None,
+            websocket: true,
+            handshake_ok: true,
+            dirs: PerDir::default(),
+            close_codes: PerDir::default(),
+            closed_first: None,
+            end: CloseReason::Fin,
+            abrupt: false,
+            idle_before_end: None,
+            handshake_latency: None,
+            reply_latency: Sizes::default(),
+            findings: Counts::default(),
+            findings_by_severity: Counts::default(),
+            causes: Vec::new(),
+            leg,
+            other_leg: None,
+            request_packet: 0,
+        }
+    }
 }
 
 /// What the frames of a connection not closed yet have shown.
@@ -319,6 +361,19 @@ mod tests {
         assert_eq!(s.percentile(90), 70000, "never above the max");
         assert_eq!(s.max, 70000);
         assert_eq!(Sizes::default().percentile(50), 0);
+    }
+
+    /// Lengths of 2^63 and more (RFC 6455 5.2 forbids them; captures
+    /// show them) stay in range.
+    #[test]
+    fn huge_sizes_do_not_overflow() {
+        let mut s = Sizes::default();
+        s.add(10);
+        s.add(1 << 63);
+        assert_eq!(s.percentile(50), 15);
+        assert_eq!(s.percentile(99), 1 << 63);
+        s.add(u64::MAX);
+        assert_eq!(s.percentile(99), u64::MAX);
     }
 
     #[test]

@@ -251,7 +251,9 @@ impl FrameDecoder {
         self.hdr_have += take as u8;
         self.offset += take as u64;
         if usize::from(self.hdr_have) == self.peek_target() {
-            self.decide_buffered(true, packet, ts, out);
+            // All the bytes it takes to judge, but the stream goes on: an
+            // empty rest is no chain (as the fast path judges it).
+            self.decide_buffered(false, packet, ts, out);
         }
         take
     }
@@ -284,7 +286,8 @@ impl FrameDecoder {
     }
 
     /// Decides on the buffered header bytes: a frame (whose first payload
-    /// bytes may already be buffered) or foreign bytes.
+    /// bytes may already be buffered) or foreign bytes. `complete`: the
+    /// stream ended.
     fn decide_buffered(
         &mut self,
         complete: bool,

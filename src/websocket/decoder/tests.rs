@@ -303,6 +303,27 @@ fn garbage_is_foreign_but_a_single_violation_is_a_frame() {
     let (evs, _) = run(Expect::SERVER, &[(b"\xf9\x02hi\x88\x02\x03\xea", 1)], &[]);
     assert!(matches!(evs[0], Ev::F(..)), "{evs:?}");
     assert!(!evs.iter().any(|e| matches!(e, Ev::Foreign(..))), "{evs:?}");
+    // A frame of exactly the bytes judged (24), then a close: however
+    // split, the same verdict.
+    let mut exact = vec![0xf9, 0x16];
+    exact.extend_from_slice(&[b'a'; 22]);
+    exact.extend_from_slice(b"\x88\x02\x03\xe8");
+    // (What is found after foreign bytes may depend on where packets
+    // start, which is evidence; the verdict at the boundary may not.)
+    let (whole, _) = run(Expect::SERVER, &[(&exact, 1)], &[]);
+    assert_eq!(
+        whole[0],
+        Ev::Foreign(0, ForeignKind::Unknown),
+        "no chain within what is judged"
+    );
+    for cut in 1..exact.len() {
+        let (split, _) = run(
+            Expect::SERVER,
+            &[(&exact[..cut], 1), (&exact[cut..], 2)],
+            &[],
+        );
+        assert_eq!(split[0], whole[0], "cut {cut}");
+    }
     // However the bytes are split.
     let both: &[u8] = b"\xf9\x02hi\x88\x02\x03\xea";
     for cut in 1..both.len() {
