@@ -60,6 +60,21 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     let before: Vec<&Path> = cfg.before.iter().map(|p| p.as_path()).collect();
     let after: Vec<&Path> = cfg.after.iter().map(|p| p.as_path()).collect();
     let report = diff::run(&before, &after, &opts)?;
+    let unread = |s: &diff::Side| s.summary.packets == 0 && !s.summary.input_errors.is_empty();
+    if unread(&report.before) || unread(&report.after) {
+        // A side that could not be read at all: a diff against nothing
+        // would list every connection as gone.
+        for e in report
+            .before
+            .summary
+            .input_errors
+            .iter()
+            .chain(&report.after.summary.input_errors)
+        {
+            message(e);
+        }
+        return Ok(ExitCode::from(2));
+    }
     let mut out = io::BufWriter::new(io::stdout().lock());
     match cfg.format {
         cli::DiffFormat::Jsonl => wscap::report::diff::write_jsonl(&mut out, &report)?,

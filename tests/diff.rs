@@ -80,6 +80,11 @@ fn unusable_input_is_status_2_and_named() {
     let out = run(&["diff", ok.to_str().unwrap(), "no-such-file.pcap"]);
     assert_eq!(out.code, 2);
     assert!(out.stderr.contains("no-such-file.pcap"), "{}", out.stderr);
+    assert!(
+        out.stdout.is_empty(),
+        "no diff against a side not read: {}",
+        out.stdout
+    );
     let out = run(&["diff", ok.to_str().unwrap()]);
     assert_eq!(out.code, 2, "one side only");
     let out = run(&["diff", "-", "-"]);

@@ -54,9 +54,11 @@ fn framing(h: &super::Headers) -> Option<BodyLen> {
     }
     let lengths: Vec<&str> = h.tokens("Content-Length").collect();
     let first = lengths.first()?;
-    // Repeated values must agree (RFC 9112 6.3, rule 5).
+    // Repeated values must agree (RFC 9112 6.3, rule 5); a length is
+    // 1*DIGIT (RFC 9110 8.6), so no sign.
+    let digits = first.bytes().all(|b| b.is_ascii_digit());
     match first.parse::<u64>() {
-        Ok(n) if lengths.iter().all(|l| l == first) => Some(BodyLen::Length(n)),
+        Ok(n) if digits && lengths.iter().all(|l| l == first) => Some(BodyLen::Length(n)),
         _ => Some(BodyLen::UntilClose),
     }
 }
@@ -265,6 +267,11 @@ mod tests {
         assert_eq!(
             r("HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n"),
             Some(BodyLen::UntilClose)
+        );
+        assert_eq!(
+            r("HTTP/1.1 200 OK\r\nContent-Length: +5\r\n\r\n"),
+            Some(BodyLen::UntilClose),
+            "RFC 9110 8.6: 1*DIGIT"
         );
         let head = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n").unwrap();
         assert_eq!(response_body(&head, true), Some(BodyLen::None));
