@@ -5,6 +5,7 @@
 
 use super::summary::ConnSummary;
 use serde::Serialize;
+use std::collections::{HashMap, VecDeque};
 
 /// How a pair was made, from surest to least sure.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -62,6 +63,25 @@ fn shape(c: &ConnSummary) -> impl PartialEq + '_ {
     )
 }
 
+/// Records the pair (`i`, `found`) if there is one; whether `i` is still
+/// unpaired.
+fn take(
+    out: &mut Pairing,
+    taken: &mut [bool],
+    i: usize,
+    found: Option<usize>,
+    method: Method,
+) -> bool {
+    let Some(j) = found else { return true };
+    taken[j] = true;
+    out.pairs.push(Pair {
+        before: i,
+        after: j,
+        method,
+    });
+    false
+}
+
 /// Pairs `before` with `after` (both in order of first packet).
 pub fn pair(before: &[ConnSummary], after: &[ConnSummary]) -> Pairing {
     let mut taken = vec![false; after.len()];
@@ -76,25 +96,33 @@ pub fn pair(before: &[ConnSummary], after: &[ConnSummary]) -> Pairing {
         (Method::Shape, false, false),
     ];
     for (method, host, leg) in tiers {
-        left.retain(|&i| {
-            let b = &before[i];
-            let kb = key(b, host, leg);
-            let matches = |a: &ConnSummary| match method {
-                Method::Shape => {
-                    key(a, false, false).is_none() && kb.is_none() && shape(a) == shape(b)
-                }
-                _ => kb.is_some() && key(a, host, leg) == kb,
-            };
-            let Some(j) = (0..after.len()).find(|&j| !taken[j] && matches(&after[j])) else {
-                return true;
-            };
-            taken[j] = true;
-            out.pairs.push(Pair {
-                before: i,
-                after: j,
-                method,
+        if method == Method::Shape {
+            // Few connections lack a request: a search is fine here.
+            left.retain(|&i| {
+                let b = &before[i];
+                let shaped =
+                    |a: &ConnSummary| key(a, false, false).is_none() && shape(a) == shape(b);
+                let found = key(b, false, false)
+                    .is_none()
+                    .then(|| (0..after.len()).find(|&j| !taken[j] && shaped(&after[j])))
+                    .flatten();
+                take(&mut out, &mut taken, i, found, method)
             });
-            false
+            continue;
+        }
+        // The untaken AFTER connections by key, in order: each BEFORE
+        // connection takes the first with its key (linear, not quadratic).
+        let mut by_key: HashMap<Key, VecDeque<usize>> = HashMap::new();
+        for j in (0..after.len()).filter(|&j| !taken[j]) {
+            if let Some(k) = key(&after[j], host, leg) {
+                by_key.entry(k).or_default().push_back(j);
+            }
+        }
+        left.retain(|&i| {
+            let found = key(&before[i], host, leg)
+                .and_then(|k| by_key.get_mut(&k))
+                .and_then(VecDeque::pop_front);
+            take(&mut out, &mut taken, i, found, method)
         });
     }
     out.only_before = left;

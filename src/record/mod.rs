@@ -270,7 +270,7 @@ impl std::fmt::Display for Cause {
 }
 
 /// On a proxied connection with both legs captured, where a cause shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 pub enum Hop {
     /// The leg from the client to the proxy (the earlier request).
     #[serde(rename = "client-leg")]
