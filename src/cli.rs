@@ -402,11 +402,7 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
             .exit();
     }
     let stdout_tty = std::io::stdout().is_terminal();
-    let color = match d.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => stdout_tty && !no_color_env(),
-    };
+    let color = color_on(d.color, stdout_tty);
     DiffConfig {
         before,
         after,
@@ -432,11 +428,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
     } else {
         Format::Jsonl
     });
-    let color = match a.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => stdout_tty && !no_color_env(),
-    };
+    let color = color_on(a.color, stdout_tty);
     Config {
         inputs: a.captures,
         format,
@@ -462,6 +454,16 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         fail_on: a.fail_on.into(),
         progress: std::io::stderr().is_terminal(),
+    }
+}
+
+/// Whether to colour: `--color` wins; `auto` colours a terminal unless the
+/// environment says not to.
+fn color_on(arg: ColorArg, stdout_tty: bool) -> bool {
+    match arg {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => stdout_tty && !no_color_env(),
     }
 }
 

@@ -25,15 +25,6 @@ impl Severity {
             Severity::Error => "error",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Severity> {
-        match s {
-            "info" => Some(Severity::Info),
-            "warning" => Some(Severity::Warning),
-            "error" => Some(Severity::Error),
-            _ => None,
-        }
-    }
 }
 
 impl Serialize for Severity {
@@ -153,13 +144,6 @@ codes! {
         "the capture (or the connection: the detail says which) ends inside a frame";
     Resynchronized = "resynchronized", Info, "RFC 6455 5.2",
         "bytes skipped to regain frame sync";
-}
-
-impl Code {
-    /// The code with this stable name.
-    pub fn from_name(name: &str) -> Option<Code> {
-        Code::ALL.iter().copied().find(|c| c.name() == name)
-    }
 }
 
 impl crate::record::Named for Code {

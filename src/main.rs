@@ -60,19 +60,18 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     let before: Vec<&Path> = cfg.before.iter().map(|p| p.as_path()).collect();
     let after: Vec<&Path> = cfg.after.iter().map(|p| p.as_path()).collect();
     let report = diff::run(&before, &after, &opts)?;
+    let input_errors = || {
+        let (b, a) = (&report.before.summary, &report.after.summary);
+        b.input_errors
+            .iter()
+            .chain(&a.input_errors)
+            .for_each(|e| message(e));
+    };
     let unread = |s: &diff::Side| s.summary.packets == 0 && !s.summary.input_errors.is_empty();
     if unread(&report.before) || unread(&report.after) {
         // A side that could not be read at all: a diff against nothing
         // would list every connection as gone.
-        for e in report
-            .before
-            .summary
-            .input_errors
-            .iter()
-            .chain(&report.after.summary.input_errors)
-        {
-            message(e);
-        }
+        input_errors();
         return Ok(ExitCode::from(2));
     }
     let mut out = io::BufWriter::new(io::stdout().lock());
@@ -84,15 +83,7 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
         }
     }
     out.flush()?;
-    for e in report
-        .before
-        .summary
-        .input_errors
-        .iter()
-        .chain(&report.after.summary.input_errors)
-    {
-        message(e);
-    }
+    input_errors();
     if report.damaged() {
         return Ok(ExitCode::from(2));
     }

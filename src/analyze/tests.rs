@@ -85,27 +85,23 @@ impl<'a> Conn<'a> {
         self
     }
 
+    /// Bytes lost by the capture, found at a packet of their own.
     fn gap(&mut self, d: Dir, len: u64) -> &mut Self {
         self.packet += 1;
-        let gap = Gap {
-            offset: self.offsets[d.index()],
-            len,
-            reason: GapReason::Lost,
-            packet: self.packet,
-            ts: Timestamp(0),
-        };
-        self.offsets[d.index()] += len;
-        self.a
-            .event(&mut self.st, &self.meta, d, StreamEvent::Gap(gap));
-        self
+        self.hole(d, len, GapReason::Lost)
     }
 
     /// The rest of the last packet, cut by the snaplen.
     fn cut(&mut self, d: Dir, len: u64) -> &mut Self {
+        self.hole(d, len, GapReason::Snaplen)
+    }
+
+    /// `len` bytes of direction `d` the capture does not hold.
+    fn hole(&mut self, d: Dir, len: u64, reason: GapReason) -> &mut Self {
         let gap = Gap {
             offset: self.offsets[d.index()],
             len,
-            reason: GapReason::Snaplen,
+            reason,
             packet: self.packet,
             ts: Timestamp(0),
         };

@@ -160,6 +160,19 @@ pub fn write_json(w: &mut dyn Write, r: &DiffReport) -> io::Result<()> {
     w.write_all(b"\n")
 }
 
+/// One painted line of the table.
+fn one_line(
+    w: &mut dyn Write,
+    style: Style,
+    width: usize,
+    text: String,
+    paint: Paint,
+) -> io::Result<()> {
+    let mut l = Line::new();
+    l.push(text, paint);
+    l.write(w, style, width)
+}
+
 /// Differences the table shows: the most important; the rest are counted.
 const TABLE_DIFFERENCES: usize = 40;
 
@@ -170,11 +183,8 @@ pub fn write_table(
     style: Style,
     width: usize,
 ) -> io::Result<()> {
-    let line = |w: &mut dyn Write, text: String, paint: Paint| {
-        let mut l = Line::new();
-        l.push(text, paint);
-        l.write(w, style, width)
-    };
+    let line =
+        |w: &mut dyn Write, text: String, paint: Paint| one_line(w, style, width, text, paint);
     let files = |s: &Side| s.summary.files.join(", ");
     line(w, format!("before  {}", files(&r.before)), Paint::Bold)?;
     line(w, format!("after   {}", files(&r.after)), Paint::Bold)?;
@@ -224,11 +234,8 @@ pub fn write_table(
 
 /// The pairs and the connections without a partner.
 fn write_pairs(w: &mut dyn Write, r: &DiffReport, style: Style, width: usize) -> io::Result<()> {
-    let line = |w: &mut dyn Write, text: String, paint: Paint| {
-        let mut l = Line::new();
-        l.push(text, paint);
-        l.write(w, style, width)
-    };
+    let line =
+        |w: &mut dyn Write, text: String, paint: Paint| one_line(w, style, width, text, paint);
     if !r.pairing.pairs.is_empty() {
         line(w, "pairs".to_owned(), Paint::Bold)?;
     }
