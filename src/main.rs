@@ -52,6 +52,7 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
 
 fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     use wscap::diff::{self, DiffOptions};
+    use wscap::report::diff::{JsonDiff, JsonlDiff, TableDiff};
     let opts = DiffOptions {
         analysis: Options::default(),
         fail_on: cfg.fail_on,
@@ -59,32 +60,23 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     };
     let before: Vec<&Path> = cfg.before.iter().map(|p| p.as_path()).collect();
     let after: Vec<&Path> = cfg.after.iter().map(|p| p.as_path()).collect();
-    let report = diff::run(&before, &after, &opts)?;
-    let input_errors = || {
-        let (b, a) = (&report.before.summary, &report.after.summary);
-        b.input_errors
-            .iter()
-            .chain(&a.input_errors)
-            .for_each(|e| message(e));
-    };
-    let unread = |s: &diff::Side| s.summary.packets == 0 && !s.summary.input_errors.is_empty();
-    if unread(&report.before) || unread(&report.after) {
-        // A side that could not be read at all: a diff against nothing
-        // would list every connection as gone.
-        input_errors();
-        return Ok(ExitCode::from(2));
-    }
-    let mut out = io::BufWriter::new(io::stdout().lock());
-    match cfg.format {
-        cli::DiffFormat::Jsonl => wscap::report::diff::write_jsonl(&mut out, &report)?,
-        cli::DiffFormat::Json => wscap::report::diff::write_json(&mut out, &report)?,
+    let out = io::BufWriter::new(io::stdout().lock());
+    let report = match cfg.format {
+        cli::DiffFormat::Jsonl => diff::run(&before, &after, &opts, JsonlDiff::new(out))?.0,
+        cli::DiffFormat::Json => diff::run(&before, &after, &opts, JsonDiff::new(out))?.0,
         cli::DiffFormat::Table => {
-            wscap::report::diff::write_table(&mut out, &report, cfg.style, cfg.width)?
+            let table = TableDiff::new(out, cfg.style, cfg.width);
+            diff::run(&before, &after, &opts, table)?.0
         }
-    }
-    out.flush()?;
-    input_errors();
-    if report.damaged() {
+    };
+    let (b, a) = (&report.before.summary, &report.after.summary);
+    b.input_errors
+        .iter()
+        .chain(&a.input_errors)
+        .for_each(|e| message(e));
+    if report.unusable() || report.damaged() {
+        // A side that could not be read at all: nothing was written (a
+        // diff against nothing would list every connection as gone).
         return Ok(ExitCode::from(2));
     }
     Ok(ExitCode::from(u8::from(report.regressed())))

@@ -489,3 +489,96 @@ fn no_allocation_per_frame() {
         "{few} allocations for 800 frames, {many} for 4000"
     );
 }
+
+/// A diff sink that keeps nothing.
+struct NoDiff;
+
+impl wscap::diff::DiffSink for NoDiff {
+    fn pair(&mut self, _: &wscap::diff::PairOut<'_>) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn unpaired(
+        &mut self,
+        _: wscap::diff::pair::SideName,
+        _: &wscap::diff::summary::ConnSummary,
+    ) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn finish(&mut self, _: &wscap::diff::DiffReport) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `n` WebSocket connections to `target`, one after the other, each with a
+/// message each way and a closing handshake, written to a file.
+fn sequential_websockets(n: u32, target: &str, name: &str) -> std::path::PathBuf {
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    let response = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+    let mut packets = Vec::new();
+    for i in 0..n {
+        let client = format!("10.{}.{}.{}:40000", i >> 16, (i >> 8) & 255, i & 255);
+        let mut c = TcpConversation::new(Link::Ethernet, addr(&client), addr("10.255.0.1:80"));
+        c.start_at(Timestamp(
+            1_700_000_000_000_000_000 + i64::from(i) * 10_000_000,
+        ));
+        c.handshake();
+        c.send(Side::Client, request.as_bytes());
+        c.send(Side::Server, response);
+        c.send(Side::Client, &[0x81, 0x82, 1, 2, 3, 4, b'h' ^ 1, b'i' ^ 2]);
+        c.send(Side::Server, &[0x81, 0x02, b'h', b'o']);
+        c.send(Side::Client, &[0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xe8 ^ 2]);
+        c.send(Side::Server, &[0x88, 0x02, 0x03, 0xe8]);
+        c.fin(Side::Server);
+        c.fin(Side::Client);
+        packets.extend(c.into_packets());
+    }
+    let path =
+        std::env::temp_dir().join(format!("wscap-memory-{}-{name}.pcap", std::process::id()));
+    std::fs::write(&path, pcap_bytes(1, &packets)).unwrap();
+    path
+}
+
+/// `wscap diff` holds the connections waiting for a partner, not every
+/// connection of both captures: 20,000 connections a side, at ~2 KB a
+/// summary, would be 80 MB held to the end.
+#[test]
+fn diff_holds_only_connections_waiting_for_a_partner() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const N: u32 = 20_000;
+    let a = sequential_websockets(N, "/a", "a");
+    let b = sequential_websockets(N, "/b", "b");
+    let opts = wscap::diff::DiffOptions {
+        analysis: Options::default(),
+        fail_on: wscap::finding::Severity::Error,
+        time_tolerance: 0.1,
+    };
+    let peak_of = |before: &std::path::Path, after: &std::path::Path| {
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        let (r, _) = wscap::diff::run(&[before], &[after], &opts, NoDiff).unwrap();
+        (PEAK.load(Ordering::Relaxed) - base, r)
+    };
+    // The same traffic: each connection meets its partner at once.
+    let (same, r) = peak_of(&a, &a);
+    assert_eq!((r.pairs, r.differences_total), (N as usize, 0));
+    // Different targets: nothing pairs, and the waiting bound gives the
+    // oldest up as unpaired, so memory stays bounded.
+    let (different, r) = peak_of(&a, &b);
+    assert_eq!(r.pairs, 0);
+    assert_eq!(
+        (r.unpaired_before, r.unpaired_after),
+        (N as usize, N as usize)
+    );
+    eprintln!("diff peaks: same traffic {same} bytes, different traffic {different} bytes");
+    let _ = std::fs::remove_file(&a);
+    let _ = std::fs::remove_file(&b);
+    assert!(same < 8 << 20, "same traffic: peak {same} bytes");
+    assert!(
+        different < 24 << 20,
+        "different traffic: peak {different} bytes"
+    );
+}

@@ -3,7 +3,7 @@
 //! succeeding, new error findings or causes and connections now cut come
 //! first; then negotiated parameters; then sizes and counts; then timing.
 
-use super::summary::{ConnSummary, DirSummary};
+use super::summary::{ConnSummary, DirSummary, Sizes};
 use crate::finding::{Code, Severity};
 use crate::record::{Cause, Counts};
 use serde::Serialize;
@@ -113,18 +113,29 @@ fn timing(o: &mut Vec<Difference>, b: &ConnSummary, a: &ConnSummary, tolerance: 
         b.handshake_latency,
         a.handshake_latency,
     );
-    // Reply latency percentiles (bucket bounds, in microseconds).
-    let (x, y) = (&b.reply_latency, &a.reply_latency);
-    if x.count > 0 && y.count > 0 {
-        let tol_us = (tolerance * 1e6) as u64;
-        let p = |s: &super::summary::Sizes| [s.percentile(50), s.percentile(90), s.percentile(99)];
-        if p(x).iter().zip(p(y)).any(|(u, v)| u.abs_diff(v) > tol_us) {
-            let show = |s: &super::summary::Sizes| {
-                let [p50, p90, p99] = p(s);
-                json!({"p50": p50, "p90": p90, "p99": p99})
-            };
-            diff(o, Rank::Timing, "reply_latency_us", show(x), show(y), false);
-        }
+    latency(
+        o,
+        "reply_latency_us",
+        &b.reply_latency,
+        &a.reply_latency,
+        tolerance,
+    );
+}
+
+/// Latency percentiles (bucket bounds, in microseconds) that differ by more
+/// than the tolerance at p50, p90 or p99.
+pub fn latency(o: &mut Vec<Difference>, field: &str, x: &Sizes, y: &Sizes, tolerance: f64) {
+    if x.count == 0 || y.count == 0 {
+        return;
+    }
+    let tol_us = (tolerance * 1e6) as u64;
+    let p = |s: &Sizes| [s.percentile(50), s.percentile(90), s.percentile(99)];
+    if p(x).iter().zip(p(y)).any(|(u, v)| u.abs_diff(v) > tol_us) {
+        let show = |s: &Sizes| {
+            let [p50, p90, p99] = p(s);
+            json!({"p50": p50, "p90": p90, "p99": p99})
+        };
+        diff(o, Rank::Timing, field, show(x), show(y), false);
     }
 }
 

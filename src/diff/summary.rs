@@ -33,6 +33,18 @@ impl Sizes {
         self.max = self.max.max(size);
     }
 
+    /// Adds every size `other` holds.
+    pub fn merge(&mut self, other: &Sizes) {
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (mine, theirs) in self.buckets.iter_mut().zip(&other.buckets) {
+            *mine += theirs;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
+    }
+
     /// The upper bound of the bucket holding the `p`-th percentile (never
     /// above the largest size seen).
     pub fn percentile(&self, p: u64) -> u64 {
@@ -133,6 +145,8 @@ pub struct ConnSummary {
     pub client: String,
     pub server: String,
     pub first_ts: crate::time::Timestamp,
+    /// The connection's last packet: where it stands in its capture.
+    pub last_ts: crate::time::Timestamp,
     /// Request target, Host and subprotocol: what pairs connections across
     /// captures.
     pub target: Option<String>,
@@ -167,8 +181,8 @@ pub struct ConnSummary {
     pub causes: Vec<Cause>,
     /// Which leg of a proxied connection, when both are in the capture.
     pub leg: Option<Hop>,
-    other_leg: Option<u64>,
-    request_packet: u64,
+    pub other_leg: Option<u64>,
+    pub request_packet: u64,
 }
 
 #[cfg(test)]
@@ -180,6 +194,7 @@ impl ConnSummary {
             client: String::new(),
             server: String::new(),
             first_ts: crate::time::Timestamp(conn as i64),
+            last_ts: crate::time::Timestamp(conn as i64),
             target: Some(target.to_owned()),
             host: Some(host.to_owned()),
             subprotocol: None,
@@ -222,95 +237,132 @@ struct OpenConn {
     replies: Sizes,
 }
 
-/// Builds the summaries from the records of one analysis.
-#[derive(Default)]
-pub struct Collector {
+/// Builds the summaries from the records of one analysis and hands each
+/// to `emit` as its connection ends, so a diff holds no summary it has
+/// compared: memory follows the connections in flight, not the capture.
+pub struct Collector<F> {
     /// Frame-level state of connections not closed yet (looked up for every
     /// frame: hashed).
     open: std::collections::HashMap<u64, OpenConn, foldhash::fast::RandomState>,
-    pub conns: Vec<ConnSummary>,
+    /// Ended legs of proxied connections waiting for their other leg, by
+    /// the other leg's number: which leg is which needs both requests.
+    waiting: std::collections::HashMap<u64, ConnSummary, foldhash::fast::RandomState>,
+    emit: F,
     pub summary: Option<SummaryRecord>,
 }
 
-impl Collector {
-    fn connection(&mut self, c: &ConnectionRecord) {
-        let open = self.open.remove(&c.conn).unwrap_or_default();
-        let (dirs, first_close) = (open.dirs, open.first_close);
-        let closes = !c.close_codes.c2s.is_empty() || !c.close_codes.s2c.is_empty();
-        let abrupt = c.websocket
-            && first_close.is_none()
-            && !closes
-            && matches!(c.end, CloseReason::Fin | CloseReason::Rst);
-        let req = c.request.as_ref();
-        let resp = c.response.as_ref();
-        let neg = c.negotiated.as_ref();
-        self.conns.push(ConnSummary {
-            conn: c.conn,
-            client: c.client.to_string(),
-            server: c.server.to_string(),
-            first_ts: c.first_ts,
-            target: req.map(|r| r.target.clone()),
-            host: req.and_then(|r| r.host.clone()),
-            subprotocol: neg.and_then(|n| n.subprotocol.clone()),
-            status: resp.map(|r| r.status),
-            http_version: req.map(|r| r.version.clone()),
-            upgrade: (
-                req.is_some_and(|r| r.upgrade.is_some()),
-                resp.is_some_and(|r| r.upgrade.is_some()),
-            ),
-            connection: (
-                req.is_some_and(|r| r.connection.is_some()),
-                resp.is_some_and(|r| r.connection.is_some()),
-            ),
-            accept_ok: neg.and_then(|n| n.accept_ok),
-            extensions: neg.map(|n| n.extensions.clone()).unwrap_or_default(),
-            deflate: neg.and_then(|n| n.deflate),
-            websocket: c.websocket,
-            handshake_ok: c.websocket && resp.is_some_and(|r| r.status == 101),
-            dirs,
-            close_codes: c.close_codes.clone(),
-            closed_first: first_close.map(|(_, d)| d),
-            end: c.end,
-            abrupt,
-            idle_before_end: c.last_frame_ts.map(|t| c.last_ts.secs_since(t)),
-            handshake_latency: match (req, resp) {
-                (Some(q), Some(r)) if r.status == 101 => Some(r.ts.secs_since(q.ts)),
-                _ => None,
-            },
-            reply_latency: open.replies,
-            findings: c.findings_by_code.clone(),
-            findings_by_severity: c.findings_by_severity.clone(),
-            causes: c.diagnosis.iter().map(|d| d.cause).collect(),
-            leg: None,
-            other_leg: c.other_leg,
-            request_packet: req.map_or(u64::MAX, |r| r.packet),
-        });
+impl<F: FnMut(ConnSummary) -> std::io::Result<()>> Collector<F> {
+    pub fn new(emit: F) -> Self {
+        Collector {
+            open: Default::default(),
+            waiting: Default::default(),
+            emit,
+            summary: None,
+        }
     }
 
-    /// The summaries in order of first packet, with proxy legs named.
-    pub fn finish(mut self) -> (Vec<ConnSummary>, Option<SummaryRecord>) {
-        self.conns.sort_by_key(|c| (c.first_ts, c.conn));
-        let requests: BTreeMap<u64, u64> = self
-            .conns
-            .iter()
-            .map(|c| (c.conn, c.request_packet))
-            .collect();
-        for c in &mut self.conns {
-            let Some(other) = c.other_leg.and_then(|o| requests.get(&o)) else {
-                continue;
-            };
-            // The earlier request is the client's leg (the proxy forwards it).
-            c.leg = Some(if c.request_packet <= *other {
-                Hop::ClientLeg
-            } else {
-                Hop::BackendLeg
-            });
+    fn connection(&mut self, c: &ConnectionRecord) -> std::io::Result<()> {
+        let open = self.open.remove(&c.conn).unwrap_or_default();
+        self.legs(summarise(c, open))
+    }
+
+    /// Names the legs of a proxied connection once both have ended (the
+    /// earlier request is the client's leg: the proxy forwards it), then
+    /// emits them.
+    pub(super) fn legs(&mut self, mut s: ConnSummary) -> std::io::Result<()> {
+        if let Some(mut w) = self.waiting.remove(&s.conn) {
+            let client_first = w.request_packet <= s.request_packet;
+            w.leg = Some(hop(client_first));
+            if s.other_leg == Some(w.conn) {
+                s.leg = Some(hop(!client_first));
+            }
+            (self.emit)(w)?;
         }
-        (self.conns, self.summary)
+        match s.other_leg {
+            Some(o) if s.leg.is_none() => {
+                self.waiting.insert(o, s);
+                Ok(())
+            }
+            _ => (self.emit)(s),
+        }
+    }
+
+    /// Emits the legs whose other leg never ended (none, in a whole run).
+    pub fn finish(mut self) -> std::io::Result<Option<SummaryRecord>> {
+        let mut left: Vec<ConnSummary> = self.waiting.drain().map(|(_, s)| s).collect();
+        left.sort_by_key(|s| s.conn);
+        for s in left {
+            (self.emit)(s)?;
+        }
+        Ok(self.summary)
     }
 }
 
-impl Sink for Collector {
+fn hop(client: bool) -> Hop {
+    if client {
+        Hop::ClientLeg
+    } else {
+        Hop::BackendLeg
+    }
+}
+
+/// One connection's record and the frames it carried, as the diff
+/// compares them.
+fn summarise(c: &ConnectionRecord, open: OpenConn) -> ConnSummary {
+    let (dirs, first_close) = (open.dirs, open.first_close);
+    let closes = !c.close_codes.c2s.is_empty() || !c.close_codes.s2c.is_empty();
+    let abrupt = c.websocket
+        && first_close.is_none()
+        && !closes
+        && matches!(c.end, CloseReason::Fin | CloseReason::Rst);
+    let req = c.request.as_ref();
+    let resp = c.response.as_ref();
+    let neg = c.negotiated.as_ref();
+    ConnSummary {
+        conn: c.conn,
+        client: c.client.to_string(),
+        server: c.server.to_string(),
+        first_ts: c.first_ts,
+        last_ts: c.last_ts,
+        target: req.map(|r| r.target.clone()),
+        host: req.and_then(|r| r.host.clone()),
+        subprotocol: neg.and_then(|n| n.subprotocol.clone()),
+        status: resp.map(|r| r.status),
+        http_version: req.map(|r| r.version.clone()),
+        upgrade: (
+            req.is_some_and(|r| r.upgrade.is_some()),
+            resp.is_some_and(|r| r.upgrade.is_some()),
+        ),
+        connection: (
+            req.is_some_and(|r| r.connection.is_some()),
+            resp.is_some_and(|r| r.connection.is_some()),
+        ),
+        accept_ok: neg.and_then(|n| n.accept_ok),
+        extensions: neg.map(|n| n.extensions.clone()).unwrap_or_default(),
+        deflate: neg.and_then(|n| n.deflate),
+        websocket: c.websocket,
+        handshake_ok: c.websocket && resp.is_some_and(|r| r.status == 101),
+        dirs,
+        close_codes: c.close_codes.clone(),
+        closed_first: first_close.map(|(_, d)| d),
+        end: c.end,
+        abrupt,
+        idle_before_end: c.last_frame_ts.map(|t| c.last_ts.secs_since(t)),
+        handshake_latency: match (req, resp) {
+            (Some(q), Some(r)) if r.status == 101 => Some(r.ts.secs_since(q.ts)),
+            _ => None,
+        },
+        reply_latency: open.replies,
+        findings: c.findings_by_code.clone(),
+        findings_by_severity: c.findings_by_severity.clone(),
+        causes: c.diagnosis.iter().map(|d| d.cause).collect(),
+        leg: None,
+        other_leg: c.other_leg,
+        request_packet: req.map_or(u64::MAX, |r| r.packet),
+    }
+}
+
+impl<F: FnMut(ConnSummary) -> std::io::Result<()>> Sink for Collector<F> {
     fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
         match r {
             Record::Frame(f) => {
@@ -335,7 +387,7 @@ impl Sink for Collector {
                     _ => {}
                 }
             }
-            Record::Connection(c) => self.connection(c),
+            Record::Connection(c) => self.connection(c)?,
             Record::Summary(s) => self.summary = Some(s.clone()),
         }
         Ok(())

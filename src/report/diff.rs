@@ -3,8 +3,9 @@
 //! The schema is in docs/diff.md.
 
 use super::term::{Line, Paint, Style, wrap};
-use crate::diff::summary::ConnSummary;
-use crate::diff::{DiffReport, Placed, Side, method_name};
+use crate::diff::pair::SideName;
+use crate::diff::summary::{ConnSummary, Sizes};
+use crate::diff::{DiffReport, DiffSink, PairOut, Placed, Side, method_name};
 use crate::finding::Code;
 use crate::record::{Cause, Counts, Hop};
 use serde::Serialize;
@@ -59,6 +60,8 @@ pub enum DiffRecord<'a> {
         unpaired_before: usize,
         unpaired_after: usize,
         differences: usize,
+        /// Differences beyond the listing's bound (counted, not listed).
+        differences_not_listed: usize,
         regressions: usize,
         regressed: bool,
     },
@@ -70,12 +73,31 @@ pub struct SideRef<'a> {
     files: &'a [String],
     tcp_connections: u64,
     websocket_connections: u64,
-    handshakes_ok: usize,
-    abrupt_ends: usize,
+    handshakes_ok: u64,
+    abrupt_ends: u64,
     frames: u64,
     findings_by_code: &'a Counts<Code>,
     diagnoses: &'a Counts<Cause>,
     input_errors: &'a [String],
+    /// p50/p90/p99 in microseconds over every connection (null without any).
+    handshake_latency_us: Option<Percentiles>,
+    reply_latency_us: Option<Percentiles>,
+}
+
+/// Percentiles of a latency histogram (bucket bounds).
+#[derive(Serialize)]
+pub struct Percentiles {
+    p50: u64,
+    p90: u64,
+    p99: u64,
+}
+
+fn percentiles(s: &Sizes) -> Option<Percentiles> {
+    (s.count > 0).then(|| Percentiles {
+        p50: s.percentile(50),
+        p90: s.percentile(90),
+        p99: s.percentile(99),
+    })
 }
 
 fn side(s: &Side) -> SideRef<'_> {
@@ -83,41 +105,25 @@ fn side(s: &Side) -> SideRef<'_> {
         files: &s.summary.files,
         tcp_connections: s.summary.tcp_connections,
         websocket_connections: s.summary.websocket_connections,
-        handshakes_ok: s.conns.iter().filter(|c| c.handshake_ok).count(),
-        abrupt_ends: s.conns.iter().filter(|c| c.abrupt).count(),
+        handshakes_ok: s.handshakes_ok,
+        abrupt_ends: s.abrupt_ends,
         frames: s.summary.frames,
         findings_by_code: &s.summary.findings_by_code,
         diagnoses: &s.summary.diagnoses,
         input_errors: &s.summary.input_errors,
+        handshake_latency_us: percentiles(&s.handshake_latency),
+        reply_latency_us: percentiles(&s.reply_latency),
     }
 }
 
-/// Every record but the summary, in output order: pairs, unpaired
-/// connections, then the differences, most important first.
-pub fn records(r: &DiffReport) -> Vec<DiffRecord<'_>> {
-    let mut out = Vec::new();
-    for (i, p) in r.pairing.pairs.iter().enumerate() {
-        out.push(DiffRecord::Pair {
-            pair: i,
-            method: method_name(p.method),
-            before: conn(&r.before.conns[p.before]),
-            after: conn(&r.after.conns[p.after]),
-            differences: r.differences.iter().filter(|d| d.pair == Some(i)).count(),
-        });
+fn pair_record<'a>(p: &PairOut<'a>) -> DiffRecord<'a> {
+    DiffRecord::Pair {
+        pair: p.number,
+        method: method_name(p.method),
+        before: conn(p.before),
+        after: conn(p.after),
+        differences: p.differences.len(),
     }
-    for (name, s, idx) in [
-        ("before", &r.before, &r.pairing.only_before),
-        ("after", &r.after, &r.pairing.only_after),
-    ] {
-        for &i in idx {
-            out.push(DiffRecord::Unpaired {
-                side: name,
-                connection: conn(&s.conns[i]),
-            });
-        }
-    }
-    out.extend(r.differences.iter().map(DiffRecord::Difference));
-    out
 }
 
 /// The last record.
@@ -125,39 +131,112 @@ pub fn summary(r: &DiffReport) -> DiffRecord<'_> {
     DiffRecord::DiffSummary {
         before: side(&r.before),
         after: side(&r.after),
-        pairs: r.pairing.pairs.len(),
-        unpaired_before: r.pairing.only_before.len(),
-        unpaired_after: r.pairing.only_after.len(),
-        differences: r.differences.len(),
-        regressions: r
-            .differences
-            .iter()
-            .filter(|d| d.difference.regression)
-            .count(),
+        pairs: r.pairs,
+        unpaired_before: r.unpaired_before,
+        unpaired_after: r.unpaired_after,
+        differences: r.differences_total,
+        differences_not_listed: r.differences_total - r.differences.len(),
+        regressions: r.regressions,
         regressed: r.regressed(),
     }
 }
 
-pub fn write_jsonl(w: &mut dyn Write, r: &DiffReport) -> io::Result<()> {
-    for v in records(r).iter().chain([summary(r)].iter()) {
-        serde_json::to_writer(&mut *w, v)?;
-        w.write_all(b"\n")?;
-    }
-    Ok(())
+/// JSON Lines: `pair` and `unpaired` records as they are settled, then the
+/// differences, most important first, then `diff_summary`.
+pub struct JsonlDiff<W> {
+    out: W,
 }
 
-pub fn write_json(w: &mut dyn Write, r: &DiffReport) -> io::Result<()> {
-    #[derive(Serialize)]
-    struct Doc<'a> {
-        records: Vec<DiffRecord<'a>>,
-        summary: DiffRecord<'a>,
+impl<W: Write> JsonlDiff<W> {
+    pub fn new(out: W) -> Self {
+        JsonlDiff { out }
     }
-    let doc = Doc {
-        records: records(r),
-        summary: summary(r),
-    };
-    serde_json::to_writer(&mut *w, &doc)?;
-    w.write_all(b"\n")
+
+    fn line(&mut self, r: &DiffRecord<'_>) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, r)?;
+        self.out.write_all(b"\n")
+    }
+}
+
+impl<W: Write> DiffSink for JsonlDiff<W> {
+    fn pair(&mut self, p: &PairOut<'_>) -> io::Result<()> {
+        self.line(&pair_record(p))
+    }
+
+    fn unpaired(&mut self, side: SideName, c: &ConnSummary) -> io::Result<()> {
+        self.line(&DiffRecord::Unpaired {
+            side: side.name(),
+            connection: conn(c),
+        })
+    }
+
+    fn finish(&mut self, r: &DiffReport) -> io::Result<()> {
+        if r.unusable() {
+            return Ok(());
+        }
+        for d in &r.differences {
+            self.line(&DiffRecord::Difference(d))?;
+        }
+        self.line(&summary(r))?;
+        self.out.flush()
+    }
+}
+
+/// One JSON document, `{"records": [...], "summary": {...}}`, written as
+/// the records come.
+pub struct JsonDiff<W> {
+    out: W,
+    started: bool,
+}
+
+impl<W: Write> JsonDiff<W> {
+    pub fn new(out: W) -> Self {
+        JsonDiff {
+            out,
+            started: false,
+        }
+    }
+
+    fn record(&mut self, r: &DiffRecord<'_>) -> io::Result<()> {
+        let sep: &[u8] = if self.started {
+            b","
+        } else {
+            b"{\"records\":["
+        };
+        self.started = true;
+        self.out.write_all(sep)?;
+        serde_json::to_writer(&mut self.out, r)?;
+        Ok(())
+    }
+}
+
+impl<W: Write> DiffSink for JsonDiff<W> {
+    fn pair(&mut self, p: &PairOut<'_>) -> io::Result<()> {
+        self.record(&pair_record(p))
+    }
+
+    fn unpaired(&mut self, side: SideName, c: &ConnSummary) -> io::Result<()> {
+        self.record(&DiffRecord::Unpaired {
+            side: side.name(),
+            connection: conn(c),
+        })
+    }
+
+    fn finish(&mut self, r: &DiffReport) -> io::Result<()> {
+        if r.unusable() && !self.started {
+            return Ok(());
+        }
+        for d in &r.differences {
+            self.record(&DiffRecord::Difference(d))?;
+        }
+        if !self.started {
+            self.out.write_all(b"{\"records\":[")?;
+        }
+        self.out.write_all(b"],\"summary\":")?;
+        serde_json::to_writer(&mut self.out, &summary(r))?;
+        self.out.write_all(b"}\n")?;
+        self.out.flush()
+    }
 }
 
 /// One painted line of the table.
@@ -173,98 +252,148 @@ fn one_line(
     l.write(w, style, width)
 }
 
-/// Differences the table shows: the most important; the rest are counted.
-const TABLE_DIFFERENCES: usize = 40;
+/// Differences, pairs and unpaired connections the table shows: the first
+/// (the most important, for differences); the rest are counted.
+const TABLE_LINES: usize = 40;
 
-/// For people: the differences, most important first, then the pairs.
-pub fn write_table(
-    w: &mut dyn Write,
-    r: &DiffReport,
+/// For people: the verdict, the differences, most important first, then
+/// the pairs and the connections without a partner.
+pub struct TableDiff<W> {
+    out: W,
     style: Style,
     width: usize,
-) -> io::Result<()> {
-    let line =
-        |w: &mut dyn Write, text: String, paint: Paint| one_line(w, style, width, text, paint);
-    let files = |s: &Side| s.summary.files.join(", ");
-    line(w, format!("before  {}", files(&r.before)), Paint::Bold)?;
-    line(w, format!("after   {}", files(&r.after)), Paint::Bold)?;
-    let regressions = r
-        .differences
-        .iter()
-        .filter(|d| d.difference.regression)
-        .count();
-    let verdict = match (r.differences.is_empty(), regressions) {
-        (true, _) => "no difference".to_owned(),
-        (false, 0) => format!("{} differences, no regression", r.differences.len()),
-        (false, n) => format!("{} differences, {n} regressions", r.differences.len()),
-    };
-    let paint = if regressions > 0 {
-        Paint::Error
-    } else {
-        Paint::Plain
-    };
-    line(w, verdict, paint)?;
-    for d in r.differences.iter().take(TABLE_DIFFERENCES) {
-        let x = &d.difference;
-        let at = match d.pair {
-            Some(i) => format!("{} ", pair_label(r, i)),
-            None => String::new(),
+    /// The first pairs (as text) and how many there were.
+    pairs: (Vec<String>, usize),
+    unpaired: (Vec<String>, usize),
+}
+
+impl<W: Write> TableDiff<W> {
+    pub fn new(out: W, style: Style, width: usize) -> Self {
+        TableDiff {
+            out,
+            style,
+            width,
+            pairs: (Vec::new(), 0),
+            unpaired: (Vec::new(), 0),
+        }
+    }
+
+    fn line(&mut self, text: String, paint: Paint) -> io::Result<()> {
+        one_line(&mut self.out, self.style, self.width, text, paint)
+    }
+}
+
+/// Keeps the first lines, counts them all.
+fn keep(lines: &mut (Vec<String>, usize), text: impl FnOnce() -> String) {
+    if lines.0.len() < TABLE_LINES {
+        lines.0.push(text());
+    }
+    lines.1 += 1;
+}
+
+impl<W: Write> DiffSink for TableDiff<W> {
+    fn pair(&mut self, p: &PairOut<'_>) -> io::Result<()> {
+        keep(&mut self.pairs, || {
+            format!(
+                "  #{} conn {} ↔ conn {} {} (by {})",
+                p.number,
+                p.before.conn,
+                p.after.conn,
+                p.before.target.as_deref().unwrap_or("-"),
+                method_name(p.method)
+            )
+        });
+        Ok(())
+    }
+
+    fn unpaired(&mut self, side: SideName, c: &ConnSummary) -> io::Result<()> {
+        keep(&mut self.unpaired, || {
+            format!(
+                "  only {}: conn {} {} → {}",
+                side.name(),
+                c.conn,
+                c.client,
+                c.server
+            )
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self, r: &DiffReport) -> io::Result<()> {
+        if r.unusable() {
+            return Ok(());
+        }
+        self.head(r)?;
+        self.differences(r)?;
+        self.settled()?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> TableDiff<W> {
+    fn head(&mut self, r: &DiffReport) -> io::Result<()> {
+        let files = |s: &Side| s.summary.files.join(", ");
+        self.line(format!("before  {}", files(&r.before)), Paint::Bold)?;
+        self.line(format!("after   {}", files(&r.after)), Paint::Bold)?;
+        let (n, regressions) = (r.differences_total, r.regressions);
+        let verdict = match (n, regressions) {
+            (0, _) => "no difference".to_owned(),
+            (_, 0) => format!("{n} differences, no regression"),
+            (_, k) => format!("{n} differences, {k} regressions"),
         };
-        let mark = if x.regression { "REGRESSION " } else { "" };
-        let text = format!("{mark}{at}{}: {} → {}", x.field, x.before, x.after);
-        let paint = if x.regression {
+        let paint = if regressions > 0 {
             Paint::Error
         } else {
             Paint::Plain
         };
-        for t in wrap(&text, "  ", "      ", width) {
-            line(w, t, paint)?;
-        }
+        self.line(verdict, paint)
     }
-    if r.differences.len() > TABLE_DIFFERENCES {
-        let more = r.differences.len() - TABLE_DIFFERENCES;
-        line(
-            w,
-            format!("  … {more} more (--format jsonl lists every one)"),
-            Paint::Dim,
-        )?;
-    }
-    write_pairs(w, r, style, width)
-}
 
-/// The pairs and the connections without a partner.
-fn write_pairs(w: &mut dyn Write, r: &DiffReport, style: Style, width: usize) -> io::Result<()> {
-    let line =
-        |w: &mut dyn Write, text: String, paint: Paint| one_line(w, style, width, text, paint);
-    if !r.pairing.pairs.is_empty() {
-        line(w, "pairs".to_owned(), Paint::Bold)?;
-    }
-    for (i, p) in r.pairing.pairs.iter().enumerate() {
-        let (b, a) = (&r.before.conns[p.before], &r.after.conns[p.after]);
-        let text = format!(
-            "  #{i} conn {} ↔ conn {} {} (by {})",
-            b.conn,
-            a.conn,
-            b.target.as_deref().unwrap_or("-"),
-            method_name(p.method)
-        );
-        line(w, text, Paint::Dim)?;
-    }
-    for (name, s, idx) in [
-        ("only before", &r.before, &r.pairing.only_before),
-        ("only after", &r.after, &r.pairing.only_after),
-    ] {
-        for &i in idx {
-            let c = &s.conns[i];
-            let text = format!("  {name}: conn {} {} → {}", c.conn, c.client, c.server);
-            line(w, text, Paint::Warning)?;
+    fn differences(&mut self, r: &DiffReport) -> io::Result<()> {
+        for d in r.differences.iter().take(TABLE_LINES) {
+            let x = &d.difference;
+            let at = match d.pair {
+                Some(i) => format!("#{i} {} ", d.target.as_deref().unwrap_or("-")),
+                None => String::new(),
+            };
+            let mark = if x.regression { "REGRESSION " } else { "" };
+            let text = format!("{mark}{at}{}: {} → {}", x.field, x.before, x.after);
+            let paint = if x.regression {
+                Paint::Error
+            } else {
+                Paint::Plain
+            };
+            for t in wrap(&text, "  ", "      ", self.width) {
+                self.line(t, paint)?;
+            }
         }
+        let shown = r.differences.len().min(TABLE_LINES);
+        self.more(r.differences_total - shown)
     }
-    Ok(())
-}
 
-fn pair_label(r: &DiffReport, i: usize) -> String {
-    let p = r.pairing.pairs[i];
-    let b = &r.before.conns[p.before];
-    format!("#{i} {}", b.target.as_deref().unwrap_or("-"))
+    fn more(&mut self, n: usize) -> io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        let text = format!("  … {n} more (--format jsonl lists them)");
+        self.line(text, Paint::Dim)
+    }
+
+    fn settled(&mut self) -> io::Result<()> {
+        let (pairs, n) = std::mem::take(&mut self.pairs);
+        if n > 0 {
+            self.line("pairs".to_owned(), Paint::Bold)?;
+        }
+        let shown = pairs.len();
+        for t in pairs {
+            self.line(t, Paint::Dim)?;
+        }
+        self.more(n - shown)?;
+        let (unpaired, n) = std::mem::take(&mut self.unpaired);
+        let shown = unpaired.len();
+        for t in unpaired {
+            self.line(t, Paint::Warning)?;
+        }
+        self.more(n - shown)
+    }
 }
