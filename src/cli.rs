@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use wscap::finding::Severity;
 use wscap::report::PayloadMode;
 use wscap::report::{FilterOptions, Style, TableOptions};
+use wscap::tcp::Shard;
 
 /// Find out why WebSocket connections break, from packet captures.
 ///
@@ -184,6 +185,18 @@ pub struct AnalyzeArgs {
         hide_possible_values = true
     )]
     pub color: ColorArg,
+
+    /// Analyse only shard K of N (K from 0): for captures too big for one
+    /// machine.
+    ///
+    /// A connection belongs to one shard, by a hash of its addresses and
+    /// ports that both directions share, so N runs over the same capture,
+    /// K = 0 to N-1, report together every frame and connection record of
+    /// one run, with the same connection and packet numbers; each writes
+    /// the summary of its own shard. The two legs of a proxied connection
+    /// are linked only when they fall in the same shard. See docs/scale.md.
+    #[arg(long, value_name = "K/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -339,6 +352,7 @@ pub struct Config {
     /// `None` = the analysis default.
     pub payload_bytes: Option<usize>,
     pub fail_on: Severity,
+    pub shard: Option<Shard>,
     /// Standard error is a terminal, so a progress bar may be drawn there.
     pub progress: bool,
 }
@@ -453,8 +467,32 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             .payload_bytes
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         fail_on: a.fail_on.into(),
+        shard: a.shard,
         progress: std::io::stderr().is_terminal(),
     }
+}
+
+/// `K/N`: shard K (from 0) of N.
+pub fn parse_shard(s: &str) -> Result<Shard, String> {
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("{s:?} is not K/N (e.g. 0/4)"))?;
+    let num = |x: &str| {
+        x.trim()
+            .parse::<u32>()
+            .map_err(|_| format!("{x:?} is not a number"))
+    };
+    let (index, count) = (num(k)?, num(n)?);
+    if count == 0 {
+        return Err("N must be at least 1".into());
+    }
+    if index >= count {
+        return Err(format!(
+            "K must be below N: shards are numbered from 0 to {} (as JOB_COMPLETION_INDEX is)",
+            count - 1
+        ));
+    }
+    Ok(Shard { index, count })
 }
 
 /// Whether to colour: `--color` wins; `auto` colours a terminal unless the

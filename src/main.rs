@@ -86,6 +86,7 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     let mut opts = Options::default();
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
+    opts.tcp.shard = cfg.shard;
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }

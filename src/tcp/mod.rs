@@ -154,6 +154,34 @@ pub struct Config {
     /// retired (a SYN flood or a million idle connections cannot exhaust
     /// memory).
     pub max_live: u64,
+    /// Analyse only this shard's connections (`--shard K/N`).
+    pub shard: Option<Shard>,
+}
+
+/// One of `count` shards of a capture's connections, by a hash of the flow
+/// that both directions share, so that `count` runs over the same capture,
+/// one per shard, together see every connection once, with no coordination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    /// From 0 (as a Kubernetes Indexed Job's `JOB_COMPLETION_INDEX`).
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether this shard analyses the flow. The hash is fixed (not the
+    /// table's seeded one): every machine must agree on it.
+    fn owns(&self, key: &FlowKey) -> bool {
+        let fold = |x: u128| (x as u64) ^ ((x >> 64) as u64);
+        let mut h = fold(key.lo).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ fold(key.hi)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h = (h ^ u64::from(key.ports)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        // splitmix64's finaliser: every input bit reaches the low bits.
+        h ^= h >> 31;
+        h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 29;
+        h % u64::from(self.count.max(1)) == u64::from(self.index)
+    }
 }
 
 impl Default for Config {
@@ -167,6 +195,7 @@ impl Default for Config {
             idle_timeout_ns: 600 * 1_000_000_000,
             closed_linger_ns: 10 * 1_000_000_000,
             max_live: 32_768,
+            shard: None,
         }
     }
 }
@@ -228,7 +257,11 @@ impl FlowKey {
 struct Conn<C> {
     meta: ConnMeta,
     halves: [Half; 2],
-    user: C,
+    /// The handler's state; `None` for another shard's connection, which is
+    /// still reassembled (so that connection numbers, 4-tuple reuse and
+    /// the live-connection cap are exactly those of a run without shards)
+    /// but never analysed.
+    user: Option<C>,
 }
 
 enum Slot<C> {
@@ -360,7 +393,8 @@ impl<H: StreamHandler> Reassembler<H> {
             end_packet: None,
             acked: [None, None],
         };
-        let user = h.open(&meta);
+        let mine = self.cfg.shard.is_none_or(|s| s.owns(&key));
+        let user = mine.then(|| h.open(&meta));
         self.conns.insert(
             key,
             Slot::Live(Box::new(Conn {
@@ -369,7 +403,7 @@ impl<H: StreamHandler> Reassembler<H> {
                 user,
             })),
         );
-        self.stats.connections += 1;
+        self.stats.connections += u64::from(mine);
         self.live += 1;
         if self.live > self.cfg.max_live {
             self.evict(h);
@@ -440,7 +474,9 @@ impl<H: StreamHandler> Reassembler<H> {
             ts,
         };
         halves[dir.index()].segment(&input, self.cfg.half, &mut |ev| {
-            h.event(user, meta, dir, ev)
+            if let Some(u) = user {
+                h.event(u, meta, dir, ev)
+            }
         });
         let after = halves[dir.index()].held_cost();
         self.held_total = self.held_total + after - before;
@@ -490,7 +526,11 @@ impl<H: StreamHandler> Reassembler<H> {
             }
             let half = &mut halves[dir.index()];
             let before = half.held_cost();
-            half.release_all(&mut |ev| h.event(user, meta, dir, ev));
+            half.release_all(&mut |ev| {
+                if let Some(u) = user {
+                    h.event(u, meta, dir, ev)
+                }
+            });
             meta.stats[dir.index()] = half.stats;
             self.held_total -= before - half.held_cost();
         }
@@ -510,12 +550,18 @@ impl<H: StreamHandler> Reassembler<H> {
         for dir in [Dir::ClientToServer, Dir::ServerToClient] {
             let half = &mut halves[dir.index()];
             self.held_total -= half.held_cost();
-            half.flush(packet, ts, &mut |ev| h.event(&mut user, &meta, dir, ev));
+            half.flush(packet, ts, &mut |ev| {
+                if let Some(u) = &mut user {
+                    h.event(u, &meta, dir, ev)
+                }
+            });
             meta.stats[dir.index()] = half.stats;
         }
         self.live -= 1;
         let id = meta.id;
-        h.close(user, &meta, reason);
+        if let Some(u) = user {
+            h.close(u, &meta, reason);
+        }
         if reason != CloseReason::EndOfCapture {
             // RFC 9293 3.6.1: the 4-tuple lingers in TIME-WAIT, so that late
             // retransmissions and the final ACK do not open a new connection.
@@ -653,3 +699,33 @@ impl<H: StreamHandler> Reassembler<H> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod shard_tests {
+    use super::*;
+
+    /// Both directions of a flow land in one shard, and every flow in
+    /// exactly one of N; the split is even enough to share work.
+    #[test]
+    fn each_flow_has_one_shard() {
+        let server: SocketAddr = "10.0.0.1:443".parse().unwrap();
+        let mut per = [0u32; 4];
+        for port in 1024..5024u16 {
+            let client = SocketAddr::new("10.0.0.2".parse().unwrap(), port);
+            let (k1, k2) = (FlowKey::new(client, server), FlowKey::new(server, client));
+            let owners: Vec<u32> = (0..4)
+                .filter(|&i| Shard { index: i, count: 4 }.owns(&k1))
+                .collect();
+            assert_eq!(owners.len(), 1);
+            assert!(
+                Shard {
+                    index: owners[0],
+                    count: 4
+                }
+                .owns(&k2)
+            );
+            per[owners[0] as usize] += 1;
+        }
+        assert!(per.iter().all(|&n| (900..1100).contains(&n)), "{per:?}");
+    }
+}
