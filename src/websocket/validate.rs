@@ -77,6 +77,20 @@ fn utf8_width(lead: u8) -> usize {
     }
 }
 
+/// How many bytes at the start of `data` are ASCII, found eight at a time
+/// (the count may stop short of a non-ASCII byte by up to seven).
+fn ascii_prefix(data: &[u8]) -> usize {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut n = 0;
+    for c in data.chunks_exact(8) {
+        if u64::from_ne_bytes(c.try_into().expect("8-byte chunk")) & HIGH != 0 {
+            break;
+        }
+        n += 8;
+    }
+    n
+}
+
 impl Utf8 {
     fn reset(&mut self) {
         *self = Utf8::default();
@@ -104,6 +118,11 @@ impl Utf8 {
                 Err(_) => return self.fail(self.seen - take as u64 - have as u64),
             }
         }
+        // Most text is ASCII: skip it a word at a time before the full check
+        // (which costs more per call than a short ASCII payload does).
+        let ascii = ascii_prefix(data);
+        self.seen += ascii as u64;
+        let data = &data[ascii..];
         match std::str::from_utf8(data) {
             Ok(_) => self.seen += data.len() as u64,
             Err(e) => {
@@ -136,21 +155,22 @@ impl Utf8 {
     }
 }
 
-/// XORs `src` with `key` (starting `pos` bytes into the payload) into `dst`,
-/// eight bytes at a time.
+/// XORs `src` with `key` (starting `pos` bytes into the payload) into `dst`:
+/// a copy, then the XOR in place eight bytes at a time (both passes
+/// vectorise; pushing each word checked the capacity per word).
 pub fn unmask_into(src: &[u8], key: [u8; 4], pos: u64, dst: &mut Vec<u8>) {
     dst.clear();
-    dst.reserve(src.len());
+    dst.extend_from_slice(src);
     let r = (pos % 4) as usize;
     let k = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
     let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
-    let mut chunks = src.chunks_exact(8);
+    let mut chunks = dst.chunks_exact_mut(8);
     for c in &mut chunks {
-        let v = u64::from_ne_bytes(c.try_into().expect("8-byte chunk")) ^ wide;
-        dst.extend_from_slice(&v.to_ne_bytes());
+        let v = u64::from_ne_bytes((&*c).try_into().expect("8-byte chunk")) ^ wide;
+        c.copy_from_slice(&v.to_ne_bytes());
     }
-    for (i, &b) in chunks.remainder().iter().enumerate() {
-        dst.push(b ^ k[i % 4]);
+    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
+        *b ^= k[i % 4];
     }
 }
 
