@@ -44,10 +44,11 @@ pub struct Cli {
 /// What `analyze --help` (and the man page) says of the exit status: main.rs
 /// decides it.
 const ANALYZE_EXIT: &str = "Exit status:
-  0  no finding at or above --fail-on (default error)
-  1  a finding at or above --fail-on, in the whole capture
-  2  unusable arguments, an unreadable or damaged input (what could be read
-     is still reported), or output that could not be written";
+  0  no finding at or above --fail-on (default error), or the reader of the
+     output went away (`wscap x.pcap | head`)
+  1  a finding at or above --fail-on, anywhere in the capture
+  2  unusable arguments, or unreadable or damaged input (what could be read
+     is still reported)";
 
 /// The same for `diff`.
 const DIFF_EXIT: &str = "Exit status:
@@ -594,6 +595,7 @@ pub fn man(page: Option<&str>, out: &mut Vec<u8>) -> Result<(), String> {
             })?,
     };
     clap_mangen::Man::new(cmd)
+        .source(concat!("wscap ", env!("CARGO_PKG_VERSION")))
         .render(out)
         .map_err(|e| e.to_string())
 }
