@@ -260,7 +260,7 @@ const RSV_BITS_WITHOUT_EXTENSION: Explanation = ex(
 const RSV1_ON_CONTINUATION: Explanation = ex(
     "A continuation frame (opcode 0) has RSV1 set. With permessage-deflate, RSV1 marks a compressed \
      message and belongs on its first frame only.",
-    "RFC 7692 section 6 (the rules that 6.1 applies when compressing): an endpoint MUST NOT set the \
+    "RFC 7692 section 6 (and 6.1, on compressing): an endpoint MUST NOT set the \
      \"Per-Message Compressed\" bit (RSV1) of control frames and non-first fragments of a data message, \
      and an endpoint receiving such a frame MUST fail the connection.",
     "A compression implementation that sets RSV1 on every frame of a fragmented message (per-frame \
@@ -272,7 +272,7 @@ const RSV1_ON_CONTINUATION: Explanation = ex(
 
 const RSV1_ON_CONTROL_FRAME: Explanation = ex(
     "A control frame (close, ping or pong) has RSV1 set. Control frames are never compressed.",
-    "RFC 7692 section 6 (the rules that 6.1 applies when compressing): PMCEs operate only on data \
+    "RFC 7692 section 6 (and 6.1, on compressing): PMCEs operate only on data \
      messages; an endpoint MUST NOT set the \"Per-Message Compressed\" bit (RSV1) of control frames, and \
      an endpoint receiving such a frame MUST fail the connection.",
     "A compression implementation that compresses pings or close frames too, or a decoder out of step.",
