@@ -42,9 +42,26 @@ pub struct Cli {
     pub analyze: Option<AnalyzeArgs>,
 }
 
+/// What `analyze --help` (and the man page) says of the exit status: main.rs
+/// decides it.
+const ANALYZE_EXIT: &str = "Exit status:
+  0  no finding at or above --fail-on (default error), or the reader of the
+     output went away (`wscap x.pcap | head`)
+  1  a finding at or above --fail-on, anywhere in the capture
+  2  unusable arguments, or unreadable or damaged input (what could be read
+     is still reported)";
+
+/// The same for `diff`.
+const DIFF_EXIT: &str = "Exit status:
+  0  AFTER did not regress
+  1  AFTER regressed: a finding at or above --fail-on that BEFORE did not
+     have, a handshake that stopped succeeding, more abrupt ends
+  2  unusable arguments, a side that could not be read, or damaged input";
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Analyse captures and report frames, connections and a summary.
+    #[command(visible_alias = "analyse", after_help = ANALYZE_EXIT)]
     Analyze(AnalyzeArgs),
     /// Compare two captures: what a change did to the WebSocket traffic.
     ///
@@ -54,11 +71,45 @@ pub enum Command {
     /// causes, abrupt ends, negotiated parameters, frames, bytes and
     /// message sizes per direction, closes, timing. Most important first.
     /// The record schema is in docs/diff.md.
-    ///
-    /// Exit status: 1 when AFTER regressed (a finding at or above --fail-on
-    /// that BEFORE did not have, a handshake that stopped succeeding, more
-    /// abrupt ends), 0 otherwise, 2 for unusable arguments or damaged input.
+    #[command(after_help = DIFF_EXIT)]
     Diff(DiffArgs),
+    /// Explain a finding code or a diagnosis cause.
+    ///
+    /// Prints what it means, the RFC rule it enforces (with the section),
+    /// what usually causes it and how to fix it, as `rustc --explain` does.
+    /// `wscap codes` lists every name. An unknown name exits with status 2
+    /// and suggests the nearest ones.
+    Explain {
+        /// A finding code (`unmasked_client_frame`) or cause (`wrong_masking`).
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List every finding code (severity, RFC section, meaning) and cause.
+    ///
+    /// table: one line each, for people and grep (the default).
+    /// jsonl: a `code` record per finding code and a `cause` record per
+    /// diagnosis cause, each with its whole explanation.
+    Codes {
+        /// Output format: table or jsonl.
+        #[arg(
+            long,
+            value_enum,
+            value_name = "FORMAT",
+            default_value = "table",
+            hide_possible_values = true
+        )]
+        format: CodesFormat,
+    },
+    /// Print the manual page (roff) to standard output.
+    ///
+    /// `wscap man > ~/.local/share/man/man1/wscap.1`; `wscap man analyze`
+    /// prints the page of a subcommand (wscap-analyze.1).
+    #[command(hide = true)]
+    Man {
+        /// A subcommand whose page to print instead of wscap's.
+        #[arg(value_name = "SUBCOMMAND")]
+        page: Option<String>,
+    },
     /// Print a shell completion script to standard output.
     ///
     /// For example `wscap completions bash > /etc/bash_completion.d/wscap`,
@@ -272,6 +323,12 @@ pub struct DiffConfig {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CodesFormat {
+    Table,
+    Jsonl,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Table,
     Jsonl,
@@ -335,6 +392,18 @@ pub enum Mode {
     Analyze(Config),
     Diff(DiffConfig),
     Completions(Shell),
+    /// `explain NAME`, wrapped to `width` columns.
+    Explain {
+        name: String,
+        width: usize,
+    },
+    /// `codes`; `width` when standard output is a terminal.
+    Codes {
+        format: CodesFormat,
+        width: Option<usize>,
+    },
+    /// `man [SUBCOMMAND]`.
+    Man(Option<String>),
 }
 
 /// The resolved `analyze` flags.
@@ -362,6 +431,16 @@ pub fn parse() -> Mode {
     let cli = Cli::parse();
     match (cli.command, cli.analyze) {
         (Some(Command::Completions { shell }), _) => Mode::Completions(shell),
+        (Some(Command::Explain { name }), _) => Mode::Explain {
+            name,
+            // Prose reads best in lines of moderate length.
+            width: terminal_width().unwrap_or(80).min(100),
+        },
+        (Some(Command::Codes { format }), _) => Mode::Codes {
+            format,
+            width: terminal_width(),
+        },
+        (Some(Command::Man { page }), _) => Mode::Man(page),
         (Some(Command::Diff(d)), _) => Mode::Diff(resolve_diff(d)),
         (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(resolve(a)),
         // `subcommand_negates_reqs` makes CAPTURE optional only when a
@@ -428,10 +507,17 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         fail_on: d.fail_on.into(),
         time_tolerance: d.time_tolerance.max(0.0),
         style: Style::new(color),
-        width: terminal_size::terminal_size()
-            .filter(|_| stdout_tty)
-            .map_or(80, |(w, _)| usize::from(w.0).max(40)),
+        width: terminal_width().unwrap_or(80),
     }
+}
+
+/// Columns of the terminal standard output is (at least 40), `None` when
+/// it is not a terminal.
+fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).max(40))
 }
 
 /// Resolves the raw flags against the environment, once.
@@ -522,6 +608,34 @@ pub fn completions(shell: Shell, out: &mut dyn std::io::Write) {
         Shell::Zsh => clap_complete::generate(clap_complete::Shell::Zsh, &mut cmd, name, out),
         Shell::Fish => clap_complete::generate(clap_complete::Shell::Fish, &mut cmd, name, out),
     }
+}
+
+/// Writes the manual page of wscap, or of its subcommand `page`, as roff.
+/// `Err` names an unknown page.
+pub fn man(page: Option<&str>, out: &mut Vec<u8>) -> Result<(), String> {
+    let mut cmd = Cli::command();
+    // Built first, so a subcommand's page is titled wscap-NAME and its
+    // synopsis reads `wscap NAME`.
+    cmd.build();
+    let cmd = match page {
+        None => cmd,
+        Some(p) => cmd
+            .find_subcommand(p)
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+            .cloned()
+            .ok_or_else(|| {
+                let names: Vec<&str> = cmd
+                    .get_subcommands()
+                    .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+                    .map(|s| s.get_name())
+                    .collect();
+                format!("no manual page for {p:?} (pages: {})", names.join(", "))
+            })?,
+    };
+    clap_mangen::Man::new(cmd)
+        .source(concat!("wscap ", env!("CARGO_PKG_VERSION")))
+        .render(out)
+        .map_err(|e| e.to_string())
 }
 
 /// A size: bytes, or a number with a unit. Binary units (`KiB`, and the

@@ -10,6 +10,8 @@
 //! and the same diagnosis comes out of any capture showing the same thing.
 //! Cause identifiers are stable like finding codes.
 
+pub mod explain;
+
 use crate::finding::{Code, Severity};
 use crate::record::{Cause, ConnectionRecord, Diagnosis, PerDir};
 use crate::tcp::{CloseReason, Dir};

@@ -7,6 +7,8 @@
 //! `warning` = suspicious or a policy breach; `info` = about the capture, not
 //! the traffic.
 
+pub mod explain;
+
 use serde::{Serialize, Serializer};
 use std::fmt;
 

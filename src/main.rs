@@ -9,6 +9,7 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use wscap::pipeline::{self, Options};
+use wscap::report::explain;
 use wscap::report::{
     Filter, JsonWriter, JsonlWriter, PayloadMode, ProgressDisplay, SummaryWriter, Suspend,
     TableWriter, Writer,
@@ -45,9 +46,53 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Mode::Explain { name, width } => explain(&name, width),
+        Mode::Codes { format, width } => {
+            let mut out = io::BufWriter::new(io::stdout().lock());
+            match format {
+                cli::CodesFormat::Table => explain::write_codes_table(&mut out, width)?,
+                cli::CodesFormat::Jsonl => explain::write_codes_jsonl(&mut out)?,
+            }
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Mode::Man(page) => {
+            // Rendered to memory, then written: a closed pipe is then an
+            // ordinary write error.
+            let mut page_text = Vec::new();
+            if let Err(e) = cli::man(page.as_deref(), &mut page_text) {
+                message(&e);
+                return Ok(ExitCode::from(2));
+            }
+            let mut out = io::stdout().lock();
+            out.write_all(&page_text)?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Mode::Analyze(cfg) => analyze(cfg),
         Mode::Diff(cfg) => diff(cfg),
     }
+}
+
+/// `wscap explain NAME`: the explanation, or status 2 and the nearest
+/// names for an unknown one.
+fn explain(name: &str, width: usize) -> io::Result<ExitCode> {
+    let Some(topic) = explain::Topic::find(name) else {
+        let near = explain::near(name);
+        let hint = if near.is_empty() {
+            String::new()
+        } else {
+            format!("; did you mean {}?", near.join(", "))
+        };
+        message(&format!(
+            "no finding code or diagnosis cause is called {name:?}{hint} (`wscap codes` lists them all)"
+        ));
+        return Ok(ExitCode::from(2));
+    };
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    explain::write_explanation(&mut out, topic, width)?;
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {

@@ -445,6 +445,9 @@ const EXPECTED: &[(&str, &[(&str, u64)])] = &[
     ("diff-rotated-part0.pcap", &[]),
     ("diff-rotated-part1.pcap", &[]),
     ("diff-rotated-part2.pcap", &[("handshake_not_captured", 1)]),
+    // WebSocket inside TLS: nothing can be read, so nothing is found (the
+    // connection is marked `tls` instead).
+    ("tls-wss.pcap", &[]),
 ];
 
 #[test]
@@ -799,4 +802,42 @@ fn captures_people_take() {
         d["summary"].as_str().unwrap().contains("2 s of silence"),
         "{d}"
     );
+}
+
+/// A wss:// capture: the connection is marked TLS with what its hellos
+/// show, counted in the summary, and the summary text says why nothing
+/// was read. A TLS client answered in plaintext is not marked.
+#[test]
+fn tls_connections_are_marked_and_counted() {
+    let run = wscap(&[], &testdata("tls-wss.pcap"));
+    let conn = first_conn(&run);
+    assert_eq!(conn["websocket"], false);
+    let tls = &conn["tls"];
+    assert_eq!(tls["packet"], 4, "{tls}");
+    assert_eq!(tls["version"], "TLS 1.3");
+    assert_eq!(tls["client_version"], "TLS 1.3");
+    assert_eq!(tls["sni"], "wscap.test");
+    assert_eq!(tls["alpn"], serde_json::json!(["http/1.1"]));
+    let summary = run.records.last().unwrap();
+    assert_eq!(summary["tls_connections"], 1);
+    assert_eq!(run.status, 0);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_wscap"))
+        .args(["--format", "summary"])
+        .arg(testdata("tls-wss.pcap"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("1 TLS connection: WebSocket inside TLS cannot be read"),
+        "{text}"
+    );
+    assert!(text.contains("key log"), "{text}");
+
+    let misplaced = wscap(&[], &testdata("bad-tls_on_plaintext_port.pcap"));
+    assert!(first_conn(&misplaced).get("tls").is_none());
+    assert_eq!(misplaced.records.last().unwrap()["tls_connections"], 0);
+    // Connections that are not TLS do not carry the field at all.
+    let plain = wscap(&[], &testdata("py-echo.pcap"));
+    assert!(first_conn(&plain).get("tls").is_none());
 }

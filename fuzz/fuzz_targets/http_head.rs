@@ -14,6 +14,8 @@
 //! `looks_like_request/response` never change their mind as the prefix
 //! grows; a negotiated window size is 8-15; a Sec-WebSocket-Accept verdict
 //! is given iff the request had a key, and the RFC's sample key checks out.
+//! The same bytes go to the TLS hello readers: a hello is only read from a
+//! TLS handshake record, and what it yields stays within its caps.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -107,7 +109,24 @@ fn monotonic(s: &[u8]) {
     }
 }
 
+/// The TLS hello readers on arbitrary bytes (here, not only a stream's
+/// first ones: they must hold for any input).
+fn tls_hellos(b: &[u8]) {
+    use wscap::http::tls;
+    if let Some(h) = tls::client_hello(b) {
+        assert!(b.starts_with(&[22, 3]), "a ClientHello outside a handshake record");
+        assert!(h.alpn.len() <= 8);
+        // At most 255 bytes, each escaped to at most 4 characters.
+        let short = |s: &String| s.len() <= 4 * 255;
+        assert!(h.sni.iter().chain(&h.alpn).all(short));
+    }
+    if tls::server_hello_version(b).is_some() {
+        assert!(b.starts_with(&[22, 3]), "a ServerHello outside a handshake record");
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
+    tls_hellos(data);
     if data.len() < 3 {
         return;
     }

@@ -243,6 +243,12 @@ impl ConnAcc {
             (false, RoleSource::SynAck) => Roles::SynAck,
         };
         let findings = self.final_findings(totals);
+        // A TLS client the server answered in plaintext is a placement
+        // problem (tls_on_plaintext_port), not a TLS connection.
+        let tls = up
+            .tls
+            .filter(|_| !self.by_code.contains(Code::TlsOnPlaintextPort))
+            .map(|t| *t);
         let (c, s) = if up.swapped { (1, 0) } else { (0, 1) };
         let mut rec = ConnectionRecord {
             conn: meta.id,
@@ -251,6 +257,7 @@ impl ConnAcc {
             roles,
             websocket: up.detected_by.is_some(),
             detected_by: up.detected_by,
+            tls,
             first_packet: meta.first_packet,
             last_packet: meta.last_packet,
             first_ts: meta.first_ts,

@@ -63,6 +63,7 @@ impl Default for Options {
 #[derive(Clone, Debug, Default)]
 pub struct Totals {
     pub websocket_connections: u64,
+    pub tls_connections: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
@@ -426,6 +427,9 @@ impl<S: Sink> Analyzer<S> {
     fn record(&mut self, rec: &ConnectionRecord) {
         if rec.websocket {
             self.out.totals.websocket_connections += 1;
+        }
+        if rec.tls.is_some() {
+            self.out.totals.tls_connections += 1;
         }
         for d in &rec.diagnosis {
             self.out.totals.diagnoses.add(d.cause, 1);

@@ -31,7 +31,7 @@ use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
 use crate::http::{self, BodyProgress, BodyReader, HeadReader, Progress, looks_like_tls};
-use crate::record::{Detection, RequestInfo, ResponseInfo};
+use crate::record::{Detection, RequestInfo, ResponseInfo, TlsInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
 use crate::websocket::Expect;
@@ -194,8 +194,10 @@ pub(super) struct Upgrade {
     /// The parsed upgrade request, until the response is checked against it.
     req: Option<Box<http::Request>>,
     pub negotiated: Option<Box<Negotiated>>,
-    /// Packet of a TLS record sent where the upgrade request was expected.
-    tls_hello: Option<u64>,
+    /// The client's first bytes were a TLS record (where the upgrade
+    /// request was expected): its packet and what its hello says. Boxed:
+    /// most connections have none.
+    pub tls: Option<Box<TlsInfo>>,
     /// The server answered the upgrade request with TLS.
     pub server_answered_tls: bool,
     /// A head was cut by the snaplen: which extensions were negotiated is
@@ -226,7 +228,7 @@ impl Upgrade {
             response: None,
             req: None,
             negotiated: None,
-            tls_hello: None,
+            tls: None,
             server_answered_tls: false,
             extensions_unknown: false,
             plain: PlainRequests::default(),
@@ -386,7 +388,9 @@ impl Upgrade {
     /// server answers (at least with an alert); a plaintext HTTP/WebSocket
     /// server reading garbage often just closes.
     pub fn tls_unanswered(&self, meta: &ConnMeta, reason: CloseReason, acc: &mut ConnAcc) {
-        let Some(packet) = self.tls_hello else { return };
+        let Some(packet) = self.tls.as_ref().map(|t| t.packet) else {
+            return;
+        };
         let s = if self.swapped { 0 } else { 1 };
         let server_closed = matches!(reason, CloseReason::Fin | CloseReason::Rst);
         if self.response.is_none() && server_closed && meta.stats[s].wire_bytes == 0 {
@@ -428,7 +432,7 @@ impl Upgrade {
             (Dir::ClientToServer, Some(false)) if looks_like_tls(data) && !self.port_mode => {
                 // Ordinary TLS, unless the server answers in plaintext HTTP
                 // (then TLS reached a plaintext port): wait for its answer.
-                self.tls_hello = Some(packet);
+                self.tls = Some(Box::new(tls_info(data, packet)));
                 self.mode = Mode::Handshake;
                 self.sides[0] = Side::Idle;
             }
@@ -562,6 +566,9 @@ impl Upgrade {
 
     /// The server's first bytes are not an HTTP response.
     fn not_http_answer(&mut self, cx: &mut Ctx<'_>, data: &[u8], packet: u64) {
+        if let Some(tls) = &mut self.tls {
+            tls.version = http::tls::server_hello_version(data).map(http::tls::version_name);
+        }
         if self.request.is_some() {
             self.server_answered_tls = looks_like_tls(data);
             let detail = if self.server_answered_tls {
@@ -640,13 +647,13 @@ impl Upgrade {
                 return None;
             }
             Ok(r) if self.request.is_some() => r,
-            Ok(r) if self.tls_hello.is_some() => {
+            Ok(r) if self.tls.is_some() => {
                 let detail = format!(
                     "the client sent a TLS record and the server answered in plaintext HTTP ({} {}): \
                      TLS is terminated in the wrong place, or the client uses wss:// against a ws:// endpoint",
                     r.status, r.reason
                 );
-                let packet = self.tls_hello.unwrap_or(first);
+                let packet = self.tls.as_ref().map_or(first, |t| t.packet);
                 cx.acc
                     .add(Finding::new(Code::TlsOnPlaintextPort, detail).at(packet));
                 self.give_up();
@@ -833,6 +840,18 @@ fn wants_websocket(req: &http::Request) -> bool {
     h.has_token("Upgrade", "websocket")
         || h.count("Sec-WebSocket-Key") > 0
         || h.count("Sec-WebSocket-Version") > 0
+}
+
+/// What the client's first TLS record (at `packet`) says of the connection.
+fn tls_info(data: &[u8], packet: u64) -> TlsInfo {
+    let hello = http::tls::client_hello(data).unwrap_or_default();
+    TlsInfo {
+        packet,
+        version: None,
+        client_version: hello.version.map(http::tls::version_name),
+        sni: hello.sni,
+        alpn: hello.alpn,
+    }
 }
 
 /// Where a head was seen: its first packet and that packet's time.

@@ -13,6 +13,7 @@ fn record() -> ConnectionRecord {
         server: ([127, 0, 0, 1], 8080).into(),
         roles: Roles::Syn,
         websocket: true,
+        tls: None,
         detected_by: Some(Detection::Handshake),
         first_packet: 1,
         last_packet: 20,

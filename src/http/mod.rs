@@ -15,10 +15,12 @@
 //! [`looks_like_response`], [`looks_like_http`], [`looks_like_tls`]. After a
 //! head that is not the upgrade, `body` finds where its body ends
 //! ([`BodyReader`]), so the requests of a kept-alive connection can be
-//! followed to the one that upgrades.
+//! followed to the one that upgrades. A connection that is TLS from its
+//! first byte is read only as far as `tls` needs to say what it is.
 
 mod body;
 mod sniff;
+pub mod tls;
 
 pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};

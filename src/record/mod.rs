@@ -388,6 +388,26 @@ impl Detection {
     }
 }
 
+/// What a connection that is TLS from its first byte shows of itself. Its
+/// contents are encrypted: WebSocket inside it cannot be read from the
+/// capture.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TlsInfo {
+    /// Packet of the client's first TLS record.
+    pub packet: u64,
+    /// The version the server chose in its ServerHello (`TLS 1.3`), when
+    /// captured.
+    pub version: Option<String>,
+    /// The highest version the client offered in its ClientHello, when
+    /// captured.
+    pub client_version: Option<String>,
+    /// The server name the client asked for (SNI), when sent and captured.
+    pub sni: Option<String>,
+    /// The application protocols the client offered (ALPN: `http/1.1`,
+    /// `h2`), in its order.
+    pub alpn: Vec<String>,
+}
+
 /// One TCP connection.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ConnectionRecord {
@@ -401,6 +421,10 @@ pub struct ConnectionRecord {
     /// Whether the connection carried WebSocket frames.
     pub websocket: bool,
     pub detected_by: Option<Detection>,
+    /// The connection is TLS from its client's first byte (and the server
+    /// did not answer it in plaintext): written only then.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
     pub first_packet: u64,
     pub last_packet: u64,
     pub first_ts: Timestamp,
@@ -445,6 +469,8 @@ pub struct SummaryRecord {
     pub skipped: std::collections::BTreeMap<String, u64>,
     pub tcp_connections: u64,
     pub websocket_connections: u64,
+    /// Connections marked `tls`: their WebSocket, if any, cannot be read.
+    pub tls_connections: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,

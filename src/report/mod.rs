@@ -8,12 +8,14 @@
 //! * [`table`]: a block per connection for a terminal.
 //! * [`summary`]: the totals only, as text.
 //! * [`diff`]: `wscap diff`'s records and table.
+//! * [`explain`]: `wscap explain` and `wscap codes`.
 //! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
 //!   them.
 //!
 //! The schema of the records is in docs/records.md.
 
 pub mod diff;
+pub mod explain;
 pub mod filter;
 pub mod frame_json;
 pub mod json;

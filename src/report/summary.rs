@@ -106,6 +106,14 @@ pub fn write_summary(
         s.tcp_connections, s.websocket_connections
     );
     line(w, style, "connections", conns)?;
+    if s.tls_connections > 0 {
+        let tls = format!(
+            "{}: WebSocket inside TLS cannot be read from the capture (decrypting it needs a key log); \
+             capture behind the TLS terminator instead",
+            plural(s.tls_connections, "TLS connection", "TLS connections")
+        );
+        wrapped(w, style, &tls, "  tls          ", "               ")?;
+    }
     line(w, style, "frames", s.frames.to_string())?;
     write_findings(w, style, s)?;
     write_diagnoses(w, style, s, diags, with_fixes)?;

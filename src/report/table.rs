@@ -204,7 +204,7 @@ impl<W: Write> TableWriter<W> {
             l.push("  (roles guessed from ports)", Paint::Dim);
         }
         if one_line {
-            l.push("  not WebSocket", Paint::Dim);
+            l.push(not_websocket(c), Paint::Dim);
             self.out(&l)?;
             return self.flush_block();
         }
@@ -496,6 +496,22 @@ impl<W: Write> Sink for TableWriter<W> {
             }
         }
     }
+}
+
+/// What a connection that is not WebSocket was, in its one line: TLS (with
+/// what its hellos show), or nothing wscap reads.
+fn not_websocket(c: &ConnectionRecord) -> String {
+    let Some(t) = &c.tls else {
+        return "  not WebSocket".to_owned();
+    };
+    let mut s = "  encrypted TLS".to_owned();
+    if let Some(v) = t.version.as_ref().or(t.client_version.as_ref()) {
+        s = format!("  encrypted {v}");
+    }
+    if let Some(sni) = &t.sni {
+        s.push_str(&format!(" to {sni}"));
+    }
+    s
 }
 
 #[cfg(test)]
