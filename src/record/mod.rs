@@ -31,6 +31,11 @@ pub trait Sink {
     fn wants_frames(&self) -> bool {
         true
     }
+
+    /// The time of the capture's first packet (of any kind), told before
+    /// any record: times relative to the capture (Wireshark's
+    /// `frame.time_relative`) count from it.
+    fn capture_start(&mut self, _ts: Timestamp) {}
 }
 
 impl Serialize for Timestamp {

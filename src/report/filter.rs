@@ -105,6 +105,10 @@ impl<S: Sink> Sink for Filter<S> {
     fn wants_frames(&self) -> bool {
         self.inner.wants_frames()
     }
+
+    fn capture_start(&mut self, ts: crate::time::Timestamp) {
+        self.inner.capture_start(ts);
+    }
 }
 
 #[cfg(test)]
