@@ -83,8 +83,9 @@ pub struct AnalyzeArgs {
 
     /// Output format: table, jsonl, json or summary.
     ///
-    /// table: one block per connection with a row per frame, for people
-    /// (the default when standard output is a terminal).
+    /// table: one block per WebSocket connection with a row per frame, for
+    /// people (the default when standard output is a terminal); see --all,
+    /// --time, --payload and --width.
     /// jsonl: one JSON record per line (frames, connections, then the
     /// summary), streamed as the capture is read (the default otherwise).
     /// json: one JSON document `{"records":[...],"summary":{...}}`.
@@ -188,9 +189,10 @@ pub struct AnalyzeArgs {
     ///
     /// relative (default): seconds since the connection's first packet.
     /// capture: seconds since the capture's first packet (Wireshark's
-    /// `frame.time_relative`). absolute: wall-clock time of day in UTC,
-    /// under a line with the date. local: the same in the local time zone
-    /// (TZ, else /etc/localtime), with its offset from UTC.
+    /// `frame.time_relative`). absolute: wall-clock time of day in UTC
+    /// (the date is in each connection's `start`, and above a row on a new
+    /// day). local: the same in the local time zone (TZ, else
+    /// /etc/localtime), with its offset from UTC.
     #[arg(
         long,
         value_enum,

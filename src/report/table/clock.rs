@@ -12,7 +12,8 @@ pub enum TimeMode {
     /// Seconds since the capture's first packet (Wireshark's
     /// `frame.time_relative`).
     Capture,
-    /// Wall-clock time of day in UTC, under a line with the date.
+    /// Wall-clock time of day in UTC; the date is in the connection's
+    /// facts (`start ...`) and above a row on a new day.
     Utc,
     /// Wall-clock time of day in the local time zone (the C library's:
     /// `TZ`, else /etc/localtime), under a line with the date and offset.
@@ -47,8 +48,9 @@ impl TimeMode {
 /// A time cell and, on a wall clock, the date it belongs to.
 pub struct Cell {
     pub time: String,
-    /// `2024-05-01 (UTC)`: printed above the first row of a block and
-    /// whenever it changes, so rows need only the time of day.
+    /// `2024-05-01 (UTC)`: printed above a row whose date differs from
+    /// the one before (the first row's is the connection's start), so rows
+    /// need only the time of day.
     pub date: Option<String>,
 }
 
