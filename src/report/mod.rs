@@ -82,4 +82,10 @@ impl<W: Write> Sink for Writer<W> {
             w.capture_start(ts);
         }
     }
+
+    fn connection_filtered(&mut self, conn: u64) {
+        if let Writer::Table(w) = self {
+            w.connection_filtered(conn);
+        }
+    }
 }

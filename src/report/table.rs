@@ -234,6 +234,8 @@ pub struct TableWriter<W: Write> {
     last_one_line: bool,
     /// Scratch for rendering previews.
     scratch: String,
+    /// A write error met where it could not be returned.
+    deferred_error: Option<io::Error>,
 }
 
 impl<W: Write> TableWriter<W> {
@@ -254,6 +256,7 @@ impl<W: Write> TableWriter<W> {
             wrote_block: false,
             last_one_line: false,
             scratch: String::new(),
+            deferred_error: None,
         }
     }
 
@@ -687,6 +690,9 @@ impl<W: Write> TableWriter<W> {
 
 impl<W: Write> Sink for TableWriter<W> {
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
+        if let Some(e) = self.deferred_error.take() {
+            return Err(e);
+        }
         match r {
             Record::Frame(f) => {
                 let previews = self.opts.payload != PayloadMode::None;
@@ -702,6 +708,15 @@ impl<W: Write> Sink for TableWriter<W> {
 
     fn capture_start(&mut self, ts: Timestamp) {
         self.clock.capture_start = Some(ts);
+    }
+
+    fn connection_filtered(&mut self, conn: u64) {
+        // This cannot return an error: a failed write is reported by the
+        // next record.
+        self.pending.remove(&conn);
+        if let Err(e) = self.finished(conn, None) {
+            self.deferred_error = Some(e);
+        }
     }
 }
 

@@ -277,3 +277,15 @@ fn frames_without_a_connection_record_are_shown() {
         "{t}"
     );
 }
+
+#[test]
+fn connections_filtered_out_are_not_waited_for() {
+    let mut t = TableWriter::new(Vec::new(), Style::default(), TableOptions::default());
+    let c1 = conn(1, true);
+    t.record(Record::Connection(&c1)).unwrap();
+    assert!(t.w.get_ref().is_empty());
+    // conn 0 was filtered out: conn 1 is next.
+    t.connection_filtered(0);
+    t.w.flush().unwrap();
+    assert!(String::from_utf8_lossy(t.w.get_ref()).starts_with("conn 1 "));
+}
