@@ -13,7 +13,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use wscap::finding::Severity;
 use wscap::report::PayloadMode;
-use wscap::report::{FilterOptions, Style, TableOptions};
+use wscap::report::{FilterOptions, Style, TableOptions, TimeMode};
 use wscap::tcp::Shard;
 
 /// Find out why WebSocket connections break, from packet captures.
@@ -135,8 +135,9 @@ pub struct AnalyzeArgs {
 
     /// Output format: table, jsonl, json or summary.
     ///
-    /// table: one block per connection with a row per frame, for people
-    /// (the default when standard output is a terminal).
+    /// table: one block per WebSocket connection with a row per frame, for
+    /// people (the default when standard output is a terminal); see --all,
+    /// --time, --payload and --width.
     /// jsonl: one JSON record per line (frames, connections, then the
     /// summary), streamed as the capture is read (the default otherwise).
     /// json: one JSON document `{"records":[...],"summary":{...}}`.
@@ -192,7 +193,9 @@ pub struct AnalyzeArgs {
     ///
     /// The preview is of the unmasked (and inflated) payload, at most
     /// --payload-bytes bytes of it. text escapes non-printable characters
-    /// and invalid UTF-8 (`\n`, `\x00`); none leaves `preview` out.
+    /// and invalid UTF-8 (`\n`, `\x00`); none leaves `preview` out. The
+    /// table shows previews only when this flag is given (beside each row
+    /// when they fit, else below it; `…` when the payload goes on).
     #[arg(long, value_enum, value_name = "MODE", hide_possible_values = true)]
     pub payload: Option<PayloadArg>,
 
@@ -223,6 +226,41 @@ pub struct AnalyzeArgs {
     /// connection ends.
     #[arg(short = 'a', long)]
     pub all_frames: bool,
+
+    /// Table: also list TCP connections that are not WebSocket.
+    ///
+    /// By default the table shows the connections with a WebSocket
+    /// handshake (or an attempt at one), frames or findings, and counts
+    /// the other TCP connections on one line. --conn shows the connections
+    /// it names whatever they are. jsonl and json always write every
+    /// connection.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Table: what the time column counts from: relative, capture, absolute, local.
+    ///
+    /// relative (default): seconds since the connection's first packet.
+    /// capture: seconds since the capture's first packet (Wireshark's
+    /// `frame.time_relative`). absolute: wall-clock time of day in UTC
+    /// (the date is in each connection's `start`, and above a row on a new
+    /// day). local: the same in the local time zone (TZ, else
+    /// /etc/localtime), with its offset from UTC.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FROM",
+        default_value = "relative",
+        hide_possible_values = true
+    )]
+    pub time: TimeArg,
+
+    /// Table and summary: fit lines in N columns (at least 40).
+    ///
+    /// By default the COLUMNS environment variable, else the terminal's
+    /// width when standard output is a terminal, else 80. What fits is
+    /// never cut: lists and prose move to the next line.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
 
     /// When to colour the table and summary: auto, always or never.
     ///
@@ -373,6 +411,27 @@ impl From<PayloadArg> for PayloadMode {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TimeArg {
+    Relative,
+    Capture,
+    #[value(alias = "utc")]
+    Absolute,
+    #[value(alias = "absolute-local")]
+    Local,
+}
+
+impl From<TimeArg> for TimeMode {
+    fn from(t: TimeArg) -> TimeMode {
+        match t {
+            TimeArg::Relative => TimeMode::Relative,
+            TimeArg::Capture => TimeMode::Capture,
+            TimeArg::Absolute => TimeMode::Utc,
+            TimeArg::Local => TimeMode::Local,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ColorArg {
     Auto,
     Always,
@@ -414,6 +473,8 @@ pub struct Config {
     pub filter: FilterOptions,
     pub table: TableOptions,
     pub style: Style,
+    /// Columns of the table and summary.
+    pub width: usize,
     pub ports: Vec<u16>,
     pub max_payload: Option<u64>,
     /// `None` = the analysis default (text).
@@ -507,8 +568,37 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         fail_on: d.fail_on.into(),
         time_tolerance: d.time_tolerance.max(0.0),
         style: Style::new(color),
-        width: terminal_width().unwrap_or(80),
+        width: columns(None, stdout_tty),
     }
+}
+
+/// Narrower than this, little but the rows' first columns would show.
+const MIN_WIDTH: usize = 40;
+
+/// Wider than any screen; keeps a line's buffer reasonable.
+const MAX_WIDTH: usize = 4096;
+
+/// Columns for the human formats: `--width`, else `COLUMNS` (for scripts
+/// and tests; shells set it without exporting it), else the terminal's
+/// when standard output is one, else 80.
+fn columns(flag: Option<usize>, stdout_tty: bool) -> usize {
+    let env = || {
+        std::env::var("COLUMNS")
+            .ok()?
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+    };
+    let terminal = || {
+        terminal_size::terminal_size()
+            .filter(|_| stdout_tty)
+            .map(|(w, _)| usize::from(w.0))
+    };
+    flag.or_else(env)
+        .or_else(terminal)
+        .unwrap_or(80)
+        .clamp(MIN_WIDTH, MAX_WIDTH)
 }
 
 /// Columns of the terminal standard output is (at least 40), `None` when
@@ -529,6 +619,10 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         Format::Jsonl
     });
     let color = color_on(a.color, stdout_tty);
+    let width = columns(a.width, stdout_tty);
+    // Standard input is how live captures arrive: blocks are printed as
+    // connections end rather than held for the ones that began earlier.
+    let live = a.captures.iter().any(|p| p.as_os_str() == "-");
     Config {
         inputs: a.captures,
         format,
@@ -542,9 +636,16 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             // A person watching a terminal sees each connection as it
             // ends; a pipe gets full buffers.
             flush_blocks: stdout_tty,
+            width,
+            time: a.time.into(),
+            payload: a.payload.map_or(PayloadMode::None, PayloadMode::from),
+            // Connections asked for by number are shown whatever they are.
+            all_connections: a.all || !a.conns.is_empty(),
+            ordered: !live,
             ..TableOptions::default()
         },
         style: Style::new(color),
+        width,
         ports: a.port,
         max_payload: a.max_payload,
         payload: a.payload.map(PayloadMode::from),

@@ -136,6 +136,10 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         opts.analysis.preview_bytes = n;
     }
     let mut preview = cfg.payload.unwrap_or(PayloadMode::Text);
+    if cfg.format == Format::Table && cfg.payload.is_none() {
+        // The table shows previews only when asked for.
+        preview = PayloadMode::None;
+    }
     if preview == PayloadMode::None || opts.analysis.preview_bytes == 0 {
         // No preview at all (not an empty one on every frame).
         preview = PayloadMode::None;
@@ -149,7 +153,9 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         Format::Jsonl => Writer::Jsonl(JsonlWriter::new(out, preview)),
         Format::Json => Writer::Json(JsonWriter::new(out, preview)),
         Format::Table => Writer::Table(TableWriter::new(out, cfg.style, cfg.table.clone())),
-        Format::Summary => Writer::Summary(SummaryWriter::new(out, cfg.style)),
+        Format::Summary => {
+            Writer::Summary(SummaryWriter::new(out, cfg.style).with_width(cfg.width))
+        }
     };
     let sink = Filter::new(writer, cfg.filter.clone());
     let result = pipeline::run(&inputs, &opts, sink, &mut |p| {

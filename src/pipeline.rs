@@ -193,6 +193,9 @@ fn feed<S: Sink>(
             false
         }
     });
+    if let Some(p) = readers.get(earliest(&readers)).and_then(|r| r.current()) {
+        analyzer.sink_mut().capture_start(p.ts);
+    }
     let mut number = 0u64;
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {

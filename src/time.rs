@@ -25,6 +25,78 @@ impl Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The calendar date (`YYYY-MM-DD`) and time of day to the microsecond
+    /// (`HH:MM:SS.ffffff`) of this instant at `offset` seconds east of UTC,
+    /// for people reading a wall clock.
+    pub fn date_and_time(self, offset: i64) -> (String, String) {
+        let local = i128::from(self.0) + i128::from(offset) * 1_000_000_000;
+        let secs = local.div_euclid(1_000_000_000) as i64;
+        let micros = local.rem_euclid(1_000_000_000) / 1000;
+        let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+        let sod = secs.rem_euclid(86_400);
+        (
+            format!("{y:04}-{m:02}-{d:02}"),
+            format!(
+                "{:02}:{:02}:{:02}.{micros:06}",
+                sod / 3600,
+                (sod / 60) % 60,
+                sod % 60
+            ),
+        )
+    }
+}
+
+/// `UTC+02:00` for an offset of 7200 seconds east of UTC.
+pub fn offset_label(offset: i64) -> String {
+    let sign = if offset < 0 { '-' } else { '+' };
+    let m = offset.unsigned_abs() / 60;
+    format!("UTC{sign}{:02}:{:02}", m / 60, m % 60)
+}
+
+/// Seconds east of UTC of the local time zone at `ts`, as the C library
+/// sees it (`TZ`, else /etc/localtime), so that daylight saving time is
+/// that of the instant, not of today. 0 (UTC) where it cannot tell.
+///
+/// `localtime_r` rather than a time zone crate: it is what `date` and
+/// tcpdump use, it costs no dependency beyond `libc` (already in the
+/// tree), and its one hazard, a concurrent `setenv`, cannot happen in
+/// wscap, which never changes its environment.
+#[cfg(unix)]
+pub fn local_offset(ts: Timestamp) -> i64 {
+    // POSIX, though not in every `libc` crate target's list.
+    unsafe extern "C" {
+        fn tzset();
+    }
+    static TZSET: std::sync::Once = std::sync::Once::new();
+    // SAFETY: tzset reads TZ and the zone files into the C library's own
+    // state (POSIX leaves it to the caller before localtime_r); called
+    // once, before any localtime_r.
+    TZSET.call_once(|| unsafe { tzset() });
+    // time_t is 32 bits on some targets.
+    #[allow(irrefutable_let_patterns)]
+    let Ok(t) = libc::time_t::try_from(ts.0.div_euclid(1_000_000_000)) else {
+        return 0;
+    };
+    // SAFETY: `tm` is plain data that localtime_r fills; both pointers are
+    // valid for the call, and a null return (out of range) is checked.
+    unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            return 0;
+        }
+        // A C long: 32 bits on some targets.
+        #[allow(clippy::useless_conversion)]
+        i64::from(tm.tm_gmtoff)
+    }
+}
+
+/// Without the C library's time zone database: UTC.
+#[cfg(not(unix))]
+pub fn local_offset(_ts: Timestamp) -> i64 {
+    0
+}
+
 /// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
 /// Howard Hinnant's `civil_from_days`, valid for the whole i64 range we use.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
@@ -148,5 +220,24 @@ mod tests {
             "2024-02-29T00:00:00.000000000Z"
         );
         assert_eq!(Timestamp(-1).to_string(), "1969-12-31T23:59:59.999999999Z");
+    }
+
+    #[test]
+    fn wall_clock_parts() {
+        let t = Timestamp(1_700_000_000_123_456_789);
+        assert_eq!(
+            t.date_and_time(0),
+            ("2023-11-14".to_owned(), "22:13:20.123456".to_owned())
+        );
+        // Two hours east crosses midnight.
+        assert_eq!(
+            t.date_and_time(7200),
+            ("2023-11-15".to_owned(), "00:13:20.123456".to_owned())
+        );
+        assert_eq!(Timestamp(-1).date_and_time(0).1, "23:59:59.999999");
+        assert_eq!(Timestamp(i64::MAX).date_and_time(86_400).0, "2262-04-12");
+        assert_eq!(offset_label(7200), "UTC+02:00");
+        assert_eq!(offset_label(-19_800), "UTC-05:30");
+        assert_eq!(offset_label(0), "UTC+00:00");
     }
 }

@@ -93,7 +93,14 @@ fn table_shows_header_rows_and_summary() {
         .find(|l| l.contains("idx"))
         .expect("column header");
     for col in [
-        "idx", "packet", "time", "FIN", "RSV", "opcode", "MASK", "length",
+        "idx",
+        "packet",
+        "since conn",
+        "FIN",
+        "RSV",
+        "opcode",
+        "MASK",
+        "length",
     ] {
         assert!(header.contains(col), "{col} missing from {header}");
     }
@@ -136,12 +143,14 @@ fn table_shows_findings_and_diagnosis() {
     let o = run(&["--format", "table", &cap("bad-unmasked_client_frame.pcap")]);
     assert_eq!(o.code, 1);
     let t = &o.stdout;
-    let row = t
-        .lines()
-        .find(|l| l.starts_with("  → "))
-        .expect("client row");
-    assert!(row.contains("unmasked_client_fr"), "{row}");
-    assert!(t.contains("↳ unmasked_client_frame: "), "{t}");
+    // The finding under its row, with the packet as a Wireshark filter.
+    let lines: Vec<&str> = t.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("↳ error   unmasked_client_frame  frame.number == 8"))
+        .expect("finding line");
+    assert!(lines[at - 1].starts_with("  →   0      8 "), "{t}");
+    assert!(lines[at + 1].contains("without MASK"), "{t}");
     assert!(t.contains("diagnosis: wrong_masking"), "{t}");
     assert!(t.contains("    fix: "), "{t}");
 
@@ -152,7 +161,7 @@ fn table_shows_findings_and_diagnosis() {
         "{t}"
     );
     assert!(t.contains("connection findings:"), "{t}");
-    assert!(t.contains("http_1_0_upgrade  packet "), "{t}");
+    assert!(t.contains("http_1_0_upgrade  frame.number == 9"), "{t}");
     assert!(t.contains("proxy_http_version"), "{t}");
     check_terminal_text(t, "nginx-http10");
 }
@@ -220,10 +229,12 @@ fn table_elides_long_connections_and_keeps_bad_frames() {
     );
     assert!(t.contains("… 94 frames not shown"), "{t}");
     assert!(t.contains("masked_server_frame"), "{t}");
-    let bad = t
-        .lines()
-        .find(|l| l.starts_with("  ← ") && l.contains("masked_server"))
-        .expect("bad frame row");
+    let lines: Vec<&str> = t.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("↳ error   masked_server_frame"))
+        .expect("finding of the bad frame");
+    let bad = lines[at - 1];
     assert_eq!(bad.split_whitespace().nth(1), Some("100"), "{bad}");
 
     for flag in ["-a", "--all-frames"] {

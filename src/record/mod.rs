@@ -31,6 +31,15 @@ pub trait Sink {
     fn wants_frames(&self) -> bool {
         true
     }
+
+    /// The time of the capture's first packet (of any kind), told before
+    /// any record: times relative to the capture (Wireshark's
+    /// `frame.time_relative`) count from it.
+    fn capture_start(&mut self, _ts: Timestamp) {}
+
+    /// Connection `conn` ended but a filter kept its record out: a writer
+    /// printing connections in order need not wait for it.
+    fn connection_filtered(&mut self, _conn: u64) {}
 }
 
 impl Serialize for Timestamp {

@@ -86,6 +86,7 @@ impl<S: Sink> Sink for Filter<S> {
             }
             Record::Connection(c) => {
                 if !self.conn_shown(c.conn) {
+                    self.inner.connection_filtered(c.conn);
                     return Ok(());
                 }
                 if self.opts.min_severity == Severity::Info {
@@ -104,6 +105,14 @@ impl<S: Sink> Sink for Filter<S> {
 
     fn wants_frames(&self) -> bool {
         self.inner.wants_frames()
+    }
+
+    fn capture_start(&mut self, ts: crate::time::Timestamp) {
+        self.inner.capture_start(ts);
+    }
+
+    fn connection_filtered(&mut self, conn: u64) {
+        self.inner.connection_filtered(conn);
     }
 }
 

@@ -11,6 +11,7 @@
 //! * [`explain`]: `wscap explain` and `wscap codes`.
 //! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
 //!   them.
+//! * [`wireshark`]: display filters for a connection and a packet.
 //!
 //! The schema of the records is in docs/records.md.
 
@@ -24,13 +25,14 @@ pub mod preview;
 pub mod summary;
 pub mod table;
 pub mod term;
+pub mod wireshark;
 
 pub use filter::{Filter, FilterOptions};
 pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
 pub use preview::PayloadMode;
 pub use summary::SummaryWriter;
-pub use table::{TableOptions, TableWriter};
+pub use table::{TableOptions, TableWriter, TimeMode};
 pub use term::{ProgressDisplay, Style, Suspend};
 
 use crate::record::{Record, Sink};
@@ -74,6 +76,18 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Json(w) => w.wants_frames(),
             Writer::Table(w) => w.wants_frames(),
             Writer::Summary(w) => w.wants_frames(),
+        }
+    }
+
+    fn capture_start(&mut self, ts: crate::time::Timestamp) {
+        if let Writer::Table(w) = self {
+            w.capture_start(ts);
+        }
+    }
+
+    fn connection_filtered(&mut self, conn: u64) {
+        if let Writer::Table(w) = self {
+            w.connection_filtered(conn);
         }
     }
 }

@@ -7,6 +7,7 @@
 //! per cause: memory is bounded by the number of causes, not connections.
 
 use super::term::{Line, Paint, Style, WIDTH, wrap};
+
 use crate::finding::Severity;
 use crate::record::{ConnectionRecord, Record, Sink, SummaryRecord};
 use std::collections::BTreeMap;
@@ -55,21 +56,30 @@ impl Diagnoses {
     }
 }
 
+/// The colours and the width lines fit in.
+type Sw = (Style, usize);
+
 fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// One `  label        value` line.
-fn line(w: &mut dyn Write, style: Style, label: &str, value: String) -> io::Result<()> {
+fn line(w: &mut dyn Write, (style, width): Sw, label: &str, value: String) -> io::Result<()> {
     let mut l = Line::new();
     l.plain(format!("  {label:<13}")).plain(value);
-    l.write(w, style, WIDTH)
+    l.write(w, style, width)
 }
 
 /// Lines of `text` wrapped after `first` (then `rest`) as indentation.
-fn wrapped(w: &mut dyn Write, style: Style, text: &str, first: &str, rest: &str) -> io::Result<()> {
-    for t in wrap(text, first, rest, WIDTH) {
-        Line::new().plain(t).write(w, style, WIDTH)?;
+fn wrapped(
+    w: &mut dyn Write,
+    (style, width): Sw,
+    text: &str,
+    first: &str,
+    rest: &str,
+) -> io::Result<()> {
+    for t in wrap(text, first, rest, width) {
+        Line::new().plain(t).write(w, style, width)?;
     }
     Ok(())
 }
@@ -78,18 +88,18 @@ fn wrapped(w: &mut dyn Write, style: Style, text: &str, first: &str, rest: &str)
 /// table has already shown them under each connection).
 pub fn write_summary(
     w: &mut dyn Write,
-    style: Style,
+    (style, width): Sw,
     s: &SummaryRecord,
     diags: &Diagnoses,
     with_fixes: bool,
 ) -> io::Result<()> {
     Line::new()
         .push("summary", Paint::Bold)
-        .write(w, style, WIDTH)?;
+        .write(w, style, width)?;
     if !s.files.is_empty() {
         wrapped(
             w,
-            style,
+            (style, width),
             &s.files.join(", "),
             "  files        ",
             "               ",
@@ -100,32 +110,38 @@ pub fn write_summary(
         let skipped: Vec<String> = s.skipped.iter().map(|(k, n)| format!("{k} {n}")).collect();
         packets.push_str(&format!("; skipped: {}", skipped.join(", ")));
     }
-    line(w, style, "packets", packets)?;
+    line(w, (style, width), "packets", packets)?;
     let conns = format!(
         "{} TCP, {} WebSocket",
         s.tcp_connections, s.websocket_connections
     );
-    line(w, style, "connections", conns)?;
+    line(w, (style, width), "connections", conns)?;
     if s.tls_connections > 0 {
         let tls = format!(
             "{}: WebSocket inside TLS cannot be read from the capture (decrypting it needs a key log); \
              capture behind the TLS terminator instead",
             plural(s.tls_connections, "TLS connection", "TLS connections")
         );
-        wrapped(w, style, &tls, "  tls          ", "               ")?;
+        wrapped(
+            w,
+            (style, width),
+            &tls,
+            "  tls          ",
+            "               ",
+        )?;
     }
-    line(w, style, "frames", s.frames.to_string())?;
-    write_findings(w, style, s)?;
-    write_diagnoses(w, style, s, diags, with_fixes)?;
-    write_input_errors(w, style, s)?;
-    line(w, style, "elapsed", format!("{} ms", s.elapsed_ms))
+    line(w, (style, width), "frames", s.frames.to_string())?;
+    write_findings(w, (style, width), s)?;
+    write_diagnoses(w, (style, width), s, diags, with_fixes)?;
+    write_input_errors(w, (style, width), s)?;
+    line(w, (style, width), "elapsed", format!("{} ms", s.elapsed_ms))
 }
 
 /// Findings by severity on one line, then one line per code.
-fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Result<()> {
+fn write_findings(w: &mut dyn Write, (style, width): Sw, s: &SummaryRecord) -> io::Result<()> {
     let sev = |x: Severity| s.findings_by_severity.get(x);
     if s.findings_by_severity.total() == 0 {
-        return line(w, style, "findings", "none".to_owned());
+        return line(w, (style, width), "findings", "none".to_owned());
     }
     let mut l = Line::new();
     l.plain(format!("  {:<13}", "findings"));
@@ -150,7 +166,7 @@ fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Res
         first = false;
         l.push(plural(n, one, many), paint);
     }
-    l.write(w, style, WIDTH)?;
+    l.write(w, style, width)?;
     // Most severe first, then by name, so the line to act on is on top;
     // each code under the severity it was reported with.
     let by = &s.findings_by_severity_and_code;
@@ -162,7 +178,7 @@ fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Res
                 .push(format!("{:<8}", severity.as_str()), paint)
                 .push(format!("{:<32}", code.name()), paint)
                 .plain(format!("{n:>6}  {}", code.rfc()));
-            l.write(w, style, WIDTH)?;
+            l.write(w, style, width)?;
         }
     }
     Ok(())
@@ -173,7 +189,7 @@ fn write_findings(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Res
 /// connection records seen, when one was.
 fn write_diagnoses(
     w: &mut dyn Write,
-    style: Style,
+    (style, width): Sw,
     s: &SummaryRecord,
     diags: &Diagnoses,
     with_fixes: bool,
@@ -185,7 +201,7 @@ fn write_diagnoses(
     if causes.is_empty() {
         return Ok(());
     }
-    Line::new().plain("  diagnoses").write(w, style, WIDTH)?;
+    Line::new().plain("  diagnoses").write(w, style, width)?;
     for (cause, n) in causes {
         let seen = diags.causes.get(cause);
         let mut where_ = plural(n, "connection", "connections");
@@ -199,40 +215,41 @@ fn write_diagnoses(
         l.plain("    ")
             .push(cause, Paint::Bold)
             .plain(format!(" ({where_})"));
-        l.write(w, style, WIDTH)?;
+        l.write(w, style, width)?;
         let Some(a) = seen else { continue };
-        wrapped(w, style, &a.summary, "      ", "      ")?;
+        wrapped(w, (style, width), &a.summary, "      ", "      ")?;
         if with_fixes {
             for f in &a.fix {
-                wrapped(w, style, f, "      fix: ", "           ")?;
+                wrapped(w, (style, width), f, "      fix: ", "           ")?;
             }
         }
     }
     Ok(())
 }
 
-fn write_input_errors(w: &mut dyn Write, style: Style, s: &SummaryRecord) -> io::Result<()> {
+fn write_input_errors(w: &mut dyn Write, (style, width): Sw, s: &SummaryRecord) -> io::Result<()> {
     if s.input_errors.is_empty() {
         return Ok(());
     }
     Line::new()
         .push("  input errors", Paint::Error)
-        .write(w, style, WIDTH)?;
+        .write(w, style, width)?;
     for e in &s.input_errors {
-        wrapped(w, style, e, "    ", "      ")?;
+        wrapped(w, (style, width), e, "    ", "      ")?;
     }
     Line::new()
         .push(
             "  damaged input: the readable part was analysed (exit status 2)",
             Paint::Error,
         )
-        .write(w, style, WIDTH)
+        .write(w, style, width)
 }
 
 /// Writes only the summary (and the diagnoses gathered on the way).
 pub struct SummaryWriter<W: Write> {
     w: BufWriter<W>,
     style: Style,
+    width: usize,
     diags: Diagnoses,
 }
 
@@ -241,8 +258,15 @@ impl<W: Write> SummaryWriter<W> {
         SummaryWriter {
             w: BufWriter::new(w),
             style,
+            width: WIDTH,
             diags: Diagnoses::default(),
         }
+    }
+
+    /// Lines fit in `width` columns (80 by default).
+    pub fn with_width(mut self, width: usize) -> SummaryWriter<W> {
+        self.width = width;
+        self
     }
 
     pub fn finish(mut self) -> io::Result<W> {
@@ -259,7 +283,9 @@ impl<W: Write> Sink for SummaryWriter<W> {
                 self.diags.observe(c);
                 Ok(())
             }
-            Record::Summary(s) => write_summary(&mut self.w, self.style, s, &self.diags, true),
+            Record::Summary(s) => {
+                write_summary(&mut self.w, (self.style, self.width), s, &self.diags, true)
+            }
         }
     }
 

@@ -141,8 +141,8 @@ pub fn printable(s: &str) -> String {
 }
 
 /// Wraps prose to `width` columns: the first line starts with `first`, the
-/// following ones with `rest` (both counted in the width). Words longer
-/// than a line are cut by [`Line::write`].
+/// following ones with `rest` (both counted in the width). A word longer
+/// than a line (a path, a URL) is broken across lines rather than cut.
 pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
     let text = printable(text);
     let mut lines = Vec::new();
@@ -157,13 +157,78 @@ pub fn wrap(text: &str, first: &str, rest: &str, width: usize) -> Vec<String> {
         if !empty {
             cur.push(' ');
         }
-        cur.push_str(word);
-        empty = false;
+        let mut w = word;
+        while empty && cur.chars().count() + w.chars().count() > width {
+            let room = width.saturating_sub(cur.chars().count());
+            if room == 0 {
+                // The indentation fills the line: Line::write cuts it.
+                break;
+            }
+            let at = w.char_indices().nth(room).map_or(w.len(), |(i, _)| i);
+            cur.push_str(&w[..at]);
+            lines.push(std::mem::replace(&mut cur, rest.to_owned()));
+            w = &w[at..];
+        }
+        cur.push_str(w);
+        empty = w.is_empty() && empty;
     }
     if !empty || lines.is_empty() {
         lines.push(cur);
     }
     lines
+}
+
+/// Lays out `pieces`, each kept whole, separated by `sep`, on as few lines
+/// of `width` columns as they need: the first line starts with `first`,
+/// the following ones with `rest`. A piece wider than a line of its own is
+/// cut by [`Line::write`].
+pub fn pack(
+    pieces: &[(String, Paint)],
+    sep: &str,
+    first: &str,
+    rest: &str,
+    width: usize,
+) -> Vec<Line> {
+    let mut lines = Vec::new();
+    let mut cur = Line::new();
+    cur.plain(first);
+    let mut len = first.chars().count();
+    let mut empty = true;
+    for (text, paint) in pieces {
+        let text = printable(text);
+        let n = text.chars().count();
+        if !empty && len + sep.chars().count() + n > width {
+            lines.push(std::mem::take(&mut cur));
+            cur.plain(rest);
+            len = rest.chars().count();
+            empty = true;
+        }
+        if !empty {
+            cur.plain(sep);
+            len += sep.chars().count();
+        }
+        cur.push(text, *paint);
+        len += n;
+        empty = false;
+    }
+    lines.push(cur);
+    lines
+}
+
+/// Cuts data (a payload preview, a close reason: text without words to
+/// break at) into lines of `width` columns, each starting with `indent`.
+pub fn chunks(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let text = printable(text);
+    let room = width.saturating_sub(indent.chars().count()).max(1);
+    let chars: Vec<char> = text.chars().collect();
+    chars
+        .chunks(room)
+        .map(|c| {
+            let mut l = indent.to_owned();
+            l.extend(c);
+            l
+        })
+        .collect()
 }
 
 /// Inputs above this many bytes get a progress bar (on a terminal): below
@@ -291,9 +356,38 @@ mod tests {
     }
 
     #[test]
+    fn packing_keeps_pieces_whole() {
+        let pieces: Vec<(String, Paint)> = ["frames 4→ 4←", "close 1000/1000", "end fin"]
+            .iter()
+            .map(|p| (p.to_string(), Paint::Dim))
+            .collect();
+        let text = |ls: Vec<Line>| -> Vec<String> {
+            ls.iter()
+                .map(|l| render(l, false, 80).trim_end().to_owned())
+                .collect()
+        };
+        assert_eq!(
+            text(pack(&pieces, " · ", "  ", "  ", 80)),
+            ["  frames 4→ 4← · close 1000/1000 · end fin"]
+        );
+        assert_eq!(
+            text(pack(&pieces, " · ", "  ", "  ", 32)),
+            ["  frames 4→ 4← · close 1000/1000", "  end fin"]
+        );
+        assert_eq!(
+            chunks("abcdefg", "  ", 5),
+            vec!["  abc".to_owned(), "  def".to_owned(), "  g".to_owned()]
+        );
+    }
+
+    #[test]
     fn wrapping() {
         let w = wrap("one two three four", "  x: ", "     ", 12);
         assert_eq!(w, vec!["  x: one two", "     three", "     four"]);
         assert_eq!(wrap("", "a", "b", 10), vec!["a"]);
+        assert_eq!(
+            wrap("see /a/long/path/name end", "  ", "    ", 10),
+            vec!["  see", "    /a/lon", "    g/path", "    /name", "    end"]
+        );
     }
 }

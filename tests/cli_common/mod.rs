@@ -72,12 +72,14 @@ impl Out {
 }
 
 /// Runs wscap with `args`, standard input from `stdin` (or empty), and the
-/// environment cleaned of what changes its output (NO_COLOR, TERM).
+/// environment cleaned of what changes its output (NO_COLOR, TERM,
+/// COLUMNS).
 pub fn run_env(args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .env_remove("NO_COLOR")
         .env_remove("TERM")
+        .env_remove("COLUMNS")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
