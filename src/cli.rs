@@ -181,6 +181,17 @@ pub struct AnalyzeArgs {
     #[arg(long, value_name = "PORT", value_delimiter = ',')]
     pub port: Vec<u16>,
 
+    /// Decrypt TLS (wss://) with the secrets in this key log.
+    ///
+    /// The NSS key log format that SSLKEYLOGFILE makes browsers, curl,
+    /// Python, Node (--tls-keylog) and Go (KeyLogWriter) write. May be
+    /// given several times. The SSLKEYLOGFILE environment variable, when
+    /// set, is read too, and secrets a pcapng capture embeds (a Decryption
+    /// Secrets Block, `editcap --inject-secrets`) are used as well. The
+    /// secrets are never printed.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
+
     /// A frame size limit: larger frames get `frame_exceeds_limit`.
     ///
     /// Set it to the server's or proxy's configured limit. Bytes, or with a unit: `64KiB`, `16MiB`, `1GiB` (powers of 1024),
@@ -477,6 +488,10 @@ pub struct Config {
     pub width: usize,
     pub ports: Vec<u16>,
     pub max_payload: Option<u64>,
+    /// Key logs to read: `--tls-keylog`, then `SSLKEYLOGFILE`.
+    pub tls_keylogs: Vec<PathBuf>,
+    /// `SSLKEYLOGFILE` named a file that is not there (only warned of).
+    pub env_keylog_missing: Option<PathBuf>,
     /// `None` = the analysis default (text).
     pub payload: Option<PayloadMode>,
     /// `None` = the analysis default.
@@ -610,6 +625,23 @@ fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).max(40))
 }
 
+/// The key logs to read: those given, then `SSLKEYLOGFILE`'s when it names
+/// a file (a variable left set for a browser often names none yet: that
+/// is returned apart, to be warned of).
+fn keylogs(given: Vec<PathBuf>, env: Option<std::ffi::OsString>) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let mut all = given;
+    let env = env.filter(|v| !v.is_empty()).map(PathBuf::from);
+    match env {
+        Some(p) if p.is_file() => {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+            (all, None)
+        }
+        other => (all, other),
+    }
+}
+
 /// Resolves the raw flags against the environment, once.
 pub fn resolve(a: AnalyzeArgs) -> Config {
     let stdout_tty = std::io::stdout().is_terminal();
@@ -648,6 +680,8 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         width,
         ports: a.port,
         max_payload: a.max_payload,
+        tls_keylogs: keylogs(a.tls_keylog, std::env::var_os("SSLKEYLOGFILE")).0,
+        env_keylog_missing: keylogs(Vec::new(), std::env::var_os("SSLKEYLOGFILE")).1,
         payload: a.payload.map(PayloadMode::from),
         // A preview longer than memory can hold is no preview limit at all.
         payload_bytes: a

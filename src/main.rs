@@ -132,6 +132,31 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
     opts.tcp.shard = cfg.shard;
+    if let Some(p) = &cfg.env_keylog_missing {
+        message(&format!(
+            "SSLKEYLOGFILE names {}, which is not a file: no secrets read from it",
+            p.display()
+        ));
+    }
+    for path in &cfg.tls_keylogs {
+        let text = std::fs::read(path).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot read the TLS key log {}: {e}", path.display()))
+        })?;
+        let parsed = opts.analysis.tls_keys.add(&text);
+        if parsed.secrets == 0 {
+            message(&format!(
+                "{}: no TLS secret in it (expected NSS key log lines such as \
+                 CLIENT_TRAFFIC_SECRET_0 <client random> <secret>)",
+                path.display()
+            ));
+        } else if parsed.malformed > 0 {
+            message(&format!(
+                "{}: {} line(s) are not key log lines and were skipped",
+                path.display(),
+                parsed.malformed
+            ));
+        }
+    }
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }

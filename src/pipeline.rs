@@ -200,6 +200,9 @@ fn feed<S: Sink>(
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {
         let i = earliest(&readers);
+        if let Some(secrets) = readers[i].take_tls_secrets() {
+            analyzer.add_tls_secrets(&secrets);
+        }
         {
             let p = readers[i].current().expect("live readers hold a packet");
             number += 1;

@@ -25,7 +25,10 @@ mod upgrade;
 mod tests;
 
 use crate::finding::{Code, Finding, Severity};
-use crate::record::{Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink};
+use crate::record::{
+    Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
+};
+use crate::tls;
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
@@ -46,6 +49,9 @@ pub struct Options {
     pub max_inflated: u64,
     /// Payload bytes kept in each frame record for a preview (0: none).
     pub preview_bytes: usize,
+    /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, and those the capture
+    /// embeds): with any, TLS connections are decrypted.
+    pub tls_keys: tls::KeyLog,
 }
 
 impl Default for Options {
@@ -55,6 +61,7 @@ impl Default for Options {
             max_payload: None,
             max_inflated: 64 << 20,
             preview_bytes: 32,
+            tls_keys: tls::KeyLog::default(),
         }
     }
 }
@@ -64,6 +71,8 @@ impl Default for Options {
 pub struct Totals {
     pub websocket_connections: u64,
     pub tls_connections: u64,
+    /// TLS connections of which some record was decrypted.
+    pub tls_decrypted: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
@@ -87,6 +96,9 @@ struct Output<S> {
     scratch: Scratch,
     /// Frame records held back for capture order, across connections.
     deferred_total: usize,
+    /// While decrypted bytes are handed on: the packet where their TLS
+    /// record ends, which is a frame's `last_packet` when it ends there.
+    tls_end: Option<u64>,
 }
 
 impl<S: Sink> Output<S> {
@@ -163,6 +175,16 @@ pub struct ConnState {
     /// Created when a frame is first held: most connections never do.
     masking: Masking,
     acc: Box<ConnAcc>,
+    /// A TLS connection being decrypted (boxed: only those pay for it).
+    tls: Option<Box<TlsConn>>,
+}
+
+/// A TLS connection's decryption and what its ClientHello showed.
+struct TlsConn {
+    session: tls::TlsSession,
+    info: TlsInfo,
+    /// The packet where the last record handed on ended.
+    last_end: u64,
 }
 
 impl<S: Sink> Analyzer<S> {
@@ -179,6 +201,7 @@ impl<S: Sink> Analyzer<S> {
                 error: None,
                 scratch: Scratch::default(),
                 deferred_total: 0,
+                tls_end: None,
             },
             legs: Legs::default(),
             held: HeldBudget::default(),
@@ -217,6 +240,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             deferred: None,
             masking: Masking::default(),
             acc: Box::default(),
+            tls: None,
         }
     }
 
@@ -226,6 +250,17 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         } else {
             dir
         };
+        if st.tls.is_none() && self.starts_tls(st, dir, &ev) {
+            st.tls = Some(Box::new(TlsConn {
+                session: tls::TlsSession::new(),
+                info: upgrade::tls_info_of(&ev),
+                last_end: 0,
+            }));
+        }
+        if st.tls.is_some() {
+            // By the TCP layer's directions: the ClientHello fixed them.
+            return self.tls_event(st, meta, dir, ev);
+        }
         match ev {
             StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
             StreamEvent::Gap(gap) => self.gap(st, meta, d, gap),
@@ -240,8 +275,15 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
 
     fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
         st.acc.ending = Some(reason);
+        // A frame cut short ends in the last record handed on.
+        self.out.tls_end = st.tls.as_ref().map(|t| t.last_end);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             self.drive(&mut st, meta, d, |f, out| f.finish(out));
+        }
+        self.out.tls_end = None;
+        if let Some(t) = st.tls.take() {
+            self.out.totals.tls_decrypted += u64::from(t.session.decrypted());
+            st.upgrade.tls = Some(Box::new(tls_record_info(*t)));
         }
         let (out, held) = (&mut self.out, &mut self.held);
         let (acc, deferred) = (&mut st.acc, &mut st.deferred);
@@ -273,6 +315,7 @@ impl<S: Sink> Analyzer<S> {
             deferred,
             masking,
             acc,
+            ..
         } = st;
         let Some(f) = frames[d.index()].as_mut() else {
             return;
@@ -407,6 +450,12 @@ impl<S: Sink> Analyzer<S> {
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
+        self.plain_gap(st, meta, d, gap);
+    }
+
+    /// A gap in direction `d`'s bytes for the HTTP and WebSocket parts
+    /// (already counted on the connection).
+    fn plain_gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         if st.upgrade.in_frames(d) {
             self.drive(st, meta, d, |f, out| f.gap(gap, out));
             return self.settle_deferred(st);
@@ -436,6 +485,108 @@ impl<S: Sink> Analyzer<S> {
         }
         self.out.emit(Record::Connection(rec));
     }
+}
+
+impl<S: Sink> Analyzer<S> {
+    /// Secrets from the capture itself (a pcapng Decryption Secrets
+    /// Block): for the TLS connections that begin after it.
+    pub fn add_tls_secrets(&mut self, text: &[u8]) -> tls::keylog::Parsed {
+        self.opts.tls_keys.add(text)
+    }
+
+    /// Whether a connection's first bytes start a TLS connection to
+    /// decrypt: secrets were given and the client opens with TLS.
+    fn starts_tls(&self, st: &ConnState, dir: Dir, ev: &StreamEvent<'_>) -> bool {
+        let StreamEvent::Data(chunk) = ev else {
+            return false;
+        };
+        !self.opts.tls_keys.is_empty()
+            && chunk.offset == 0
+            && st.upgrade.may_decrypt(dir, chunk.data)
+    }
+
+    /// An event of a TLS connection being decrypted: through the TLS
+    /// stage, whose plaintext goes on as a plaintext connection's bytes.
+    fn tls_event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+        let mut t = st.tls.take().expect("a TLS connection");
+        match ev {
+            StreamEvent::Data(chunk) => {
+                let keys = std::mem::take(&mut self.opts.tls_keys);
+                let at = (chunk.packet, chunk.ts);
+                let mut last_end = t.last_end;
+                t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
+                    self.tls_plain(st, meta, ev, &mut last_end)
+                });
+                t.last_end = last_end;
+                self.opts.tls_keys = keys;
+            }
+            StreamEvent::Gap(gap) => {
+                st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset);
+                t.session.gap(dir, gap.len);
+            }
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ..
+            } => st.acc.conflict(dir, len, packet, offset),
+        }
+        st.tls = Some(t);
+    }
+
+    /// What the TLS stage hands on: plaintext to the HTTP and WebSocket
+    /// parts (in their directions), and its findings.
+    fn tls_plain(&mut self, st: &mut ConnState, meta: &ConnMeta, ev: tls::Event<'_>, last_end: &mut u64) {
+        let swap = |d: Dir| if st.upgrade.swapped { d.reverse() } else { d };
+        match ev {
+            tls::Event::Data {
+                dir,
+                offset,
+                data,
+                packet,
+                end_packet,
+                ts,
+            } => {
+                *last_end = end_packet;
+                self.out.tls_end = Some(end_packet);
+                let d = swap(dir);
+                self.data(st, meta, d, Chunk { offset, data, packet, ts });
+                self.out.tls_end = None;
+            }
+            tls::Event::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            } => {
+                let gap = Gap {
+                    offset,
+                    len,
+                    reason: crate::tcp::GapReason::Lost,
+                    packet,
+                    ts,
+                };
+                let d = swap(dir);
+                self.plain_gap(st, meta, d, gap);
+            }
+            tls::Event::Finding(f) => st.acc.add(f),
+        }
+    }
+}
+
+/// The connection record's `tls`: what the ClientHello showed and what
+/// decryption learnt.
+fn tls_record_info(t: TlsConn) -> TlsInfo {
+    let hello = t.session.hello();
+    let mut info = t.info;
+    if let Some(v) = hello.version {
+        info.version = Some(crate::http::tls::version_name(v));
+    }
+    info.cipher_suite = hello.suite_name();
+    info.alpn_selected = hello.alpn.clone();
+    info.decrypted = Some(t.session.decrypted());
+    info
 }
 
 /// The rest of a chunk from byte `at`.
@@ -488,6 +639,10 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
+        if let Some(end) = self.out.tls_end {
+            // Decrypted: the frame shows where its last TLS record ends.
+            rec.last_packet = end.max(rec.packet);
+        }
         let (out, acc, deferred) = (&mut *self.out, &mut *self.acc, &mut *self.deferred);
         self.masking
             .frame(rec, acked, self.held, &mut |r| out.frame(acc, deferred, r));

@@ -415,6 +415,18 @@ pub struct TlsInfo {
     /// The application protocols the client offered (ALPN: `http/1.1`,
     /// `h2`), in its order.
     pub alpn: Vec<String>,
+    /// With a key log: the cipher suite the server chose (its IANA name,
+    /// `TLS_AES_128_GCM_SHA256`). Written only when TLS secrets were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// With a key log: the application protocol the server chose (ALPN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_selected: Option<String>,
+    /// With a key log: whether any record was decrypted (the WebSocket
+    /// inside was read as plaintext). Written only when TLS secrets were
+    /// given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<bool>,
 }
 
 /// One TCP connection.
