@@ -628,7 +628,10 @@ fn terminal_width() -> Option<usize> {
 /// The key logs to read: those given, then `SSLKEYLOGFILE`'s when it names
 /// a file (a variable left set for a browser often names none yet: that
 /// is returned apart, to be warned of).
-fn keylogs(given: Vec<PathBuf>, env: Option<std::ffi::OsString>) -> (Vec<PathBuf>, Option<PathBuf>) {
+fn keylogs(
+    given: Vec<PathBuf>,
+    env: Option<std::ffi::OsString>,
+) -> (Vec<PathBuf>, Option<PathBuf>) {
     let mut all = given;
     let env = env.filter(|v| !v.is_empty()).map(PathBuf::from);
     match env {

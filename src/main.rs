@@ -140,7 +140,10 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
     }
     for path in &cfg.tls_keylogs {
         let text = std::fs::read(path).map_err(|e| {
-            io::Error::new(e.kind(), format!("cannot read the TLS key log {}: {e}", path.display()))
+            io::Error::new(
+                e.kind(),
+                format!("cannot read the TLS key log {}: {e}", path.display()),
+            )
         })?;
         let parsed = opts.analysis.tls_keys.add(&text);
         if parsed.secrets == 0 {

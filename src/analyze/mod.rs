@@ -28,8 +28,8 @@ use crate::finding::{Code, Finding, Severity};
 use crate::record::{
     Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
 };
-use crate::tls;
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
+use crate::tls;
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
 use frames::{DirFrames, FrameConfig, FrameOut};
@@ -96,9 +96,10 @@ struct Output<S> {
     scratch: Scratch,
     /// Frame records held back for capture order, across connections.
     deferred_total: usize,
-    /// While decrypted bytes are handed on: the packet where their TLS
-    /// record ends, which is a frame's `last_packet` when it ends there.
-    tls_end: Option<u64>,
+    /// While decrypted bytes are handed on: the packets where their TLS
+    /// record starts and ends; a frame whose last byte is there ends at
+    /// the record's end.
+    tls_end: Option<(u64, u64)>,
 }
 
 impl<S: Sink> Output<S> {
@@ -183,8 +184,8 @@ pub struct ConnState {
 struct TlsConn {
     session: tls::TlsSession,
     info: TlsInfo,
-    /// The packet where the last record handed on ended.
-    last_end: u64,
+    /// The packets where the last record handed on started and ended.
+    last_end: (u64, u64),
 }
 
 impl<S: Sink> Analyzer<S> {
@@ -254,7 +255,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             st.tls = Some(Box::new(TlsConn {
                 session: tls::TlsSession::new(),
                 info: upgrade::tls_info_of(&ev),
-                last_end: 0,
+                last_end: (0, 0),
             }));
         }
         if st.tls.is_some() {
@@ -536,7 +537,13 @@ impl<S: Sink> Analyzer<S> {
 
     /// What the TLS stage hands on: plaintext to the HTTP and WebSocket
     /// parts (in their directions), and its findings.
-    fn tls_plain(&mut self, st: &mut ConnState, meta: &ConnMeta, ev: tls::Event<'_>, last_end: &mut u64) {
+    fn tls_plain(
+        &mut self,
+        st: &mut ConnState,
+        meta: &ConnMeta,
+        ev: tls::Event<'_>,
+        last_end: &mut (u64, u64),
+    ) {
         let swap = |d: Dir| if st.upgrade.swapped { d.reverse() } else { d };
         match ev {
             tls::Event::Data {
@@ -547,10 +554,20 @@ impl<S: Sink> Analyzer<S> {
                 end_packet,
                 ts,
             } => {
-                *last_end = end_packet;
-                self.out.tls_end = Some(end_packet);
+                *last_end = (packet, end_packet);
+                self.out.tls_end = Some((packet, end_packet));
                 let d = swap(dir);
-                self.data(st, meta, d, Chunk { offset, data, packet, ts });
+                self.data(
+                    st,
+                    meta,
+                    d,
+                    Chunk {
+                        offset,
+                        data,
+                        packet,
+                        ts,
+                    },
+                );
                 self.out.tls_end = None;
             }
             tls::Event::Gap {
@@ -639,9 +656,12 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
-        if let Some(end) = self.out.tls_end {
+        match self.out.tls_end {
             // Decrypted: the frame shows where its last TLS record ends.
-            rec.last_packet = end.max(rec.packet);
+            Some((start, end)) if rec.last_packet == start => rec.last_packet = end,
+            // A frame confirmed only by a later record (while frame sync
+            // was being searched for) keeps its record's start.
+            _ => {}
         }
         let (out, acc, deferred) = (&mut *self.out, &mut *self.acc, &mut *self.deferred);
         self.masking

@@ -476,6 +476,10 @@ pub struct ConnectionRecord {
     pub diagnosis: Vec<Diagnosis>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
@@ -490,8 +494,13 @@ pub struct SummaryRecord {
     pub skipped: std::collections::BTreeMap<String, u64>,
     pub tcp_connections: u64,
     pub websocket_connections: u64,
-    /// Connections marked `tls`: their WebSocket, if any, cannot be read.
+    /// Connections marked `tls`: their WebSocket, if any, cannot be read
+    /// unless decrypted.
     pub tls_connections: u64,
+    /// Of those, the connections decrypted with the TLS secrets given (a
+    /// key log): written only when some were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_decrypted: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,

@@ -59,20 +59,104 @@ const fn suite(id: u16, name: &'static str, bulk: Bulk, hash: Hash, tls13: bool)
 
 /// The suites decrypted (IANA TLS Cipher Suites registry).
 const SUITES: &[Suite] = &[
-    suite(0x1301, "TLS_AES_128_GCM_SHA256", Bulk::Aes128Gcm, Hash::Sha256, true),
-    suite(0x1302, "TLS_AES_256_GCM_SHA384", Bulk::Aes256Gcm, Hash::Sha384, true),
-    suite(0x1303, "TLS_CHACHA20_POLY1305_SHA256", Bulk::ChaCha20Poly1305, Hash::Sha256, true),
-    suite(0xc02b, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", Bulk::Aes128Gcm, Hash::Sha256, false),
-    suite(0xc02c, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", Bulk::Aes256Gcm, Hash::Sha384, false),
-    suite(0xc02f, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", Bulk::Aes128Gcm, Hash::Sha256, false),
-    suite(0xc030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", Bulk::Aes256Gcm, Hash::Sha384, false),
-    suite(0xcca8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", Bulk::ChaCha20Poly1305, Hash::Sha256, false),
-    suite(0xcca9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", Bulk::ChaCha20Poly1305, Hash::Sha256, false),
-    suite(0xccaa, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", Bulk::ChaCha20Poly1305, Hash::Sha256, false),
-    suite(0x009c, "TLS_RSA_WITH_AES_128_GCM_SHA256", Bulk::Aes128Gcm, Hash::Sha256, false),
-    suite(0x009d, "TLS_RSA_WITH_AES_256_GCM_SHA384", Bulk::Aes256Gcm, Hash::Sha384, false),
-    suite(0x009e, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", Bulk::Aes128Gcm, Hash::Sha256, false),
-    suite(0x009f, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", Bulk::Aes256Gcm, Hash::Sha384, false),
+    suite(
+        0x1301,
+        "TLS_AES_128_GCM_SHA256",
+        Bulk::Aes128Gcm,
+        Hash::Sha256,
+        true,
+    ),
+    suite(
+        0x1302,
+        "TLS_AES_256_GCM_SHA384",
+        Bulk::Aes256Gcm,
+        Hash::Sha384,
+        true,
+    ),
+    suite(
+        0x1303,
+        "TLS_CHACHA20_POLY1305_SHA256",
+        Bulk::ChaCha20Poly1305,
+        Hash::Sha256,
+        true,
+    ),
+    suite(
+        0xc02b,
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        Bulk::Aes128Gcm,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0xc02c,
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        Bulk::Aes256Gcm,
+        Hash::Sha384,
+        false,
+    ),
+    suite(
+        0xc02f,
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        Bulk::Aes128Gcm,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0xc030,
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        Bulk::Aes256Gcm,
+        Hash::Sha384,
+        false,
+    ),
+    suite(
+        0xcca8,
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        Bulk::ChaCha20Poly1305,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0xcca9,
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        Bulk::ChaCha20Poly1305,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0xccaa,
+        "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        Bulk::ChaCha20Poly1305,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0x009c,
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        Bulk::Aes128Gcm,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0x009d,
+        "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        Bulk::Aes256Gcm,
+        Hash::Sha384,
+        false,
+    ),
+    suite(
+        0x009e,
+        "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+        Bulk::Aes128Gcm,
+        Hash::Sha256,
+        false,
+    ),
+    suite(
+        0x009f,
+        "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+        Bulk::Aes256Gcm,
+        Hash::Sha384,
+        false,
+    ),
 ];
 
 impl Suite {
@@ -180,9 +264,24 @@ impl RecordCipher {
         let (text, tag) = body[skip..].split_at_mut(text_len);
         let tag: &[u8] = tag;
         let ok = match &self.aead {
-            Aead::Aes128(c) => c.decrypt_inout_detached(&nonce.into(), aad, text.into(), &tag.try_into().map_err(|_| Unauthentic)?),
-            Aead::Aes256(c) => c.decrypt_inout_detached(&nonce.into(), aad, text.into(), &tag.try_into().map_err(|_| Unauthentic)?),
-            Aead::ChaCha(c) => c.decrypt_inout_detached(&nonce.into(), aad, text.into(), &tag.try_into().map_err(|_| Unauthentic)?),
+            Aead::Aes128(c) => c.decrypt_inout_detached(
+                &nonce.into(),
+                aad,
+                text.into(),
+                &tag.try_into().map_err(|_| Unauthentic)?,
+            ),
+            Aead::Aes256(c) => c.decrypt_inout_detached(
+                &nonce.into(),
+                aad,
+                text.into(),
+                &tag.try_into().map_err(|_| Unauthentic)?,
+            ),
+            Aead::ChaCha(c) => c.decrypt_inout_detached(
+                &nonce.into(),
+                aad,
+                text.into(),
+                &tag.try_into().map_err(|_| Unauthentic)?,
+            ),
         };
         ok.map_err(|_| Unauthentic)?;
         Ok(skip..skip + text_len)
@@ -216,9 +315,15 @@ impl RecordCipher {
         }
         let mut buf = text.to_vec();
         let tag = match &self.aead {
-            Aead::Aes128(c) => c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into()),
-            Aead::Aes256(c) => c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into()),
-            Aead::ChaCha(c) => c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into()),
+            Aead::Aes128(c) => {
+                c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into())
+            }
+            Aead::Aes256(c) => {
+                c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into())
+            }
+            Aead::ChaCha(c) => {
+                c.encrypt_inout_detached(&nonce.into(), &aad, buf.as_mut_slice().into())
+            }
         }
         .unwrap();
         rec.extend_from_slice(&buf);

@@ -13,9 +13,8 @@ const MAX_MESSAGE: usize = 256 * 1024;
 /// SHA-256 of "HelloRetryRequest": the random of a ServerHello that is a
 /// HelloRetryRequest (RFC 8446 4.1.3).
 const HRR_RANDOM: [u8; 32] = [
-    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8,
-    0x91, 0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8,
-    0x33, 0x9c,
+    0xcf, 0x21, 0xad, 0x74, 0xe5, 0x9a, 0x61, 0x11, 0xbe, 0x1d, 0x8c, 0x02, 0x1e, 0x65, 0xb8, 0x91,
+    0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 ];
 
 /// Handshake bytes of one direction until they make whole messages.
@@ -173,7 +172,9 @@ mod tests {
     #[test]
     fn an_oversized_message_is_dropped_not_kept() {
         let mut hs = HsBuf::default();
-        hs.push(&[11, 0x7f, 0xff, 0xff, 1, 2], &mut |_, _| panic!("not whole"));
+        hs.push(&[11, 0x7f, 0xff, 0xff, 1, 2], &mut |_, _| {
+            panic!("not whole")
+        });
         assert!(hs.buf.is_empty());
     }
 
@@ -190,7 +191,9 @@ mod tests {
     #[test]
     fn server_hello_version_suite_alpn_and_retry() {
         // supported_versions TLS 1.3, then an unknown extension, then ALPN.
-        let exts = [0, 43, 0, 2, 3, 4, 0xfe, 0xfe, 0, 1, 7, 0, 16, 0, 5, 0, 3, 2, b'h', b'2'];
+        let exts = [
+            0, 43, 0, 2, 3, 4, 0xfe, 0xfe, 0, 1, 7, 0, 16, 0, 5, 0, 3, 2, b'h', b'2',
+        ];
         let sh = server_hello(&server_hello_body([1; 32], &exts)).unwrap();
         assert_eq!(
             sh,
@@ -202,13 +205,19 @@ mod tests {
                 retry: false
             }
         );
-        assert!(server_hello(&server_hello_body(HRR_RANDOM, &[])).unwrap().retry);
+        assert!(
+            server_hello(&server_hello_body(HRR_RANDOM, &[]))
+                .unwrap()
+                .retry
+        );
         assert_eq!(server_hello(&[3, 3, 1]), None);
     }
 
     #[test]
     fn encrypted_extensions_alpn() {
-        let body = [0, 13, 0, 16, 0, 11, 0, 9, 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'];
+        let body = [
+            0, 13, 0, 16, 0, 11, 0, 9, 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+        ];
         assert_eq!(alpn_of_extensions(&body).as_deref(), Some("http/1.1"));
         assert_eq!(alpn_of_extensions(&[0, 0]), None);
     }

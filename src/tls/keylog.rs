@@ -167,8 +167,8 @@ mod tests {
         let lines = [
             "CLIENT_RANDOM".to_string(),
             format!("CLIENT_RANDOM {R}"),
-            format!("CLIENT_RANDOM {R} 0011"),          // not 48 bytes
-            format!("CLIENT_TRAFFIC_SECRET_0 {R} 0g"),  // not hex
+            format!("CLIENT_RANDOM {R} 0011"), // not 48 bytes
+            format!("CLIENT_TRAFFIC_SECRET_0 {R} 0g"), // not hex
             format!("CLIENT_TRAFFIC_SECRET_0 {R} 001"), // odd
             format!("CLIENT_TRAFFIC_SECRET_0 {R} 00 extra"),
             format!("CLIENT_TRAFFIC_SECRET_0 {} 00", &R[2..]), // short random
@@ -179,7 +179,10 @@ mod tests {
         let p = k.add(lines.join("\n").as_bytes());
         assert_eq!(p.malformed, lines.len());
         assert_eq!(p.secrets, 0);
-        assert!(k.get(&hex(R.as_bytes()).unwrap()).is_none_or(|s| s.client_traffic.is_none()));
+        assert!(
+            k.get(&hex(R.as_bytes()).unwrap())
+                .is_none_or(|s| s.client_traffic.is_none())
+        );
     }
 
     #[test]

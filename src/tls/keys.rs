@@ -163,7 +163,10 @@ mod tests {
              e9 c9 12 bc de d9 10 5d 42 be fd 59 d3 91 ad 38",
         );
         let (key, iv) = traffic_keys(Hash::Sha256, &secret, 16).unwrap();
-        assert_eq!(key, unhex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc"));
+        assert_eq!(
+            key,
+            unhex("3f ce 51 60 09 c2 17 27 d0 f2 e4 e8 6e e4 03 bc")
+        );
         assert_eq!(iv.to_vec(), unhex("5d 31 3e b2 67 12 76 ee 13 00 0b 30"));
     }
 
@@ -203,7 +206,13 @@ mod tests {
     fn key_block_splits_client_then_server() {
         let [c, s] = key_block12(Hash::Sha256, &[1; 48], &[2; 32], &[3; 32], (16, 4));
         let mut block = [0; 40];
-        prf12(Hash::Sha256, &[1; 48], b"key expansion", &[&[3; 32], &[2; 32]], &mut block);
+        prf12(
+            Hash::Sha256,
+            &[1; 48],
+            b"key expansion",
+            &[&[3; 32], &[2; 32]],
+            &mut block,
+        );
         assert_eq!(c.key, block[..16]);
         assert_eq!(s.key, block[16..32]);
         assert_eq!(c.iv, block[32..36]);

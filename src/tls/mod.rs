@@ -185,7 +185,9 @@ impl TlsSession {
         if core.dirs[dir.index()].failed {
             return;
         }
-        let res = framer.push(data, packet, ts, &mut |rec| core.record(dir, rec, keys, out));
+        let res = framer.push(data, packet, ts, &mut |rec| {
+            core.record(dir, rec, keys, out)
+        });
         if let Err(e) = res {
             let detail = format!(
                 "bytes that are not a TLS record where one must start (stream offset {}): \
@@ -193,7 +195,11 @@ impl TlsSession {
                 e.offset,
                 dir.as_str()
             );
-            core.fail(dir, Finding::new(Code::TlsDecryptFailed, detail).at(e.packet), out);
+            core.fail(
+                dir,
+                Finding::new(Code::TlsDecryptFailed, detail).at(e.packet),
+                out,
+            );
         }
     }
 
@@ -234,7 +240,9 @@ impl Core {
         let end = rec.offset + 5 + rec.fragment.len() as u64;
         let ok = match &self.dirs[i].cipher {
             None => self.plain_record(dir, rec, keys, out),
-            Some(_) if self.dirs[i].lost_from.is_some() => self.found_after_gap(dir, rec, keys, out),
+            Some(_) if self.dirs[i].lost_from.is_some() => {
+                self.found_after_gap(dir, rec, keys, out)
+            }
             Some(_) => self.protected(dir, rec, keys, out),
         };
         if ok {
@@ -275,7 +283,13 @@ impl Core {
     }
 
     /// A protected record in order.
-    fn protected(&mut self, dir: Dir, mut rec: Record<'_>, keys: &KeyLog, out: &mut impl FnMut(Event<'_>)) -> bool {
+    fn protected(
+        &mut self,
+        dir: Dir,
+        mut rec: Record<'_>,
+        keys: &KeyLog,
+        out: &mut impl FnMut(Event<'_>),
+    ) -> bool {
         let i = dir.index();
         let seq = self.dirs[i].cipher.as_ref().map_or(0, |c| c.seq);
         if rec.content_type() == 20 {
@@ -296,7 +310,11 @@ impl Core {
                     dir.as_str(),
                     dir.as_str()
                 );
-                self.fail(dir, Finding::new(Code::TlsDecryptFailed, detail).at(rec.packet), out);
+                self.fail(
+                    dir,
+                    Finding::new(Code::TlsDecryptFailed, detail).at(rec.packet),
+                    out,
+                );
                 false
             }
         }
@@ -326,7 +344,6 @@ impl Core {
         None
     }
 }
-
 
 impl Core {
     /// A record that authenticated, its plaintext at `range` of its
@@ -390,7 +407,8 @@ impl Core {
         let from = self.dirs[i].lost_from.unwrap_or(rec.offset);
         let lost_bytes = rec.offset.saturating_sub(from);
         let most = (lost_bytes / overhead + 1).min(MAX_LOST_RECORDS);
-        let found = (first..=first + most).find_map(|seq| self.open(dir, seq, &mut rec).map(|r| (seq, r)));
+        let found =
+            (first..=first + most).find_map(|seq| self.open(dir, seq, &mut rec).map(|r| (seq, r)));
         let Some((seq, range)) = found else {
             return false;
         };
@@ -428,7 +446,9 @@ impl Core {
         out: &mut impl FnMut(Event<'_>),
     ) {
         let mut hs = std::mem::take(&mut self.dirs[dir.index()].hs);
-        hs.push(bytes, &mut |kind, body| self.message(dir, kind, body, packet, keys, out));
+        hs.push(bytes, &mut |kind, body| {
+            self.message(dir, kind, body, packet, keys, out)
+        });
         self.dirs[dir.index()].hs = hs;
     }
 
@@ -465,7 +485,9 @@ impl Core {
                 }
                 self.keys_for(packet, keys, out);
             }
-            (Dir::ServerToClient, 8) => self.set_alpn(handshake::alpn_of_extensions(body), packet, out),
+            (Dir::ServerToClient, 8) => {
+                self.set_alpn(handshake::alpn_of_extensions(body), packet, out)
+            }
             (_, 20) if self.hello.tls13() => {
                 self.to_app_keys(dir);
             }
@@ -479,7 +501,9 @@ impl Core {
             self.h2 = true;
             let detail = "the server chose HTTP/2 (ALPN h2): WebSocket over HTTP/2 (RFC 8441) is not \
                           decoded yet, so the decrypted streams are not read";
-            out(Event::Finding(Finding::new(Code::Http2NotDecoded, detail).at(packet)));
+            out(Event::Finding(
+                Finding::new(Code::Http2NotDecoded, detail).at(packet),
+            ));
         }
         self.hello.alpn = alpn;
     }
@@ -496,10 +520,14 @@ impl Core {
             self.status = Status::Unsupported;
             let detail = format!(
                 "{} with {} is not decrypted (TLS 1.3, and TLS 1.2 with AES-GCM or ChaCha20-Poly1305, are)",
-                self.hello.version.map_or_else(|| "this version".to_owned(), crate::http::tls::version_name),
+                self.hello
+                    .version
+                    .map_or_else(|| "this version".to_owned(), crate::http::tls::version_name),
                 self.hello.suite_name().unwrap_or_default()
             );
-            out(Event::Finding(Finding::new(Code::TlsDecryptFailed, detail).at(packet)));
+            out(Event::Finding(
+                Finding::new(Code::TlsDecryptFailed, detail).at(packet),
+            ));
             return;
         };
         self.suite = Some(suite);
@@ -514,7 +542,11 @@ impl Core {
         } else {
             self.tls12_keys(suite)
         };
-        self.status = if ok { Status::Decrypting } else { Status::NoKey };
+        self.status = if ok {
+            Status::Decrypting
+        } else {
+            Status::NoKey
+        };
         if !ok {
             out(Event::Finding(no_key_finding(packet)));
         }
@@ -548,7 +580,11 @@ impl Core {
     }
 
     fn tls12_keys(&mut self, suite: Suite) -> bool {
-        let (Some(s), Some(cr), Some(sr)) = (self.secrets.as_deref(), self.hello.client_random, self.hello.server_random) else {
+        let (Some(s), Some(cr), Some(sr)) = (
+            self.secrets.as_deref(),
+            self.hello.client_random,
+            self.hello.server_random,
+        ) else {
             return false;
         };
         let Some(master) = &s.master else {
@@ -577,7 +613,9 @@ impl Core {
             Dir::ServerToClient => s.server_traffic.clone(),
         };
         let Some(secret) = secret else { return false };
-        let Some(c) = tls13_cipher(suite, &secret) else { return false };
+        let Some(c) = tls13_cipher(suite, &secret) else {
+            return false;
+        };
         d.cipher = Some(c);
         d.secret = secret;
         d.app = true;

@@ -98,11 +98,7 @@ impl Framer {
                 self.start = (self.offset, packet, ts);
             }
             let have = self.buf.len();
-            let need = if have < 5 {
-                5
-            } else {
-                record_len(&self.buf)
-            };
+            let need = if have < 5 { 5 } else { record_len(&self.buf) };
             let n = (need - have).min(data.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
@@ -121,7 +117,12 @@ impl Framer {
     }
 
     /// Hands on the whole record at `buf[at..]`, ending in `end_packet`.
-    fn emit(&mut self, at: usize, end_packet: u64, take: &mut impl FnMut(Record<'_>) -> bool) -> bool {
+    fn emit(
+        &mut self,
+        at: usize,
+        end_packet: u64,
+        take: &mut impl FnMut(Record<'_>) -> bool,
+    ) -> bool {
         let (offset, packet, ts) = self.start;
         let len = record_len(&self.buf[at..]);
         let (header, fragment) = self.buf[at..at + len].split_at_mut(5);
@@ -178,8 +179,11 @@ impl Framer {
     /// The packet and time of byte `i` of `buf` while searching.
     fn packet_at(&self, i: usize) -> (u64, Timestamp) {
         let runs = self.search.as_deref().unwrap_or_default();
-        let r = runs.partition_point(|&(at, _, _)| at <= i).saturating_sub(1);
-        runs.get(r).map_or((self.start.1, self.start.2), |&(_, p, t)| (p, t))
+        let r = runs
+            .partition_point(|&(at, _, _)| at <= i)
+            .saturating_sub(1);
+        runs.get(r)
+            .map_or((self.start.1, self.start.2), |&(_, p, t)| (p, t))
     }
 
     /// The first plausible whole record in `buf` that `take` accepts;
@@ -216,7 +220,9 @@ impl Framer {
         let (packet, ts) = self.packet_at(drop);
         self.buf.drain(..drop);
         let runs = self.search.as_mut().expect("searching");
-        let r = runs.partition_point(|&(at, _, _)| at <= drop).saturating_sub(1);
+        let r = runs
+            .partition_point(|&(at, _, _)| at <= drop)
+            .saturating_sub(1);
         runs.drain(..r);
         for run in runs.iter_mut() {
             run.0 = run.0.saturating_sub(drop);
@@ -238,14 +244,24 @@ mod tests {
 
     type Seen = Vec<(u8, Vec<u8>, u64, u64, u64)>;
 
-    fn feed(f: &mut Framer, parts: &[(&[u8], u64)], accept: impl Fn(&[u8]) -> bool) -> (Seen, Result<(), NotTls>) {
+    fn feed(
+        f: &mut Framer,
+        parts: &[(&[u8], u64)],
+        accept: impl Fn(&[u8]) -> bool,
+    ) -> (Seen, Result<(), NotTls>) {
         let mut seen = Vec::new();
         let mut res = Ok(());
         for (data, packet) in parts {
             res = f.push(data, *packet, Timestamp(0), &mut |r| {
                 let ok = accept(r.fragment);
                 if ok {
-                    seen.push((r.content_type(), r.fragment.to_vec(), r.packet, r.end_packet, r.offset));
+                    seen.push((
+                        r.content_type(),
+                        r.fragment.to_vec(),
+                        r.packet,
+                        r.end_packet,
+                        r.offset,
+                    ));
                 }
                 ok
             });
@@ -259,7 +275,8 @@ mod tests {
         stream.extend(rec(23, b"abc"));
         stream.extend(rec(23, b""));
         let mut f = Framer::default();
-        let parts: Vec<(&[u8], u64)> = vec![(&stream[..2], 1), (&stream[2..12], 2), (&stream[12..], 3)];
+        let parts: Vec<(&[u8], u64)> =
+            vec![(&stream[..2], 1), (&stream[2..12], 2), (&stream[12..], 3)];
         let (seen, res) = feed(&mut f, &parts, |_| true);
         assert_eq!(res, Ok(()));
         assert_eq!(
@@ -278,7 +295,13 @@ mod tests {
         let mut stream = rec(23, b"x");
         stream.extend_from_slice(b"GET / HTTP/1.1\r\n");
         let (_, res) = feed(&mut f, &[(&stream, 4)], |_| true);
-        assert_eq!(res, Err(NotTls { offset: 6, packet: 4 }));
+        assert_eq!(
+            res,
+            Err(NotTls {
+                offset: 6,
+                packet: 4
+            })
+        );
     }
 
     #[test]
@@ -292,9 +315,14 @@ mod tests {
         let mut after = vec![0x55, 0x17, 3, 3, 0, 2, 0xee, 0xee];
         after.extend(rec(23, b"real"));
         after.extend(rec(23, b"next"));
-        let (seen, res) = feed(&mut f, &[(&after[..10], 7), (&after[10..], 8)], |b| b != [0xee, 0xee]);
+        let (seen, res) = feed(&mut f, &[(&after[..10], 7), (&after[10..], 8)], |b| {
+            b != [0xee, 0xee]
+        });
         assert_eq!(res, Ok(()));
-        assert_eq!(seen.iter().map(|s| s.1.clone()).collect::<Vec<_>>(), vec![b"real".to_vec(), b"next".to_vec()]);
+        assert_eq!(
+            seen.iter().map(|s| s.1.clone()).collect::<Vec<_>>(),
+            vec![b"real".to_vec(), b"next".to_vec()]
+        );
         // "real" starts at byte 8 after the gap (stream offset 4 + 100 + 8),
         // in packet 7, and ends in packet 8.
         assert_eq!((seen[0].2, seen[0].3, seen[0].4), (7, 8, 112));
