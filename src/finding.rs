@@ -224,6 +224,6 @@ mod tests {
             );
             assert!(c.rfc().starts_with("RFC "));
         }
-        assert_eq!(Code::ALL.len(), 38);
+        assert_eq!(Code::ALL.len(), 41);
     }
 }

@@ -585,44 +585,6 @@ pub(crate) fn cites_a_section(text: &str) -> bool {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_code_is_explained_and_cites_its_section() {
-        for &code in Code::ALL {
-            let e = code.explanation();
-            for (part, text) in [
-                ("meaning", e.meaning),
-                ("rule", e.rule),
-                ("causes", e.causes),
-                ("fix", e.fix),
-            ] {
-                assert!(text.len() > 40, "{code}: {part} missing or too short");
-                assert!(!text.contains("  "), "{code}: {part} has a double space");
-            }
-            assert!(cites_a_section(e.rule), "{code}: rule cites no section");
-            // The rule cites the section the finding records carry.
-            let (rfc, section) = code.rfc()["RFC ".len()..].split_once(' ').expect("RFC N S");
-            let cited = format!("RFC {rfc} section {section}");
-            assert!(
-                e.rule.contains(&cited)
-                    || (e.rule.contains(&format!("RFC {rfc} section")) && e.rule.contains(section)),
-                "{code}: rule does not cite {}",
-                code.rfc()
-            );
-        }
-    }
-
-    #[test]
-    fn citations_are_recognised() {
-        assert!(cites_a_section("see RFC 6455 section 5.1: x"));
-        assert!(!cites_a_section("RFC 6455 5.1"));
-        assert!(!cites_a_section("RFC section 5"));
-    }
-}
-
 // Decrypting TLS (wss://) with a key log.
 
 const TLS_KEY_MISSING: Explanation = ex(
@@ -667,3 +629,41 @@ const HTTP2_NOT_DECODED: Explanation = ex(
     "Capture the HTTP/1.1 leg (behind a proxy that speaks HTTP/1.1 to the backend), or make the client \
      offer only http/1.1 in ALPN for the test, so the upgrade runs over HTTP/1.1 and wscap can read it.",
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_explained_and_cites_its_section() {
+        for &code in Code::ALL {
+            let e = code.explanation();
+            for (part, text) in [
+                ("meaning", e.meaning),
+                ("rule", e.rule),
+                ("causes", e.causes),
+                ("fix", e.fix),
+            ] {
+                assert!(text.len() > 40, "{code}: {part} missing or too short");
+                assert!(!text.contains("  "), "{code}: {part} has a double space");
+            }
+            assert!(cites_a_section(e.rule), "{code}: rule cites no section");
+            // The rule cites the section the finding records carry.
+            let (rfc, section) = code.rfc()["RFC ".len()..].split_once(' ').expect("RFC N S");
+            let cited = format!("RFC {rfc} section {section}");
+            assert!(
+                e.rule.contains(&cited)
+                    || (e.rule.contains(&format!("RFC {rfc} section")) && e.rule.contains(section)),
+                "{code}: rule does not cite {}",
+                code.rfc()
+            );
+        }
+    }
+
+    #[test]
+    fn citations_are_recognised() {
+        assert!(cites_a_section("see RFC 6455 section 5.1: x"));
+        assert!(!cites_a_section("RFC 6455 5.1"));
+        assert!(!cites_a_section("RFC section 5"));
+    }
+}

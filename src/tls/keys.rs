@@ -15,7 +15,8 @@ pub enum Hash {
 }
 
 impl Hash {
-    pub fn len(self) -> usize {
+    /// Output length in bytes.
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -42,7 +43,7 @@ pub fn expand_label(
 ) -> Result<(), BadSecret> {
     let bad = BadSecret {
         got: secret.len(),
-        want: hash.len(),
+        want: hash.output_len(),
     };
     // HkdfLabel: uint16 length, opaque label<7..255>, opaque context<0..255>.
     let full_len = 6 + label.len();
@@ -79,7 +80,7 @@ pub fn traffic_keys(
 
 /// The next traffic secret after a KeyUpdate (RFC 8446 7.2).
 pub fn next_secret(hash: Hash, secret: &[u8]) -> Result<Vec<u8>, BadSecret> {
-    let mut next = vec![0; hash.len()];
+    let mut next = vec![0; hash.output_len()];
     expand_label(hash, secret, b"traffic upd", b"", &mut next)?;
     Ok(next)
 }

@@ -334,7 +334,7 @@ impl Core {
             c.seq = seq + 1;
             return Some(r);
         }
-        if self.hello.tls13() && !self.dirs[i].app && self.to_app_keys(dir) {
+        if self.hello.tls13() && !self.dirs[i].app && self.app_keys(dir) {
             let c = self.dirs[i].cipher.as_mut()?;
             if let Ok(r) = c.open(0, header, frag) {
                 c.seq = 1;
@@ -489,7 +489,7 @@ impl Core {
                 self.set_alpn(handshake::alpn_of_extensions(body), packet, out)
             }
             (_, 20) if self.hello.tls13() => {
-                self.to_app_keys(dir);
+                self.app_keys(dir);
             }
             (_, 24) if self.hello.tls13() => self.key_update(dir),
             _ => {}
@@ -600,7 +600,7 @@ impl Core {
 
     /// TLS 1.3: direction `dir` finished its handshake; its records use
     /// the application traffic secret from now on. False when it has none.
-    fn to_app_keys(&mut self, dir: Dir) -> bool {
+    fn app_keys(&mut self, dir: Dir) -> bool {
         let (Some(suite), Some(s)) = (self.suite, self.secrets.as_deref()) else {
             return false;
         };
