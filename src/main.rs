@@ -139,13 +139,15 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         ));
     }
     for path in &cfg.tls_keylogs {
-        let text = std::fs::read(path).map_err(|e| {
+        let named = |e: io::Error| {
             io::Error::new(
                 e.kind(),
                 format!("cannot read the TLS key log {}: {e}", path.display()),
             )
-        })?;
-        let parsed = opts.analysis.tls_keys.add(&text);
+        };
+        let file = std::fs::File::open(path).map_err(named)?;
+        let keys = std::sync::Arc::make_mut(&mut opts.analysis.tls_keys);
+        let parsed = keys.read(io::BufReader::new(file)).map_err(named)?;
         if parsed.secrets == 0 {
             message(&format!(
                 "{}: no TLS secret in it (expected NSS key log lines such as \

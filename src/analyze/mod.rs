@@ -51,7 +51,8 @@ pub struct Options {
     pub preview_bytes: usize,
     /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, and those the capture
     /// embeds): with any, TLS connections are decrypted.
-    pub tls_keys: tls::KeyLog,
+    /// Shared, not copied, by every run that clones these options.
+    pub tls_keys: std::sync::Arc<tls::KeyLog>,
 }
 
 impl Default for Options {
@@ -61,7 +62,7 @@ impl Default for Options {
             max_payload: None,
             max_inflated: 64 << 20,
             preview_bytes: 32,
-            tls_keys: tls::KeyLog::default(),
+            tls_keys: std::sync::Arc::default(),
         }
     }
 }
@@ -492,7 +493,7 @@ impl<S: Sink> Analyzer<S> {
     /// Secrets from the capture itself (a pcapng Decryption Secrets
     /// Block): for the TLS connections that begin after it.
     pub fn add_tls_secrets(&mut self, text: &[u8]) -> tls::keylog::Parsed {
-        self.opts.tls_keys.add(text)
+        std::sync::Arc::make_mut(&mut self.opts.tls_keys).add(text)
     }
 
     /// Whether a connection's first bytes start a TLS connection to
@@ -512,14 +513,13 @@ impl<S: Sink> Analyzer<S> {
         let mut t = st.tls.take().expect("a TLS connection");
         match ev {
             StreamEvent::Data(chunk) => {
-                let keys = std::mem::take(&mut self.opts.tls_keys);
+                let keys = std::sync::Arc::clone(&self.opts.tls_keys);
                 let at = (chunk.packet, chunk.ts);
                 let mut last_end = t.last_end;
                 t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
                     self.tls_plain(st, meta, ev, &mut last_end)
                 });
                 t.last_end = last_end;
-                self.opts.tls_keys = keys;
             }
             StreamEvent::Gap(gap) => {
                 st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset);

@@ -86,6 +86,22 @@ impl KeyLog {
         parsed
     }
 
+    /// Adds the secrets of a key log read line by line (a log of many
+    /// sessions is not held whole).
+    pub fn read(&mut self, mut r: impl std::io::BufRead) -> std::io::Result<Parsed> {
+        let mut total = Parsed::default();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            if r.read_until(b'\n', &mut line)? == 0 {
+                return Ok(total);
+            }
+            let p = self.add(&line);
+            total.secrets += p.secrets;
+            total.malformed += p.malformed;
+        }
+    }
+
     /// One line: `Some(true)` for a secret kept, `Some(false)` for a
     /// well-formed line of a label not used, `None` for a broken line.
     fn add_line(&mut self, line: &[u8]) -> Option<bool> {
@@ -183,6 +199,24 @@ mod tests {
             k.get(&hex(R.as_bytes()).unwrap())
                 .is_none_or(|s| s.client_traffic.is_none())
         );
+    }
+
+    #[test]
+    fn read_line_by_line_as_add_does() {
+        let text = format!(
+            "# log\r\nCLIENT_TRAFFIC_SECRET_0 {R} 0a0b\r\nbroken\nSERVER_TRAFFIC_SECRET_0 {R} 0c"
+        );
+        let mut k = KeyLog::default();
+        let p = k.read(std::io::Cursor::new(text.as_bytes())).unwrap();
+        assert_eq!(
+            p,
+            Parsed {
+                secrets: 2,
+                malformed: 1
+            }
+        );
+        let s = k.get(&hex(R.as_bytes()).unwrap()).unwrap();
+        assert_eq!(s.server_traffic.as_deref(), Some(&[12u8][..]));
     }
 
     #[test]
