@@ -127,11 +127,10 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     Ok(ExitCode::from(u8::from(report.regressed())))
 }
 
-fn analyze(cfg: Config) -> io::Result<ExitCode> {
-    let mut opts = Options::default();
-    opts.analysis.ports = cfg.ports.clone();
-    opts.analysis.max_payload = cfg.max_payload;
-    opts.tcp.shard = cfg.shard;
+/// Reads the TLS key logs (`--tls-keylog`, `SSLKEYLOGFILE`) into `keys`;
+/// a file that cannot be read is an error naming it, one without secrets
+/// a warning. The secrets are never printed.
+fn read_keylogs(cfg: &Config, keys: &mut std::sync::Arc<wscap::tls::KeyLog>) -> io::Result<()> {
     if let Some(p) = &cfg.env_keylog_missing {
         message(&format!(
             "SSLKEYLOGFILE names {}, which is not a file: no secrets read from it",
@@ -146,7 +145,7 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
             )
         };
         let file = std::fs::File::open(path).map_err(named)?;
-        let keys = std::sync::Arc::make_mut(&mut opts.analysis.tls_keys);
+        let keys = std::sync::Arc::make_mut(keys);
         let parsed = keys.read(io::BufReader::new(file)).map_err(named)?;
         if parsed.secrets == 0 {
             message(&format!(
@@ -162,6 +161,15 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
             ));
         }
     }
+    Ok(())
+}
+
+fn analyze(cfg: Config) -> io::Result<ExitCode> {
+    let mut opts = Options::default();
+    opts.analysis.ports = cfg.ports.clone();
+    opts.analysis.max_payload = cfg.max_payload;
+    opts.tcp.shard = cfg.shard;
+    read_keylogs(&cfg, &mut opts.analysis.tls_keys)?;
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }

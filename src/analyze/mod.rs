@@ -152,7 +152,14 @@ pub struct Analyzer<S: Sink> {
     out: Output<S>,
     legs: Legs,
     held: HeldBudget,
+    /// Bytes TLS connections hold for records not yet whole, in total.
+    tls_held: usize,
 }
+
+/// Bytes all TLS connections may hold for records and handshake messages
+/// not yet whole (a record must be whole to be decrypted: up to 18 KiB a
+/// direction). Beyond, the connection that asks for more is given up.
+const MAX_TLS_HELD: usize = 32 << 20;
 
 /// Frame records a connection holds back to write in capture order.
 type Deferred = Option<Box<Vec<FrameRecord>>>;
@@ -207,6 +214,7 @@ impl<S: Sink> Analyzer<S> {
             },
             legs: Legs::default(),
             held: HeldBudget::default(),
+            tls_held: 0,
         }
     }
 
@@ -284,6 +292,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         }
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
+            self.tls_held -= t.session.held();
             self.out.totals.tls_decrypted += u64::from(t.session.decrypted());
             st.upgrade.tls = Some(Box::new(tls_record_info(*t)));
         }
@@ -516,14 +525,26 @@ impl<S: Sink> Analyzer<S> {
                 let keys = std::sync::Arc::clone(&self.opts.tls_keys);
                 let at = (chunk.packet, chunk.ts);
                 let mut last_end = t.last_end;
+                let before = t.session.held();
                 t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
                     self.tls_plain(st, meta, ev, &mut last_end)
                 });
                 t.last_end = last_end;
+                self.tls_held = self.tls_held - before + t.session.held();
+                if self.tls_held > MAX_TLS_HELD {
+                    self.tls_held -= t.session.held();
+                    let detail = "more than 32 MiB of TLS records not yet whole across connections at once: \
+                                  this connection is not decrypted further";
+                    t.session.abandon(detail, chunk.packet, &mut |ev| {
+                        self.tls_plain(st, meta, ev, &mut last_end)
+                    });
+                }
             }
             StreamEvent::Gap(gap) => {
                 st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset);
+                let before = t.session.held();
                 t.session.gap(dir, gap.len);
+                self.tls_held = self.tls_held - before + t.session.held();
             }
             StreamEvent::Conflict {
                 offset,

@@ -8,7 +8,7 @@ use tls_parser::{TlsMessage, TlsMessageHandshake, parse_tls_message_handshake};
 
 /// Longest handshake message kept whole (certificate chains are the
 /// largest; RFC 8446 allows 2^24 - 1, no real chain comes near this).
-const MAX_MESSAGE: usize = 256 * 1024;
+const MAX_MESSAGE: usize = 128 * 1024;
 
 /// SHA-256 of "HelloRetryRequest": the random of a ServerHello that is a
 /// HelloRetryRequest (RFC 8446 4.1.3).
@@ -42,6 +42,11 @@ impl HsBuf {
         let left = whole_messages(&buf, message);
         self.buf = left.to_vec();
         self.check_len();
+    }
+
+    /// Heap bytes held.
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// A message longer than kept cannot be read: dropped.

@@ -203,6 +203,23 @@ impl TlsSession {
         }
     }
 
+    /// Heap bytes held for records and handshake messages not yet whole.
+    pub fn held(&self) -> usize {
+        let dirs = self.core.dirs.iter().map(|d| d.hs.held());
+        self.framers.iter().map(Framer::held).chain(dirs).sum()
+    }
+
+    /// Stops decrypting the connection, freeing what it holds: too much is
+    /// held across connections (`detail` says so).
+    pub fn abandon(&mut self, detail: &str, packet: u64, out: &mut impl FnMut(Event<'_>)) {
+        for dir in [Dir::ClientToServer, Dir::ServerToClient] {
+            self.framers[dir.index()].abandon();
+            self.core.dirs[dir.index()].hs = HsBuf::default();
+            let f = Finding::new(Code::TlsDecryptFailed, detail).at(packet);
+            self.core.fail(dir, f, out);
+        }
+    }
+
     /// `len` bytes of direction `dir` missing from the capture.
     pub fn gap(&mut self, dir: Dir, len: u64) {
         let d = &mut self.core.dirs[dir.index()];

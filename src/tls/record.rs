@@ -110,7 +110,7 @@ impl Framer {
             }
             if self.buf.len() >= 5 && self.buf.len() == record_len(&self.buf) {
                 self.emit(0, packet, take);
-                self.buf.clear();
+                self.release();
             }
         }
         Ok(())
@@ -134,6 +134,26 @@ impl Framer {
             end_packet,
             offset,
         })
+    }
+
+    /// Empties the record buffer; a large one is freed (a connection
+    /// between records holds nothing: thousands may be open).
+    fn release(&mut self) {
+        self.buf.clear();
+        if self.buf.capacity() > 4096 {
+            self.buf = Vec::new();
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn held(&self) -> usize {
+        self.buf.capacity() + self.search.as_ref().map_or(0, |r| r.capacity() * 24)
+    }
+
+    /// Drops everything held and stops: nothing more is framed.
+    pub fn abandon(&mut self) {
+        self.buf = Vec::new();
+        self.search = None;
     }
 
     /// A gap of `len` bytes: what was begun is lost, and the next record
@@ -164,7 +184,7 @@ impl Framer {
                 // Found: frame normally from the record after it.
                 let rest = self.buf.split_off(next);
                 let last = self.packet_at(rest.len().saturating_sub(1) + next).0;
-                self.buf.clear();
+                self.release();
                 self.search = None;
                 self.offset -= rest.len() as u64;
                 self.push(&rest, last, ts, take)
