@@ -611,8 +611,8 @@ const TLS_DECRYPT_FAILED: Explanation = ex(
      receiver that sees a bad tag must end the connection with a bad_record_mac alert.",
     "A key log line that belongs to another connection with the same client random (a replayed or \
      altered log); secrets edited or cut; bytes altered after capture; a record sequence that wscap \
-     could not follow (early data, or a renegotiation); a cipher suite other than AES-GCM or \
-     ChaCha20-Poly1305.",
+     could not follow (early data, or a renegotiation); a cipher suite other than AES-GCM, \
+     ChaCha20-Poly1305 or AES-CBC with HMAC (3DES, RC4, CCM, SSL 3.0 to TLS 1.1).",
     "Take the key log written by the same run of the same program that the capture shows, unedited. The \
      finding's packet is the first record that failed: open it in Wireshark with the same key log \
      (Preferences, Protocols, TLS, (Pre)-Master-Secret log filename) to compare.",

@@ -100,6 +100,8 @@ pub struct ServerHello {
     pub alpn: Option<String>,
     /// A HelloRetryRequest.
     pub retry: bool,
+    /// Encrypt-then-MAC was accepted (RFC 7366: CBC suites only).
+    pub etm: bool,
 }
 
 pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
@@ -116,11 +118,13 @@ pub fn server_hello(body: &[u8]) -> Option<ServerHello> {
         suite: sh.cipher.0,
         alpn: None,
         retry: random == HRR_RANDOM,
+        etm: false,
     };
     for (kind, data) in extensions(sh.ext.unwrap_or_default()) {
         match kind {
             43 if data.len() == 2 => hello.version = u16::from_be_bytes([data[0], data[1]]),
             16 => hello.alpn = alpn(data),
+            22 => hello.etm = true,
             _ => {}
         }
     }
@@ -207,7 +211,8 @@ mod tests {
                 version: 0x0304,
                 suite: 0x1302,
                 alpn: Some("h2".into()),
-                retry: false
+                retry: false,
+                etm: false
             }
         );
         assert!(

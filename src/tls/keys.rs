@@ -116,9 +116,11 @@ pub fn prf12(hash: Hash, secret: &[u8], label: &[u8], seed: &[&[u8]], out: &mut 
     }
 }
 
-/// One side's TLS 1.2 write key and IV (the implicit nonce part).
+/// One side's TLS 1.2 MAC key (block ciphers), write key and IV (the
+/// implicit nonce part).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WriteKeys {
+    pub mac: Vec<u8>,
     pub key: Vec<u8>,
     pub iv: Vec<u8>,
 }
@@ -132,13 +134,32 @@ pub fn key_block12(
     server_random: &[u8],
     (key_len, iv_len): (usize, usize),
 ) -> [WriteKeys; 2] {
-    let mut block = vec![0; 2 * (key_len + iv_len)];
+    key_block12_mac(
+        hash,
+        master,
+        [client_random, server_random],
+        (0, key_len, iv_len),
+    )
+}
+
+/// [`key_block12`] for a suite with MAC keys (CBC): the block holds the
+/// two MAC keys, then the two write keys, then the two IVs.
+pub fn key_block12_mac(
+    hash: Hash,
+    master: &[u8],
+    [client_random, server_random]: [&[u8]; 2],
+    (mac_len, key_len, iv_len): (usize, usize, usize),
+) -> [WriteKeys; 2] {
+    let mut block = vec![0; 2 * (mac_len + key_len + iv_len)];
     let seed: [&[u8]; 2] = [server_random, client_random];
     prf12(hash, master, b"key expansion", &seed, &mut block);
-    let (keys, ivs) = block.split_at(2 * key_len);
+    let (macs, rest) = block.split_at(2 * mac_len);
+    let (keys, ivs) = rest.split_at(2 * key_len);
+    let part = |b: &[u8], len: usize, i: usize| b[i * len..(i + 1) * len].to_vec();
     let side = |i: usize| WriteKeys {
-        key: keys[i * key_len..(i + 1) * key_len].to_vec(),
-        iv: ivs[i * iv_len..(i + 1) * iv_len].to_vec(),
+        mac: part(macs, mac_len, i),
+        key: part(keys, key_len, i),
+        iv: part(ivs, iv_len, i),
     };
     [side(0), side(1)]
 }

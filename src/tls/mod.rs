@@ -96,6 +96,8 @@ pub struct Hello {
     pub suite: Option<u16>,
     /// The protocol the server chose (ALPN).
     pub alpn: Option<String>,
+    /// Encrypt-then-MAC (RFC 7366), for CBC suites.
+    pub etm: bool,
 }
 
 impl Hello {
@@ -497,6 +499,7 @@ impl Core {
                 self.hello.server_random = Some(sh.random);
                 self.hello.version = Some(sh.version);
                 self.hello.suite = Some(sh.suite);
+                self.hello.etm = sh.etm;
                 if sh.alpn.is_some() {
                     self.set_alpn(sh.alpn, packet, out);
                 }
@@ -536,7 +539,7 @@ impl Core {
         let Some(suite) = suite.filter(|s| version_ok && s.tls13 == self.hello.tls13()) else {
             self.status = Status::Unsupported;
             let detail = format!(
-                "{} with {} is not decrypted (TLS 1.3, and TLS 1.2 with AES-GCM or ChaCha20-Poly1305, are)",
+                "{} with {} is not decrypted (TLS 1.3, and TLS 1.2 with AES-GCM, ChaCha20-Poly1305 or AES-CBC, are)",
                 self.hello
                     .version
                     .map_or_else(|| "this version".to_owned(), crate::http::tls::version_name),
@@ -607,10 +610,19 @@ impl Core {
         let Some(master) = &s.master else {
             return false;
         };
-        let lens = (suite.bulk.key_len(), suite.bulk.iv_len12());
-        let sides = keys::key_block12(suite.hash, master, &cr, &sr, lens);
+        let lens = (
+            suite.mac.key_len(),
+            suite.bulk.key_len(),
+            suite.bulk.iv_len12(),
+        );
+        let sides = keys::key_block12_mac(suite.hash, master, [&cr, &sr], lens);
+        let etm = self.hello.etm;
         for (d, k) in self.dirs.iter_mut().zip(sides) {
-            d.pending = RecordCipher::new(suite.bulk, &k.key, &k.iv, false);
+            d.pending = if suite.bulk.is_cbc() {
+                RecordCipher::new_cbc(suite.bulk, &k.key, (suite.mac, &k.mac), etm)
+            } else {
+                RecordCipher::new(suite.bulk, &k.key, &k.iv, false)
+            };
         }
         true
     }

@@ -301,7 +301,8 @@ fn tls12_gcm_from_the_master_secret() {
 
 #[test]
 fn an_unsupported_suite_is_said() {
-    let parts = vec![(C, client_hello(), 1), (S, server_hello(0x002f, false), 2)];
+    // TLS_RSA_WITH_3DES_EDE_CBC_SHA.
+    let parts = vec![(C, client_hello(), 1), (S, server_hello(0x000a, false), 2)];
     let mut keys = KeyLog::default();
     keys.add(format!("CLIENT_RANDOM {} {}", hex(&RANDOM), "11".repeat(48)).as_bytes());
     let (t, seen) = run(&keys, &parts, 1000);
