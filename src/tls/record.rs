@@ -15,7 +15,11 @@ use crate::time::Timestamp;
 pub const MAX_FRAGMENT: usize = (1 << 14) + 2048;
 
 /// Bytes kept while searching for a record after a gap.
-const MAX_SEARCH: usize = 4 * (MAX_FRAGMENT + 5);
+pub const MAX_SEARCH: usize = 4 * (MAX_FRAGMENT + 5);
+
+/// Packets whose bytes are kept while searching, at most (their runs cost
+/// 24 bytes each: a stream of one-byte segments must not cost more).
+pub const MAX_RUNS: usize = 4096;
 
 /// A whole record, its fragment writable (for decryption in place).
 pub struct Record<'a> {
@@ -69,6 +73,9 @@ pub struct Framer {
     start: (u64, u64, Timestamp),
     /// Searching after a gap: the packet of each run of bytes in `buf`.
     search: Option<Vec<(usize, u64, Timestamp)>>,
+    /// While searching: bytes of `buf` already ruled out as a record start
+    /// (each byte is looked at once, however the bytes come).
+    scanned: usize,
     /// Stream offset of the next byte.
     pub offset: u64,
 }
@@ -162,6 +169,7 @@ impl Framer {
         self.offset += len;
         self.buf.clear();
         self.search = Some(Vec::new());
+        self.scanned = 0;
     }
 
     fn search_push(
@@ -171,6 +179,9 @@ impl Framer {
         ts: Timestamp,
         take: &mut impl FnMut(Record<'_>) -> bool,
     ) -> Result<(), NotTls> {
+        if self.buf.is_empty() {
+            self.scanned = 0;
+        }
         let runs = self.search.as_mut().expect("searching");
         if self.buf.is_empty() {
             self.start = (self.offset, packet, ts);
@@ -209,34 +220,40 @@ impl Framer {
     /// The first plausible whole record in `buf` that `take` accepts;
     /// returns where the bytes after it start.
     fn find(&mut self, take: &mut impl FnMut(Record<'_>) -> bool) -> Option<usize> {
-        let mut at = 0;
+        let mut at = self.scanned;
         while at + 5 <= self.buf.len() {
             if plausible(&self.buf[at..]) {
                 let end = at + record_len(&self.buf[at..]);
                 if end > self.buf.len() {
                     // Maybe real: wait for the rest of it.
+                    self.scanned = at;
                     return None;
                 }
                 let (packet, ts) = self.packet_at(at);
                 let end_packet = self.packet_at(end - 1).0;
+                let saved = self.start;
                 self.start = (self.start.0 + at as u64, packet, ts);
                 let ok = self.emit(at, end_packet, take);
                 if ok {
+                    self.scanned = 0;
                     return Some(end);
                 }
-                self.start.0 -= at as u64;
+                self.start = saved;
             }
             at += 1;
         }
+        self.scanned = at;
         None
     }
 
     /// Keeps at most [`MAX_SEARCH`] bytes while searching: the oldest go.
     fn trim(&mut self) {
-        if self.buf.len() <= MAX_SEARCH {
+        let runs = self.search.as_ref().map_or(0, Vec::len);
+        if self.buf.len() <= MAX_SEARCH && runs <= MAX_RUNS {
             return;
         }
-        let drop = self.buf.len() - MAX_SEARCH / 2;
+        let drop = self.buf.len() - self.buf.len().min(MAX_SEARCH) / 2;
+        self.scanned = self.scanned.saturating_sub(drop);
         let (packet, ts) = self.packet_at(drop);
         self.buf.drain(..drop);
         let runs = self.search.as_mut().expect("searching");
@@ -360,5 +377,9 @@ mod tests {
         }
         assert!(f.buf.len() <= MAX_SEARCH);
         assert!(f.searching());
+        for p in 0..20_000 {
+            f.push(&[0], p, Timestamp(0), &mut |_| true).unwrap();
+        }
+        assert!(f.search.as_ref().unwrap().len() <= MAX_RUNS + 1);
     }
 }
