@@ -515,3 +515,40 @@ fn http2_is_said_not_guessed() {
     assert_eq!(c["websocket"], false);
     assert_eq!(c["findings"][0]["code"], "http2_not_decoded");
 }
+
+/// A capture that begins after the handshake: no client random, so no
+/// key can be matched, and the connection says so.
+#[test]
+fn joined_after_the_handshake_says_the_key_cannot_be_matched() {
+    let cap = wss("wss-py-tls13-aes128.pcap");
+    let bytes = std::fs::read(&cap).unwrap();
+    // Classic pcap: drop the first 7 packets (up to the server's flight).
+    let mut cut = bytes[..24].to_vec();
+    let (mut at, mut n) = (24, 0);
+    while at + 16 <= bytes.len() {
+        let incl = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        n += 1;
+        if n > 7 {
+            cut.extend_from_slice(&bytes[at..at + 16 + incl]);
+        }
+        at += 16 + incl;
+    }
+    let dir = tempdir("joined");
+    let file = dir.join("joined.pcap");
+    std::fs::write(&file, cut).unwrap();
+    let keys = keys_of(&cap).unwrap();
+    let run = wscap_env(
+        &["--format", "jsonl", "--tls-keylog", &keys, path(&file)],
+        &[],
+    );
+    let c = connections(&run)[0];
+    assert_eq!(c["tls"]["decrypted"], false);
+    assert_eq!(c["findings"][0]["code"], "tls_key_missing");
+    assert!(
+        c["findings"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("ClientHello")
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -293,6 +293,12 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
             self.tls_held -= t.session.held();
+            if t.session.hello().client_random.is_none() {
+                let detail = "no ClientHello of this TLS connection in the capture (it began before the \
+                              capture?): without its client random, its secrets cannot be found in a key log";
+                st.acc
+                    .add(Finding::new(Code::TlsKeyMissing, detail).at(t.info.packet));
+            }
             self.out.totals.tls_decrypted += u64::from(t.session.decrypted());
             st.upgrade.tls = Some(Box::new(tls_record_info(*t)));
         }
