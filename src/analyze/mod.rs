@@ -678,6 +678,11 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn acked(&self, d: Dir) -> Option<u64> {
+        if self.out.tls_end.is_some() {
+            // Decrypted: TCP acknowledges encrypted bytes, which do not map
+            // onto the decrypted stream's offsets. Not known.
+            return None;
+        }
         let tcp = if self.swapped { d.reverse() } else { d };
         self.meta.acked[tcp.index()]
     }

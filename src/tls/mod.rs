@@ -229,6 +229,8 @@ impl TlsSession {
         if d.lost_from.is_none() {
             d.lost_from = Some(d.next_record);
         }
+        // A handshake message begun before the gap cannot be completed.
+        d.hs = HsBuf::default();
         framer.gap(len);
     }
 }
