@@ -103,7 +103,7 @@ impl CloseReason {
 }
 
 /// What is known of a connection; passed with every event.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct ConnMeta {
     /// Small integer in order of the connection's first packet.
     pub id: u64,
