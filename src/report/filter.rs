@@ -105,6 +105,10 @@ impl<S: Sink> Sink for Filter<S> {
     fn wants_frames(&self) -> bool {
         self.inner.wants_frames()
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

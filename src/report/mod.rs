@@ -74,4 +74,13 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Summary(w) => w.wants_frames(),
         }
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Writer::Jsonl(w) => w.flush(),
+            Writer::Json(w) => w.flush(),
+            Writer::Table(w) => w.flush(),
+            Writer::Summary(w) => w.flush(),
+        }
+    }
 }

@@ -110,6 +110,10 @@ pub fn write_summary(
     write_findings(w, style, s)?;
     write_diagnoses(w, style, s, diags, with_fixes)?;
     write_input_errors(w, style, s)?;
+    if s.interrupted {
+        let what = "stopped before the input ended: open connections end `interrupted`";
+        wrapped(w, style, what, "  interrupted  ", "               ")?;
+    }
     line(w, style, "elapsed", format!("{} ms", s.elapsed_ms))
 }
 

@@ -496,6 +496,13 @@ impl<W: Write> Sink for TableWriter<W> {
             }
         }
     }
+
+    /// The input went idle (a live capture): the blocks of the connections
+    /// that ended so far go out now; rows of open ones stay held until
+    /// their connection ends.
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 #[cfg(test)]
