@@ -124,8 +124,10 @@ fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
 }
 
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
-    let mut opts = Options::default();
-    opts.stop = stop_on_signals();
+    let mut opts = Options {
+        stop: stop_on_signals(),
+        ..Options::default()
+    };
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
     if let Some(n) = cfg.payload_bytes {
