@@ -326,3 +326,99 @@ fn earliest(readers: &[CaptureReader]) -> usize {
         .min_by_key(|&i| (ts(&readers[i]), i))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Link, Side, TcpConversation, pcap_bytes};
+
+    /// A WebSocket connection whose server sends `frames` text frames.
+    fn capture(frames: usize) -> Vec<u8> {
+        let mut c = TcpConversation::new(
+            Link::Ethernet,
+            "10.0.0.1:50000".parse().unwrap(),
+            "10.0.0.2:8080".parse().unwrap(),
+        );
+        c.handshake()
+            .send(
+                Side::Client,
+                b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .send(
+                Side::Server,
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            );
+        for _ in 0..frames {
+            c.send(Side::Server, b"\x81\x02hi");
+        }
+        pcap_bytes(u32::from(Link::Ethernet.linktype().0), c.packets())
+    }
+
+    /// Sets the stop flag at the first frame record (as a signal would,
+    /// mid-file); keeps what it was given.
+    #[derive(Default)]
+    struct StopAtFirstFrame {
+        stop: Arc<AtomicBool>,
+        frames: u64,
+        ends: Vec<CloseReason>,
+        flushes: u64,
+    }
+
+    impl Sink for StopAtFirstFrame {
+        fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
+            match r {
+                Record::Frame(_) => {
+                    self.frames += 1;
+                    self.stop.store(true, Ordering::Relaxed);
+                }
+                Record::Connection(c) => self.ends.push(c.end),
+                Record::Summary(_) => {}
+            }
+            Ok(())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    fn run_on(
+        bytes: Vec<u8>,
+        stop: Option<Arc<AtomicBool>>,
+        sink: StopAtFirstFrame,
+    ) -> (Outcome, StopAtFirstFrame) {
+        let reader = CaptureReader::from_reader("mem", Box::new(std::io::Cursor::new(bytes)));
+        let sources = Sources {
+            files: vec!["mem".to_owned()],
+            readers: vec![reader.unwrap()],
+            ..Sources::default()
+        };
+        let opts = Options {
+            stop,
+            ..Options::default()
+        };
+        run_sources(sources, &opts, sink, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn a_stop_mid_file_ends_open_connections_interrupted() {
+        let sink = StopAtFirstFrame::default();
+        let stop = sink.stop.clone();
+        let (outcome, sink) = run_on(capture(50), Some(stop), sink);
+        assert_eq!(sink.ends, [CloseReason::Interrupted]);
+        assert!(outcome.summary.interrupted);
+        assert!(sink.frames < 50, "stopped early: {} frames", sink.frames);
+        assert_eq!(sink.flushes, 0, "a file never idles");
+    }
+
+    #[test]
+    fn without_a_stop_the_capture_just_ends() {
+        let (outcome, sink) = run_on(capture(5), None, StopAtFirstFrame::default());
+        assert_eq!(sink.ends, [CloseReason::EndOfCapture]);
+        assert_eq!(sink.frames, 5);
+        assert!(!outcome.summary.interrupted);
+    }
+}
