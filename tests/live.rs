@@ -321,7 +321,7 @@ fn ctrl_c_in_the_summary_format_prints_it() {
     assert!(out.starts_with("summary\n"), "{out}");
     assert!(out.contains("packets      12 read"), "{out}");
     assert!(
-        out.contains("  interrupted  stopped before the input ended"),
+        out.contains("  interrupted  stopped before the input ended;"),
         "{out}"
     );
 }

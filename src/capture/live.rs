@@ -104,9 +104,9 @@ impl Waiter {
             events: libc::POLLIN,
             revents: 0,
         }];
-        // SAFETY: `fds` is a valid array of one `pollfd` for the duration of
-        // the call, and `fd` is open: the `LiveFile` owning it outlives
-        // every waiter (both live in the same `BlockBuffer`).
+        // SAFETY: `fds` points to one initialised `pollfd`, valid for the
+        // whole call. (The descriptor is the `LiveFile`'s, open while the
+        // reader is; a closed one would only come back as POLLNVAL.)
         let n = unsafe { libc::poll(fds.as_mut_ptr(), 1, ms) };
         // POLLHUP (the writer closed) and POLLERR make the next read
         // return the end or the error; EINTR (n < 0) is "not yet".

@@ -290,10 +290,10 @@ impl CaptureReader {
             if let Some(w) = &waiter {
                 w.wait(Some(STOP_POLL));
             }
-            match stop.load(Ordering::Relaxed) {
-                true => Err(Fault::Stopped),
-                false => Ok(()),
+            if stop.load(Ordering::Relaxed) {
+                return Err(Fault::Stopped);
             }
+            Ok(())
         };
         Self::start(&opened.name, opened.source, waiter, &mut wait)
             .map_err(|fault| fault.named(&opened.name))

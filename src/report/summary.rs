@@ -111,7 +111,7 @@ pub fn write_summary(
     write_diagnoses(w, style, s, diags, with_fixes)?;
     write_input_errors(w, style, s)?;
     if s.interrupted {
-        let what = "stopped before the input ended: open connections end `interrupted`";
+        let what = "stopped before the input ended; connections still open end as interrupted";
         wrapped(w, style, what, "  interrupted  ", "               ")?;
     }
     line(w, style, "elapsed", format!("{} ms", s.elapsed_ms))
