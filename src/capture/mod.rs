@@ -10,6 +10,11 @@
 //!   reader's buffer and is valid until the next call (no per-packet copy).
 //!   `Ok(None)` is a clean end of input; `Err` is damage, after which the
 //!   reader returns `Ok(None)` forever (everything before it was delivered).
+//! * [`CaptureReader::try_advance`] never waits: on a live input (a pipe,
+//!   FIFO, terminal or socket, told from a regular file at open) it returns
+//!   [`Advance::Idle`] while the next packet's bytes have not all arrived,
+//!   keeping those that have; [`CaptureReader::wait`] then waits for more
+//!   (a signal ends the wait). `next_packet` and `advance` wait themselves.
 //! * Packet numbers are 1-based in file order, counting every packet block
 //!   (EPB, SPB, obsolete PB, pcap record), exactly as Wireshark numbers frames.
 //!
@@ -32,6 +37,8 @@
 //! HOW IT IS BUILT:
 //! * `input` opens the source, undoes gzip (recognised by its magic) and
 //!   sniffs the container format from the first bytes.
+//! * `live` tells a live input from a regular file and reads it only when
+//!   `poll` says it has bytes.
 //! * `stream` is the only place that touches the input and its buffer: a
 //!   refill buffer that reads only while the block asked for is incomplete,
 //!   grows for long blocks up to the 16 MiB cap, and keeps the byte offset
