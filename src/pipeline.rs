@@ -193,11 +193,12 @@ pub fn run_sources<S: Sink>(
         &mut analyzer,
         &mut report,
     );
-    // Stopped before any input was opened (a quiet pipe) counts too.
+    // A stop while an input was opened (a pipe still quiet) counts too.
     summary.interrupted = stopped || opts.stopped();
-    let reason = match summary.interrupted {
-        true => CloseReason::Interrupted,
-        false => CloseReason::EndOfCapture,
+    let reason = if summary.interrupted {
+        CloseReason::Interrupted
+    } else {
+        CloseReason::EndOfCapture
     };
     tcp.finish_as(reason, &mut analyzer);
     if let Some(e) = analyzer.take_error() {
