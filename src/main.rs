@@ -127,8 +127,44 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     Ok(ExitCode::from(u8::from(report.regressed())))
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM asks the run to stop: it ends the open
+/// connections `interrupted` and writes their records and the summary (a
+/// live capture has no end of its own). A second one exits at once, with
+/// the shell's status for death by that signal (130 for SIGINT, 143 for
+/// SIGTERM). The handlers only set the flag the reading loop looks at
+/// (between packets, and while an idle pipe is waited on with `poll`, which
+/// a signal interrupts).
+#[cfg(unix)]
+fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (signal, status) in [(SIGINT, 130), (SIGTERM, 143)] {
+        // Registered first, so the first signal finds the flag unset and
+        // only the second exits; the order matters.
+        let second = flag::register_conditional_shutdown(signal, status, stop.clone());
+        if second
+            .and_then(|_| flag::register(signal, stop.clone()))
+            .is_err()
+        {
+            // Without handlers the default stays: the signal ends the run.
+            message(&"cannot handle Ctrl-C: an interrupted run ends without its summary");
+            return None;
+        }
+    }
+    Some(stop)
+}
+
+#[cfg(not(unix))]
+fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    None
+}
+
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
-    let mut opts = Options::default();
+    let mut opts = Options {
+        stop: stop_on_signals(),
+        ..Options::default()
+    };
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
     opts.tcp.shard = cfg.shard;

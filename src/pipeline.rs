@@ -1,21 +1,47 @@
 //! Wires the stages: capture reader -> packet decoder -> TCP reassembler ->
 //! analysis -> a record sink, over a set of inputs merged in timestamp
 //! order; counts what was skipped and writes the summary last.
+//!
+//! Live input (a pipe): every packet is analysed as it arrives, and the
+//! sink is flushed whenever the input has nothing more for now, so each
+//! record is out as soon as the packet completing it has been read. A stop
+//! request ([`Options::stop`], set by a signal handler) is looked at before
+//! each packet and while waiting: the run then ends the open connections
+//! `interrupted` and writes their records and the summary as usual.
 
 use crate::analyze::{self, Analyzer};
-use crate::capture::CaptureReader;
+use crate::capture::{Advance, CaptureError, CaptureReader};
 use crate::packet::{self, Skip};
 use crate::record::{Record, Sink, SummaryRecord};
-use crate::tcp::{self, Reassembler};
+use crate::tcp::{self, CloseReason, Reassembler};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug, Default)]
 pub struct Options {
     pub analysis: analyze::Options,
     pub tcp: tcp::Config,
+    /// Once set (by a signal handler, another thread), the run stops
+    /// reading: connections still open end `interrupted`, and their
+    /// records and the summary are written.
+    pub stop: Option<Arc<AtomicBool>>,
 }
+
+impl Options {
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+}
+
+/// How long an idle live input is waited on before the stop flag is looked
+/// at again. A signal ends the wait at once; this bounds the reaction to a
+/// stop request that arrives just before a wait begins.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// What a run produced besides the records.
 #[derive(Debug)]
@@ -100,9 +126,11 @@ pub fn run<S: Sink>(
         total: Some(0),
         ..Sources::default()
     };
+    let never = AtomicBool::new(false);
+    let stop = opts.stop.as_deref().unwrap_or(&never);
     for path in inputs {
         sources.files.push(path.display().to_string());
-        match CaptureReader::open(path) {
+        match CaptureReader::open_until(path, stop) {
             Ok(r) => {
                 let size = std::fs::metadata(path)
                     .ok()
@@ -114,6 +142,8 @@ pub fn run<S: Sink>(
                 };
                 sources.readers.push(r);
             }
+            // Stopped while a pipe was still quiet: nothing to report.
+            Err(CaptureError::Stopped { .. }) => {}
             Err(e) => sources.errors.push(e.to_string()),
         }
     }
@@ -146,16 +176,31 @@ pub fn run_sources<S: Sink>(
         ..SummaryRecord::default()
     };
     let mut skips = Skips::default();
-    feed(
+    let total = sources.total;
+    let mut report = |bytes, packets| {
+        progress(&Progress {
+            bytes,
+            total,
+            packets,
+        })
+    };
+    let stopped = feed(
         sources.readers,
-        sources.total,
+        opts,
         &mut summary,
         &mut skips,
         &mut tcp,
         &mut analyzer,
-        progress,
+        &mut report,
     );
-    tcp.finish(&mut analyzer);
+    // A stop while an input was opened (a pipe still quiet) counts too.
+    summary.interrupted = stopped || opts.stopped();
+    let reason = if summary.interrupted {
+        CloseReason::Interrupted
+    } else {
+        CloseReason::EndOfCapture
+    };
+    tcp.finish_as(reason, &mut analyzer);
     if let Some(e) = analyzer.take_error() {
         return Err(e);
     }
@@ -177,17 +222,24 @@ pub fn run_sources<S: Sink>(
 }
 
 /// Reads `readers` merged in timestamp order into the reassembler.
+/// Returns whether the run was stopped before the inputs ended.
 fn feed<S: Sink>(
     mut readers: Vec<CaptureReader>,
-    total: Option<u64>,
+    opts: &Options,
     summary: &mut SummaryRecord,
     skips: &mut Skips,
     tcp: &mut Reassembler<Analyzer<S>>,
     analyzer: &mut Analyzer<S>,
-    progress: &mut dyn FnMut(&Progress),
-) {
-    readers.retain_mut(|r| match r.advance() {
-        Ok(more) => more,
+    progress: &mut dyn FnMut(u64, u64),
+) -> bool {
+    let mut stopped = false;
+    readers.retain_mut(|r| match next(r, analyzer, opts) {
+        Ok(Next::Packet) => true,
+        Ok(Next::End) => false,
+        Ok(Next::Stopped) => {
+            stopped = true;
+            false
+        }
         Err(e) => {
             summary.input_errors.push(e.to_string());
             false
@@ -199,6 +251,9 @@ fn feed<S: Sink>(
     let mut number = 0u64;
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {
+        if stopped || opts.stopped() {
+            return true;
+        }
         let i = earliest(&readers);
         {
             let p = readers[i].current().expect("live readers hold a packet");
@@ -212,9 +267,10 @@ fn feed<S: Sink>(
                 Err(skip) => skips.add(skip),
             }
         }
-        match readers[i].advance() {
-            Ok(true) => {}
-            Ok(false) => done_bytes += readers.remove(i).position(),
+        match next(&mut readers[i], analyzer, opts) {
+            Ok(Next::Packet) => {}
+            Ok(Next::End) => done_bytes += readers.remove(i).position(),
+            Ok(Next::Stopped) => return true,
             Err(e) => {
                 summary.input_errors.push(e.to_string());
                 done_bytes += readers.remove(i).position();
@@ -222,11 +278,44 @@ fn feed<S: Sink>(
         }
         if number.is_multiple_of(PROGRESS_EVERY) {
             let bytes = done_bytes + readers.iter().map(|r| r.position()).sum::<u64>();
-            progress(&Progress {
-                bytes,
-                total,
-                packets: number,
-            });
+            progress(bytes, number);
+        }
+    }
+    stopped
+}
+
+/// Where [`next`] left a reader.
+enum Next {
+    Packet,
+    End,
+    /// Asked to stop (or the output failed) while the input was idle.
+    Stopped,
+}
+
+/// Moves `r` to its next packet. While a live input has nothing yet, the
+/// output is flushed (once per idle spell: records completed so far go out
+/// now, not when a buffer fills) and the input waited on, looking at the
+/// stop flag between waits.
+fn next<S: Sink>(
+    r: &mut CaptureReader,
+    analyzer: &mut Analyzer<S>,
+    opts: &Options,
+) -> Result<Next, CaptureError> {
+    let mut flushed = false;
+    loop {
+        match r.try_advance()? {
+            Advance::Packet => return Ok(Next::Packet),
+            Advance::End => return Ok(Next::End),
+            Advance::Idle => {
+                if !flushed {
+                    analyzer.flush();
+                    flushed = true;
+                }
+                if opts.stopped() || analyzer.has_error() {
+                    return Ok(Next::Stopped);
+                }
+                r.wait(IDLE_WAIT);
+            }
         }
     }
 }
@@ -241,4 +330,100 @@ fn earliest(readers: &[CaptureReader]) -> usize {
     (0..readers.len())
         .min_by_key(|&i| (ts(&readers[i]), i))
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Link, Side, TcpConversation, pcap_bytes};
+
+    /// A WebSocket connection whose server sends `frames` text frames.
+    fn capture(frames: usize) -> Vec<u8> {
+        let mut c = TcpConversation::new(
+            Link::Ethernet,
+            "10.0.0.1:50000".parse().unwrap(),
+            "10.0.0.2:8080".parse().unwrap(),
+        );
+        c.handshake()
+            .send(
+                Side::Client,
+                b"GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+            )
+            .send(
+                Side::Server,
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                  Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+            );
+        for _ in 0..frames {
+            c.send(Side::Server, b"\x81\x02hi");
+        }
+        pcap_bytes(u32::from(Link::Ethernet.linktype().0), c.packets())
+    }
+
+    /// Sets the stop flag at the first frame record (as a signal would,
+    /// mid-file); keeps what it was given.
+    #[derive(Default)]
+    struct StopAtFirstFrame {
+        stop: Arc<AtomicBool>,
+        frames: u64,
+        ends: Vec<CloseReason>,
+        flushes: u64,
+    }
+
+    impl Sink for StopAtFirstFrame {
+        fn record(&mut self, r: Record<'_>) -> std::io::Result<()> {
+            match r {
+                Record::Frame(_) => {
+                    self.frames += 1;
+                    self.stop.store(true, Ordering::Relaxed);
+                }
+                Record::Connection(c) => self.ends.push(c.end),
+                Record::Summary(_) => {}
+            }
+            Ok(())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.flushes += 1;
+            Ok(())
+        }
+    }
+
+    fn run_on(
+        bytes: Vec<u8>,
+        stop: Option<Arc<AtomicBool>>,
+        sink: StopAtFirstFrame,
+    ) -> (Outcome, StopAtFirstFrame) {
+        let reader = CaptureReader::from_reader("mem", Box::new(std::io::Cursor::new(bytes)));
+        let sources = Sources {
+            files: vec!["mem".to_owned()],
+            readers: vec![reader.unwrap()],
+            ..Sources::default()
+        };
+        let opts = Options {
+            stop,
+            ..Options::default()
+        };
+        run_sources(sources, &opts, sink, &mut |_| {}).unwrap()
+    }
+
+    #[test]
+    fn a_stop_mid_file_ends_open_connections_interrupted() {
+        let sink = StopAtFirstFrame::default();
+        let stop = sink.stop.clone();
+        let (outcome, sink) = run_on(capture(50), Some(stop), sink);
+        assert_eq!(sink.ends, [CloseReason::Interrupted]);
+        assert!(outcome.summary.interrupted);
+        assert!(sink.frames < 50, "stopped early: {} frames", sink.frames);
+        assert_eq!(sink.flushes, 0, "a file never idles");
+    }
+
+    #[test]
+    fn without_a_stop_the_capture_just_ends() {
+        let (outcome, sink) = run_on(capture(5), None, StopAtFirstFrame::default());
+        assert_eq!(sink.ends, [CloseReason::EndOfCapture]);
+        assert_eq!(sink.frames, 5);
+        assert!(!outcome.summary.interrupted);
+    }
 }

@@ -198,6 +198,16 @@ impl<S: Sink> Analyzer<S> {
         self.out.error.is_some()
     }
 
+    /// Writes out what the sink buffers (see [`Sink::flush`]); a write
+    /// error is kept as the first error, like any other.
+    pub fn flush(&mut self) {
+        if self.out.error.is_none()
+            && let Err(e) = self.out.sink.flush()
+        {
+            self.out.error = Some(e);
+        }
+    }
+
     pub fn sink_mut(&mut self) -> &mut S {
         &mut self.out.sink
     }

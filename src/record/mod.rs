@@ -40,6 +40,14 @@ pub trait Sink {
     /// Connection `conn` ended but a filter kept its record out: a writer
     /// printing connections in order need not wait for it.
     fn connection_filtered(&mut self, _conn: u64) {}
+
+    /// The input went idle (a live capture waits for its next packet):
+    /// write out whatever is buffered, so that a person or a consumer
+    /// watching the output sees every record the packets so far completed.
+    /// Records held for their connection's end (the table's rows) stay held.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl Serialize for Timestamp {
@@ -64,7 +72,7 @@ impl Serialize for Opcode {
 }
 
 /// How a connection ended: `fin`, `rst`, `idle`, `reused`, `evicted`,
-/// `end-of-capture`.
+/// `end-of-capture`, `interrupted`.
 impl Serialize for CloseReason {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -490,6 +498,10 @@ pub struct SummaryRecord {
     /// Damage in the input files (what could be read was analysed).
     pub input_errors: Vec<String>,
     pub elapsed_ms: u64,
+    /// The run was stopped (Ctrl-C, SIGTERM) before its input ended; the
+    /// connections still open then end `interrupted`. Written only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
 }
 
 /// Any record, for writers that take them one at a time. Serialized with

@@ -114,6 +114,10 @@ impl<S: Sink> Sink for Filter<S> {
     fn connection_filtered(&mut self, conn: u64) {
         self.inner.connection_filtered(conn);
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 #[cfg(test)]

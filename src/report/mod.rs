@@ -90,4 +90,13 @@ impl<W: Write> Sink for Writer<W> {
             w.connection_filtered(conn);
         }
     }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Writer::Jsonl(w) => w.flush(),
+            Writer::Json(w) => w.flush(),
+            Writer::Table(w) => w.flush(),
+            Writer::Summary(w) => w.flush(),
+        }
+    }
 }

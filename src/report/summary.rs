@@ -134,6 +134,16 @@ pub fn write_summary(
     write_findings(w, (style, width), s)?;
     write_diagnoses(w, (style, width), s, diags, with_fixes)?;
     write_input_errors(w, (style, width), s)?;
+    if s.interrupted {
+        let what = "stopped before the input ended; connections still open end as interrupted";
+        wrapped(
+            w,
+            (style, width),
+            what,
+            "  interrupted  ",
+            "               ",
+        )?;
+    }
     line(w, (style, width), "elapsed", format!("{} ms", s.elapsed_ms))
 }
 

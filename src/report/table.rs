@@ -720,6 +720,13 @@ impl<W: Write> Sink for TableWriter<W> {
             self.deferred_error = Some(e);
         }
     }
+
+    /// The input went idle (a live capture): the blocks of the connections
+    /// that ended so far go out now; rows of open ones stay held until
+    /// their connection ends.
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 /// What a connection that is not WebSocket was, in its one line: TLS (with

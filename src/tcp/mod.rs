@@ -87,6 +87,9 @@ pub enum CloseReason {
     /// Too many connections were open at once: the least recently active
     /// was retired to bound memory.
     Evicted,
+    /// The run was stopped (Ctrl-C, SIGTERM) with the connection open: like
+    /// the end of the capture, says nothing of how the connection fared.
+    Interrupted,
 }
 
 impl CloseReason {
@@ -98,6 +101,7 @@ impl CloseReason {
             CloseReason::Reused => "reused",
             CloseReason::EndOfCapture => "end-of-capture",
             CloseReason::Evicted => "evicted",
+            CloseReason::Interrupted => "interrupted",
         }
     }
 }
@@ -562,7 +566,7 @@ impl<H: StreamHandler> Reassembler<H> {
         if let Some(u) = user {
             h.close(u, &meta, reason);
         }
-        if reason != CloseReason::EndOfCapture {
+        if !matches!(reason, CloseReason::EndOfCapture | CloseReason::Interrupted) {
             // RFC 9293 3.6.1: the 4-tuple lingers in TIME-WAIT, so that late
             // retransmissions and the final ACK do not open a new connection.
             // `closed_linger_ns` stands for 2 MSL: a capture's late packets
@@ -665,6 +669,12 @@ impl<H: StreamHandler> Reassembler<H> {
     /// The capture is over: flush and close every open connection, in order
     /// of their first packet.
     pub fn finish(&mut self, h: &mut H) {
+        self.finish_as(CloseReason::EndOfCapture, h);
+    }
+
+    /// [`Self::finish`], ending the open connections with `reason` (e.g.
+    /// [`CloseReason::Interrupted`] when the run was stopped).
+    pub fn finish_as(&mut self, reason: CloseReason, h: &mut H) {
         let mut open: Vec<(u64, FlowKey)> = self
             .conns
             .iter()
@@ -679,7 +689,7 @@ impl<H: StreamHandler> Reassembler<H> {
                 Some(Slot::Live(c)) => (c.meta.last_packet, c.meta.last_ts),
                 _ => continue,
             };
-            self.close(key, CloseReason::EndOfCapture, packet, ts, h);
+            self.close(key, reason, packet, ts, h);
         }
         self.conns.clear();
         self.timers.clear();
