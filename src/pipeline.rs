@@ -138,7 +138,11 @@ pub fn run_sources<S: Sink>(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Outcome, S), std::io::Error> {
     let started = Instant::now();
-    let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
+    let mut analysis = opts.analysis.clone();
+    if analysis.files.is_empty() && sources.files.len() > 1 {
+        analysis.files = sources.files.clone();
+    }
+    let mut analyzer = Analyzer::new(analysis, sink);
     let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
     let mut summary = SummaryRecord {
         files: sources.files,
@@ -192,6 +196,8 @@ fn feed<S: Sink>(
             false
         }
     });
+    // Which input each reader is, as readers leave the list when done.
+    let mut inputs: Vec<usize> = (0..readers.len()).collect();
     let mut number = 0u64;
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {
@@ -200,20 +206,30 @@ fn feed<S: Sink>(
             let p = readers[i].current().expect("live readers hold a packet");
             number += 1;
             summary.packets += 1;
+            tcp.set_input(inputs[i]);
             match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
                 Ok(seg) => {
                     summary.tcp_packets += 1;
                     tcp.packet(&seg, number, p.ts, analyzer);
                 }
-                Err(skip) => skips.add(skip),
+                Err(skip) => {
+                    if packet::may_hide_tcp(skip, p.linktype, p.data) {
+                        tcp.numbering_lost();
+                    }
+                    skips.add(skip)
+                }
             }
         }
+        let mut done = |readers: &mut Vec<CaptureReader>| {
+            inputs.remove(i);
+            readers.remove(i).position()
+        };
         match readers[i].advance() {
             Ok(true) => {}
-            Ok(false) => done_bytes += readers.remove(i).position(),
+            Ok(false) => done_bytes += done(&mut readers),
             Err(e) => {
                 summary.input_errors.push(e.to_string());
-                done_bytes += readers.remove(i).position();
+                done_bytes += done(&mut readers);
             }
         }
         if number.is_multiple_of(PROGRESS_EVERY) {

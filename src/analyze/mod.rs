@@ -46,6 +46,10 @@ pub struct Options {
     pub max_inflated: u64,
     /// Payload bytes kept in each frame record for a preview (0: none).
     pub preview_bytes: usize,
+    /// The input files as given, when several were merged: connection
+    /// records name theirs and select themselves in Wireshark by address
+    /// (the merged numbering is no one file's). Empty for one input.
+    pub files: Vec<String>,
 }
 
 impl Default for Options {
@@ -55,6 +59,7 @@ impl Default for Options {
             max_payload: None,
             max_inflated: 64 << 20,
             preview_bytes: 32,
+            files: Vec::new(),
         }
     }
 }
@@ -248,9 +253,13 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             .finish(held, &mut |r| out.frame(acc, deferred, r));
         self.out.write_deferred(&mut st.deferred);
         st.upgrade.tls_unanswered(meta, reason, &mut st.acc);
-        let mut rec = st
-            .acc
-            .into_record(st.upgrade, meta, reason, &mut self.out.totals);
+        let mut rec = st.acc.into_record(
+            st.upgrade,
+            meta,
+            reason,
+            &mut self.out.totals,
+            &self.opts.files,
+        );
         self.legs.closed(&mut rec);
         self.record(&rec);
     }

@@ -10,6 +10,7 @@
 //! [`Sink`] is where records go: the report writers implement it.
 
 mod counts;
+pub mod wireshark;
 
 pub use counts::{CodesBySeverity, Counts, Named};
 
@@ -397,6 +398,14 @@ pub struct ConnectionRecord {
     pub client: SocketAddr,
     #[serde(serialize_with = "display")]
     pub server: SocketAddr,
+    /// A Wireshark display filter that selects this connection
+    /// (`tcp.stream eq N`, or by addresses and ports; see
+    /// [`wireshark`]).
+    pub wireshark_filter: String,
+    /// The input files that held its packets, as given, when several were
+    /// given (empty, and not written, for one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
     pub roles: Roles,
     /// Whether the connection carried WebSocket frames.
     pub websocket: bool,

@@ -23,6 +23,9 @@ pub mod summary;
 pub mod table;
 pub mod term;
 
+/// Wireshark display filters (`tcp.stream eq N`, `frame.number == N`).
+pub use crate::record::wireshark;
+
 pub use filter::{Filter, FilterOptions};
 pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
