@@ -198,6 +198,7 @@ fn feed<S: Sink>(
     });
     // Which input each reader is, as readers leave the list when done.
     let mut inputs: Vec<usize> = (0..readers.len()).collect();
+    let wants_packets = analyzer.sink_mut().wants_packets();
     let mut number = 0u64;
     let mut done_bytes = 0u64;
     while !readers.is_empty() && !analyzer.has_error() {
@@ -207,17 +208,26 @@ fn feed<S: Sink>(
             number += 1;
             summary.packets += 1;
             tcp.set_input(inputs[i]);
-            match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
+            let tcp_packet = match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
                 Ok(seg) => {
                     summary.tcp_packets += 1;
                     tcp.packet(&seg, number, p.ts, analyzer);
+                    true
                 }
                 Err(skip) => {
                     if packet::may_hide_tcp(skip, p.linktype, p.data) {
                         tcp.numbering_lost();
                     }
-                    skips.add(skip)
+                    skips.add(skip);
+                    false
                 }
+            };
+            if wants_packets {
+                let conn = tcp_packet
+                    .then(|| tcp.last_conn())
+                    .flatten()
+                    .map(|(id, live)| (id, live.map(|(meta, st)| st.facts(meta))));
+                analyzer.sink_mut().packet(&p, conn);
             }
         }
         let mut done = |readers: &mut Vec<CaptureReader>| {

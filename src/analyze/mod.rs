@@ -25,7 +25,9 @@ mod upgrade;
 mod tests;
 
 use crate::finding::{Code, Finding, Severity};
-use crate::record::{Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink};
+use crate::record::{
+    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink,
+};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
@@ -169,6 +171,26 @@ pub struct ConnState {
     acc: Box<ConnAcc>,
 }
 
+impl ConnState {
+    /// What is known of the connection so far, as its record will say it.
+    pub fn facts(&self, meta: &ConnMeta) -> ConnFacts {
+        let (client, server) = if self.upgrade.swapped {
+            (meta.server, meta.client)
+        } else {
+            (meta.client, meta.server)
+        };
+        ConnFacts {
+            conn: meta.id,
+            client,
+            server,
+            first_ts: meta.first_ts,
+            last_ts: meta.last_ts,
+            websocket: self.upgrade.detected_by.is_some(),
+            ended: false,
+        }
+    }
+}
+
 impl<S: Sink> Analyzer<S> {
     pub fn new(mut opts: Options, sink: S) -> Analyzer<S> {
         if !sink.wants_frames() {
@@ -309,13 +331,17 @@ impl<S: Sink> Analyzer<S> {
 
     /// Starts frame handling in direction `d` from stream `offset`.
     fn start_frames(
-        &self,
+        &mut self,
         st: &mut ConnState,
         meta: &ConnMeta,
         d: Dir,
         offset: u64,
         aligned: bool,
     ) {
+        // Roles are settled before any frame: the sink learns the
+        // endpoints its frame records will be of.
+        let f = st.facts(meta);
+        self.out.sink.endpoints(meta.id, f.client, f.server);
         let cfg = self.frame_config(st);
         st.frames[d.index()] = Some(Box::new(DirFrames::new(meta.id, d, offset, aligned, cfg)));
     }

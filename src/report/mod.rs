@@ -8,8 +8,10 @@
 //! * [`table`]: a block per connection for a terminal.
 //! * [`summary`]: the totals only, as text.
 //! * [`diff`]: `wscap diff`'s records and table.
-//! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
-//!   them.
+//! * [`filter`]: the connection filters, `--only-findings` and
+//!   `--severity`, in front of any of them.
+//! * [`pcap_out`]: `--write-pcap`, the packets of the connections that
+//!   pass the filters.
 //!
 //! The schema of the records is in docs/records.md.
 
@@ -18,6 +20,7 @@ pub mod filter;
 pub mod frame_json;
 pub mod json;
 pub mod jsonl;
+pub mod pcap_out;
 pub mod preview;
 pub mod summary;
 pub mod table;
@@ -26,9 +29,10 @@ pub mod term;
 /// Wireshark display filters (`tcp.stream eq N`, `frame.number == N`).
 pub use crate::record::wireshark;
 
-pub use filter::{Filter, FilterOptions};
+pub use filter::{Filter, FilterOptions, IpNet, Verdict};
 pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
+pub use pcap_out::PacketTap;
 pub use preview::PayloadMode;
 pub use summary::SummaryWriter;
 pub use table::{TableOptions, TableWriter};

@@ -106,6 +106,13 @@ pub fn write_summary(
         s.tcp_connections, s.websocket_connections
     );
     line(w, style, "connections", conns)?;
+    if let Some(f) = &s.filter {
+        let shown = format!(
+            "{}: {} of {} connections shown (the counts here are of the whole capture)",
+            f.flags, f.connections_shown, s.tcp_connections
+        );
+        wrapped(w, style, &shown, "  filtered     ", "               ")?;
+    }
     line(w, style, "frames", s.frames.to_string())?;
     write_findings(w, style, s)?;
     write_diagnoses(w, style, s, diags, with_fixes)?;
