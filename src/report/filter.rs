@@ -449,4 +449,83 @@ mod tests {
         assert_eq!(out.len(), 4);
         assert!(out[2].contains("\"findings\":[]"));
     }
+
+    fn facts(conn: u64, client: &str, server: &str, ts: (i64, i64), ws: bool) -> ConnFacts {
+        ConnFacts {
+            conn,
+            client: client.parse().unwrap(),
+            server: server.parse().unwrap(),
+            first_ts: Timestamp(ts.0),
+            last_ts: Timestamp(ts.1),
+            websocket: ws,
+            ended: false,
+        }
+    }
+
+    #[test]
+    fn verdicts_decide_as_soon_as_they_can() {
+        let f = facts(3, "10.0.0.1:50000", "10.0.0.2:80", (100, 200), false);
+        let with = |o: FilterOptions| o.verdict(&f);
+        assert_eq!(with(FilterOptions::default()), Verdict::Yes);
+        let host = |h: &str| FilterOptions {
+            hosts: vec![h.parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(with(host("10.0.0.2")), Verdict::Yes);
+        assert_eq!(with(host("10.0.0.0/24")), Verdict::Yes);
+        assert_eq!(with(host("10.0.1.0/24")), Verdict::No);
+        assert_eq!(with(host("::ffff:10.0.0.1")), Verdict::Yes);
+        let server = FilterOptions {
+            server_ports: vec![50000],
+            ..Default::default()
+        };
+        assert_eq!(with(server), Verdict::No);
+        let either = FilterOptions {
+            tcp_ports: vec![50000],
+            ..Default::default()
+        };
+        assert_eq!(with(either), Verdict::Yes);
+        // WebSocket and --since wait while the connection is open...
+        let ws = FilterOptions {
+            websocket_only: true,
+            ..Default::default()
+        };
+        assert_eq!(with(ws.clone()), Verdict::Unknown);
+        let since = FilterOptions {
+            since: Some(Timestamp(300)),
+            ..Default::default()
+        };
+        assert_eq!(with(since.clone()), Verdict::Unknown);
+        // ...and are final at its end, or once met.
+        let ended = ConnFacts { ended: true, ..f };
+        assert_eq!(ws.verdict(&ended), Verdict::No);
+        assert_eq!(since.verdict(&ended), Verdict::No);
+        let later = ConnFacts {
+            last_ts: Timestamp(300),
+            websocket: true,
+            ..f
+        };
+        assert_eq!(ws.verdict(&later), Verdict::Yes);
+        assert_eq!(since.verdict(&later), Verdict::Yes);
+        let until = FilterOptions {
+            until: Some(Timestamp(99)),
+            ..Default::default()
+        };
+        assert_eq!(with(until), Verdict::No);
+    }
+
+    #[test]
+    fn networks() {
+        let n: IpNet = "2001:db8::/32".parse().unwrap();
+        assert!(n.contains("2001:db8::1".parse().unwrap()));
+        assert!(!n.contains("2001:db9::1".parse().unwrap()));
+        assert!(!n.contains("10.0.0.1".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("192.0.2.1".parse().unwrap()));
+        assert_eq!(all.to_string(), "0.0.0.0/0");
+        assert_eq!("[::1]".parse::<IpNet>().unwrap().to_string(), "::1");
+        for bad in ["", "10.0.0", "10.0.0.0/33", "::/129", "host.example"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
+    }
 }

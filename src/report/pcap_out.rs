@@ -264,3 +264,79 @@ impl PacketTap {
         self.error = Some(format!("--write-pcap {}: {e}", self.path.display()));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::filter::Verdict;
+    use crate::time::Timestamp;
+
+    fn pkt(ts: i64, data: &[u8]) -> PacketRef<'_> {
+        PacketRef {
+            number: 0,
+            ts: Timestamp(ts),
+            linktype: LinkType::RAW,
+            orig_len: data.len() as u32,
+            data,
+        }
+    }
+
+    /// The (ts, bytes) of a written file.
+    fn read(path: &Path) -> Vec<(i64, Vec<u8>)> {
+        let mut r = crate::capture::CaptureReader::open(path).unwrap();
+        let mut v = Vec::new();
+        while let Some(p) = r.next_packet().unwrap() {
+            v.push((p.ts.0, p.data.to_vec()));
+        }
+        v
+    }
+
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("wscap-pcap-out-{}-{name}", std::process::id()))
+    }
+
+    #[test]
+    fn undecided_connections_are_held_then_written_or_dropped() {
+        let path = temp("held");
+        let mut tap = PacketTap::create(&path).unwrap();
+        let (yes, no, wait) = (
+            Some(Verdict::Yes),
+            Some(Verdict::No),
+            Some(Verdict::Unknown),
+        );
+        tap.packet(&pkt(1, b"a1"), Some((1, wait)));
+        tap.packet(&pkt(2, b"b1"), Some((2, wait)));
+        tap.packet(&pkt(3, b"c1"), Some((3, yes)));
+        tap.packet(&pkt(4, b"a2"), Some((1, yes)));
+        tap.packet(&pkt(5, b"b2"), Some((2, no)));
+        tap.packet(&pkt(6, b"x"), None);
+        tap.decided(3, true);
+        // A late packet of a connection that passed, after its record.
+        tap.packet(&pkt(7, b"c2"), Some((3, None)));
+        assert_eq!(tap.finish(), Ok(None));
+        let got = read(&path);
+        let want: Vec<(i64, Vec<u8>)> = [(3, "c1"), (1, "a1"), (4, "a2"), (7, "c2")]
+            .iter()
+            .map(|(t, d)| (*t, d.as_bytes().to_vec()))
+            .collect();
+        assert_eq!(got, want);
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn beyond_the_cap_a_connection_is_written_from_its_decision_on() {
+        let path = temp("cap");
+        let mut tap = PacketTap::create(&path).unwrap();
+        let big = vec![7u8; 64 << 10];
+        let wait = Some(Verdict::Unknown);
+        for i in 0..20 {
+            tap.packet(&pkt(i, &big), Some((1, wait)));
+        }
+        assert!(tap.held_bytes <= HELD_PER_CONN);
+        tap.packet(&pkt(100, b"now"), Some((1, Some(Verdict::Yes))));
+        let warning = tap.finish().unwrap().unwrap();
+        assert!(warning.contains("1 connection(s) written without their first packets"));
+        assert_eq!(read(&path), [(100, b"now".to_vec())]);
+        std::fs::remove_file(&path).unwrap();
+    }
+}
