@@ -392,7 +392,8 @@ pub enum Shell {
 /// What to do, with every flag resolved.
 #[derive(Debug)]
 pub enum Mode {
-    Analyze(Config),
+    /// Boxed: the analysis flags outweigh the others many times.
+    Analyze(Box<Config>),
     Diff(DiffConfig),
     Completions(Shell),
 }
@@ -425,7 +426,7 @@ pub fn parse() -> Mode {
     match (cli.command, cli.analyze) {
         (Some(Command::Completions { shell }), _) => Mode::Completions(shell),
         (Some(Command::Diff(d)), _) => Mode::Diff(resolve_diff(d)),
-        (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(resolve(a)),
+        (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(Box::new(resolve(a))),
         // `subcommand_negates_reqs` makes CAPTURE optional only when a
         // subcommand is present, so clap has already rejected this; fall
         // back to its own "missing argument" message rather than panic.

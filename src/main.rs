@@ -45,7 +45,7 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Mode::Analyze(cfg) => analyze(cfg),
+        Mode::Analyze(cfg) => analyze(*cfg),
         Mode::Diff(cfg) => diff(cfg),
     }
 }

@@ -223,6 +223,10 @@ const MAX_CLOCK_JUMP_NS: i64 = 24 * 3600 * 1_000_000_000;
 /// the slack keeps a table of few live connections from purging constantly.
 const TIMER_SLACK: u64 = 1024;
 
+/// The connection a packet went to: its id and, while it is open, its
+/// state (see [`Reassembler::last_conn`]).
+pub type LastConn<'a, C> = (u64, Option<(&'a ConnMeta, &'a C)>);
+
 /// SOCKS (RFC 1928), where Wireshark's dissector numbers a stream for the
 /// proxied connection.
 const SOCKS_PORT: u16 = 1080;
@@ -419,7 +423,7 @@ impl<H: StreamHandler> Reassembler<H> {
     /// The id of the connection the last packet went to (it may have closed
     /// with that packet, or have been closed before and absorbed it as a
     /// late packet), with its state while it is still open.
-    pub fn last_conn(&self) -> Option<(u64, Option<(&ConnMeta, &H::Conn)>)> {
+    pub fn last_conn(&self) -> Option<LastConn<'_, H::Conn>> {
         let (id, key) = self.last_conn?;
         let live = match self.conns.get(&key) {
             Some(Slot::Live(c)) if c.meta.id == id => Some((&c.meta, &c.user)),
@@ -504,11 +508,7 @@ impl<H: StreamHandler> Reassembler<H> {
         };
         let id = self.next_id;
         self.next_id += 1;
-        if !(seg.flags.syn() && !seg.flags.ack()) && self.forgotten.may_hold(key) {
-            // Perhaps a 4-tuple forgotten here: Wireshark would continue
-            // its old stream where this opens a connection.
-            self.numbering_lost = true;
-        }
+        let (wireshark_numbered, socks) = self.numbering(key, seg, client, server);
         let mut files = FileSet::default();
         files.add(self.input);
         let meta = ConnMeta {
@@ -525,13 +525,8 @@ impl<H: StreamHandler> Reassembler<H> {
             syn_seen: seg.flags.syn(),
             end_packet: None,
             acked: [None, None],
-            wireshark_numbered: !self.numbering_lost,
+            wireshark_numbered,
             files,
-        };
-        let socks = if [client.port(), server.port()].contains(&SOCKS_PORT) {
-            Socks::Handshake
-        } else {
-            Socks::None
         };
         let user = h.open(&meta);
         self.conns.insert(
@@ -557,6 +552,29 @@ impl<H: StreamHandler> Reassembler<H> {
         if self.timers.len() as u64 > 2 * self.live + TIMER_SLACK {
             self.purge_timers();
         }
+    }
+
+    /// Whether a connection opened by `seg` is numbered as Wireshark numbers
+    /// it, and whether it is on the SOCKS port.
+    fn numbering(
+        &mut self,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> (bool, Socks) {
+        let fresh_syn = seg.flags.syn() && !seg.flags.ack();
+        if !fresh_syn && self.forgotten.may_hold(key) {
+            // Perhaps a 4-tuple forgotten here: Wireshark would continue
+            // its old stream where this opens a connection.
+            self.numbering_lost = true;
+        }
+        let socks = if [client.port(), server.port()].contains(&SOCKS_PORT) {
+            Socks::Handshake
+        } else {
+            Socks::None
+        };
+        (!self.numbering_lost, socks)
     }
 
     /// Drops the timer entries of closed connections. A connection closed by

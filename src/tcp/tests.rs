@@ -332,7 +332,7 @@ fn test_numbering_holds_until_a_forgotten_tuple_reopens_mid_stream() {
 #[test]
 fn test_numbering_parts_after_a_socks_connect_carries_data() {
     let mut t = T::new();
-    let mut seg = |t: &mut T, from_client: bool, seq: u32, flags: u8, data: &[u8]| {
+    let seg = |t: &mut T, from_client: bool, seq: u32, flags: u8, data: &[u8]| {
         t.n += 1;
         t.ts += 1000;
         let (c, s) = ((ip(1), 40001), (ip(2), 1080));
