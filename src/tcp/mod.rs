@@ -137,35 +137,38 @@ pub struct ConnMeta {
 }
 
 /// Which of the input files a connection's packets came from: a bit per
-/// file for the first 64, and the range of any later ones (a ring of more
-/// files holds a connection in consecutive files). 16 bytes, as every
-/// connection carries one.
+/// file for the first 32, and the range of any later ones (a ring of more
+/// files holds a connection in consecutive files; indices from 65535 on
+/// count as 65534). 8 bytes, as every connection carries one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileSet {
-    low: u64,
-    /// First and last index from 64 on, plus one (0: none).
-    high: (u32, u32),
+    low: u32,
+    /// First and last index from 32 on, plus one (0: none).
+    high: (u16, u16),
 }
 
 impl FileSet {
     pub fn add(&mut self, index: u32) {
-        if index < 64 {
+        if index < 32 {
             self.low |= 1 << index;
-        } else if self.high.0 == 0 {
-            self.high = (index + 1, index + 1);
+            return;
+        }
+        let i = u16::try_from(index + 1).unwrap_or(u16::MAX);
+        if self.high.0 == 0 {
+            self.high = (i, i);
         } else {
-            self.high.0 = self.high.0.min(index + 1);
-            self.high.1 = self.high.1.max(index + 1);
+            self.high.0 = self.high.0.min(i);
+            self.high.1 = self.high.1.max(i);
         }
     }
 
     /// The indices, in order.
     pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
-        let low = (0..64).filter(|i| self.low & (1 << i) != 0);
+        let low = (0..32).filter(|i| self.low & (1 << i) != 0);
         let high = if self.high.0 == 0 {
             1..1
         } else {
-            self.high.0 - 1..self.high.1
+            u32::from(self.high.0) - 1..u32::from(self.high.1)
         };
         low.chain(high)
     }

@@ -372,13 +372,15 @@ fn test_files_of_a_connection() {
     t.handshake(100, 5000);
     t.r.set_input(2);
     t.send(true, 101, 5001, PA, b"a");
-    t.r.set_input(70);
+    t.r.set_input(31);
     t.send(true, 102, 5001, PA, b"b");
-    t.r.set_input(65);
+    t.r.set_input(70);
     t.send(true, 103, 5001, PA, b"c");
+    t.r.set_input(65);
+    t.send(true, 104, 5001, PA, b"d");
     let (_, live) = t.r.last_conn().unwrap();
     let files: Vec<u32> = live.unwrap().0.files.indices().collect();
-    assert_eq!(files, [0, 2, 65, 66, 67, 68, 69, 70]);
+    assert_eq!(files, [0, 2, 31, 65, 66, 67, 68, 69, 70]);
 }
 
 #[test]
