@@ -83,13 +83,6 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 
-    /// Analyse each capture on its own (one summary per file).
-    ///
-    /// Connection and packet numbers are then each file's own, as Wireshark
-    /// shows that file, and every connection record names its file.
-    #[arg(long)]
-    pub no_merge: bool,
-
     /// Output format: table, jsonl, json or summary.
     ///
     /// table: one block per connection with a row per frame, for people
@@ -172,6 +165,12 @@ pub struct AnalyzeArgs {
     /// an error.
     #[arg(long, value_name = "OUT")]
     pub write_pcap: Option<PathBuf>,
+    /// Analyse each capture on its own (one summary per file).
+    ///
+    /// Connection and packet numbers are then each file's own, as Wireshark
+    /// shows that file, and every connection record names its file.
+    #[arg(long)]
+    pub no_merge: bool,
 
     /// Only report frames with findings (connection records are kept).
     ///

@@ -187,6 +187,7 @@ impl ConnState {
             last_ts: meta.last_ts,
             websocket: self.upgrade.detected_by.is_some(),
             ended: false,
+            roles_open: self.upgrade.roles_open(meta),
         }
     }
 }

@@ -63,6 +63,8 @@ pub struct ConnFacts {
     pub websocket: bool,
     /// It ended: nothing about it changes any more.
     pub ended: bool,
+    /// Client and server may still swap (guessed by port, no bytes yet).
+    pub roles_open: bool,
 }
 
 impl ConnFacts {
@@ -76,6 +78,7 @@ impl ConnFacts {
             last_ts: c.last_ts,
             websocket: c.websocket,
             ended: true,
+            roles_open: false,
         }
     }
 }

@@ -108,10 +108,14 @@ impl FilterOptions {
     /// The verdict on a connection from what is known of it; final once
     /// it ended (`ConnFacts::of` its record).
     pub fn verdict(&self, f: &ConnFacts) -> Verdict {
-        if !self.endpoints_pass(f.conn, f.client, f.server)
-            || self.until.is_some_and(|u| f.first_ts > u)
-        {
+        let ends = self.endpoints_pass(f.conn, f.client, f.server)
+            || (f.roles_open && self.endpoints_pass(f.conn, f.server, f.client));
+        if !ends || self.until.is_some_and(|u| f.first_ts > u) {
             return Verdict::No;
+        }
+        if f.roles_open && !self.server_ports.is_empty() {
+            // Which end is the server is not settled yet.
+            return Verdict::Unknown;
         }
         let active_since = self.since.is_none_or(|s| f.last_ts >= s);
         let websocket = !self.websocket_only || f.websocket;
@@ -459,6 +463,7 @@ mod tests {
             last_ts: Timestamp(ts.1),
             websocket: ws,
             ended: false,
+            roles_open: false,
         }
     }
 
@@ -485,6 +490,18 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(with(either), Verdict::Yes);
+        // Roles guessed by port may still swap: the server port waits.
+        let open = ConnFacts {
+            roles_open: true,
+            ..f
+        };
+        let server = |p: u16| FilterOptions {
+            server_ports: vec![p],
+            ..Default::default()
+        };
+        assert_eq!(server(50000).verdict(&open), Verdict::Unknown);
+        assert_eq!(server(80).verdict(&open), Verdict::Unknown);
+        assert_eq!(server(443).verdict(&open), Verdict::No);
         // WebSocket and --since wait while the connection is open...
         let ws = FilterOptions {
             websocket_only: true,
