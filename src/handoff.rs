@@ -320,6 +320,8 @@ mod tests {
             syn_seen: true,
             end_packet: None,
             acked: [None; 2],
+            wireshark_numbered: true,
+            files: Default::default(),
         }
     }
 

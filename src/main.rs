@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use wscap::pipeline::{self, Options};
 use wscap::report::explain;
 use wscap::report::{
-    Filter, JsonWriter, JsonlWriter, PayloadMode, ProgressDisplay, SummaryWriter, Suspend,
-    TableWriter, Writer,
+    Filter, JsonWriter, JsonlWriter, PacketTap, PayloadMode, ProgressDisplay, SummaryWriter,
+    Suspend, TableWriter, Writer,
 };
 
 fn main() -> ExitCode {
@@ -69,7 +69,7 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Mode::Analyze(cfg) => analyze(cfg),
+        Mode::Analyze(cfg) => analyze(*cfg),
         Mode::Diff(cfg) => diff(cfg),
     }
 }
@@ -161,6 +161,52 @@ fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
 }
 
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
+    let (opts, preview) = analysis_options(&cfg);
+    let mut tap = match &cfg.write_pcap {
+        None => None,
+        Some(path) => match PacketTap::create(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                message(&format!("--write-pcap {}: {e}", path.display()));
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let all: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
+    let runs: Vec<&[&Path]> = if cfg.no_merge {
+        all.chunks(1).collect()
+    } else {
+        vec![&all[..]]
+    };
+    let (mut damaged, mut failing) = (false, false);
+    for inputs in runs {
+        let mut opts = opts.clone();
+        if cfg.no_merge && all.len() > 1 {
+            // Each file alone, but named, as several were given.
+            opts.analysis.files = vec![inputs[0].display().to_string()];
+        }
+        let label = (cfg.no_merge && all.len() > 1).then(|| inputs[0].display().to_string());
+        let (d, f) = analyze_run(&cfg, inputs, &opts, preview, &mut tap, label)?;
+        damaged |= d;
+        failing |= f;
+    }
+    if let Some(tap) = tap {
+        match tap.finish() {
+            Ok(warning) => warning.iter().for_each(|w| message(w)),
+            Err(e) => {
+                message(&e);
+                damaged = true;
+            }
+        }
+    }
+    if damaged {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::from(u8::from(failing)))
+}
+
+/// The analysis options and the preview mode the flags ask for.
+fn analysis_options(cfg: &Config) -> (Options, PayloadMode) {
     let mut opts = Options {
         stop: stop_on_signals(),
         ..Options::default()
@@ -181,8 +227,20 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         preview = PayloadMode::None;
         opts.analysis.preview_bytes = 0;
     }
+    (opts, preview)
+}
 
-    let inputs: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
+/// One analysis run over `inputs` (merged), to standard output; returns
+/// (input damaged, findings at or above --fail-on). `label` names the
+/// file in messages when each is analysed on its own.
+fn analyze_run(
+    cfg: &Config,
+    inputs: &[&Path],
+    opts: &Options,
+    preview: PayloadMode,
+    tap: &mut Option<PacketTap>,
+    label: Option<String>,
+) -> io::Result<(bool, bool)> {
     let mut progress = ProgressDisplay::new(cfg.progress);
     let out = Suspend::new(io::stdout().lock(), progress.handle());
     let writer = match cfg.format {
@@ -193,24 +251,30 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
             Writer::Summary(SummaryWriter::new(out, cfg.style).with_width(cfg.width))
         }
     };
-    let sink = Filter::new(writer, cfg.filter.clone());
-    let result = pipeline::run(&inputs, &opts, sink, &mut |p| {
+    let mut sink = Filter::new(writer, cfg.filter.clone());
+    if let Some(t) = tap.take() {
+        sink = sink.with_tap(t);
+    }
+    let result = pipeline::run(inputs, opts, sink, &mut |p| {
         progress.update(p.bytes, p.total, p.packets)
     });
     progress.finish();
-    let (outcome, sink) = result?;
+    let (outcome, mut sink) = result?;
+    *tap = sink.take_tap();
+    let unmatched = sink.unmatched();
     sink.into_inner().finish()?.flush()?;
 
+    let prefix = label.map(|l| format!("{l}: ")).unwrap_or_default();
     for e in &outcome.summary.input_errors {
         message(e);
     }
-    if outcome.damaged {
-        return Ok(ExitCode::from(2));
+    if let Some(m) = unmatched {
+        message(&format!("{prefix}{m}"));
     }
     let failing = outcome
         .summary
         .findings_by_severity
         .iter()
         .any(|(s, n)| n > 0 && s >= cfg.fail_on);
-    Ok(ExitCode::from(u8::from(failing)))
+    Ok((outcome.damaged, failing))
 }

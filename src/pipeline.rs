@@ -10,7 +10,7 @@
 //! `interrupted` and writes their records and the summary as usual.
 
 use crate::analyze::{self, Analyzer};
-use crate::capture::{Advance, CaptureError, CaptureReader};
+use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef};
 use crate::packet::{self, Skip};
 use crate::record::{Record, Sink, SummaryRecord};
 use crate::tcp::{self, CloseReason, Reassembler};
@@ -141,6 +141,7 @@ pub fn run<S: Sink>(
                     _ => None,
                 };
                 sources.readers.push(r);
+                sources.inputs.push(sources.files.len() - 1);
             }
             // Stopped while a pipe was still quiet: nothing to report.
             Err(CaptureError::Stopped { .. }) => {}
@@ -155,6 +156,8 @@ pub fn run<S: Sink>(
 pub struct Sources {
     pub files: Vec<String>,
     pub readers: Vec<CaptureReader>,
+    /// For each reader, its index in `files`.
+    pub inputs: Vec<usize>,
     /// Inputs that could not be opened, as messages.
     pub errors: Vec<String>,
     pub total: Option<u64>,
@@ -168,7 +171,11 @@ pub fn run_sources<S: Sink>(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<(Outcome, S), std::io::Error> {
     let started = Instant::now();
-    let mut analyzer = Analyzer::new(opts.analysis.clone(), sink);
+    let mut analysis = opts.analysis.clone();
+    if analysis.files.is_empty() && sources.files.len() > 1 {
+        analysis.files = sources.files.clone();
+    }
+    let mut analyzer = Analyzer::new(analysis, sink);
     let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
     let mut summary = SummaryRecord {
         files: sources.files,
@@ -184,8 +191,20 @@ pub fn run_sources<S: Sink>(
             packets,
         })
     };
+    // Callers that open their own readers (tests, fuzzing) name them in
+    // order.
+    let inputs = if sources.inputs.len() == sources.readers.len() {
+        sources.inputs
+    } else {
+        (0..sources.readers.len()).collect()
+    };
+    let merged = Merged {
+        readers: sources.readers,
+        inputs,
+        done_bytes: 0,
+    };
     let stopped = feed(
-        sources.readers,
+        merged,
         opts,
         &mut summary,
         &mut skips,
@@ -221,10 +240,81 @@ pub fn run_sources<S: Sink>(
     Ok((Outcome { summary, damaged }, sink))
 }
 
-/// Reads `readers` merged in timestamp order into the reassembler.
+/// The inputs being read, merged in timestamp order: the readers that
+/// still have packets, which input (index into the files as given, some of
+/// which may not have opened) each is, and the bytes of those done.
+struct Merged {
+    readers: Vec<CaptureReader>,
+    inputs: Vec<usize>,
+    done_bytes: u64,
+}
+
+impl Merged {
+    /// Moves every reader to its first packet; those without any leave.
+    /// Returns whether a stop came meanwhile.
+    fn start<S: Sink>(
+        &mut self,
+        analyzer: &mut Analyzer<S>,
+        opts: &Options,
+        summary: &mut SummaryRecord,
+    ) -> bool {
+        let mut stopped = false;
+        let mut keep = Vec::with_capacity(self.readers.len());
+        for r in &mut self.readers {
+            keep.push(match next(r, analyzer, opts) {
+                Ok(Next::Packet) => true,
+                Ok(Next::End) => false,
+                Ok(Next::Stopped) => {
+                    stopped = true;
+                    false
+                }
+                Err(e) => {
+                    summary.input_errors.push(e.to_string());
+                    false
+                }
+            });
+        }
+        let mut k = keep.iter();
+        self.inputs.retain(|_| *k.next().unwrap_or(&false));
+        let mut k = keep.iter();
+        self.readers.retain(|_| *k.next().unwrap_or(&false));
+        stopped
+    }
+
+    /// Moves reader `i` past the packet just taken. Returns whether a stop
+    /// came while it waited.
+    fn advance<S: Sink>(
+        &mut self,
+        i: usize,
+        analyzer: &mut Analyzer<S>,
+        opts: &Options,
+        summary: &mut SummaryRecord,
+    ) -> bool {
+        let ended = match next(&mut self.readers[i], analyzer, opts) {
+            Ok(Next::Packet) => false,
+            Ok(Next::End) => true,
+            Ok(Next::Stopped) => return true,
+            Err(e) => {
+                summary.input_errors.push(e.to_string());
+                true
+            }
+        };
+        if ended {
+            self.inputs.remove(i);
+            self.done_bytes += self.readers.remove(i).position();
+        }
+        false
+    }
+
+    fn position(&self) -> u64 {
+        self.done_bytes + self.readers.iter().map(|r| r.position()).sum::<u64>()
+    }
+}
+
+/// Reads the inputs merged in timestamp order into the reassembler.
 /// Returns whether the run was stopped before the inputs ended.
 fn feed<S: Sink>(
-    mut readers: Vec<CaptureReader>,
+    mut m: Merged,
     opts: &Options,
     summary: &mut SummaryRecord,
     skips: &mut Skips,
@@ -232,56 +322,67 @@ fn feed<S: Sink>(
     analyzer: &mut Analyzer<S>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> bool {
-    let mut stopped = false;
-    readers.retain_mut(|r| match next(r, analyzer, opts) {
-        Ok(Next::Packet) => true,
-        Ok(Next::End) => false,
-        Ok(Next::Stopped) => {
-            stopped = true;
-            false
-        }
-        Err(e) => {
-            summary.input_errors.push(e.to_string());
-            false
-        }
-    });
-    if let Some(p) = readers.get(earliest(&readers)).and_then(|r| r.current()) {
+    let stopped = m.start(analyzer, opts, summary);
+    if let Some(p) = m
+        .readers
+        .get(earliest(&m.readers))
+        .and_then(|r| r.current())
+    {
         analyzer.sink_mut().capture_start(p.ts);
     }
+    let wants_packets = analyzer.sink_mut().wants_packets();
     let mut number = 0u64;
-    let mut done_bytes = 0u64;
-    while !readers.is_empty() && !analyzer.has_error() {
+    while !m.readers.is_empty() && !analyzer.has_error() {
         if stopped || opts.stopped() {
             return true;
         }
-        let i = earliest(&readers);
-        {
-            let p = readers[i].current().expect("live readers hold a packet");
-            number += 1;
-            summary.packets += 1;
-            match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
-                Ok(seg) => {
-                    summary.tcp_packets += 1;
-                    tcp.packet(&seg, number, p.ts, analyzer);
-                }
-                Err(skip) => skips.add(skip),
-            }
+        let i = earliest(&m.readers);
+        number += 1;
+        summary.packets += 1;
+        tcp.set_input(m.inputs[i]);
+        let p = m.readers[i].current().expect("live readers hold a packet");
+        let tcp_packet = deliver(&p, number, summary, skips, tcp, analyzer);
+        if wants_packets {
+            let conn = tcp_packet
+                .then(|| tcp.last_conn())
+                .flatten()
+                .map(|(id, live)| (id, live.map(|(meta, st)| st.facts(meta))));
+            analyzer.sink_mut().packet(&p, conn);
         }
-        match next(&mut readers[i], analyzer, opts) {
-            Ok(Next::Packet) => {}
-            Ok(Next::End) => done_bytes += readers.remove(i).position(),
-            Ok(Next::Stopped) => return true,
-            Err(e) => {
-                summary.input_errors.push(e.to_string());
-                done_bytes += readers.remove(i).position();
-            }
+        if m.advance(i, analyzer, opts, summary) {
+            return true;
         }
         if number.is_multiple_of(PROGRESS_EVERY) {
-            let bytes = done_bytes + readers.iter().map(|r| r.position()).sum::<u64>();
-            progress(bytes, number);
+            progress(m.position(), number);
         }
     }
     stopped
+}
+
+/// Decodes packet `number` and hands its TCP segment to the reassembler;
+/// whether it was one.
+fn deliver<S: Sink>(
+    p: &PacketRef<'_>,
+    number: u64,
+    summary: &mut SummaryRecord,
+    skips: &mut Skips,
+    tcp: &mut Reassembler<Analyzer<S>>,
+    analyzer: &mut Analyzer<S>,
+) -> bool {
+    match packet::decode_with_orig_len(p.linktype, p.data, p.orig_len) {
+        Ok(seg) => {
+            summary.tcp_packets += 1;
+            tcp.packet(&seg, number, p.ts, analyzer);
+            true
+        }
+        Err(skip) => {
+            if packet::may_hide_tcp(skip, p.linktype, p.data) {
+                tcp.numbering_lost();
+            }
+            skips.add(skip);
+            false
+        }
+    }
 }
 
 /// Where [`next`] left a reader.

@@ -116,6 +116,19 @@ pub fn write_summary(
         s.tcp_connections, s.websocket_connections
     );
     line(w, (style, width), "connections", conns)?;
+    if let Some(f) = &s.filter {
+        let shown = format!(
+            "{}: {} of {} connections shown (the counts here are of the whole capture)",
+            f.flags, f.connections_shown, s.tcp_connections
+        );
+        wrapped(
+            w,
+            (style, width),
+            &shown,
+            "  filtered     ",
+            "               ",
+        )?;
+    }
     if s.tls_connections > 0 {
         let tls = format!(
             "{}: WebSocket inside TLS cannot be read from the capture (decrypting it needs a key log); \
