@@ -71,6 +71,32 @@ fn merged_records_name_their_files() {
     assert_eq!(out.summary()["files"].as_array().unwrap().len(), 3);
 }
 
+/// A file that does not open, or holds no packet, takes no other file's
+/// name: each record names the file its packets came from.
+#[test]
+fn files_that_do_not_open_or_are_empty_shift_no_names() {
+    let dir = cli_common::TempDir::new("files");
+    let empty = dir.0.join("empty.pcap");
+    // A pcap header and no packet.
+    let mut header = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
+    header.extend([0; 8]);
+    header.extend([0xff, 0xff, 0, 0, 1, 0, 0, 0]);
+    std::fs::write(&empty, header).unwrap();
+    let empty = empty.to_str().unwrap();
+    let out = in_captures(&[
+        "--format",
+        "jsonl",
+        "missing.pcap",
+        empty,
+        "py-echo.pcap",
+        "node-echo.pcap",
+    ]);
+    assert_eq!(out.code, 2, "the missing file is damage: {}", out.stderr);
+    let conns = out.of_type("connection");
+    let got: Vec<Vec<&str>> = conns.iter().map(files).collect();
+    assert_eq!(got, [vec!["py-echo.pcap"], vec!["node-echo.pcap"]]);
+}
+
 #[test]
 fn one_file_writes_no_files_field() {
     let out = in_captures(&["--format", "jsonl", "diff-rotated.pcap"]);
