@@ -358,6 +358,14 @@ pub struct AnalyzeArgs {
     /// are linked only when they fall in the same shard. See docs/scale.md.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+
+    /// Threads to use, 1 or 2 (default: 2 on two cores or more).
+    ///
+    /// With 2, one thread reads, decodes and reassembles while the other
+    /// analyses and writes; --write-pcap always uses one. The output is the
+    /// same byte for byte.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -559,6 +567,8 @@ pub struct Config {
     pub payload_bytes: Option<usize>,
     pub fail_on: Severity,
     pub shard: Option<Shard>,
+    /// `None`: as many as pay.
+    pub threads: Option<u8>,
     /// Standard error is a terminal, so a progress bar may be drawn there.
     pub progress: bool,
 }
@@ -749,6 +759,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         fail_on: a.fail_on.into(),
         shard: a.shard,
+        threads: a.threads,
         progress: std::io::stderr().is_terminal(),
     }
 }

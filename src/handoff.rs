@@ -6,11 +6,18 @@
 //! of one thread; the two cores share the work at the one boundary where
 //! the data is already in order and nothing flows back.
 //!
+//! A connection's metadata crosses once whole, at its open and at its
+//! close; each call in between carries only what changes while it is open
+//! ([`Moving`]), applied to the replaying side's copy. The reassembly
+//! counters (`stats`) are the exception: they are filled in for the close
+//! (and read by the handler only then), so calls in between carry the
+//! ones of the open.
+//!
 //! Batches are recycled (the replayer sends them back emptied), so after
 //! the first few nothing is allocated, and at most [`IN_FLIGHT`] batches of
 //! about [`BATCH_BYTES`] exist: memory is bounded however fast the reader.
 
-use crate::tcp::{Chunk, Gap};
+use crate::tcp::{Chunk, FileSet, Gap};
 use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
 use crate::time::Timestamp;
 use std::collections::HashMap;
@@ -25,12 +32,50 @@ const BATCH_CALLS: usize = 4096;
 /// Batches sent and not yet replayed.
 pub const IN_FLIGHT: usize = 4;
 
+/// What changes in a connection's metadata while it is open.
+#[derive(Clone, Copy, Debug)]
+struct Moving {
+    id: u64,
+    last_packet: u64,
+    last_ts: Timestamp,
+    packets: [u64; 2],
+    syn_seen: bool,
+    end_packet: Option<u64>,
+    acked: [Option<u64>; 2],
+    files: FileSet,
+}
+
+impl Moving {
+    fn of(m: &ConnMeta) -> Moving {
+        Moving {
+            id: m.id,
+            last_packet: m.last_packet,
+            last_ts: m.last_ts,
+            packets: m.packets,
+            syn_seen: m.syn_seen,
+            end_packet: m.end_packet,
+            acked: m.acked,
+            files: m.files,
+        }
+    }
+
+    fn apply(&self, m: &mut ConnMeta) {
+        m.last_packet = self.last_packet;
+        m.last_ts = self.last_ts;
+        m.packets = self.packets;
+        m.syn_seen = self.syn_seen;
+        m.end_packet = self.end_packet;
+        m.acked = self.acked;
+        m.files = self.files;
+    }
+}
+
 /// One recorded call. Stream bytes live in the batch's buffer (`at`, `len`).
 #[derive(Debug)]
 enum Call {
-    Open(ConnMeta),
+    Open(Box<ConnMeta>),
     Data {
-        meta: ConnMeta,
+        meta: Moving,
         dir: Dir,
         offset: u64,
         at: usize,
@@ -38,19 +83,30 @@ enum Call {
         packet: u64,
         ts: Timestamp,
     },
-    Gap(ConnMeta, Dir, Gap),
+    Gap(Moving, Dir, Gap),
     Conflict {
-        meta: ConnMeta,
+        meta: Moving,
         dir: Dir,
         offset: u64,
         len: u64,
         packet: u64,
         ts: Timestamp,
     },
-    Close(ConnMeta, CloseReason),
-    /// Something for the replaying side that is not a stream call (e.g.
-    /// "the input went idle: flush"), in its place among the calls.
-    Mark(u64),
+    Close(Box<ConnMeta>, CloseReason),
+    /// Something for the replaying side that is not a stream call, in its
+    /// place among the calls.
+    Note(Note),
+}
+
+/// What the reading side tells the replaying side besides stream calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// The input went idle (a live capture): write out what is buffered.
+    Idle,
+    /// The capture's first packet, before any record.
+    CaptureStart(Timestamp),
+    /// How far the reading is, for a progress display.
+    Progress { bytes: u64, packets: u64 },
 }
 
 /// Calls and the stream bytes they carry.
@@ -84,8 +140,12 @@ pub struct Recorder {
 /// The replaying side: hands every call to `handler`.
 pub struct Replayer<H: StreamHandler> {
     pub handler: H,
-    conns: HashMap<u64, H::Conn, foldhash::fast::RandomState>,
-    from: Receiver<Batch>,
+    /// The open connections: the metadata as last told, and the handler's
+    /// state.
+    conns: HashMap<u64, (ConnMeta, H::Conn), foldhash::fast::RandomState>,
+    /// Dropped when the replaying stops early, so that the recorder's next
+    /// send fails instead of waiting for room forever.
+    from: Option<Receiver<Batch>>,
     back: SyncSender<Batch>,
 }
 
@@ -103,7 +163,7 @@ pub fn channel<H: StreamHandler>(handler: H) -> (Recorder, Replayer<H>) {
     let replayer = Replayer {
         handler,
         conns: HashMap::default(),
-        from,
+        from: Some(from),
         back,
     };
     (recorder, replayer)
@@ -134,9 +194,9 @@ impl Recorder {
         self.gone = self.to.send(full).is_err();
     }
 
-    /// Records a mark for the replaying side.
-    pub fn mark(&mut self, m: u64) {
-        self.push(Call::Mark(m));
+    /// Records a note for the replaying side.
+    pub fn note(&mut self, n: Note) {
+        self.push(Call::Note(n));
     }
 
     /// The replaying side stopped.
@@ -149,7 +209,7 @@ impl StreamHandler for Recorder {
     type Conn = ();
 
     fn open(&mut self, meta: &ConnMeta) {
-        self.push(Call::Open(*meta));
+        self.push(Call::Open(Box::new(*meta)));
     }
 
     fn event(&mut self, _: &mut (), meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
@@ -158,7 +218,7 @@ impl StreamHandler for Recorder {
                 let at = self.batch.bytes.len();
                 self.batch.bytes.extend_from_slice(c.data);
                 Call::Data {
-                    meta: *meta,
+                    meta: Moving::of(meta),
                     dir,
                     offset: c.offset,
                     at,
@@ -167,14 +227,14 @@ impl StreamHandler for Recorder {
                     ts: c.ts,
                 }
             }
-            StreamEvent::Gap(g) => Call::Gap(*meta, dir, g),
+            StreamEvent::Gap(g) => Call::Gap(Moving::of(meta), dir, g),
             StreamEvent::Conflict {
                 offset,
                 len,
                 packet,
                 ts,
             } => Call::Conflict {
-                meta: *meta,
+                meta: Moving::of(meta),
                 dir,
                 offset,
                 len,
@@ -186,7 +246,7 @@ impl StreamHandler for Recorder {
     }
 
     fn close(&mut self, _: (), meta: &ConnMeta, reason: CloseReason) {
-        self.push(Call::Close(*meta, reason));
+        self.push(Call::Close(Box::new(*meta), reason));
     }
 }
 
@@ -198,27 +258,29 @@ impl Drop for Recorder {
 }
 
 impl<H: StreamHandler> Replayer<H> {
-    /// Replays batches until the recorder is dropped, or until `mark`
-    /// returns `false` (an error: the recorder then finds itself alone and
-    /// stops). `mark` gets the marks, in their place among the calls.
-    pub fn run(&mut self, mark: &mut dyn FnMut(&mut H, u64) -> bool) {
-        while let Ok(mut batch) = self.from.recv() {
-            let go_on = self.replay(&batch, mark);
+    /// Replays batches until the recorder is dropped, or until `note`
+    /// returns `false` or `failed` holds after a batch (an error: the
+    /// recorder then finds itself alone and stops). `note` gets the notes,
+    /// in their place among the calls.
+    pub fn run(&mut self, note: &mut dyn FnMut(&mut H, Note) -> bool, failed: &dyn Fn(&H) -> bool) {
+        while let Some(Ok(mut batch)) = self.from.as_ref().map(Receiver::recv) {
+            let go_on = self.replay(&batch, note) && !failed(&self.handler);
             batch.clear();
             // The recorder may have finished: then nobody takes it back.
             let _ = self.back.try_send(batch);
             if !go_on {
+                self.from = None;
                 return;
             }
         }
     }
 
-    fn replay(&mut self, b: &Batch, mark: &mut dyn FnMut(&mut H, u64) -> bool) -> bool {
+    fn replay(&mut self, b: &Batch, note: &mut dyn FnMut(&mut H, Note) -> bool) -> bool {
         for call in &b.calls {
             match *call {
-                Call::Open(meta) => {
-                    let c = self.handler.open(&meta);
-                    self.conns.insert(meta.id, c);
+                Call::Open(ref meta) => {
+                    let c = self.handler.open(meta);
+                    self.conns.insert(meta.id, (**meta, c));
                 }
                 Call::Data {
                     ref meta,
@@ -255,12 +317,12 @@ impl<H: StreamHandler> Replayer<H> {
                     self.event(meta, dir, ev);
                 }
                 Call::Close(ref meta, reason) => {
-                    if let Some(c) = self.conns.remove(&meta.id) {
+                    if let Some((_, c)) = self.conns.remove(&meta.id) {
                         self.handler.close(c, meta, reason);
                     }
                 }
-                Call::Mark(m) => {
-                    if !mark(&mut self.handler, m) {
+                Call::Note(n) => {
+                    if !note(&mut self.handler, n) {
                         return false;
                     }
                 }
@@ -269,8 +331,9 @@ impl<H: StreamHandler> Replayer<H> {
         true
     }
 
-    fn event(&mut self, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
-        if let Some(c) = self.conns.get_mut(&meta.id) {
+    fn event(&mut self, moving: &Moving, dir: Dir, ev: StreamEvent<'_>) {
+        if let Some((meta, c)) = self.conns.get_mut(&moving.id) {
+            moving.apply(meta);
             self.handler.event(c, meta, dir, ev);
         }
     }
@@ -384,17 +447,25 @@ mod tests {
         let (mut rec, mut rep) = channel(Log::default());
         let t = std::thread::spawn(move || {
             let mut marks = Vec::new();
-            rep.run(&mut |_, m| {
-                marks.push(m);
-                true
-            });
+            rep.run(
+                &mut |_, n| {
+                    if let Note::Progress { packets, .. } = n {
+                        marks.push(packets);
+                    }
+                    true
+                },
+                &|_| false,
+            );
             (rep.handler, marks)
         });
         let mut r = Rec(&mut rec);
         script(&mut |k, i| {
             apply(&mut r, k, i);
             if i % 7000 == 0 {
-                r.0.mark(i);
+                r.0.note(Note::Progress {
+                    bytes: 0,
+                    packets: i,
+                });
             }
         });
         drop(rec);
@@ -445,8 +516,8 @@ mod tests {
     #[test]
     fn a_stopped_replayer_stops_the_recorder() {
         let (mut rec, mut rep) = channel(Log::default());
-        let t = std::thread::spawn(move || rep.run(&mut |_, _| false));
-        rec.mark(1);
+        let t = std::thread::spawn(move || rep.run(&mut |_, _| false, &|_| false));
+        rec.note(Note::Idle);
         rec.send();
         t.join().unwrap();
         for i in 0..100_000u64 {

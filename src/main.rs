@@ -214,6 +214,7 @@ fn analysis_options(cfg: &Config) -> (Options, PayloadMode) {
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
     opts.tcp.shard = cfg.shard;
+    opts.threads = cfg.threads.map_or(0, usize::from);
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }
