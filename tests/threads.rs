@@ -4,24 +4,8 @@
 
 mod cli_common;
 
-use cli_common::{all_captures, run};
-use std::path::{Path, PathBuf};
-
-fn public_captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-        })
-        .collect();
-    v.sort();
-    v
-}
+use cli_common::{all_captures, public_captures, run};
+use std::path::PathBuf;
 
 /// The output with the run time (which differs run to run) masked.
 fn masked(s: &str) -> String {

@@ -6,9 +6,13 @@
 //! address form is checked to name a conversation tshark saw begin at the
 //! record's first packet. tshark is not needed to run this test.
 
+mod cli_common;
+
+use cli_common::captures_in;
+
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use wscap::report::wireshark::{conn_filter, endpoints_filter};
 
@@ -32,19 +36,6 @@ fn table() -> BTreeMap<String, Vec<Stream>> {
         }
     }
     t
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 fn connections(capture: &Path) -> Vec<Value> {
