@@ -7,7 +7,10 @@
 # Environment:
 #   SIZE             capture size per profile (default 1GiB); the memory check
 #                    also runs every format at SIZE/4
-#   PROFILES         gencap profiles (default "small mixed large")
+#   PROFILES         gencap profiles (default "small mixed large"); a profile
+#                    with -tls appended (small-tls, mixed-tls, large-tls) is
+#                    that profile inside TLS 1.3 (gencap --tls-keylog), read
+#                    with its key log (wscap --tls-keylog)
 #   WSCAP_BENCH_DIR  capture cache (default target/bench); captures are
 #                    generated once per profile, size, seed and conns
 #   SEED, CONNS      gencap --seed / --conns (default 1 / 1000)
@@ -85,10 +88,12 @@ capture() {
     local f="$DIR/$profile-$(human "$bytes")-c$CONNS-s$SEED"
     [[ $PPS == 500000 ]] || f="$f-pps$PPS"
     f="$f.pcap"
+    local tls=()
+    [[ $profile == *-tls ]] && tls=(--tls-keylog "$f.keys")
     if [[ ! -s $f || ! -s $f.meta ]]; then
         log "generating $f"
-        "$GENCAP" --profile "$profile" --size "$bytes" --conns "$CONNS" --seed "$SEED" \
-            --pps "$PPS" --out "$f.tmp" >"$f.meta.tmp"
+        "$GENCAP" --profile "${profile%-tls}" --size "$bytes" --conns "$CONNS" --seed "$SEED" \
+            --pps "$PPS" "${tls[@]}" --out "$f.tmp" >"$f.meta.tmp"
         mv "$f.tmp" "$f" && mv "$f.meta.tmp" "$f.meta"
         cat "$f.meta" >&2
     fi
@@ -152,7 +157,9 @@ for profile in $PROFILES; do
     quarter=$(capture "$profile" "$QUARTER_B")
     for format in "${FORMATS[@]}"; do
         for cap in "$big" "$quarter"; do
-            measure wscap "$format" "$profile" "$cap" -- "$WSCAP" analyze --format "$format" "$cap"
+            keys=()
+            [[ $profile == *-tls ]] && keys=(--tls-keylog "$cap.keys")
+            measure wscap "$format" "$profile" "$cap" -- "$WSCAP" analyze --format "$format" "${keys[@]}" "$cap"
         done
     done
 done
@@ -161,6 +168,7 @@ if [[ $WITH_TSHARK == 1 ]]; then
     if command -v tshark >/dev/null; then
         TS_B=$(to_bytes "$TSHARK_SIZE")
         for profile in $PROFILES; do
+            [[ $profile == *-tls ]] && continue # tshark would need the key log
             cap=$(capture "$profile" "$TS_B")
             measure tshark websocket "$profile" "$cap" -- \
                 tshark -r "$cap" -Y websocket -T fields -e frame.number

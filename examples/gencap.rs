@@ -30,6 +30,14 @@
 //!
 //! Output is deterministic for a given profile, size, conns and seed.
 //!
+//! `--tls-keylog FILE` puts every WebSocket connection inside TLS 1.3
+//! (TLS_AES_128_GCM_SHA256): a ClientHello and ServerHello in plaintext,
+//! both Finished messages under the handshake keys, then the upgrade and
+//! every segment's bytes in one application data record each (so a
+//! segment carries at most MSS - 22 bytes of WebSocket). The secrets are
+//! the same for every connection, logged under each connection's client
+//! random in FILE (NSS key log format) for `wscap --tls-keylog FILE`.
+//!
 //! Speed: the handshake and the close of each connection are built with
 //! [`TcpConversation`]; the data segments (the bulk of the file) reuse one
 //! buffer per packet, starting from a per-direction header template built
@@ -46,6 +54,7 @@ use std::time::Instant;
 use wscap::packet::TcpFlags;
 use wscap::synth::{Link, PcapWriter, Side, TcpConversation, TcpPacket};
 use wscap::time::Timestamp;
+use wscap::tls::keys::{self, Hash};
 
 const MSS: usize = 1460;
 /// Ethernet (14) + IPv4 (20) + TCP (20).
@@ -91,10 +100,12 @@ struct Args {
     /// closed connections fall inside a reassembler's linger or idle window.
     pps: u64,
     verify: bool,
+    /// `--tls-keylog`: WebSocket inside TLS 1.3, secrets logged here.
+    tls_keylog: Option<PathBuf>,
 }
 
 const USAGE: &str = "usage: gencap --profile mixed|small|large --size SIZE --out FILE \
-[--conns N (1000)] [--seed S (1)] [--pps N (500000)] [--verify]\n\
+[--conns N (1000)] [--seed S (1)] [--pps N (500000)] [--verify] [--tls-keylog FILE]\n\
 SIZE: bytes, or with a suffix K/M/G (10^3..) or KiB/MiB/GiB (2^10..)";
 
 fn parse_size(s: &str) -> Option<u64> {
@@ -125,6 +136,7 @@ fn parse_args() -> Result<Args, String> {
     let mut seed = 1;
     let mut pps = DEFAULT_PPS;
     let mut verify = false;
+    let mut tls_keylog = None;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -165,6 +177,7 @@ fn parse_args() -> Result<Args, String> {
                 }
             }
             "--verify" => verify = true,
+            "--tls-keylog" => tls_keylog = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unexpected argument {other}")),
         }
@@ -177,6 +190,7 @@ fn parse_args() -> Result<Args, String> {
         seed,
         pps,
         verify,
+        tls_keylog,
     })
 }
 
@@ -548,6 +562,140 @@ impl Template {
     }
 }
 
+// ---------------------------------------------------------------- tls
+
+/// Bytes a TLS 1.3 record adds to its content: header, content type, tag.
+const TLS_OVERHEAD: usize = 5 + 1 + 16;
+
+/// One direction's record protection (RFC 8446 5.2, 5.3).
+struct Sealer {
+    aead: aes_gcm::Aes128Gcm,
+    iv: [u8; 12],
+}
+
+impl Sealer {
+    fn new(secret: &[u8]) -> Sealer {
+        use aes_gcm::KeyInit;
+        let (key, iv) = keys::traffic_keys(Hash::Sha256, secret, 16).expect("32-byte secret");
+        Sealer {
+            aead: aes_gcm::Aes128Gcm::new_from_slice(&key).expect("16-byte key"),
+            iv,
+        }
+    }
+
+    /// Encrypts `buf[at..]` (the content) in place as one record of inner
+    /// type `kind` with sequence number `seq`, its header inserted at `at`.
+    fn seal(&self, buf: &mut Vec<u8>, at: usize, kind: u8, seq: u64) {
+        use aes_gcm::aead::AeadInOut;
+        buf.push(kind);
+        let len = (buf.len() - at + 16) as u16;
+        let mut head = [23, 3, 3, 0, 0];
+        head[3..].copy_from_slice(&len.to_be_bytes());
+        buf.splice(at..at, head);
+        let mut nonce = self.iv;
+        for (n, s) in nonce[4..].iter_mut().zip(seq.to_be_bytes()) {
+            *n ^= s;
+        }
+        let tag = self
+            .aead
+            .encrypt_inout_detached(&nonce.into(), &head, buf[at + 5..].as_mut().into())
+            .expect("a record is far below the AEAD limit");
+        buf.extend_from_slice(&tag);
+    }
+
+    /// `text` as one record of inner type `kind`.
+    fn record(&self, kind: u8, seq: u64, text: &[u8]) -> Vec<u8> {
+        let mut buf = text.to_vec();
+        self.seal(&mut buf, 0, kind, seq);
+        buf
+    }
+}
+
+/// `--tls-keylog`: the shared secrets, their ciphers and the key log.
+struct TlsGen {
+    keylog: BufWriter<File>,
+    /// Client handshake, server handshake, client and server traffic
+    /// secrets.
+    secrets: [[u8; 32]; 4],
+    /// Handshake then application ciphers, client and server each.
+    hs: [Sealer; 2],
+    app: [Sealer; 2],
+}
+
+impl TlsGen {
+    fn new(path: &PathBuf) -> io::Result<TlsGen> {
+        let secrets: [[u8; 32]; 4] = std::array::from_fn(|i| [0x51 + i as u8; 32]);
+        Ok(TlsGen {
+            keylog: BufWriter::new(File::create(path)?),
+            hs: [Sealer::new(&secrets[0]), Sealer::new(&secrets[1])],
+            app: [Sealer::new(&secrets[2]), Sealer::new(&secrets[3])],
+            secrets,
+        })
+    }
+
+    /// Connection `n`'s handshake, as (client flight, server flight, client
+    /// Finished), its secrets logged under its client random.
+    fn handshake(&mut self, n: u64) -> io::Result<[Vec<u8>; 3]> {
+        let mut random = [0u8; 32];
+        random[..6].copy_from_slice(b"gencap");
+        random[24..].copy_from_slice(&n.to_be_bytes());
+        let labels = [
+            "CLIENT_HANDSHAKE_TRAFFIC_SECRET",
+            "SERVER_HANDSHAKE_TRAFFIC_SECRET",
+            "CLIENT_TRAFFIC_SECRET_0",
+            "SERVER_TRAFFIC_SECRET_0",
+        ];
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        for (label, secret) in labels.iter().zip(&self.secrets) {
+            writeln!(self.keylog, "{label} {} {}", hex(&random), hex(secret))?;
+        }
+        let finished = tls_message(20, &[0; 32]);
+        let mut server = tls_record(22, &tls_message(2, &server_hello_body()));
+        server.extend(tls_record(20, &[1]));
+        server.extend(self.hs[1].record(22, 0, &finished));
+        let mut client_done = tls_record(20, &[1]);
+        client_done.extend(self.hs[0].record(22, 0, &finished));
+        Ok([
+            tls_record(22, &tls_message(1, &client_hello_body(&random))),
+            server,
+            client_done,
+        ])
+    }
+}
+
+fn tls_record(kind: u8, body: &[u8]) -> Vec<u8> {
+    let mut r = vec![kind, 3, 3];
+    r.extend_from_slice(&(body.len() as u16).to_be_bytes());
+    r.extend_from_slice(body);
+    r
+}
+
+fn tls_message(kind: u8, body: &[u8]) -> Vec<u8> {
+    let len = (body.len() as u32).to_be_bytes();
+    let mut m = vec![kind, len[1], len[2], len[3]];
+    m.extend_from_slice(body);
+    m
+}
+
+/// A ClientHello offering TLS 1.3 with TLS_AES_128_GCM_SHA256.
+fn client_hello_body(random: &[u8; 32]) -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(random);
+    b.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    // supported_versions: TLS 1.3.
+    b.extend_from_slice(&[0, 7, 0, 43, 0, 3, 2, 3, 4]);
+    b
+}
+
+/// A ServerHello choosing TLS 1.3 with TLS_AES_128_GCM_SHA256.
+fn server_hello_body() -> Vec<u8> {
+    let mut b = vec![3, 3];
+    b.extend_from_slice(&[0x5e; 32]);
+    b.extend_from_slice(&[0, 0x13, 0x01, 0]);
+    b.extend_from_slice(&[0, 6, 0, 43, 0, 2, 3, 4]);
+    b
+}
+
 // ---------------------------------------------------------------- connections
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -573,6 +721,10 @@ struct Conn {
     /// Frames left of a fragmented message (continuations).
     frags_left: u8,
     frag_from: Side,
+    /// Inside TLS: each side's next record sequence number.
+    tls: Option<[u64; 2]>,
+    /// The connection's number (its TLS client random).
+    id: u64,
 }
 
 /// Estimated bytes of a connection's opening and closing.
@@ -600,6 +752,7 @@ struct Gen {
     http_conns: u64,
     udp: u64,
     payload_bytes: u64,
+    tls: Option<TlsGen>,
 }
 
 impl Gen {
@@ -655,6 +808,8 @@ impl Gen {
             pong: None,
             frags_left: 0,
             frag_from: Side::Client,
+            tls: (kind == Kind::WebSocket && self.tls.is_some()).then_some([0, 0]),
+            id: n,
         }
     }
 
@@ -683,7 +838,17 @@ impl Gen {
     fn open(&mut self, conn: &mut Conn) -> io::Result<()> {
         let mut conv = self.conversation(conn);
         conv.handshake();
-        if conn.kind == Kind::WebSocket {
+        if let (Some(tls), Some(seq)) = (&mut self.tls, &mut conn.tls) {
+            let [client, server, client_done] = tls.handshake(conn.id)?;
+            let mut request = client_done;
+            request.extend(tls.app[0].record(23, 0, UPGRADE_REQUEST));
+            conv.send(Side::Client, &client)
+                .send(Side::Server, &server)
+                .send(Side::Client, &request)
+                .send(Side::Server, &tls.app[1].record(23, 0, UPGRADE_RESPONSE));
+            *seq = [1, 1];
+            self.ws_conns += 1;
+        } else if conn.kind == Kind::WebSocket {
             conv.send(Side::Client, UPGRADE_REQUEST)
                 .send(Side::Server, UPGRADE_RESPONSE);
             self.ws_conns += 1;
@@ -704,8 +869,13 @@ impl Gen {
             let mut client = vec![0x88, 0x80 | body.len() as u8];
             client.extend_from_slice(&key);
             client.extend(body.iter().enumerate().map(|(i, b)| b ^ key[i & 3]));
+            let mut server = vec![0x88, 2, 0x03, 0xe8];
+            if let (Some(tls), Some(seq)) = (&self.tls, conn.tls) {
+                client = tls.app[0].record(23, seq[0], &client);
+                server = tls.app[1].record(23, seq[1], &server);
+            }
             conv.send(Side::Client, &client)
-                .send(Side::Server, &[0x88, 2, 0x03, 0xe8])
+                .send(Side::Server, &server)
                 .close(Side::Server);
             self.frames += 2;
         } else {
@@ -854,7 +1024,11 @@ impl Gen {
             Side::Server => (conn.s2c, 1, 0),
         };
         tmpl.begin(&mut self.buf);
-        let mut room = MSS;
+        let mut room = if conn.tls.is_some() {
+            MSS - TLS_OVERHEAD
+        } else {
+            MSS
+        };
         loop {
             let unit = conn.cur.as_mut().unwrap();
             let n = unit.fill(&self.corpus, &mut self.buf, room);
@@ -893,6 +1067,10 @@ impl Gen {
                     break;
                 }
             }
+        }
+        if let (Some(tls), Some(seq)) = (&self.tls, &mut conn.tls) {
+            tls.app[me].seal(&mut self.buf, HDR, 23, seq[me]);
+            seq[me] += 1;
         }
         let payload = (self.buf.len() - HDR) as u32;
         self.payload_bytes += u64::from(payload);
@@ -1002,6 +1180,7 @@ fn run(args: &Args) -> io::Result<()> {
         http_conns: 0,
         udp: 0,
         payload_bytes: 0,
+        tls: args.tls_keylog.as_ref().map(TlsGen::new).transpose()?,
     };
 
     let mut slots: Vec<Option<Conn>> = (0..args.conns).map(|_| None).collect();
@@ -1040,6 +1219,9 @@ fn run(args: &Args) -> io::Result<()> {
         }
     }
     g.out.get_mut().flush()?;
+    if let Some(tls) = &mut g.tls {
+        tls.keylog.flush()?;
+    }
     let elapsed = started.elapsed().as_secs_f64();
     let bytes = g.written;
     println!(

@@ -63,7 +63,7 @@ const DIFF_EXIT: &str = "Exit status:
 pub enum Command {
     /// Analyse captures and report frames, connections and a summary.
     #[command(visible_alias = "analyse", after_help = ANALYZE_EXIT)]
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Compare two captures: what a change did to the WebSocket traffic.
     ///
     /// Each side is analysed as `analyze` does; connections are paired
@@ -252,6 +252,17 @@ pub struct AnalyzeArgs {
     /// given several times or as a comma-separated list.
     #[arg(long, value_name = "PORT", value_delimiter = ',')]
     pub port: Vec<u16>,
+
+    /// Decrypt TLS (wss://) with the secrets in this key log.
+    ///
+    /// The NSS key log format that SSLKEYLOGFILE makes browsers, curl,
+    /// Python, Node (--tls-keylog) and Go (KeyLogWriter) write. May be
+    /// given several times. The SSLKEYLOGFILE environment variable, when
+    /// set, is read too, and secrets a pcapng capture embeds (a Decryption
+    /// Secrets Block, `editcap --inject-secrets`) are used as well. The
+    /// secrets are never printed.
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
 
     /// A frame size limit: larger frames get `frame_exceeds_limit`.
     ///
@@ -561,6 +572,10 @@ pub struct Config {
     pub width: usize,
     pub ports: Vec<u16>,
     pub max_payload: Option<u64>,
+    /// Key logs to read: `--tls-keylog`, then `SSLKEYLOGFILE`.
+    pub tls_keylogs: Vec<PathBuf>,
+    /// `SSLKEYLOGFILE` named a file that is not there (only warned of).
+    pub env_keylog_missing: Option<PathBuf>,
     /// `None` = the analysis default (text).
     pub payload: Option<PayloadMode>,
     /// `None` = the analysis default.
@@ -589,7 +604,8 @@ pub fn parse() -> Mode {
         },
         (Some(Command::Man { page }), _) => Mode::Man(page),
         (Some(Command::Diff(d)), _) => Mode::Diff(resolve_diff(d)),
-        (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(Box::new(resolve(a))),
+        (Some(Command::Analyze(a)), _) => Mode::Analyze(Box::new(resolve(*a))),
+        (None, Some(a)) => Mode::Analyze(Box::new(resolve(a))),
         // `subcommand_negates_reqs` makes CAPTURE optional only when a
         // subcommand is present, so clap has already rejected this; fall
         // back to its own "missing argument" message rather than panic.
@@ -696,6 +712,26 @@ fn terminal_width() -> Option<usize> {
     terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).max(40))
 }
 
+/// The key logs to read: those given, then `SSLKEYLOGFILE`'s when it names
+/// a file (a variable left set for a browser often names none yet: that
+/// is returned apart, to be warned of).
+fn keylogs(
+    given: Vec<PathBuf>,
+    env: Option<std::ffi::OsString>,
+) -> (Vec<PathBuf>, Option<PathBuf>) {
+    let mut all = given;
+    let env = env.filter(|v| !v.is_empty()).map(PathBuf::from);
+    match env {
+        Some(p) if p.is_file() => {
+            if !all.contains(&p) {
+                all.push(p);
+            }
+            (all, None)
+        }
+        other => (all, other),
+    }
+}
+
 /// Resolves the raw flags against the environment, once.
 pub fn resolve(a: AnalyzeArgs) -> Config {
     let stdout_tty = std::io::stdout().is_terminal();
@@ -752,6 +788,8 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         width,
         ports: a.port,
         max_payload: a.max_payload,
+        tls_keylogs: keylogs(a.tls_keylog, std::env::var_os("SSLKEYLOGFILE")).0,
+        env_keylog_missing: keylogs(Vec::new(), std::env::var_os("SSLKEYLOGFILE")).1,
         payload: a.payload.map(PayloadMode::from),
         // A preview longer than memory can hold is no preview limit at all.
         payload_bytes: a

@@ -134,6 +134,12 @@ codes! {
     UnparseableFrameData = "unparseable_frame_data", Error, "RFC 6455 5.2",
         "bytes that are not a valid frame where a frame should start";
     // About the capture.
+    TlsKeyMissing = "tls_key_missing", Info, "RFC 8446 7.3",
+        "no logged TLS secret for this connection: its WebSocket cannot be read";
+    TlsDecryptFailed = "tls_decrypt_failed", Warning, "RFC 8446 5.2",
+        "a TLS record did not decrypt with the logged secrets (or cannot be decrypted)";
+    Http2NotDecoded = "http2_not_decoded", Info, "RFC 8441 4",
+        "the server chose HTTP/2 (ALPN h2): WebSocket over HTTP/2 is not decoded";
     HandshakeNotCaptured = "handshake_not_captured", Info, "RFC 6455 4",
         "the opening handshake is not in the capture";
     CaptureGap = "capture_gap", Info, "RFC 9293 3.10.7.4",
@@ -218,6 +224,6 @@ mod tests {
             );
             assert!(c.rfc().starts_with("RFC "));
         }
-        assert_eq!(Code::ALL.len(), 38);
+        assert_eq!(Code::ALL.len(), 41);
     }
 }

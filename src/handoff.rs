@@ -99,7 +99,7 @@ enum Call {
 }
 
 /// What the reading side tells the replaying side besides stream calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
     /// The input went idle (a live capture): write out what is buffered.
     Idle,
@@ -107,6 +107,9 @@ pub enum Note {
     CaptureStart(Timestamp),
     /// How far the reading is, for a progress display.
     Progress { bytes: u64, packets: u64 },
+    /// TLS secrets the capture embeds (a pcapng Decryption Secrets Block),
+    /// in their place: they apply to the connections after them.
+    TlsSecrets(Vec<u8>),
 }
 
 /// Calls and the stream bytes they carry.
@@ -321,8 +324,9 @@ impl<H: StreamHandler> Replayer<H> {
                         self.handler.close(c, meta, reason);
                     }
                 }
-                Call::Note(n) => {
-                    if !note(&mut self.handler, n) {
+                // Cloned: only the rare secrets block owns anything.
+                Call::Note(ref n) => {
+                    if !note(&mut self.handler, n.clone()) {
                         return false;
                     }
                 }

@@ -38,4 +38,5 @@ pub mod synth;
 pub mod tcp;
 pub mod text;
 pub mod time;
+pub mod tls;
 pub mod websocket;

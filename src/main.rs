@@ -160,8 +160,46 @@ fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
     None
 }
 
+/// Reads the TLS key logs (`--tls-keylog`, `SSLKEYLOGFILE`) into `keys`;
+/// a file that cannot be read is an error naming it, one without secrets
+/// a warning. The secrets are never printed.
+fn read_keylogs(cfg: &Config, keys: &mut std::sync::Arc<wscap::tls::KeyLog>) -> io::Result<()> {
+    if let Some(p) = &cfg.env_keylog_missing {
+        message(&format!(
+            "SSLKEYLOGFILE names {}, which is not a file: no secrets read from it",
+            p.display()
+        ));
+    }
+    for path in &cfg.tls_keylogs {
+        let named = |e: io::Error| {
+            io::Error::new(
+                e.kind(),
+                format!("cannot read the TLS key log {}: {e}", path.display()),
+            )
+        };
+        let file = std::fs::File::open(path).map_err(named)?;
+        let keys = std::sync::Arc::make_mut(keys);
+        let parsed = keys.read(io::BufReader::new(file)).map_err(named)?;
+        if parsed.secrets == 0 {
+            message(&format!(
+                "{}: no TLS secret in it (expected NSS key log lines such as \
+                 CLIENT_TRAFFIC_SECRET_0 <client random> <secret>)",
+                path.display()
+            ));
+        } else if parsed.malformed > 0 {
+            message(&format!(
+                "{}: {} line(s) are not key log lines and were skipped",
+                path.display(),
+                parsed.malformed
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
-    let (opts, preview) = analysis_options(&cfg);
+    let (mut opts, preview) = analysis_options(&cfg);
+    read_keylogs(&cfg, &mut opts.analysis.tls_keys)?;
     let mut tap = match &cfg.write_pcap {
         None => None,
         Some(path) => match PacketTap::create(path) {

@@ -81,14 +81,26 @@ fn peak_during(capture: Vec<u8>) -> (usize, Count) {
 /// Runs the pipeline over a capture read from `input`; returns the peak heap
 /// bytes above what was live before.
 fn peak_reading(input: Box<dyn Read + Send>) -> (usize, Count) {
-    peak_reading_with(input, 1)
+    peak_reading_with(input, &one_thread())
 }
 
-/// [`peak_reading`] on `threads` threads. The bounds tested here are the
-/// analysis's, the same on one thread or two; on two, the batches in
-/// flight between the threads and a copy of each open connection's
-/// metadata come on top (tested once, below).
-fn peak_reading_with(input: Box<dyn Read + Send>, threads: usize) -> (usize, Count) {
+/// One thread. The bounds tested here are the analysis's, the same on one
+/// thread or two; on two, the batches in flight between the threads and a
+/// copy of each open connection's metadata come on top (tested once,
+/// below).
+fn one_thread() -> Options {
+    Options {
+        threads: 1,
+        ..Options::default()
+    }
+}
+
+/// [`peak_during`] with options.
+fn peak_with(capture: Vec<u8>, opts: &Options) -> (usize, Count) {
+    peak_reading_with(Box::new(Cursor::new(capture)), opts)
+}
+
+fn peak_reading_with(input: Box<dyn Read + Send>, opts: &Options) -> (usize, Count) {
     let reader = CaptureReader::from_reader("mem", input);
     let base = LIVE.load(Ordering::Relaxed);
     PEAK.store(base, Ordering::Relaxed);
@@ -97,11 +109,7 @@ fn peak_reading_with(input: Box<dyn Read + Send>, threads: usize) -> (usize, Cou
         readers: reader.into_iter().collect(),
         ..Sources::default()
     };
-    let opts = Options {
-        threads,
-        ..Options::default()
-    };
-    let (_, sink) = pipeline::run_sources(sources, &opts, Count::default(), &mut |_| {}).unwrap();
+    let (_, sink) = pipeline::run_sources(sources, opts, Count::default(), &mut |_| {}).unwrap();
     (PEAK.load(Ordering::Relaxed) - base, sink)
 }
 
@@ -236,6 +244,47 @@ fn many_connections_holding_out_of_order_data() {
         "peak {peak} bytes for 5000 open connections"
     );
     eprintln!("peak {} bytes, {} per connection", peak, peak / 5000);
+}
+
+/// TLS connections to decrypt (a key log is given), thousands open at once,
+/// each with a 16 KiB record begun in each direction and never finished:
+/// a record must be whole to be decrypted, so it is held, but only up to a
+/// bound across connections.
+#[test]
+fn tls_connections_holding_records_are_bounded() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut hello = vec![22, 3, 1, 0, 45, 1, 0, 0, 41, 3, 3];
+    hello.extend_from_slice(&[0x11; 32]);
+    hello.extend_from_slice(&[0, 0, 2, 0x13, 0x01, 1, 0]);
+    let mut begun = vec![23, 3, 3, 0x40, 0x00];
+    begun.extend(vec![0x5a; 16_000]);
+    let mut packets = Vec::new();
+    let n = 4000u32;
+    for i in 0..n {
+        let mut c = TcpConversation::new(
+            Link::Ethernet,
+            addr(&format!("10.{}.{}.1:{}", i / 250, i % 250, 10000 + i)),
+            addr("10.200.0.1:443"),
+        );
+        c.handshake();
+        c.send(Side::Client, &hello);
+        c.send(Side::Client, &begun);
+        c.send(Side::Server, &begun);
+        let mut p = c.into_packets();
+        for pkt in &mut p {
+            pkt.ts = Timestamp(pkt.ts.0 + i64::from(i) * 1000);
+        }
+        packets.extend(p);
+    }
+    packets.sort_by_key(|p| p.ts);
+    let mut opts = one_thread();
+    let line = format!("CLIENT_RANDOM {} {}", "11".repeat(32), "22".repeat(48));
+    std::sync::Arc::make_mut(&mut opts.analysis.tls_keys).add(line.as_bytes());
+    let (peak, seen) = peak_with(pcap_bytes(1, &packets), &opts);
+    assert_eq!(seen.connections, u64::from(n));
+    // Unbounded, 4000 connections would hold 128 MB of records.
+    assert!(peak < 64 << 20, "peak {peak} bytes for {n} TLS connections");
+    eprintln!("peak {} bytes, {} per connection", peak, peak / n as usize);
 }
 
 #[test]
@@ -415,7 +464,11 @@ fn short_connections_leave_no_state_behind() {
     let started = std::time::Instant::now();
     // On two threads: the analysis's bound, plus the batches in flight and
     // the copies of the open connections' metadata, stay under the same cap.
-    let (peak, seen) = peak_reading_with(Box::new(input), 2);
+    let two = Options {
+        threads: 2,
+        ..Options::default()
+    };
+    let (peak, seen) = peak_reading_with(Box::new(input), &two);
     eprintln!(
         "{N} short connections: peak {peak} bytes, {:.1} s",
         started.elapsed().as_secs_f64()

@@ -26,9 +26,10 @@ mod tests;
 
 use crate::finding::{Code, Finding, Severity};
 use crate::record::{
-    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink,
+    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
 };
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
+use crate::tls;
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
 use frames::{DirFrames, FrameConfig, FrameOut};
@@ -52,6 +53,10 @@ pub struct Options {
     /// records name theirs and select themselves in Wireshark by address
     /// (the merged numbering is no one file's). Empty for one input.
     pub files: Vec<String>,
+    /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, and those the capture
+    /// embeds): with any, TLS connections are decrypted.
+    /// Shared, not copied, by every run that clones these options.
+    pub tls_keys: std::sync::Arc<tls::KeyLog>,
 }
 
 impl Default for Options {
@@ -62,6 +67,7 @@ impl Default for Options {
             max_inflated: 64 << 20,
             preview_bytes: 32,
             files: Vec::new(),
+            tls_keys: std::sync::Arc::default(),
         }
     }
 }
@@ -71,6 +77,8 @@ impl Default for Options {
 pub struct Totals {
     pub websocket_connections: u64,
     pub tls_connections: u64,
+    /// TLS connections of which some record was decrypted.
+    pub tls_decrypted: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
@@ -94,6 +102,10 @@ struct Output<S> {
     scratch: Scratch,
     /// Frame records held back for capture order, across connections.
     deferred_total: usize,
+    /// While decrypted bytes are handed on: the packets where their TLS
+    /// record starts and ends; a frame whose last byte is there ends at
+    /// the record's end.
+    tls_end: Option<(u64, u64)>,
 }
 
 impl<S: Sink> Output<S> {
@@ -145,7 +157,14 @@ pub struct Analyzer<S: Sink> {
     out: Output<S>,
     legs: Legs,
     held: HeldBudget,
+    /// Bytes TLS connections hold for records not yet whole, in total.
+    tls_held: usize,
 }
+
+/// Bytes all TLS connections may hold for records and handshake messages
+/// not yet whole (a record must be whole to be decrypted: up to 18 KiB a
+/// direction). Beyond, the connection that asks for more is given up.
+const MAX_TLS_HELD: usize = 32 << 20;
 
 /// Frame records a connection holds back to write in capture order.
 type Deferred = Option<Box<Vec<FrameRecord>>>;
@@ -170,6 +189,16 @@ pub struct ConnState {
     /// Created when a frame is first held: most connections never do.
     masking: Masking,
     acc: Box<ConnAcc>,
+    /// A TLS connection being decrypted (boxed: only those pay for it).
+    tls: Option<Box<TlsConn>>,
+}
+
+/// A TLS connection's decryption and what its ClientHello showed.
+struct TlsConn {
+    session: tls::TlsSession,
+    info: TlsInfo,
+    /// The packets where the last record handed on started and ended.
+    last_end: (u64, u64),
 }
 
 impl ConnState {
@@ -207,9 +236,11 @@ impl<S: Sink> Analyzer<S> {
                 error: None,
                 scratch: Scratch::default(),
                 deferred_total: 0,
+                tls_end: None,
             },
             legs: Legs::default(),
             held: HeldBudget::default(),
+            tls_held: 0,
         }
     }
 
@@ -255,6 +286,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             deferred: None,
             masking: Masking::default(),
             acc: Box::default(),
+            tls: None,
         }
     }
 
@@ -264,6 +296,17 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         } else {
             dir
         };
+        if st.tls.is_none() && self.starts_tls(st, dir, &ev) {
+            st.tls = Some(Box::new(TlsConn {
+                session: tls::TlsSession::new(),
+                info: upgrade::tls_info_of(&ev),
+                last_end: (0, 0),
+            }));
+        }
+        if st.tls.is_some() {
+            // By the TCP layer's directions: the ClientHello fixed them.
+            return self.tls_event(st, meta, dir, ev);
+        }
         match ev {
             StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
             StreamEvent::Gap(gap) => self.gap(st, meta, d, gap),
@@ -278,8 +321,16 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
 
     fn close(&mut self, mut st: ConnState, meta: &ConnMeta, reason: CloseReason) {
         st.acc.ending = Some(reason);
+        // A frame cut short ends in the last record handed on.
+        self.out.tls_end = st.tls.as_ref().map(|t| t.last_end);
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             self.drive(&mut st, meta, d, |f, out| f.finish(out));
+        }
+        self.out.tls_end = None;
+        if let Some(t) = st.tls.take() {
+            self.tls_held -= t.session.held();
+            self.out.totals.tls_decrypted += u64::from(t.session.decrypted());
+            st.upgrade.tls = Some(Box::new(tls_record_info(*t)));
         }
         let (out, held) = (&mut self.out, &mut self.held);
         let (acc, deferred) = (&mut st.acc, &mut st.deferred);
@@ -315,6 +366,7 @@ impl<S: Sink> Analyzer<S> {
             deferred,
             masking,
             acc,
+            ..
         } = st;
         let Some(f) = frames[d.index()].as_mut() else {
             return;
@@ -453,6 +505,12 @@ impl<S: Sink> Analyzer<S> {
 
     fn gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         st.acc.gap(gap.reason, d, gap.len, gap.packet, gap.offset);
+        self.plain_gap(st, meta, d, gap);
+    }
+
+    /// A gap in direction `d`'s bytes for the HTTP and WebSocket parts
+    /// (already counted on the connection).
+    fn plain_gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
         if st.upgrade.in_frames(d) {
             self.drive(st, meta, d, |f, out| f.gap(gap, out));
             return self.settle_deferred(st);
@@ -482,6 +540,135 @@ impl<S: Sink> Analyzer<S> {
         }
         self.out.emit(Record::Connection(rec));
     }
+}
+
+impl<S: Sink> Analyzer<S> {
+    /// Secrets from the capture itself (a pcapng Decryption Secrets
+    /// Block): for the TLS connections that begin after it.
+    pub fn add_tls_secrets(&mut self, text: &[u8]) -> tls::keylog::Parsed {
+        std::sync::Arc::make_mut(&mut self.opts.tls_keys).add(text)
+    }
+
+    /// Whether a connection's first bytes start a TLS connection to
+    /// decrypt: secrets were given and the client opens with TLS.
+    fn starts_tls(&self, st: &ConnState, dir: Dir, ev: &StreamEvent<'_>) -> bool {
+        let StreamEvent::Data(chunk) = ev else {
+            return false;
+        };
+        !self.opts.tls_keys.is_empty()
+            && chunk.offset == 0
+            && st.upgrade.may_decrypt(dir, chunk.data)
+    }
+
+    /// An event of a TLS connection being decrypted: through the TLS
+    /// stage, whose plaintext goes on as a plaintext connection's bytes.
+    fn tls_event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+        let mut t = st.tls.take().expect("a TLS connection");
+        match ev {
+            StreamEvent::Data(chunk) => {
+                let keys = std::sync::Arc::clone(&self.opts.tls_keys);
+                let at = (chunk.packet, chunk.ts);
+                let mut last_end = t.last_end;
+                let before = t.session.held();
+                t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
+                    self.tls_plain(st, meta, ev, &mut last_end)
+                });
+                t.last_end = last_end;
+                self.tls_held = self.tls_held - before + t.session.held();
+                if self.tls_held > MAX_TLS_HELD {
+                    self.tls_held -= t.session.held();
+                    let detail = "more than 32 MiB of TLS records not yet whole across connections at once: \
+                                  this connection is not decrypted further";
+                    t.session.abandon(detail, chunk.packet, &mut |ev| {
+                        self.tls_plain(st, meta, ev, &mut last_end)
+                    });
+                }
+            }
+            StreamEvent::Gap(gap) => {
+                st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset);
+                let before = t.session.held();
+                t.session.gap(dir, gap.len);
+                self.tls_held = self.tls_held - before + t.session.held();
+            }
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ..
+            } => st.acc.conflict(dir, len, packet, offset),
+        }
+        st.tls = Some(t);
+    }
+
+    /// What the TLS stage hands on: plaintext to the HTTP and WebSocket
+    /// parts (in their directions), and its findings.
+    fn tls_plain(
+        &mut self,
+        st: &mut ConnState,
+        meta: &ConnMeta,
+        ev: tls::Event<'_>,
+        last_end: &mut (u64, u64),
+    ) {
+        let swap = |d: Dir| if st.upgrade.swapped { d.reverse() } else { d };
+        match ev {
+            tls::Event::Data {
+                dir,
+                offset,
+                data,
+                packet,
+                end_packet,
+                ts,
+            } => {
+                *last_end = (packet, end_packet);
+                self.out.tls_end = Some((packet, end_packet));
+                let d = swap(dir);
+                self.data(
+                    st,
+                    meta,
+                    d,
+                    Chunk {
+                        offset,
+                        data,
+                        packet,
+                        ts,
+                    },
+                );
+                self.out.tls_end = None;
+            }
+            tls::Event::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            } => {
+                let gap = Gap {
+                    offset,
+                    len,
+                    reason: crate::tcp::GapReason::Lost,
+                    packet,
+                    ts,
+                };
+                let d = swap(dir);
+                self.plain_gap(st, meta, d, gap);
+            }
+            tls::Event::Finding(f) => st.acc.add(f),
+        }
+    }
+}
+
+/// The connection record's `tls`: what the ClientHello showed and what
+/// decryption learnt.
+fn tls_record_info(t: TlsConn) -> TlsInfo {
+    let hello = t.session.hello();
+    let mut info = t.info;
+    if let Some(v) = hello.version {
+        info.version = Some(crate::http::tls::version_name(v));
+    }
+    info.cipher_suite = hello.suite_name();
+    info.alpn_selected = hello.alpn.clone();
+    info.decrypted = Some(t.session.decrypted());
+    info
 }
 
 /// The rest of a chunk from byte `at`.
@@ -534,6 +721,13 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
+        match self.out.tls_end {
+            // Decrypted: the frame shows where its last TLS record ends.
+            Some((start, end)) if rec.last_packet == start => rec.last_packet = end,
+            // A frame confirmed only by a later record (while frame sync
+            // was being searched for) keeps its record's start.
+            _ => {}
+        }
         let (out, acc, deferred) = (&mut *self.out, &mut *self.acc, &mut *self.deferred);
         self.masking
             .frame(rec, acked, self.held, &mut |r| out.frame(acc, deferred, r));

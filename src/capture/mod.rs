@@ -444,6 +444,15 @@ impl CaptureReader {
         })
     }
 
+    /// TLS secrets the capture embeds (pcapng Decryption Secrets Blocks)
+    /// read since the last call: NSS key log text.
+    pub fn take_tls_secrets(&mut self) -> Option<Vec<u8>> {
+        match &mut self.decoder {
+            Decoder::PcapNg(d) => d.take_secrets(),
+            Decoder::Pcap(_) => None,
+        }
+    }
+
     pub fn format(&self) -> Format {
         match self.decoder {
             Decoder::Pcap(_) => Format::Pcap,

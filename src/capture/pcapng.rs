@@ -373,7 +373,17 @@ pub(crate) struct NgDecoder {
     endian: Endian,
     interfaces: Vec<InterfaceInfo>,
     last_ts: Timestamp,
+    /// TLS key log text from Decryption Secrets Blocks not yet taken.
+    secrets: Vec<u8>,
+    /// Secret bytes read so far (bounded: [`MAX_SECRETS`]).
+    secrets_total: usize,
 }
+
+/// Decryption secrets type of a TLS key log (`TLSK`, pcapng 4.7).
+const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+
+/// Key log bytes taken from one capture, at most.
+const MAX_SECRETS: usize = 16 << 20;
 
 impl NgDecoder {
     pub fn new() -> Self {
@@ -381,7 +391,35 @@ impl NgDecoder {
             endian: Endian::Little,
             interfaces: Vec::new(),
             last_ts: Timestamp::default(),
+            secrets: Vec::new(),
+            secrets_total: 0,
         }
+    }
+
+    /// TLS key log text of the Decryption Secrets Blocks read since the
+    /// last call (before the packet now lent).
+    pub fn take_secrets(&mut self) -> Option<Vec<u8>> {
+        (!self.secrets.is_empty()).then(|| std::mem::take(&mut self.secrets))
+    }
+
+    /// A Decryption Secrets Block (pcapng 4.7): type, length, the secrets.
+    /// TLS key logs are kept; other types and bad lengths are skipped.
+    fn secrets_block(&mut self, head: BlockHead, block: &[u8]) {
+        let e = head.endian;
+        if block.len() < 20 || e.u32(block, 8) != SECRETS_TLS_KEY_LOG {
+            return;
+        }
+        let len = e.u32(block, 12) as usize;
+        let Some(data) = block.get(16..16usize.saturating_add(len)) else {
+            return;
+        };
+        if len > block.len() - 20 || self.secrets_total + len > MAX_SECRETS {
+            return;
+        }
+        self.secrets_total += len;
+        self.secrets.extend_from_slice(data);
+        // Lines of two blocks must not run together.
+        self.secrets.push(b'\n');
     }
 
     pub fn interfaces(&self) -> &[InterfaceInfo] {
@@ -448,6 +486,9 @@ impl NgDecoder {
             EPB | PB => decode_timestamped(head, block)?,
             SPB => decode_simple(head, block, self.interface(head, 0)?.snaplen),
             kind => {
+                if kind == DECRYPTION_SECRETS {
+                    self.secrets_block(head, block);
+                }
                 if is_known_skippable(kind) {
                     stats.skipped_blocks += 1;
                 } else {

@@ -74,6 +74,9 @@ impl Code {
             Code::TlsInWebsocketStream => TLS_IN_WEBSOCKET_STREAM,
             Code::TlsOnPlaintextPort => TLS_ON_PLAINTEXT_PORT,
             Code::UnparseableFrameData => UNPARSEABLE_FRAME_DATA,
+            Code::TlsKeyMissing => TLS_KEY_MISSING,
+            Code::TlsDecryptFailed => TLS_DECRYPT_FAILED,
+            Code::Http2NotDecoded => HTTP2_NOT_DECODED,
             Code::HandshakeNotCaptured => HANDSHAKE_NOT_CAPTURED,
             Code::CaptureGap => CAPTURE_GAP,
             Code::TruncatedPayload => TRUNCATED_PAYLOAD,
@@ -582,6 +585,51 @@ pub(crate) fn cites_a_section(text: &str) -> bool {
             && rest[digits + 9..].starts_with(|c: char| c.is_ascii_digit())
     })
 }
+
+// Decrypting TLS (wss://) with a key log.
+
+const TLS_KEY_MISSING: Explanation = ex(
+    "Key logs were given, but none holds a secret for this TLS connection's client random, so the \
+     WebSocket inside it (if any) cannot be read. Other connections of the capture may be decrypted.",
+    "RFC 8446 section 7.3: a record's keys come from traffic secrets only the two peers know (RFC 5246 \
+     section 6.3 for TLS 1.2's master secret); a capture holds none of them. The NSS key log format \
+     (SSLKEYLOGFILE) names each connection's secrets by the 32-byte random of its ClientHello (RFC 8446 \
+     section 4.1.2), which is how wscap matches them.",
+    "The key log was written by another program or run than the one in the capture; the program was not \
+     told to log (SSLKEYLOGFILE unset, or a client that ignores it); the capture began before the log was \
+     enabled; the log was cut before this connection's lines.",
+    "Start the program that makes the connection with SSLKEYLOGFILE=/path/keys.log (browsers, curl, \
+     Python, Node with --tls-keylog, Go with tls.Config.KeyLogWriter), capture again, and pass the file \
+     with --tls-keylog, or embed it in the capture with `editcap --inject-secrets tls,keys.log`.",
+);
+
+const TLS_DECRYPT_FAILED: Explanation = ex(
+    "A TLS record of this connection did not authenticate with the keys derived from the logged secrets \
+     (or the connection uses a version or cipher suite wscap does not decrypt, or its stream stopped \
+     being TLS records). Nothing after it in that direction is decrypted.",
+    "RFC 8446 section 5.2 (and RFC 5246 section 6.2.3.3 for TLS 1.2): each record is protected by an \
+     AEAD whose tag fails unless key, nonce (from the record sequence number) and bytes are all right; a \
+     receiver that sees a bad tag must end the connection with a bad_record_mac alert.",
+    "A key log line that belongs to another connection with the same client random (a replayed or \
+     altered log); secrets edited or cut; bytes altered after capture; a record sequence that wscap \
+     could not follow (early data, or a renegotiation); a cipher suite other than AES-GCM, \
+     ChaCha20-Poly1305 or AES-CBC with HMAC (3DES, RC4, CCM, SSL 3.0 to TLS 1.1).",
+    "Take the key log written by the same run of the same program that the capture shows, unedited. The \
+     finding's packet is the first record that failed: open it in Wireshark with the same key log \
+     (Preferences, Protocols, TLS, (Pre)-Master-Secret log filename) to compare.",
+);
+
+const HTTP2_NOT_DECODED: Explanation = ex(
+    "The TLS connection negotiated HTTP/2 (ALPN h2). WebSocket can run over HTTP/2 streams (an extended \
+     CONNECT), which wscap does not decode yet: the connection is decrypted but not read further.",
+    "RFC 8441 section 4: a WebSocket over HTTP/2 opens with an extended CONNECT request carrying \
+     :protocol = websocket on one HTTP/2 stream, and its frames travel in that stream's DATA frames, not \
+     on the TCP connection's bytes as with HTTP/1.1.",
+    "A browser or client that prefers HTTP/2 against a server that enables RFC 8441 \
+     (SETTINGS_ENABLE_CONNECT_PROTOCOL), or an HTTP/2 connection that carries no WebSocket at all.",
+    "Capture the HTTP/1.1 leg (behind a proxy that speaks HTTP/1.1 to the backend), or make the client \
+     offer only http/1.1 in ALPN for the test, so the upgrade runs over HTTP/1.1 and wscap can read it.",
+);
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,8 @@ pub(super) trait Downstream: StreamHandler + Sized {
     fn failed(&self) -> bool;
     /// The capture's first packet, before any record.
     fn capture_start(&mut self, ts: Timestamp);
+    /// TLS secrets embedded in the capture, before the packets after them.
+    fn tls_secrets(&mut self, secrets: Vec<u8>);
     /// Whether [`Downstream::tap`] is wanted (`--write-pcap`).
     fn wants_packets(&mut self) -> bool {
         false
@@ -40,6 +42,10 @@ impl<S: Sink> Downstream for Analyzer<S> {
 
     fn capture_start(&mut self, ts: Timestamp) {
         self.sink_mut().capture_start(ts);
+    }
+
+    fn tls_secrets(&mut self, secrets: Vec<u8>) {
+        self.add_tls_secrets(&secrets);
     }
 
     fn wants_packets(&mut self) -> bool {
@@ -67,6 +73,10 @@ impl Downstream for Recorder {
 
     fn capture_start(&mut self, ts: Timestamp) {
         self.note(Note::CaptureStart(ts));
+    }
+
+    fn tls_secrets(&mut self, secrets: Vec<u8>) {
+        self.note(Note::TlsSecrets(secrets));
     }
 }
 
@@ -173,6 +183,9 @@ pub(super) fn feed<H: Downstream>(
             return true;
         }
         let i = earliest(&m.readers);
+        if let Some(secrets) = m.readers[i].take_tls_secrets() {
+            down.tls_secrets(secrets);
+        }
         number += 1;
         counts.summary.packets += 1;
         tcp.set_input(m.inputs[i]);

@@ -224,6 +224,7 @@ pub fn run_sources<S: Sink>(
     let totals = analyzer.totals();
     summary.websocket_connections = totals.websocket_connections;
     summary.tls_connections = totals.tls_connections;
+    summary.tls_decrypted = totals.tls_decrypted;
     summary.frames = totals.frames;
     summary.findings_by_code = totals.findings_by_code.clone();
     summary.findings_by_severity = totals.findings_by_severity.clone();

@@ -36,6 +36,10 @@ pub(super) fn read<S: Sink>(
                     report(bytes, packets);
                     true
                 }
+                Note::TlsSecrets(secrets) => {
+                    a.add_tls_secrets(&secrets);
+                    true
+                }
             },
             &|a| a.has_error(),
         );

@@ -473,6 +473,18 @@ pub struct TlsInfo {
     /// The application protocols the client offered (ALPN: `http/1.1`,
     /// `h2`), in its order.
     pub alpn: Vec<String>,
+    /// With a key log: the cipher suite the server chose (its IANA name,
+    /// `TLS_AES_128_GCM_SHA256`). Written only when TLS secrets were given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cipher_suite: Option<String>,
+    /// With a key log: the application protocol the server chose (ALPN).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alpn_selected: Option<String>,
+    /// With a key log: whether any record was decrypted (the WebSocket
+    /// inside was read as plaintext). Written only when TLS secrets were
+    /// given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decrypted: Option<bool>,
 }
 
 /// One TCP connection.
@@ -530,6 +542,10 @@ pub struct ConnectionRecord {
     pub diagnosis: Vec<Diagnosis>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 fn display<T: std::fmt::Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(v)
 }
@@ -544,8 +560,13 @@ pub struct SummaryRecord {
     pub skipped: std::collections::BTreeMap<String, u64>,
     pub tcp_connections: u64,
     pub websocket_connections: u64,
-    /// Connections marked `tls`: their WebSocket, if any, cannot be read.
+    /// Connections marked `tls`: their WebSocket, if any, cannot be read
+    /// unless decrypted.
     pub tls_connections: u64,
+    /// Of those, the connections decrypted with the TLS secrets given (a
+    /// key log): written only when some were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub tls_decrypted: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,

@@ -8,7 +8,7 @@
 
 use super::term::{Line, Paint, Style, WIDTH, wrap};
 
-use crate::finding::Severity;
+use crate::finding::{Code, Severity};
 use crate::record::{ConnectionRecord, Record, Sink, SummaryRecord};
 use std::collections::BTreeMap;
 use std::io::{self, BufWriter, Write};
@@ -130,11 +130,7 @@ pub fn write_summary(
         )?;
     }
     if s.tls_connections > 0 {
-        let tls = format!(
-            "{}: WebSocket inside TLS cannot be read from the capture (decrypting it needs a key log); \
-             capture behind the TLS terminator instead",
-            plural(s.tls_connections, "TLS connection", "TLS connections")
-        );
+        let tls = tls_line(s);
         wrapped(
             w,
             (style, width),
@@ -161,6 +157,24 @@ pub fn write_summary(
 }
 
 /// Findings by severity on one line, then one line per code.
+/// What the summary says of TLS connections: how many were decrypted, and
+/// how to read the others.
+fn tls_line(s: &SummaryRecord) -> String {
+    let n = plural(s.tls_connections, "TLS connection", "TLS connections");
+    let missing = s.findings_by_code.get(Code::TlsKeyMissing);
+    match (s.tls_decrypted, missing) {
+        (0, 0) => format!(
+            "{n}: WebSocket inside TLS cannot be read from the capture (decrypting it needs a key log: \
+             --tls-keylog FILE, or SSLKEYLOGFILE); capture behind the TLS terminator instead"
+        ),
+        (d, 0) if d == s.tls_connections => format!("{n}, all decrypted with the key log"),
+        (d, m) => format!(
+            "{n}, {d} decrypted with the key log; {m} without its secrets in the key logs given \
+             (start the program that made them with SSLKEYLOGFILE set)"
+        ),
+    }
+}
+
 fn write_findings(w: &mut dyn Write, (style, width): Sw, s: &SummaryRecord) -> io::Result<()> {
     let sev = |x: Severity| s.findings_by_severity.get(x);
     if s.findings_by_severity.total() == 0 {

@@ -427,6 +427,15 @@ impl<W: Write> TableWriter<W> {
         if let Some(o) = c.other_leg {
             facts.push(format!("other leg conn {o}"));
         }
+        if let Some(t) = c.tls.as_ref().filter(|t| t.decrypted.is_some()) {
+            let v = t.version.as_deref().unwrap_or("TLS");
+            let how = if t.decrypted == Some(true) {
+                "decrypted"
+            } else {
+                "not decrypted"
+            };
+            facts.push(format!("{v} {how}"));
+        }
         facts.push(format!("frames {}→ {}←", c.frames.c2s, c.frames.s2c));
         let codes = |v: &[u16]| -> String {
             if v.is_empty() {
