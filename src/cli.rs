@@ -13,8 +13,9 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use wscap::finding::Severity;
 use wscap::report::PayloadMode;
-use wscap::report::{FilterOptions, Style, TableOptions, TimeMode};
+use wscap::report::{FilterOptions, IpNet, Style, TableOptions, TimeMode};
 use wscap::tcp::Shard;
+use wscap::time::Timestamp;
 
 /// Find out why WebSocket connections break, from packet captures.
 ///
@@ -62,7 +63,7 @@ const DIFF_EXIT: &str = "Exit status:
 pub enum Command {
     /// Analyse captures and report frames, connections and a summary.
     #[command(visible_alias = "analyse", after_help = ANALYZE_EXIT)]
-    Analyze(AnalyzeArgs),
+    Analyze(Box<AnalyzeArgs>),
     /// Compare two captures: what a change did to the WebSocket traffic.
     ///
     /// Each side is analysed as `analyze` does; connections are paired
@@ -129,7 +130,8 @@ pub struct AnalyzeArgs {
     /// Several files are merged in timestamp order and analysed as one
     /// capture, so the files of a rotated `tcpdump -C/-G/-W` ring buffer give
     /// the connections that span them. Packet numbers then count across the
-    /// merged capture, as `mergecap` would number them.
+    /// merged capture, as `mergecap` would number them, and each connection
+    /// record names the files that held it (`files`). See --no-merge.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 
@@ -152,6 +154,76 @@ pub struct AnalyzeArgs {
     /// the whole capture. Also accepts a comma-separated list.
     #[arg(long = "conn", value_name = "ID", value_delimiter = ',')]
     pub conns: Vec<u64>,
+
+    /// Only report connections with either end at ADDR (or in ADDR/PREFIX).
+    ///
+    /// An IPv4 or IPv6 address, or a network such as 10.0.0.0/8; may be
+    /// repeated or a comma-separated list (any of them matches). Like
+    /// Wireshark's `ip.addr`. Connection filters (--conn, --host,
+    /// --tcp-port, --server-port, --since, --until, --websocket-only) must
+    /// all match; they choose connections, whose records are then written
+    /// unchanged, and --write-pcap writes the packets of the same
+    /// connections. The summary covers the whole capture and names the
+    /// filters; a filter that matches nothing says so on standard error.
+    #[arg(long = "host", value_name = "ADDR", value_delimiter = ',')]
+    pub hosts: Vec<IpNet>,
+
+    /// Only report connections with either end on TCP port PORT.
+    ///
+    /// Like Wireshark's `tcp.port`; may be repeated or a comma-separated
+    /// list. (--port, by contrast, says where WebSocket runs.)
+    #[arg(long = "tcp-port", value_name = "PORT", value_delimiter = ',')]
+    pub tcp_ports: Vec<u16>,
+
+    /// Only report connections whose server is on TCP port PORT.
+    ///
+    /// The server as the record names it (the side that sent the SYN-ACK
+    /// or answered the request); may be repeated or a comma-separated list.
+    #[arg(long = "server-port", value_name = "PORT", value_delimiter = ',')]
+    pub server_ports: Vec<u16>,
+
+    /// Only report connections active at or after TIME, and frames from it.
+    ///
+    /// Wall clock, as RFC 3339 (`2026-03-01T10:00:00Z`,
+    /// `2026-03-01T11:00:00+01:00`, or a date alone for its midnight UTC)
+    /// or seconds since the Unix epoch (`1772359200.5`). A connection is
+    /// shown when its last packet is not before TIME; its frame records
+    /// before TIME are left out.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<Timestamp>,
+
+    /// Only report connections active at or before TIME, and frames to it.
+    ///
+    /// As --since: a connection is shown when its first packet is not after
+    /// TIME; its frame records after TIME are left out.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<Timestamp>,
+
+    /// Only report connections recognised as WebSocket.
+    ///
+    /// Other TCP connections (plain HTTP, TLS, anything else) still count in
+    /// the summary.
+    #[arg(long)]
+    pub websocket_only: bool,
+
+    /// Write the packets of the connections reported to OUT, as a pcap.
+    ///
+    /// All of each connection's packets (the connection filters choose
+    /// which), with the original timestamps (nanosecond pcap) and link
+    /// type, to open in Wireshark or attach to a bug report. A connection
+    /// whose verdict waits (--websocket-only until its handshake, --since
+    /// until it is active then) has its packets held, at most 1 MiB of it
+    /// and 32 MiB in all; one decided later is written from then on, and
+    /// the run says so. A pcap holds one link type: inputs of several are
+    /// an error.
+    #[arg(long, value_name = "OUT")]
+    pub write_pcap: Option<PathBuf>,
+    /// Analyse each capture on its own (one summary per file).
+    ///
+    /// Connection and packet numbers are then each file's own, as Wireshark
+    /// shows that file, and every connection record names its file.
+    #[arg(long)]
+    pub no_merge: bool,
 
     /// Only report frames with findings (connection records are kept).
     ///
@@ -297,6 +369,14 @@ pub struct AnalyzeArgs {
     /// are linked only when they fall in the same shard. See docs/scale.md.
     #[arg(long, value_name = "K/N", value_parser = parse_shard)]
     pub shard: Option<Shard>,
+
+    /// Threads to use, 1 or 2 (default: 2 on two cores or more).
+    ///
+    /// With 2, one thread reads, decodes and reassembles while the other
+    /// analyses and writes; --write-pcap always uses one. The output is the
+    /// same byte for byte.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub threads: Option<u8>,
 }
 
 #[derive(Debug, Args)]
@@ -459,7 +539,8 @@ pub enum Shell {
 /// What to do, with every flag resolved.
 #[derive(Debug)]
 pub enum Mode {
-    Analyze(Config),
+    /// Boxed: the analysis flags outweigh the others many times.
+    Analyze(Box<Config>),
     Diff(DiffConfig),
     Completions(Shell),
     /// `explain NAME`, wrapped to `width` columns.
@@ -480,6 +561,9 @@ pub enum Mode {
 #[derive(Debug)]
 pub struct Config {
     pub inputs: Vec<PathBuf>,
+    /// Analyse each input on its own.
+    pub no_merge: bool,
+    pub write_pcap: Option<PathBuf>,
     pub format: Format,
     pub filter: FilterOptions,
     pub table: TableOptions,
@@ -498,6 +582,8 @@ pub struct Config {
     pub payload_bytes: Option<usize>,
     pub fail_on: Severity,
     pub shard: Option<Shard>,
+    /// `None`: as many as pay.
+    pub threads: Option<u8>,
     /// Standard error is a terminal, so a progress bar may be drawn there.
     pub progress: bool,
 }
@@ -518,7 +604,8 @@ pub fn parse() -> Mode {
         },
         (Some(Command::Man { page }), _) => Mode::Man(page),
         (Some(Command::Diff(d)), _) => Mode::Diff(resolve_diff(d)),
-        (Some(Command::Analyze(a)), _) | (None, Some(a)) => Mode::Analyze(resolve(a)),
+        (Some(Command::Analyze(a)), _) => Mode::Analyze(Box::new(resolve(*a))),
+        (None, Some(a)) => Mode::Analyze(Box::new(resolve(a))),
         // `subcommand_negates_reqs` makes CAPTURE optional only when a
         // subcommand is present, so clap has already rejected this; fall
         // back to its own "missing argument" message rather than panic.
@@ -658,13 +745,31 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
     // Standard input is how live captures arrive: blocks are printed as
     // connections end rather than held for the ones that began earlier.
     let live = a.captures.iter().any(|p| p.as_os_str() == "-");
+    if let (Some(s), Some(u)) = (a.since, a.until)
+        && s > u
+    {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--since {s} is after --until {u}: no connection could match"),
+            )
+            .exit();
+    }
     Config {
         inputs: a.captures,
+        no_merge: a.no_merge,
+        write_pcap: a.write_pcap,
         format,
         filter: FilterOptions {
             conns: (!a.conns.is_empty()).then(|| a.conns.iter().copied().collect::<BTreeSet<_>>()),
             only_findings: a.only_findings,
             min_severity: a.severity.into(),
+            hosts: a.hosts,
+            tcp_ports: a.tcp_ports,
+            server_ports: a.server_ports,
+            since: a.since,
+            until: a.until,
+            websocket_only: a.websocket_only,
         },
         table: TableOptions {
             all_frames: a.all_frames,
@@ -692,6 +797,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
         fail_on: a.fail_on.into(),
         shard: a.shard,
+        threads: a.threads,
         progress: std::io::stderr().is_terminal(),
     }
 }

@@ -27,6 +27,7 @@ pub mod capture;
 pub mod diagnosis;
 pub mod diff;
 pub mod finding;
+pub mod handoff;
 pub mod http;
 pub mod packet;
 pub mod pipeline;

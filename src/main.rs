@@ -11,8 +11,8 @@ use std::process::ExitCode;
 use wscap::pipeline::{self, Options};
 use wscap::report::explain;
 use wscap::report::{
-    Filter, JsonWriter, JsonlWriter, PayloadMode, ProgressDisplay, SummaryWriter, Suspend,
-    TableWriter, Writer,
+    Filter, JsonWriter, JsonlWriter, PacketTap, PayloadMode, ProgressDisplay, SummaryWriter,
+    Suspend, TableWriter, Writer,
 };
 
 fn main() -> ExitCode {
@@ -69,7 +69,7 @@ fn run(mode: Mode) -> io::Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Mode::Analyze(cfg) => analyze(cfg),
+        Mode::Analyze(cfg) => analyze(*cfg),
         Mode::Diff(cfg) => diff(cfg),
     }
 }
@@ -127,6 +127,39 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     Ok(ExitCode::from(u8::from(report.regressed())))
 }
 
+/// Ctrl-C (SIGINT) or SIGTERM asks the run to stop: it ends the open
+/// connections `interrupted` and writes their records and the summary (a
+/// live capture has no end of its own). A second one exits at once, with
+/// the shell's status for death by that signal (130 for SIGINT, 143 for
+/// SIGTERM). The handlers only set the flag the reading loop looks at
+/// (between packets, and while an idle pipe is waited on with `poll`, which
+/// a signal interrupts).
+#[cfg(unix)]
+fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::flag;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for (signal, status) in [(SIGINT, 130), (SIGTERM, 143)] {
+        // Registered first, so the first signal finds the flag unset and
+        // only the second exits; the order matters.
+        let second = flag::register_conditional_shutdown(signal, status, stop.clone());
+        if second
+            .and_then(|_| flag::register(signal, stop.clone()))
+            .is_err()
+        {
+            // Without handlers the default stays: the signal ends the run.
+            message(&"cannot handle Ctrl-C: an interrupted run ends without its summary");
+            return None;
+        }
+    }
+    Some(stop)
+}
+
+#[cfg(not(unix))]
+fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    None
+}
+
 /// Reads the TLS key logs (`--tls-keylog`, `SSLKEYLOGFILE`) into `keys`;
 /// a file that cannot be read is an error naming it, one without secrets
 /// a warning. The secrets are never printed.
@@ -165,11 +198,61 @@ fn read_keylogs(cfg: &Config, keys: &mut std::sync::Arc<wscap::tls::KeyLog>) -> 
 }
 
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
-    let mut opts = Options::default();
+    let (mut opts, preview) = analysis_options(&cfg);
+    read_keylogs(&cfg, &mut opts.analysis.tls_keys)?;
+    let mut tap = match &cfg.write_pcap {
+        None => None,
+        Some(path) => match PacketTap::create(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                message(&format!("--write-pcap {}: {e}", path.display()));
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let all: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
+    let runs: Vec<&[&Path]> = if cfg.no_merge {
+        all.chunks(1).collect()
+    } else {
+        vec![&all[..]]
+    };
+    let (mut damaged, mut failing) = (false, false);
+    for inputs in runs {
+        let mut opts = opts.clone();
+        if cfg.no_merge && all.len() > 1 {
+            // Each file alone, but named, as several were given.
+            opts.analysis.files = vec![inputs[0].display().to_string()];
+        }
+        let label = (cfg.no_merge && all.len() > 1).then(|| inputs[0].display().to_string());
+        let (d, f) = analyze_run(&cfg, inputs, &opts, preview, &mut tap, label)?;
+        damaged |= d;
+        failing |= f;
+    }
+    if let Some(tap) = tap {
+        match tap.finish() {
+            Ok(warning) => warning.iter().for_each(|w| message(w)),
+            Err(e) => {
+                message(&e);
+                damaged = true;
+            }
+        }
+    }
+    if damaged {
+        return Ok(ExitCode::from(2));
+    }
+    Ok(ExitCode::from(u8::from(failing)))
+}
+
+/// The analysis options and the preview mode the flags ask for.
+fn analysis_options(cfg: &Config) -> (Options, PayloadMode) {
+    let mut opts = Options {
+        stop: stop_on_signals(),
+        ..Options::default()
+    };
     opts.analysis.ports = cfg.ports.clone();
     opts.analysis.max_payload = cfg.max_payload;
     opts.tcp.shard = cfg.shard;
-    read_keylogs(&cfg, &mut opts.analysis.tls_keys)?;
+    opts.threads = cfg.threads.map_or(0, usize::from);
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }
@@ -183,8 +266,20 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         preview = PayloadMode::None;
         opts.analysis.preview_bytes = 0;
     }
+    (opts, preview)
+}
 
-    let inputs: Vec<&Path> = cfg.inputs.iter().map(|p| p.as_path()).collect();
+/// One analysis run over `inputs` (merged), to standard output; returns
+/// (input damaged, findings at or above --fail-on). `label` names the
+/// file in messages when each is analysed on its own.
+fn analyze_run(
+    cfg: &Config,
+    inputs: &[&Path],
+    opts: &Options,
+    preview: PayloadMode,
+    tap: &mut Option<PacketTap>,
+    label: Option<String>,
+) -> io::Result<(bool, bool)> {
     let mut progress = ProgressDisplay::new(cfg.progress);
     let out = Suspend::new(io::stdout().lock(), progress.handle());
     let writer = match cfg.format {
@@ -195,24 +290,30 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
             Writer::Summary(SummaryWriter::new(out, cfg.style).with_width(cfg.width))
         }
     };
-    let sink = Filter::new(writer, cfg.filter.clone());
-    let result = pipeline::run(&inputs, &opts, sink, &mut |p| {
+    let mut sink = Filter::new(writer, cfg.filter.clone());
+    if let Some(t) = tap.take() {
+        sink = sink.with_tap(t);
+    }
+    let result = pipeline::run(inputs, opts, sink, &mut |p| {
         progress.update(p.bytes, p.total, p.packets)
     });
     progress.finish();
-    let (outcome, sink) = result?;
+    let (outcome, mut sink) = result?;
+    *tap = sink.take_tap();
+    let unmatched = sink.unmatched();
     sink.into_inner().finish()?.flush()?;
 
+    let prefix = label.map(|l| format!("{l}: ")).unwrap_or_default();
     for e in &outcome.summary.input_errors {
         message(e);
     }
-    if outcome.damaged {
-        return Ok(ExitCode::from(2));
+    if let Some(m) = unmatched {
+        message(&format!("{prefix}{m}"));
     }
     let failing = outcome
         .summary
         .findings_by_severity
         .iter()
         .any(|(s, n)| n > 0 && s >= cfg.fail_on);
-    Ok(ExitCode::from(u8::from(failing)))
+    Ok((outcome.damaged, failing))
 }

@@ -33,35 +33,57 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// The bytes as text when they need no escaping (valid UTF-8 without
-/// control characters or backslashes). Checked on bytes first, as nearly
-/// all text is ASCII.
-pub fn plain_text(bytes: &[u8]) -> Option<&str> {
-    let plain = |b: &u8| (b' '..=b'~').contains(b) && *b != b'\\';
-    let s = std::str::from_utf8(bytes).ok()?;
-    if bytes.iter().all(plain) || !s.chars().any(|c| c.is_control() || c == '\\') {
-        Some(s)
-    } else {
-        None
+/// Whether the character starting at `s[i]` of valid UTF-8 is escaped:
+/// the control characters (Unicode category Cc: U+0000-U+001F, U+007F and
+/// the C1 controls U+0080-U+009F, which UTF-8 writes C2 80-C2 9F) and the
+/// backslash. Decided on bytes: no other character is a control.
+fn escaped_at(s: &[u8], i: usize) -> bool {
+    match s[i] {
+        b if b < 0x20 || b == 0x7f || b == b'\\' => true,
+        0xc2 => s.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)),
+        _ => false,
     }
 }
 
+/// The bytes as text when they need no escaping (valid UTF-8 without
+/// control characters or backslashes).
+pub fn plain_text(bytes: &[u8]) -> Option<&str> {
+    if (0..bytes.len()).any(|i| escaped_at(bytes, i)) {
+        return None;
+    }
+    std::str::from_utf8(bytes).ok()
+}
+
 /// Appends `bytes` as text: valid UTF-8 kept, control characters and
-/// invalid bytes escaped (`\n`, `\x00`), backslashes doubled.
+/// invalid bytes escaped (`\n`, `\x00`), backslashes doubled. Runs of
+/// characters that need nothing are copied whole (a preview is made for
+/// every frame).
 pub fn push_escaped(out: &mut String, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
-        for c in chunk.valid().chars() {
+        let s = chunk.valid();
+        let b = s.as_bytes();
+        let mut run = 0;
+        let mut i = 0;
+        while i < b.len() {
+            if !escaped_at(b, i) {
+                i += 1;
+                continue;
+            }
+            out.push_str(&s[run..i]);
+            let c = s[i..].chars().next().expect("a character starts here");
             match c {
                 '\n' => out.push_str("\\n"),
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 '\\' => out.push_str("\\\\"),
-                c if c.is_control() => {
+                c => {
                     let _ = write!(out, "\\x{:02x}", c as u32);
                 }
-                c => out.push(c),
             }
+            i += c.len_utf8();
+            run = i;
         }
+        out.push_str(&s[run..]);
         for &b in chunk.invalid() {
             push_escaped_byte(out, b);
         }
@@ -117,5 +139,40 @@ mod tests {
             "\"HTTP/1.1\\r\\n\\x00\" (48 54 54 50 2f 31 2e 31 0d 0a 00)"
         );
         assert_eq!(excerpt(&[b'a'; 40]).matches('a').count(), 32);
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    /// The byte rule agrees with `char::is_control` on every character of
+    /// the first planes and a sample beyond.
+    #[test]
+    fn escaped_on_bytes_is_escaped_by_character() {
+        for cp in (0u32..0x3_0000).chain([0x10_fffd, 0xe_0001]) {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let mut buf = [0; 4];
+            let s = c.encode_utf8(&mut buf).as_bytes();
+            let want = c.is_control() || c == '\\';
+            assert_eq!(escaped_at(s, 0), want, "U+{cp:04X}");
+            for i in 1..s.len() {
+                assert!(!escaped_at(s, i), "U+{cp:04X} byte {i}");
+            }
+        }
+    }
+
+    #[test]
+    fn escapes() {
+        let mut out = String::new();
+        push_escaped(&mut out, "a\\b\n\u{85}é\u{7f}\t".as_bytes());
+        push_escaped(&mut out, b"\xff\x00z");
+        assert_eq!(out, "a\\\\b\\n\\x85é\\x7f\\t\\xff\\x00z");
+        assert_eq!(plain_text("héllo".as_bytes()), Some("héllo"));
+        assert_eq!(plain_text(b"a\\b"), None);
+        assert_eq!(plain_text(b"\xc3"), None);
+        assert_eq!(plain_text("\u{85}".as_bytes()), None);
     }
 }

@@ -112,6 +112,120 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Hinnant's
+/// `days_from_civil`, the inverse of [`civil_from_days`]).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = String;
+
+    /// A wall-clock time as people type it: RFC 3339
+    /// (`2026-03-01T10:00:00Z`, `2026-03-01T10:00:00.5+01:00`; a space may
+    /// stand for the `T`, and a date alone means its midnight UTC), or
+    /// seconds since the Unix epoch (`1772359200`, `1772359200.25`).
+    fn from_str(s: &str) -> Result<Timestamp, String> {
+        let t = s.trim();
+        // A date has its first dash after a four-digit year.
+        let parsed = if t.get(4..5) == Some("-") {
+            rfc3339(t)
+        } else {
+            epoch_seconds(t)
+        };
+        parsed.ok_or_else(|| {
+            format!(
+                "{s:?} is not a time (expected RFC 3339 like 2026-03-01T10:00:00Z, \
+                 or seconds since the Unix epoch)"
+            )
+        })
+    }
+}
+
+/// `[-]SECONDS[.FRACTION]` to a timestamp.
+fn epoch_seconds(t: &str) -> Option<Timestamp> {
+    let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+    let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
+    if whole.is_empty() || !whole.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ns = whole
+        .parse::<i64>()
+        .ok()?
+        .checked_mul(1_000_000_000)?
+        .checked_add(fraction_ns(frac)?)?;
+    Some(Timestamp(if neg { -ns } else { ns }))
+}
+
+/// The digits after a decimal point as nanoseconds (more than 9 digits are
+/// cut, not rounded).
+fn fraction_ns(frac: &str) -> Option<i64> {
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    digits.parse().ok()
+}
+
+/// `YYYY-MM-DD[(T| )HH:MM[:SS[.F]](Z|±HH:MM)]`.
+fn rfc3339(t: &str) -> Option<Timestamp> {
+    let num = |a: usize, b: usize| {
+        t.get(a..b)
+            .filter(|x| x.bytes().all(|c| c.is_ascii_digit()))
+    };
+    let (y, m, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    if t.get(4..5) != Some("-") || t.get(7..8) != Some("-") {
+        return None;
+    }
+    let (m, d): (u32, u32) = (m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y.parse().ok()?, m, d);
+    let rest = &t[10..];
+    if rest.is_empty() {
+        return Some(Timestamp(days * 86_400 * 1_000_000_000));
+    }
+    let rest = rest.strip_prefix(['T', 't', ' '])?;
+    let (clock, offset_s) = split_offset(rest)?;
+    let (hms, frac) = clock.split_once('.').unwrap_or((clock, ""));
+    let mut parts = hms.split(':');
+    let mut field = |max: i64| -> Option<i64> {
+        match parts.next() {
+            None => Some(0),
+            Some(p) if p.len() == 2 && p.bytes().all(|c| c.is_ascii_digit()) => {
+                p.parse().ok().filter(|v| *v <= max)
+            }
+            Some(_) => None,
+        }
+    };
+    let secs = field(23)? * 3600 + field(59)? * 60 + field(60)?;
+    if parts.next().is_some() {
+        return None;
+    }
+    let total = (days * 86_400 + secs - offset_s).checked_mul(1_000_000_000)?;
+    Some(Timestamp(total.checked_add(fraction_ns(frac)?)?))
+}
+
+/// Splits `HH:MM:SS(Z|±HH:MM)` into the clock and the offset in seconds.
+fn split_offset(rest: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = rest.strip_suffix(['Z', 'z']) {
+        return Some((clock, 0));
+    }
+    let at = rest.rfind(['+', '-'])?;
+    let (clock, off) = rest.split_at(at);
+    let sign = if off.starts_with('-') { -1 } else { 1 };
+    let (h, m) = off[1..].split_once(':')?;
+    let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+    (h < 24 && m < 60).then_some((clock, sign * (h * 3600 + m * 60)))
+}
+
 thread_local! {
     /// The last second formatted (`YYYY-MM-DDTHH:MM:SS`): records of one
     /// capture mostly share it, and the calendar arithmetic is the costly
@@ -179,6 +293,40 @@ impl fmt::Display for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parses_wall_clock() {
+        let p = |s: &str| s.parse::<Timestamp>();
+        let t = Timestamp(1_772_359_200 * 1_000_000_000);
+        assert_eq!(t.to_string(), "2026-03-01T10:00:00.000000000Z");
+        assert_eq!(p("2026-03-01T10:00:00Z"), Ok(t));
+        assert_eq!(p("2026-03-01 10:00:00Z"), Ok(t));
+        assert_eq!(p("2026-03-01T11:30:00+01:30"), Ok(t));
+        assert_eq!(p("2026-03-01T09:00:00-01:00"), Ok(t));
+        assert_eq!(p("2026-03-01T10:00Z"), Ok(t));
+        assert_eq!(p("1772359200"), Ok(t));
+        assert_eq!(p("1772359200.25"), Ok(Timestamp(t.0 + 250_000_000)));
+        assert_eq!(
+            p("2026-03-01T10:00:00.123456789Z"),
+            Ok(Timestamp(t.0 + 123_456_789))
+        );
+        assert_eq!(p("2026-03-01"), Ok(Timestamp(t.0 - 36_000 * 1_000_000_000)));
+        assert_eq!(
+            p("2024-02-29T00:00:00Z").unwrap().to_string(),
+            "2024-02-29T00:00:00.000000000Z"
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-03-01T25:00:00Z",
+            "2026-03-01T10:00:00",
+            "1.2.3",
+            "99999999999999999999",
+        ] {
+            assert!(p(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn epoch() {

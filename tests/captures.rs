@@ -6,6 +6,10 @@
 //! peers) and the third-party captures in `../shared/captures-public/`
 //! (Zeek, Suricata, nDPI and Arkime test suites), when that folder exists.
 
+mod cli_common;
+
+use cli_common::captures_in;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -120,19 +124,6 @@ fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/captures")
         .join(name)
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// Where tshark's dissector is wrong, the difference we expect:

@@ -8,8 +8,12 @@
 //! the commit. Only what differs between runs is masked: `elapsed_ms` and
 //! the `elapsed` line.
 
+mod cli_common;
+
+use cli_common::captures_in;
+
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// (file suffix, arguments) of each way a capture is run.
@@ -32,19 +36,6 @@ const VARIANTS: &[(&str, &[&str])] = &[
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn captures_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// The run as kept: standard output, then the exit status and standard

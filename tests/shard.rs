@@ -7,7 +7,7 @@
 
 mod cli_common;
 
-use cli_common::{all_captures, run};
+use cli_common::{all_captures, public_captures, run};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -42,22 +42,6 @@ fn key(r: &Value, unlinked: bool) -> String {
         m.remove("diagnosis");
     }
     r.to_string()
-}
-
-fn public_captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public");
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut v: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            let n = p.to_string_lossy();
-            n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
-        })
-        .collect();
-    v.sort();
-    v
 }
 
 /// Checks one capture for one N; returns whether some legs were split.

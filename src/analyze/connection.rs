@@ -13,6 +13,7 @@ use crate::diagnosis::{self, CloseEvidence, Evidence, FrameEvidence};
 use crate::finding::{Code, Finding, Severity};
 use crate::record::{
     ConnectionRecord, Counts, DeflateInfo, FrameRecord, NegotiatedInfo, PerDir, Roles, TcpDirInfo,
+    wireshark,
 };
 use crate::tcp::{CloseReason, ConnMeta, Dir, GapReason, RoleSource};
 use crate::time::Timestamp;
@@ -229,6 +230,7 @@ impl ConnAcc {
         meta: &ConnMeta,
         reason: CloseReason,
         totals: &mut Totals,
+        files: &[String],
     ) -> ConnectionRecord {
         let (client, server) = if up.swapped {
             (meta.server, meta.client)
@@ -254,6 +256,12 @@ impl ConnAcc {
             conn: meta.id,
             client,
             server,
+            wireshark_filter: wireshark_filter(meta, files),
+            files: meta
+                .files
+                .indices()
+                .filter_map(|i| files.get(i as usize).cloned())
+                .collect(),
             roles,
             websocket: up.detected_by.is_some(),
             detected_by: up.detected_by,
@@ -284,6 +292,17 @@ impl ConnAcc {
         self.evidence.server_answered_tls = up.server_answered_tls;
         rec.diagnosis = diagnosis::diagnose(&rec, &self.evidence);
         rec
+    }
+}
+
+/// `tcp.stream eq N` where wscap's number is Wireshark's: one file given
+/// (the numbers of merged files are not those of any one file) and nothing
+/// before the connection that Wireshark may have counted differently.
+fn wireshark_filter(meta: &ConnMeta, files: &[String]) -> String {
+    if meta.wireshark_numbered && files.len() < 2 {
+        wireshark::conn_filter(meta.id)
+    } else {
+        wireshark::endpoints_filter(meta.client, meta.server)
     }
 }
 

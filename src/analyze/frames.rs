@@ -155,6 +155,7 @@ fn ending_text(reason: Option<CloseReason>) -> &'static str {
         Some(CloseReason::Reused) => "a new connection reused the 4-tuple",
         Some(CloseReason::Idle) => "the connection went idle past the timeout",
         Some(CloseReason::Evicted) => "the connection was retired (too many open at once)",
+        Some(CloseReason::Interrupted) => "the run was interrupted",
         Some(CloseReason::EndOfCapture) | None => "the capture ends",
     }
 }

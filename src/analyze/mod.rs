@@ -26,7 +26,7 @@ mod tests;
 
 use crate::finding::{Code, Finding, Severity};
 use crate::record::{
-    Cause, CodesBySeverity, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
+    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
 };
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
 use crate::tls;
@@ -49,6 +49,10 @@ pub struct Options {
     pub max_inflated: u64,
     /// Payload bytes kept in each frame record for a preview (0: none).
     pub preview_bytes: usize,
+    /// The input files as given, when several were merged: connection
+    /// records name theirs and select themselves in Wireshark by address
+    /// (the merged numbering is no one file's). Empty for one input.
+    pub files: Vec<String>,
     /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, and those the capture
     /// embeds): with any, TLS connections are decrypted.
     /// Shared, not copied, by every run that clones these options.
@@ -62,6 +66,7 @@ impl Default for Options {
             max_payload: None,
             max_inflated: 64 << 20,
             preview_bytes: 32,
+            files: Vec::new(),
             tls_keys: std::sync::Arc::default(),
         }
     }
@@ -196,6 +201,27 @@ struct TlsConn {
     last_end: (u64, u64),
 }
 
+impl ConnState {
+    /// What is known of the connection so far, as its record will say it.
+    pub fn facts(&self, meta: &ConnMeta) -> ConnFacts {
+        let (client, server) = if self.upgrade.swapped {
+            (meta.server, meta.client)
+        } else {
+            (meta.client, meta.server)
+        };
+        ConnFacts {
+            conn: meta.id,
+            client,
+            server,
+            first_ts: meta.first_ts,
+            last_ts: meta.last_ts,
+            websocket: self.upgrade.detected_by.is_some(),
+            ended: false,
+            roles_open: self.upgrade.roles_open(meta),
+        }
+    }
+}
+
 impl<S: Sink> Analyzer<S> {
     pub fn new(mut opts: Options, sink: S) -> Analyzer<S> {
         if !sink.wants_frames() {
@@ -229,6 +255,16 @@ impl<S: Sink> Analyzer<S> {
 
     pub fn has_error(&self) -> bool {
         self.out.error.is_some()
+    }
+
+    /// Writes out what the sink buffers (see [`Sink::flush`]); a write
+    /// error is kept as the first error, like any other.
+    pub fn flush(&mut self) {
+        if self.out.error.is_none()
+            && let Err(e) = self.out.sink.flush()
+        {
+            self.out.error = Some(e);
+        }
     }
 
     pub fn sink_mut(&mut self) -> &mut S {
@@ -308,9 +344,13 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             .finish(held, &mut |r| out.frame(acc, deferred, r));
         self.out.write_deferred(&mut st.deferred);
         st.upgrade.tls_unanswered(meta, reason, &mut st.acc);
-        let mut rec = st
-            .acc
-            .into_record(st.upgrade, meta, reason, &mut self.out.totals);
+        let mut rec = st.acc.into_record(
+            st.upgrade,
+            meta,
+            reason,
+            &mut self.out.totals,
+            &self.opts.files,
+        );
         self.legs.closed(&mut rec);
         self.record(&rec);
     }
@@ -361,13 +401,17 @@ impl<S: Sink> Analyzer<S> {
 
     /// Starts frame handling in direction `d` from stream `offset`.
     fn start_frames(
-        &self,
+        &mut self,
         st: &mut ConnState,
         meta: &ConnMeta,
         d: Dir,
         offset: u64,
         aligned: bool,
     ) {
+        // Roles are settled before any frame: the sink learns the
+        // endpoints its frame records will be of.
+        let f = st.facts(meta);
+        self.out.sink.endpoints(meta.id, f.client, f.server);
         let cfg = self.frame_config(st);
         st.frames[d.index()] = Some(Box::new(DirFrames::new(meta.id, d, offset, aligned, cfg)));
     }

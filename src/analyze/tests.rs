@@ -44,6 +44,8 @@ fn meta(id: u64, client_port: u16) -> ConnMeta {
         syn_seen: true,
         end_packet: None,
         acked: [None, None],
+        wireshark_numbered: true,
+        files: Default::default(),
     }
 }
 

@@ -235,6 +235,12 @@ impl Upgrade {
         }
     }
 
+    /// Whether client and server may still turn out the other way round
+    /// (guessed by port, and no bytes read yet to tell).
+    pub fn roles_open(&self, meta: &ConnMeta) -> bool {
+        meta.roles == RoleSource::PortGuess && self.mode == Mode::Undecided
+    }
+
     /// The negotiated permessage-deflate parameters, if any.
     pub fn deflate(&self) -> Option<handshake::Deflate> {
         self.negotiated.as_ref().and_then(|n| n.deflate)

@@ -2,6 +2,7 @@
 //! pcapng, all from magic bytes (a `.pcap` name on a pcapng file, or a gzip
 //! file without `.gz`, is common).
 
+use super::live::{self, Waiter};
 use super::{CaptureError, Fault, Format};
 use flate2::read::MultiGzDecoder;
 use std::io::{self, Cursor, Read};
@@ -12,6 +13,12 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// Enough bytes for every decision made here and for the classic pcap file
 /// header (the longest fixed header we need before reading blocks).
 pub(crate) const SNIFF_LEN: usize = 24;
+
+/// The most read while sniffing. A read offers all of it: a gzip decoder
+/// asked for only [`SNIFF_LEN`] bytes would keep the rest of what it
+/// inflated, and hand it over only after its next read of the input, which
+/// on a live input waits for the next packet.
+const HEADER_MAX: usize = 64 * 1024;
 
 const PCAP_MAGICS: [[u8; 4]; 4] = [
     [0xd4, 0xc3, 0xb2, 0xa1], // microseconds, little-endian
@@ -25,40 +32,75 @@ const PCAPNG_MAGIC: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 pub(crate) struct Sniffed {
     pub format: Format,
     pub compressed: bool,
-    /// The first (up to) [`SNIFF_LEN`] bytes of the decompressed capture.
+    /// The first bytes of the decompressed capture: at least [`SNIFF_LEN`]
+    /// (fewer only when that is all there is), at most [`HEADER_MAX`].
     pub header: Vec<u8>,
     /// The decompressed capture after `header`.
     pub rest: Box<dyn Read + Send>,
+    /// Set when the input is live (a pipe, not a regular file).
+    pub waiter: Option<Waiter>,
 }
 
-/// Opens `path`, `-` being standard input. Returns the name for messages.
-pub(crate) fn open(path: &Path) -> Result<(String, Box<dyn Read + Send>), CaptureError> {
-    if path.as_os_str() == "-" {
-        return Ok(("-".to_owned(), Box::new(io::stdin())));
-    }
-    let name = path.to_string_lossy().into_owned();
-    match std::fs::File::open(path) {
-        Ok(file) => Ok((name, Box::new(file))),
-        Err(source) => Err(CaptureError::Io { file: name, source }),
-    }
+/// An input opened: its name for messages, its bytes, and what to wait on
+/// when it is live.
+pub(crate) struct Opened {
+    pub name: String,
+    pub source: Box<dyn Read + Send>,
+    pub waiter: Option<Waiter>,
 }
 
-/// Undoes gzip if present and decides the container format.
-pub(crate) fn sniff(raw: Box<dyn Read + Send>) -> Result<Sniffed, Fault> {
-    let (magic, raw) = peek(raw, GZIP_MAGIC.len()).map_err(Fault::Io)?;
+/// Opens `path`, `-` being standard input.
+pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
+    let (name, file) = if path.as_os_str() == "-" {
+        let name = "-".to_owned();
+        match live::stdin() {
+            Ok(file) => (name, file),
+            // Not a descriptor of its own (not on Unix): read as it is.
+            Err(_) => {
+                return Ok(Opened {
+                    name,
+                    source: Box::new(io::stdin()),
+                    waiter: None,
+                });
+            }
+        }
+    } else {
+        let name = path.to_string_lossy().into_owned();
+        match std::fs::File::open(path) {
+            Ok(file) => (name, file),
+            Err(source) => return Err(CaptureError::Io { file: name, source }),
+        }
+    };
+    let (source, waiter) = live::classify(file);
+    Ok(Opened {
+        name,
+        source,
+        waiter,
+    })
+}
+
+/// Undoes gzip if present and decides the container format. `wait` is
+/// called whenever a live input has nothing yet; its error ends the wait.
+pub(crate) fn sniff(
+    raw: Box<dyn Read + Send>,
+    waiter: Option<Waiter>,
+    wait: &mut dyn FnMut() -> Result<(), Fault>,
+) -> Result<Sniffed, Fault> {
+    let (magic, raw) = peek(raw, GZIP_MAGIC.len(), wait)?;
     let compressed = magic == GZIP_MAGIC;
     let mut stream: Box<dyn Read + Send> = if compressed {
         Box::new(MultiGzDecoder::new(raw))
     } else {
         raw
     };
-    let header = read_up_to(&mut stream, SNIFF_LEN).map_err(|e| io_fault(e, 0, compressed))?;
+    let header = read_up_to(&mut stream, SNIFF_LEN, HEADER_MAX, wait, compressed)?;
     let format = detect(&header, compressed)?;
     Ok(Sniffed {
         format,
         compressed,
         header,
         rest: stream,
+        waiter,
     })
 }
 
@@ -73,18 +115,42 @@ fn detect(header: &[u8], compressed: bool) -> Result<Format, Fault> {
     }
 }
 
+/// The raw input with its first bytes read.
+type Peeked = (Vec<u8>, Box<dyn Read + Send>);
+
 /// Reads the first `n` bytes and puts them back in front of the stream.
-fn peek(mut source: Box<dyn Read + Send>, n: usize) -> io::Result<(Vec<u8>, Box<dyn Read + Send>)> {
-    let head = read_up_to(&mut source, n)?;
+fn peek(
+    mut source: Box<dyn Read + Send>,
+    n: usize,
+    wait: &mut dyn FnMut() -> Result<(), Fault>,
+) -> Result<Peeked, Fault> {
+    let head = read_up_to(&mut source, n, n, wait, false)?;
     let rejoined = Cursor::new(head.clone()).chain(source);
     Ok((head, Box::new(rejoined)))
 }
 
-/// Up to `n` bytes, fewer only at the end of input (a single `read` may
-/// return less than asked, e.g. from a pipe).
-fn read_up_to(source: &mut dyn Read, n: usize) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(n);
-    source.take(n as u64).read_to_end(&mut bytes)?;
+/// At least `min` bytes and at most `max`, fewer than `min` only at the end
+/// of input (a single `read` may return less than asked, e.g. from a pipe;
+/// a live input may have nothing yet, and then `wait` is called).
+fn read_up_to(
+    source: &mut dyn Read,
+    min: usize,
+    max: usize,
+    wait: &mut dyn FnMut() -> Result<(), Fault>,
+    compressed: bool,
+) -> Result<Vec<u8>, Fault> {
+    let mut bytes = vec![0; max];
+    let mut have = 0;
+    while have < min {
+        match source.read(&mut bytes[have..]) {
+            Ok(0) => break,
+            Ok(n) => have += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait()?,
+            Err(e) => return Err(io_fault(e, 0, compressed)),
+        }
+    }
+    bytes.truncate(have);
     Ok(bytes)
 }
 

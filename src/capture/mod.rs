@@ -10,6 +10,11 @@
 //!   reader's buffer and is valid until the next call (no per-packet copy).
 //!   `Ok(None)` is a clean end of input; `Err` is damage, after which the
 //!   reader returns `Ok(None)` forever (everything before it was delivered).
+//! * [`CaptureReader::try_advance`] never waits: on a live input (a pipe,
+//!   FIFO, terminal or socket, told from a regular file at open) it returns
+//!   [`Advance::Idle`] while the next packet's bytes have not all arrived,
+//!   keeping those that have; [`CaptureReader::wait`] then waits for more
+//!   (a signal ends the wait). `next_packet` and `advance` wait themselves.
 //! * Packet numbers are 1-based in file order, counting every packet block
 //!   (EPB, SPB, obsolete PB, pcap record), exactly as Wireshark numbers frames.
 //!
@@ -32,6 +37,8 @@
 //! HOW IT IS BUILT:
 //! * `input` opens the source, undoes gzip (recognised by its magic) and
 //!   sniffs the container format from the first bytes.
+//! * `live` tells a live input from a regular file and reads it only when
+//!   `poll` says it has bytes.
 //! * `stream` is the only place that touches the input and its buffer: a
 //!   refill buffer that reads only while the block asked for is incomplete,
 //!   grows for long blocks up to the 16 MiB cap, and keeps the byte offset
@@ -47,6 +54,7 @@
 
 mod endian;
 mod input;
+mod live;
 mod pcap;
 mod pcapng;
 mod stream;
@@ -57,6 +65,8 @@ use crate::time::Timestamp;
 use std::io;
 use std::ops::Range;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 pub use pcapng::TsResolution;
 
@@ -124,6 +134,10 @@ pub enum CaptureError {
         offset: u64,
         detail: String,
     },
+    /// Asked to stop (see [`CaptureReader::open_until`]) before a live input
+    /// gave its file header.
+    #[error("{file}: stopped before the capture's file header arrived")]
+    Stopped { file: String },
 }
 
 impl CaptureError {
@@ -133,7 +147,9 @@ impl CaptureError {
             CaptureError::Truncated { offset, .. } | CaptureError::Corrupt { offset, .. } => {
                 Some(*offset)
             }
-            CaptureError::Io { .. } | CaptureError::NotACapture { .. } => None,
+            CaptureError::Io { .. }
+            | CaptureError::NotACapture { .. }
+            | CaptureError::Stopped { .. } => None,
         }
     }
 }
@@ -143,9 +159,19 @@ impl CaptureError {
 #[derive(Debug)]
 pub(crate) enum Fault {
     NotACapture(String),
-    Truncated { offset: u64, expected: String },
-    Corrupt { offset: u64, detail: String },
+    Truncated {
+        offset: u64,
+        expected: String,
+    },
+    Corrupt {
+        offset: u64,
+        detail: String,
+    },
     Io(io::Error),
+    /// A live input has nothing more for now: not damage, try again later.
+    Pending,
+    /// Asked to stop while waiting for a live input.
+    Stopped,
 }
 
 impl Fault {
@@ -164,6 +190,13 @@ impl Fault {
                 detail,
             },
             Fault::Io(source) => CaptureError::Io { file, source },
+            Fault::Stopped => CaptureError::Stopped { file },
+            // Never reaches a caller (the reader retries or reports
+            // `Advance::Idle`); named as what it is, should it ever.
+            Fault::Pending => CaptureError::Io {
+                file,
+                source: io::ErrorKind::WouldBlock.into(),
+            },
         }
     }
 }
@@ -230,23 +263,70 @@ pub struct CaptureReader {
     stats: ReadStats,
 }
 
+/// What [`CaptureReader::try_advance`] moved to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Advance {
+    /// The next packet, lent through [`CaptureReader::current`].
+    Packet,
+    /// A live input has not given the next packet's bytes yet (its bytes so
+    /// far are kept): flush what waits for it, then
+    /// [`CaptureReader::wait`] and try again.
+    Idle,
+    /// The clean end of the input.
+    End,
+}
+
+/// How long [`CaptureReader::open_until`] waits between two looks at its
+/// stop flag (a signal ends the wait sooner).
+const STOP_POLL: Duration = Duration::from_millis(100);
+
 impl CaptureReader {
-    /// Opens `path` (`-` = standard input).
+    /// Opens `path` (`-` = standard input), waiting for as long as a live
+    /// input takes to give the capture's file header.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
-        let (name, source) = input::open(path)?;
-        CaptureReader::from_reader(&name, source)
+        Self::open_until(path, &AtomicBool::new(false))
     }
 
-    /// Reads from any byte source; `name` is used in messages.
+    /// Opens `path` like [`Self::open`], giving up with
+    /// [`CaptureError::Stopped`] once `stop` is set while a live input has
+    /// not yet given the file header (a pipe whose writer is still quiet).
+    pub fn open_until(path: &Path, stop: &AtomicBool) -> Result<CaptureReader, CaptureError> {
+        let opened = input::open(path)?;
+        let waiter = opened.waiter;
+        let mut wait = || {
+            if let Some(w) = &waiter {
+                w.wait(Some(STOP_POLL));
+            }
+            if stop.load(Ordering::Relaxed) {
+                return Err(Fault::Stopped);
+            }
+            Ok(())
+        };
+        Self::start(&opened.name, opened.source, waiter, &mut wait)
+            .map_err(|fault| fault.named(&opened.name))
+    }
+
+    /// Reads from any byte source; `name` is used in messages. A source
+    /// that says `WouldBlock` is read again after a `yield` (it has no
+    /// descriptor to wait on).
     pub fn from_reader(
         name: &str,
         input: Box<dyn std::io::Read + Send>,
     ) -> Result<CaptureReader, CaptureError> {
-        Self::start(name, input).map_err(|fault| fault.named(name))
+        let mut wait = || {
+            std::thread::yield_now();
+            Ok(())
+        };
+        Self::start(name, input, None, &mut wait).map_err(|fault| fault.named(name))
     }
 
-    fn start(name: &str, input: Box<dyn io::Read + Send>) -> Result<CaptureReader, Fault> {
-        let sniffed = input::sniff(input)?;
+    fn start(
+        name: &str,
+        input: Box<dyn io::Read + Send>,
+        waiter: Option<live::Waiter>,
+        wait: &mut dyn FnMut() -> Result<(), Fault>,
+    ) -> Result<CaptureReader, Fault> {
+        let sniffed = input::sniff(input, waiter, wait)?;
         let compressed = sniffed.compressed;
         let format = sniffed.format;
         let mut buf = stream::BlockBuffer::new(sniffed);
@@ -262,7 +342,13 @@ impl CaptureReader {
                 (Decoder::Pcap(decoder), stats)
             }
             Format::PcapNg => {
-                pcapng::check_first_section(&mut buf)?;
+                // The section header may be longer than the sniffed bytes.
+                while let Err(fault) = pcapng::check_first_section(&mut buf) {
+                    match fault {
+                        Fault::Pending => wait()?,
+                        fault => return Err(fault),
+                    }
+                }
                 (
                     Decoder::PcapNg(pcapng::NgDecoder::new()),
                     ReadStats::default(),
@@ -281,35 +367,16 @@ impl CaptureReader {
         })
     }
 
-    /// The next packet, `Ok(None)` at the clean end of the input.
+    /// The next packet, `Ok(None)` at the clean end of the input. Waits for
+    /// as long as a live input takes to give it.
     pub fn next_packet(&mut self) -> Result<Option<PacketRef<'_>>, CaptureError> {
-        self.current = None;
-        if self.done {
-            return Ok(None);
-        }
-        self.buf.consume(std::mem::take(&mut self.lent));
-        let step = match &mut self.decoder {
-            Decoder::Pcap(d) => d.next(&mut self.buf),
-            Decoder::PcapNg(d) => d.next(&mut self.buf, &mut self.stats),
-        };
-        match step {
-            Ok(Some(meta)) => Ok(Some(self.lend(meta))),
-            Ok(None) => {
-                self.done = true;
-                Ok(None)
-            }
-            Err(fault) => {
-                self.done = true;
-                Err(fault.named(&self.name))
+        loop {
+            match self.try_advance()? {
+                Advance::Packet => return Ok(self.current()),
+                Advance::End => return Ok(None),
+                Advance::Idle => self.buf.wait(None),
             }
         }
-    }
-
-    fn lend(&mut self, meta: PacketMeta) -> PacketRef<'_> {
-        self.lent = meta.block_len;
-        self.stats.packets += 1;
-        self.current = Some(meta);
-        self.current().expect("just set")
     }
 
     /// Moves to the next packet without lending it (see [`Self::current`]);
@@ -317,6 +384,52 @@ impl CaptureReader {
     /// must compare their next packets before taking one.
     pub fn advance(&mut self) -> Result<bool, CaptureError> {
         self.next_packet().map(|p| p.is_some())
+    }
+
+    /// Moves to the next packet if its bytes are there, without waiting:
+    /// [`Advance::Idle`] when a live input has not given them yet. Every
+    /// complete packet already read is returned before the input is read
+    /// again. A file never idles.
+    pub fn try_advance(&mut self) -> Result<Advance, CaptureError> {
+        self.current = None;
+        if self.done {
+            return Ok(Advance::End);
+        }
+        self.buf.consume(std::mem::take(&mut self.lent));
+        let step = match &mut self.decoder {
+            Decoder::Pcap(d) => d.next(&mut self.buf),
+            Decoder::PcapNg(d) => d.next(&mut self.buf, &mut self.stats),
+        };
+        match step {
+            Ok(Some(meta)) => {
+                self.lent = meta.block_len;
+                self.stats.packets += 1;
+                self.current = Some(meta);
+                Ok(Advance::Packet)
+            }
+            Ok(None) => {
+                self.done = true;
+                Ok(Advance::End)
+            }
+            // Nothing was consumed: the block is framed again next time.
+            Err(Fault::Pending) => Ok(Advance::Idle),
+            Err(fault) => {
+                self.done = true;
+                Err(fault.named(&self.name))
+            }
+        }
+    }
+
+    /// After [`Advance::Idle`]: waits at most `timeout` for the live input
+    /// to have bytes (or end); a signal ends the wait early.
+    pub fn wait(&self, timeout: Duration) {
+        self.buf.wait(Some(timeout));
+    }
+
+    /// Whether the input is live (a pipe, FIFO, terminal or socket rather
+    /// than a regular file).
+    pub fn is_live(&self) -> bool {
+        self.buf.is_live()
     }
 
     /// The packet the last `next_packet`/`advance` moved to, if any.

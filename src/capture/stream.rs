@@ -9,11 +9,25 @@
 //! is there; each read still asks for all the free space, so a file is read
 //! in large blocks. A read error is returned from the read that failed,
 //! mapped to a fault at the block being read.
+//!
+//! A live input (see `live`) has nothing to give at times: its read says
+//! `WouldBlock`, and filling stops with [`Fault::Pending`], keeping what was
+//! read. Nothing is consumed before a whole block is there, so the format
+//! modules simply frame the same block again on the next call.
+//!
+//! Compressed live input has one blind spot: the gzip decoder reads its
+//! input before handing over what it already inflated beyond the room of
+//! the last read, so bytes it holds back wait for the next input. Reads
+//! offer all the free space (most of 256 KiB), far more than a live input
+//! gives at once, so it holds bytes back only when the input outruns us,
+//! and then more input comes soon.
 
 use super::Fault;
 use super::input::{Sniffed, io_fault};
+use super::live::Waiter;
 use pcap_parser::PcapError;
 use std::io::{self, Read};
+use std::time::Duration;
 
 /// Big enough for any ordinary packet (and a jumbo frame) many times over,
 /// and the most a single read asks for until a longer block grows it.
@@ -36,6 +50,8 @@ pub(crate) struct BlockBuffer {
     /// first byte of `data()`.
     offset: u64,
     compressed: bool,
+    /// Set for a live input: what to wait on when it has nothing.
+    waiter: Option<Waiter>,
 }
 
 impl BlockBuffer {
@@ -51,7 +67,23 @@ impl BlockBuffer {
             start: 0,
             offset: 0,
             compressed: input.compressed,
+            waiter: input.waiter,
         }
+    }
+
+    /// Waits at most `timeout` (`None`: no limit) for a live input that
+    /// had nothing to have bytes; returns early on a signal.
+    pub fn wait(&self, timeout: Option<Duration>) {
+        match &self.waiter {
+            Some(w) => w.wait(timeout),
+            // A source of another kind that said `WouldBlock` (tests): let
+            // its writer run.
+            None => std::thread::yield_now(),
+        }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.waiter.is_some()
     }
 
     /// The bytes available from the current offset on.
@@ -77,7 +109,8 @@ impl BlockBuffer {
 
     /// Makes `len` bytes available at the front of `data()`, unless the input
     /// ends first. Returns how many are available: at least `len`, or fewer
-    /// only when that is all the input has left.
+    /// only when that is all the input has left. [`Fault::Pending`] when a
+    /// live input has nothing more for now (what it gave stays buffered).
     pub fn fill(&mut self, len: usize) -> Result<usize, Fault> {
         while self.end - self.start < len {
             self.grow(len)?;
@@ -90,7 +123,8 @@ impl BlockBuffer {
 
     /// One `read` into all the free space, returning what it gave; 0 is the
     /// end of input (there is always room: only called for an incomplete
-    /// block that fits).
+    /// block that fits). A read gives what the input has, often less than
+    /// asked (a pipe); only a file at full speed fills the buffer.
     fn refill(&mut self) -> Result<usize, Fault> {
         if self.start > 0 {
             // Everything unread is the start of the one incomplete block, so
@@ -106,6 +140,7 @@ impl BlockBuffer {
                     return Ok(n);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return Err(Fault::Pending),
                 Err(err) => return Err(io_fault(err, self.offset, self.compressed)),
             }
         }

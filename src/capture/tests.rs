@@ -708,6 +708,156 @@ fn each_packet_comes_as_soon_as_its_bytes_are_there() {
     }
 }
 
+/// A live pipe that never blocks: a read takes up to `chunk` of the bytes
+/// written so far and says `WouldBlock` when there are none (as the reader
+/// sees a pipe through `poll`). The test writes and reads on one thread.
+#[derive(Clone)]
+struct QuietPipe(std::sync::Arc<std::sync::Mutex<QuietState>>);
+
+#[derive(Default)]
+struct QuietState {
+    bytes: std::collections::VecDeque<u8>,
+    closed: bool,
+    chunk: usize,
+    /// Reads that returned bytes.
+    reads: usize,
+}
+
+impl QuietPipe {
+    fn new(chunk: usize) -> QuietPipe {
+        QuietPipe(std::sync::Arc::new(std::sync::Mutex::new(QuietState {
+            chunk,
+            ..QuietState::default()
+        })))
+    }
+    fn write(&self, bytes: &[u8]) {
+        self.0.lock().unwrap().bytes.extend(bytes);
+    }
+    fn close(&self) {
+        self.0.lock().unwrap().closed = true;
+    }
+    fn reads(&self) -> usize {
+        self.0.lock().unwrap().reads
+    }
+}
+
+impl Read for QuietPipe {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut s = self.0.lock().unwrap();
+        if s.bytes.is_empty() {
+            return match s.closed {
+                true => Ok(0),
+                false => Err(std::io::ErrorKind::WouldBlock.into()),
+            };
+        }
+        let n = buf.len().min(s.chunk).min(s.bytes.len());
+        for (d, b) in buf.iter_mut().zip(s.bytes.drain(..n)) {
+            *d = b;
+        }
+        s.reads += 1;
+        Ok(n)
+    }
+}
+
+/// `plain` cut at `cuts` into pieces, each compressed on its own terms when
+/// `gz` (a sync flush after each, as a compressing writer that flushes
+/// per packet would send them).
+fn pieces(plain: &[u8], cuts: &[usize], gz: bool) -> Vec<Vec<u8>> {
+    let mut bounds = vec![0];
+    bounds.extend_from_slice(cuts);
+    bounds.push(plain.len());
+    let parts = bounds.windows(2).map(|w| &plain[w[0]..w[1]]);
+    if !gz {
+        return parts.map(<[u8]>::to_vec).collect();
+    }
+    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
+    let mut out = Vec::new();
+    for part in parts {
+        enc.write_all(part).unwrap();
+        enc.flush().unwrap();
+        out.push(std::mem::take(enc.get_mut()));
+    }
+    out.last_mut().unwrap().extend(enc.finish().unwrap());
+    out
+}
+
+#[test]
+fn a_live_input_idles_until_a_packet_is_whole() {
+    let ng_first = NgFile::new(false)
+        .idb(1, 0, &[])
+        .epb(0, 1_700_000_000_000_001, b"abc", 3)
+        .bytes()
+        .len();
+    let cases = [
+        (sample_pcap(true, PcapFile::NANO), 24 + 16 + 5),
+        (sample_pcapng(false), ng_first),
+    ];
+    for (plain, first_end) in cases {
+        let expected = read_clean(plain.clone());
+        for gz in [false, true] {
+            for chunk in [1, 5, 1 << 16] {
+                let what = format!("gzip {gz}, reads of {chunk}");
+                let parts = pieces(&plain, &[first_end], gz);
+                let pipe = QuietPipe::new(chunk);
+                pipe.write(&parts[0]);
+                let mut r = CaptureReader::from_reader("-", Box::new(pipe.clone())).unwrap();
+                assert_eq!(r.try_advance().unwrap(), Advance::Packet, "{what}");
+                assert_eq!(r.current().unwrap().data, expected[0].data, "{what}");
+                assert_eq!(r.try_advance().unwrap(), Advance::Idle, "{what}");
+                // Half of the next packet: still idle, and kept.
+                let (a, b) = parts[1].split_at(parts[1].len() / 2);
+                pipe.write(a);
+                assert_eq!(r.try_advance().unwrap(), Advance::Idle, "{what}");
+                assert_eq!(r.try_advance().unwrap(), Advance::Idle, "{what}");
+                pipe.write(b);
+                assert_eq!(r.try_advance().unwrap(), Advance::Packet, "{what}");
+                let second = r.current().unwrap();
+                assert_eq!(second.data, expected[1].data, "{what}");
+                assert_eq!(second.number, 2, "{what}");
+                assert_eq!(r.try_advance().unwrap(), Advance::Idle, "{what}");
+                pipe.close();
+                assert_eq!(r.try_advance().unwrap(), Advance::End, "{what}");
+                assert_eq!(r.position(), plain.len() as u64, "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn packets_read_together_are_returned_before_reading_again() {
+    for plain in [sample_pcap(false, PcapFile::MICRO), sample_pcapng(true)] {
+        let pipe = QuietPipe::new(1 << 16);
+        pipe.write(&plain);
+        let mut r = CaptureReader::from_reader("-", Box::new(pipe.clone())).unwrap();
+        let reads = pipe.reads();
+        assert_eq!(r.try_advance().unwrap(), Advance::Packet);
+        assert_eq!(r.try_advance().unwrap(), Advance::Packet);
+        assert_eq!(pipe.reads(), reads, "both packets came from one read");
+        assert_eq!(r.try_advance().unwrap(), Advance::Idle);
+    }
+}
+
+#[test]
+fn a_live_input_that_goes_quiet_mid_file_header_still_opens() {
+    // The blocking open waits (here: yields) until the header is whole.
+    let plain = sample_pcapng(true);
+    let pipe = QuietPipe::new(3);
+    let writer = pipe.clone();
+    let bytes = plain.clone();
+    let feeder = std::thread::spawn(move || {
+        for piece in bytes.chunks(7) {
+            writer.write(piece);
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        writer.close();
+    });
+    let reader = CaptureReader::from_reader("-", Box::new(pipe)).unwrap();
+    let outcome = drain(reader);
+    feeder.join().unwrap();
+    assert!(outcome.error.is_none());
+    assert_eq!(outcome.packets, read_clean(plain));
+}
+
 /// Gives `bytes`, then fails every read with `error`'s kind and text; an
 /// `Interrupted` before each read on the way, which must be retried.
 struct FailAfter {

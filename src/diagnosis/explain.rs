@@ -3,22 +3,8 @@
 //! diagnosis of a connection says the same for that connection, with its
 //! evidence; these texts say what the cause is and where to look.
 
-use crate::finding::explain::Explanation;
+use crate::finding::explain::{Explanation, ex};
 use crate::record::Cause;
-
-const fn ex(
-    meaning: &'static str,
-    rule: &'static str,
-    causes: &'static str,
-    fix: &'static str,
-) -> Explanation {
-    Explanation {
-        meaning,
-        rule,
-        causes,
-        fix,
-    }
-}
 
 /// One line on cause `c`, for `wscap codes`.
 pub fn description(c: Cause) -> &'static str {

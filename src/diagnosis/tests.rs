@@ -11,6 +11,8 @@ fn record() -> ConnectionRecord {
         conn: 0,
         client: ([127, 0, 0, 1], 40000).into(),
         server: ([127, 0, 0, 1], 8080).into(),
+        wireshark_filter: "tcp.stream eq 0".into(),
+        files: Vec::new(),
         roles: Roles::Syn,
         websocket: true,
         tls: None,

@@ -314,10 +314,16 @@ pub fn run<S: DiffSink>(
     sink: S,
 ) -> std::io::Result<(DiffReport, S)> {
     let mut differ = Differ::new(sink, opts.clone());
+    // Each side on a core of its own already: a second thread per side
+    // would only compete.
+    let analysis = Options {
+        threads: 1,
+        ..opts.analysis.clone()
+    };
     let (b, a, merged) = std::thread::scope(|scope| {
         let (tb, rb) = mpsc::sync_channel(CHANNEL);
         let (ta, ra) = mpsc::sync_channel(CHANNEL);
-        let analysis = &opts.analysis;
+        let analysis = &analysis;
         let hb = scope.spawn(move || analyse(before, analysis, tb));
         let ha = scope.spawn(move || analyse(after, analysis, ta));
         // A failed write stops the merge and drops the receivers; the

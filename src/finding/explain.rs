@@ -23,7 +23,8 @@ pub struct Explanation {
     pub fix: &'static str,
 }
 
-const fn ex(
+/// An explanation from its four parts (short, as the tables below are long).
+pub(crate) const fn ex(
     meaning: &'static str,
     rule: &'static str,
     causes: &'static str,

@@ -116,8 +116,36 @@ fn decode_frame(
     ip::decode(net, ip, frame_end)
 }
 
+/// Whether a packet skipped for `skip` may still hold a TCP segment that
+/// Wireshark reads (and numbers a stream for): a cut or contradictory
+/// header, a fragment, an unknown link type, or a tunnel carrying TCP (IP
+/// in IP, GRE, VXLAN, Geneve, GTP-U, Teredo; see [`tunnel`]).
+pub fn may_hide_tcp(skip: Skip, linktype: LinkType, data: &[u8]) -> bool {
+    hides_tcp(skip, linktype, data, 4)
+}
+
+fn hides_tcp(skip: Skip, linktype: LinkType, data: &[u8], depth: u8) -> bool {
+    match skip {
+        Skip::NotIp => false,
+        Skip::NotTcp(_) => {
+            let Some((inner_link, inner)) = tunnel::inner(linktype, data) else {
+                return false;
+            };
+            match decode(inner_link, inner) {
+                Ok(_) => true,
+                Err(s) => depth > 0 && hides_tcp(s, inner_link, inner, depth - 1),
+            }
+        }
+        Skip::UnsupportedLinkType(_)
+        | Skip::IpFragment
+        | Skip::TruncatedHeader
+        | Skip::Malformed => true,
+    }
+}
+
 mod ip;
 mod link;
+mod tunnel;
 
 #[cfg(test)]
 mod tests;

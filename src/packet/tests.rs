@@ -576,3 +576,70 @@ fn speed() {
         println!("{name}: {ns:.2} ns/packet ({sum})");
     }
 }
+
+/// An outer IPv4 header (20 bytes, protocol `proto`) in front of `inner`.
+fn outer_v4(proto: u8, inner: &[u8]) -> Vec<u8> {
+    let mut h = V4_TCP[..20].to_vec();
+    h[9] = proto;
+    let total = (20 + inner.len()) as u16;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    cat(&[&h, inner])
+}
+
+/// A UDP header from port 5555 to `port` in front of `inner`.
+fn udp_to(port: u16, inner: &[u8]) -> Vec<u8> {
+    let len = (8 + inner.len()) as u16;
+    let mut h = vec![0x15, 0xb3];
+    h.extend_from_slice(&port.to_be_bytes());
+    h.extend_from_slice(&len.to_be_bytes());
+    h.extend_from_slice(&[0, 0]);
+    cat(&[&h, inner])
+}
+
+#[test]
+fn tunnels_carrying_tcp_may_hide_a_conversation() {
+    let hides = |bytes: &[u8]| {
+        let skip = decode(LinkType::RAW, bytes).unwrap_err();
+        may_hide_tcp(skip, LinkType::RAW, bytes)
+    };
+    let mut icmp = V4_TCP.to_vec();
+    icmp[9] = 1;
+    // IP in IP.
+    assert!(hides(&outer_v4(4, V4_TCP)));
+    assert!(hides(&outer_v4(41, V6_TCP)));
+    assert!(!hides(&outer_v4(4, &icmp)));
+    // GRE, plain and with a key; ERSPAN II carrying Ethernet.
+    assert!(hides(&outer_v4(47, &cat(&[&[0, 0, 0x08, 0], V4_TCP]))));
+    assert!(hides(&outer_v4(
+        47,
+        &cat(&[&[0x20, 0, 0x08, 0, 1, 2, 3, 4], V4_TCP])
+    )));
+    assert!(!hides(&outer_v4(47, &cat(&[&[0, 0, 0x08, 0], &icmp]))));
+    let eth = cat(&[&MACS, &[0x08, 0], V4_TCP]);
+    assert!(hides(&outer_v4(
+        47,
+        &cat(&[&[0x10, 0, 0x88, 0xbe, 0, 0, 0, 1], &[0; 8], &eth])
+    )));
+    // In UDP: VXLAN, Geneve, GTP-U, Teredo; other UDP is not a tunnel.
+    let vxlan = cat(&[&[8, 0, 0, 0, 0, 0, 1, 0], &eth]);
+    assert!(hides(&outer_v4(17, &udp_to(4789, &vxlan))));
+    assert!(!hides(&outer_v4(17, &udp_to(53, &vxlan))));
+    let geneve = cat(&[&[0, 0, 0x65, 0x58, 0, 0, 1, 0], &eth]);
+    assert!(hides(&outer_v4(17, &udp_to(6081, &geneve))));
+    let gtp = cat(&[&[0x30, 0xff, 0, 44, 0, 0, 0, 1], V4_TCP]);
+    assert!(hides(&outer_v4(17, &udp_to(2152, &gtp))));
+    // GTP-U with a sequence number and one extension header.
+    let gtp_ext = cat(&[
+        &[0x34, 0xff, 0, 52, 0, 0, 0, 1, 0, 1, 0, 0x85, 1, 0, 0, 0],
+        V4_TCP,
+    ]);
+    assert!(hides(&outer_v4(17, &udp_to(2152, &gtp_ext))));
+    assert!(hides(&outer_v4(17, &udp_to(3544, V6_TCP))));
+    // Cut inside the tunnel's own header: nothing to see.
+    assert!(!hides(&outer_v4(17, &udp_to(2152, &[0x30, 0xff]))));
+    // What other skips mean.
+    assert!(may_hide_tcp(Skip::IpFragment, LinkType::RAW, &[]));
+    assert!(may_hide_tcp(Skip::TruncatedHeader, LinkType::RAW, &[]));
+    assert!(!may_hide_tcp(Skip::NotIp, LinkType::RAW, &[]));
+    assert!(!hides(&icmp));
+}

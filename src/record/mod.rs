@@ -10,9 +10,11 @@
 //! [`Sink`] is where records go: the report writers implement it.
 
 mod counts;
+pub mod wireshark;
 
 pub use counts::{CodesBySeverity, Counts, Named};
 
+use crate::capture::PacketRef;
 use crate::finding::{Code, Finding, Severity};
 use crate::tcp::{CloseReason, Dir};
 use crate::time::Timestamp;
@@ -40,6 +42,62 @@ pub trait Sink {
     /// Connection `conn` ended but a filter kept its record out: a writer
     /// printing connections in order need not wait for it.
     fn connection_filtered(&mut self, _conn: u64) {}
+
+    /// The input went idle (a live capture waits for its next packet):
+    /// write out whatever is buffered, so that a person or a consumer
+    /// watching the output sees every record the packets so far completed.
+    /// Records held for their connection's end (the table's rows) stay held.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+
+    /// A connection's endpoints as reported (roles settled), told before
+    /// its first frame record, for filters that select frames by them.
+    fn endpoints(&mut self, _conn: u64, _client: SocketAddr, _server: SocketAddr) {}
+
+    /// Whether [`Sink::packet`] should be called (`--write-pcap`).
+    fn wants_packets(&self) -> bool {
+        false
+    }
+
+    /// Every captured packet in capture order, after the analysis took it,
+    /// with the connection it belongs to: its `conn` and, while it is
+    /// open, what is known of it (`None` once its record was written).
+    fn packet(&mut self, _p: &PacketRef<'_>, _conn: Option<(u64, Option<ConnFacts>)>) {}
+}
+
+/// What is known of a connection while it is open, for filters that must
+/// decide before its record is written (`--write-pcap`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnFacts {
+    pub conn: u64,
+    /// As reported (the roles settled by the analysis so far).
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_ts: Timestamp,
+    pub last_ts: Timestamp,
+    /// Recognised as WebSocket (so far, while it is open).
+    pub websocket: bool,
+    /// It ended: nothing about it changes any more.
+    pub ended: bool,
+    /// Client and server may still swap (guessed by port, no bytes yet).
+    pub roles_open: bool,
+}
+
+impl ConnFacts {
+    /// The facts of a connection whose record is written.
+    pub fn of(c: &ConnectionRecord) -> ConnFacts {
+        ConnFacts {
+            conn: c.conn,
+            client: c.client,
+            server: c.server,
+            first_ts: c.first_ts,
+            last_ts: c.last_ts,
+            websocket: c.websocket,
+            ended: true,
+            roles_open: false,
+        }
+    }
 }
 
 impl Serialize for Timestamp {
@@ -64,7 +122,7 @@ impl Serialize for Opcode {
 }
 
 /// How a connection ended: `fin`, `rst`, `idle`, `reused`, `evicted`,
-/// `end-of-capture`.
+/// `end-of-capture`, `interrupted`.
 impl Serialize for CloseReason {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.as_str())
@@ -438,6 +496,14 @@ pub struct ConnectionRecord {
     pub client: SocketAddr,
     #[serde(serialize_with = "display")]
     pub server: SocketAddr,
+    /// A Wireshark display filter that selects this connection
+    /// (`tcp.stream eq N`, or by addresses and ports; see
+    /// [`wireshark`]).
+    pub wireshark_filter: String,
+    /// The input files that held its packets, as given, when several were
+    /// given (empty, and not written, for one).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<String>,
     pub roles: Roles,
     /// Whether the connection carried WebSocket frames.
     pub websocket: bool,
@@ -511,6 +577,23 @@ pub struct SummaryRecord {
     /// Damage in the input files (what could be read was analysed).
     pub input_errors: Vec<String>,
     pub elapsed_ms: u64,
+    /// The run was stopped (Ctrl-C, SIGTERM) before its input ended; the
+    /// connections still open then end `interrupted`. Written only when set.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+    /// The connection filters applied to the records (written only when
+    /// some were given); the counts above are of the whole capture.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterSummary>,
+}
+
+/// What the connection filters let through.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FilterSummary {
+    /// The filter flags as given, e.g. `--host 10.0.0.1 --websocket-only`.
+    pub flags: String,
+    /// Connection records written.
+    pub connections_shown: u64,
 }
 
 /// Any record, for writers that take them one at a time. Serialized with

@@ -103,6 +103,11 @@ impl<W: Write> Sink for JsonWriter<W> {
         }
         Ok(())
     }
+
+    /// The document so far (it is completed at the end).
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@ use super::preview::PayloadMode;
 use crate::record::{Record, Sink};
 use std::io::{self, Write};
 
-/// Bytes gathered before a write to the output.
+/// Bytes gathered before a write to the output (or until the input goes
+/// idle, see [`Sink::flush`]).
 const CHUNK: usize = 64 * 1024;
 
 pub struct JsonlWriter<W: Write> {
@@ -50,5 +51,11 @@ impl<W: Write> Sink for JsonlWriter<W> {
             self.buf.clear();
         }
         Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.write_all(&self.buf)?;
+        self.buf.clear();
+        self.w.flush()
     }
 }

@@ -9,8 +9,10 @@
 //! * [`summary`]: the totals only, as text.
 //! * [`diff`]: `wscap diff`'s records and table.
 //! * [`explain`]: `wscap explain` and `wscap codes`.
-//! * [`filter`]: `--conn`/`--only-findings`/`--severity`, in front of any of
-//!   them.
+//! * [`filter`]: the connection filters, `--only-findings` and
+//!   `--severity`, in front of any of them.
+//! * [`pcap_out`]: `--write-pcap`, the packets of the connections that
+//!   pass the filters.
 //! * [`wireshark`]: display filters for a connection and a packet.
 //!
 //! The schema of the records is in docs/records.md.
@@ -21,15 +23,19 @@ pub mod filter;
 pub mod frame_json;
 pub mod json;
 pub mod jsonl;
+pub mod pcap_out;
 pub mod preview;
 pub mod summary;
 pub mod table;
 pub mod term;
-pub mod wireshark;
 
-pub use filter::{Filter, FilterOptions};
+/// Wireshark display filters (`tcp.stream eq N`, `frame.number == N`).
+pub use crate::record::wireshark;
+
+pub use filter::{Filter, FilterOptions, IpNet, Verdict};
 pub use json::JsonWriter;
 pub use jsonl::JsonlWriter;
+pub use pcap_out::PacketTap;
 pub use preview::PayloadMode;
 pub use summary::SummaryWriter;
 pub use table::{TableOptions, TableWriter, TimeMode};
@@ -88,6 +94,15 @@ impl<W: Write> Sink for Writer<W> {
     fn connection_filtered(&mut self, conn: u64) {
         if let Writer::Table(w) = self {
             w.connection_filtered(conn);
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Writer::Jsonl(w) => w.flush(),
+            Writer::Json(w) => w.flush(),
+            Writer::Table(w) => w.flush(),
+            Writer::Summary(w) => w.flush(),
         }
     }
 }

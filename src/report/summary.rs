@@ -116,6 +116,19 @@ pub fn write_summary(
         s.tcp_connections, s.websocket_connections
     );
     line(w, (style, width), "connections", conns)?;
+    if let Some(f) = &s.filter {
+        let shown = format!(
+            "{}: {} of {} connections shown (the counts here are of the whole capture)",
+            f.flags, f.connections_shown, s.tcp_connections
+        );
+        wrapped(
+            w,
+            (style, width),
+            &shown,
+            "  filtered     ",
+            "               ",
+        )?;
+    }
     if s.tls_connections > 0 {
         let tls = tls_line(s);
         wrapped(
@@ -130,6 +143,16 @@ pub fn write_summary(
     write_findings(w, (style, width), s)?;
     write_diagnoses(w, (style, width), s, diags, with_fixes)?;
     write_input_errors(w, (style, width), s)?;
+    if s.interrupted {
+        let what = "stopped before the input ended; connections still open end as interrupted";
+        wrapped(
+            w,
+            (style, width),
+            what,
+            "  interrupted  ",
+            "               ",
+        )?;
+    }
     line(w, (style, width), "elapsed", format!("{} ms", s.elapsed_ms))
 }
 

@@ -48,7 +48,7 @@ pub use clock::TimeMode;
 use super::preview::PayloadMode;
 use super::summary::{Diagnoses, write_summary};
 use super::term::{Line, Paint, Style, WIDTH, chunks, pack, wrap};
-use super::wireshark::{conn_filter, packet_filter};
+use super::wireshark::{conn_filter, frame_filter as packet_filter};
 use crate::finding::Finding;
 use crate::record::Roles;
 use crate::record::{ConnectionRecord, FrameRecord, Record, Sink};
@@ -362,7 +362,9 @@ impl<W: Write> TableWriter<W> {
         if one_line {
             pieces.push((not_websocket(c).trim_start().to_owned(), Paint::Dim));
         }
-        pieces.push((conn_filter(c.conn), Paint::Plain));
+        // The record's own filter: the address form where the stream
+        // number may not be Wireshark's.
+        pieces.push((c.wireshark_filter.clone(), Paint::Plain));
         self.packed(&pieces, "  ", "", "  ")
     }
 
@@ -728,6 +730,13 @@ impl<W: Write> Sink for TableWriter<W> {
         if let Err(e) = self.finished(conn, None) {
             self.deferred_error = Some(e);
         }
+    }
+
+    /// The input went idle (a live capture): the blocks of the connections
+    /// that ended so far go out now; rows of open ones stay held until
+    /// their connection ends.
+    fn flush(&mut self) -> io::Result<()> {
+        self.w.flush()
     }
 }
 

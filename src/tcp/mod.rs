@@ -87,6 +87,9 @@ pub enum CloseReason {
     /// Too many connections were open at once: the least recently active
     /// was retired to bound memory.
     Evicted,
+    /// The run was stopped (Ctrl-C, SIGTERM) with the connection open: like
+    /// the end of the capture, says nothing of how the connection fared.
+    Interrupted,
 }
 
 impl CloseReason {
@@ -98,12 +101,13 @@ impl CloseReason {
             CloseReason::Reused => "reused",
             CloseReason::EndOfCapture => "end-of-capture",
             CloseReason::Evicted => "evicted",
+            CloseReason::Interrupted => "interrupted",
         }
     }
 }
 
 /// What is known of a connection; passed with every event.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct ConnMeta {
     /// Small integer in order of the connection's first packet.
     pub id: u64,
@@ -128,6 +132,50 @@ pub struct ConnMeta {
     /// field applied first): what the other side had received when it sent
     /// that packet. `None` before any acknowledgment was seen.
     pub acked: [Option<u64>; 2],
+    /// `id` is the index Wireshark gives this connection (`tcp.stream`):
+    /// nothing before its first packet made the two numberings part (see
+    /// [`Reassembler::numbering_lost`]).
+    pub wireshark_numbered: bool,
+    /// The input files that held its packets (several files given).
+    pub files: FileSet,
+}
+
+/// Which of the input files a connection's packets came from: a bit per
+/// file for the first 32, and the range of any later ones (a ring of more
+/// files holds a connection in consecutive files; indices from 65535 on
+/// count as 65534). 8 bytes, as every connection carries one.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileSet {
+    low: u32,
+    /// First and last index from 32 on, plus one (0: none).
+    high: (u16, u16),
+}
+
+impl FileSet {
+    pub fn add(&mut self, index: u32) {
+        if index < 32 {
+            self.low |= 1 << index;
+            return;
+        }
+        let i = u16::try_from(index + 1).unwrap_or(u16::MAX);
+        if self.high.0 == 0 {
+            self.high = (i, i);
+        } else {
+            self.high.0 = self.high.0.min(i);
+            self.high.1 = self.high.1.max(i);
+        }
+    }
+
+    /// The indices, in order.
+    pub fn indices(&self) -> impl Iterator<Item = u32> + '_ {
+        let low = (0..32).filter(|i| self.low & (1 << i) != 0);
+        let high = if self.high.0 == 0 {
+            1..1
+        } else {
+            u32::from(self.high.0) - 1..u32::from(self.high.1)
+        };
+        low.chain(high)
+    }
 }
 
 /// The layer above: receives connections and their streams.
@@ -211,6 +259,14 @@ const MAX_CLOCK_JUMP_NS: i64 = 24 * 3600 * 1_000_000_000;
 /// the slack keeps a table of few live connections from purging constantly.
 const TIMER_SLACK: u64 = 1024;
 
+/// The connection a packet went to: its id and, while it is open, its
+/// state (see [`Reassembler::last_conn`]).
+pub type LastConn<'a, C> = (u64, Option<(&'a ConnMeta, &'a C)>);
+
+/// SOCKS (RFC 1928), where Wireshark's dissector numbers a stream for the
+/// proxied connection.
+const SOCKS_PORT: u16 = 1080;
+
 /// Reassembler-wide counters, for the summary.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct TcpStats {
@@ -254,6 +310,37 @@ impl FlowKey {
     }
 }
 
+/// A fixed-size set of forgotten 4-tuples, by one bit per hash: it may
+/// answer yes for a 4-tuple never added (a connection is then selected by
+/// address in Wireshark, which is still right), never no for one added.
+/// 128 KiB, allocated at the first 4-tuple forgotten.
+#[derive(Default)]
+struct Forgotten(Option<Box<[u64]>>);
+
+impl Forgotten {
+    const BITS: u64 = 1 << 20;
+
+    fn bit(key: FlowKey) -> (usize, u64) {
+        let h = (key.lo ^ key.hi.rotate_left(64) ^ u128::from(key.ports))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835);
+        let b = ((h >> 64) as u64) % Self::BITS;
+        ((b / 64) as usize, 1 << (b % 64))
+    }
+
+    fn add(&mut self, key: FlowKey) {
+        let words = self
+            .0
+            .get_or_insert_with(|| vec![0; (Self::BITS / 64) as usize].into_boxed_slice());
+        let (w, m) = Self::bit(key);
+        words[w] |= m;
+    }
+
+    fn may_hold(&self, key: FlowKey) -> bool {
+        let (w, m) = Self::bit(key);
+        self.0.as_ref().is_some_and(|words| words[w] & m != 0)
+    }
+}
+
 struct Conn<C> {
     meta: ConnMeta,
     halves: [Half; 2],
@@ -261,7 +348,43 @@ struct Conn<C> {
     /// still reassembled (so that connection numbers, 4-tuple reuse and
     /// the live-connection cap are exactly those of a run without shards)
     /// but never analysed.
+    socks: Socks,
     user: Option<C>,
+}
+
+/// Where a connection on the SOCKS port is. Wireshark's SOCKS dissector
+/// counts a TCP stream of its own for the proxied connection when the
+/// first bytes after a granted CONNECT go through it, so wscap's numbers
+/// and Wireshark's part there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Socks {
+    None,
+    Handshake,
+    Connected,
+}
+
+impl Socks {
+    /// Takes a segment's payload; true when Wireshark numbers a stream for
+    /// the proxied connection with it.
+    fn step(&mut self, from_server: bool, payload: &[u8]) -> bool {
+        match *self {
+            Socks::None => false,
+            // A granted CONNECT: SOCKS 5 (RFC 1928 6: VER 5, REP 0, RSV 0,
+            // then the bound address) or SOCKS 4 (VN 0, CD 90, 8 bytes).
+            Socks::Handshake => {
+                let granted = payload.len() >= 10 && payload.starts_with(&[5, 0, 0])
+                    || payload.len() == 8 && payload.starts_with(&[0, 90]);
+                if from_server && granted {
+                    *self = Socks::Connected;
+                }
+                false
+            }
+            Socks::Connected => {
+                *self = Socks::None;
+                true
+            }
+        }
+    }
 }
 
 enum Slot<C> {
@@ -291,6 +414,17 @@ pub struct Reassembler<H: StreamHandler> {
     live: u64,
     held_total: usize,
     now: Timestamp,
+    /// Connections from here on may be numbered differently by Wireshark.
+    numbering_lost: bool,
+    /// 4-tuples forgotten here (idle, evicted, tombstone gone) that
+    /// Wireshark still remembers: a later packet on one continues its
+    /// stream in Wireshark but opens a connection here.
+    forgotten: Forgotten,
+    /// The input file of the packets being fed (see [`FileSet`]).
+    input: u32,
+    /// The connection the last packet went to (live or closed by it, or
+    /// the tombstone that absorbed it).
+    last_conn: Option<(u64, FlowKey)>,
     pub stats: TcpStats,
 }
 
@@ -306,8 +440,40 @@ impl<H: StreamHandler> Reassembler<H> {
             live: 0,
             held_total: 0,
             now: Timestamp(i64::MIN),
+            numbering_lost: false,
+            forgotten: Forgotten::default(),
+            input: 0,
+            last_conn: None,
             stats: TcpStats::default(),
         }
+    }
+
+    /// A packet was skipped that Wireshark may still read as TCP (a
+    /// tunnel, a fragment, a cut header): connections from here on may be
+    /// numbered differently, as it may count a conversation wscap does not.
+    pub fn numbering_lost(&mut self) {
+        self.numbering_lost = true;
+    }
+
+    /// The packets fed from now on come from input file `index`.
+    pub fn set_input(&mut self, index: usize) {
+        self.input = u32::try_from(index).unwrap_or(u32::MAX - 1);
+    }
+
+    /// The id of the connection the last packet went to (it may have closed
+    /// with that packet, or have been closed before and absorbed it as a
+    /// late packet), with its state while it is still open.
+    pub fn last_conn(&self) -> Option<LastConn<'_, H::Conn>> {
+        let (id, key) = self.last_conn?;
+        let live = match self.conns.get(&key) {
+            Some(Slot::Live(c)) if c.meta.id == id => match &c.user {
+                Some(u) => Some((&c.meta, u)),
+                // Another shard's: none of this run's business.
+                None => return None,
+            },
+            _ => None,
+        };
+        Some((id, live))
     }
 
     /// Takes one TCP segment, captured as packet number `packet` at `ts`.
@@ -319,6 +485,7 @@ impl<H: StreamHandler> Reassembler<H> {
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let key = FlowKey::new(src, dst);
         let fresh_syn = seg.flags.syn() && !seg.flags.ack();
+        self.last_conn = None;
 
         match self.conns.get(&key) {
             None => self.open(key, seg, src, dst, packet, ts, h),
@@ -327,8 +494,9 @@ impl<H: StreamHandler> Reassembler<H> {
             Some(Slot::Closed { .. }) if fresh_syn => self.open(key, seg, src, dst, packet, ts, h),
             // RFC 9293 3.6.1 (MUST-13): anything else in TIME-WAIT is a late
             // retransmission or the final ACK; it belongs to no stream.
-            Some(Slot::Closed { .. }) => {
+            Some(&Slot::Closed { id }) => {
                 self.stats.late_packets += 1;
+                self.last_conn = Some((id, key));
                 return;
             }
             Some(Slot::Live(c)) => {
@@ -345,6 +513,12 @@ impl<H: StreamHandler> Reassembler<H> {
                             None => client_half.started(),
                         }
                     } else {
+                        // Wireshark starts a new stream on a SYN whose
+                        // sequence number is not its sender's first; with
+                        // nothing yet from that side, it does not.
+                        if !c.halves[Dir::ServerToClient.index()].started() {
+                            self.numbering_lost = true;
+                        }
                         true
                     };
                 if reused {
@@ -378,6 +552,9 @@ impl<H: StreamHandler> Reassembler<H> {
         };
         let id = self.next_id;
         self.next_id += 1;
+        let (wireshark_numbered, socks) = self.numbering(key, seg, client, server);
+        let mut files = FileSet::default();
+        files.add(self.input);
         let meta = ConnMeta {
             id,
             client,
@@ -392,6 +569,8 @@ impl<H: StreamHandler> Reassembler<H> {
             syn_seen: seg.flags.syn(),
             end_packet: None,
             acked: [None, None],
+            wireshark_numbered,
+            files,
         };
         let mine = self.cfg.shard.is_none_or(|s| s.owns(&key));
         let user = mine.then(|| h.open(&meta));
@@ -400,6 +579,7 @@ impl<H: StreamHandler> Reassembler<H> {
             Slot::Live(Box::new(Conn {
                 meta,
                 halves: [Half::default(), Half::default()],
+                socks,
                 user,
             })),
         );
@@ -417,6 +597,29 @@ impl<H: StreamHandler> Reassembler<H> {
         if self.timers.len() as u64 > 2 * self.live + TIMER_SLACK {
             self.purge_timers();
         }
+    }
+
+    /// Whether a connection opened by `seg` is numbered as Wireshark numbers
+    /// it, and whether it is on the SOCKS port.
+    fn numbering(
+        &mut self,
+        key: FlowKey,
+        seg: &TcpSegment<'_>,
+        client: SocketAddr,
+        server: SocketAddr,
+    ) -> (bool, Socks) {
+        let fresh_syn = seg.flags.syn() && !seg.flags.ack();
+        if !fresh_syn && self.forgotten.may_hold(key) {
+            // Perhaps a 4-tuple forgotten here: Wireshark would continue
+            // its old stream where this opens a connection.
+            self.numbering_lost = true;
+        }
+        let socks = if [client.port(), server.port()].contains(&SOCKS_PORT) {
+            Socks::Handshake
+        } else {
+            Socks::None
+        };
+        (!self.numbering_lost, socks)
     }
 
     /// Drops the timer entries of closed connections. A connection closed by
@@ -450,7 +653,22 @@ impl<H: StreamHandler> Reassembler<H> {
         } else {
             Dir::ServerToClient
         };
-        let Conn { meta, halves, user } = &mut **c;
+        let Conn {
+            meta,
+            halves,
+            socks,
+            user,
+        } = &mut **c;
+        self.last_conn = Some((meta.id, key));
+        if !seg.payload.is_empty()
+            && socks.step(
+                meta.server == src && meta.server.port() == SOCKS_PORT,
+                seg.payload,
+            )
+        {
+            self.numbering_lost = true;
+        }
+        meta.files.add(self.input);
         meta.last_packet = packet;
         meta.last_ts = meta.last_ts.max(ts);
         meta.packets[dir.index()] += 1;
@@ -519,7 +737,9 @@ impl<H: StreamHandler> Reassembler<H> {
         let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
             return;
         };
-        let Conn { meta, halves, user } = &mut **c;
+        let Conn {
+            meta, halves, user, ..
+        } = &mut **c;
         for dir in [Dir::ClientToServer, Dir::ServerToClient] {
             if only.is_some_and(|d| d != dir) {
                 continue;
@@ -546,6 +766,7 @@ impl<H: StreamHandler> Reassembler<H> {
             mut meta,
             mut halves,
             mut user,
+            ..
         } = *c;
         for dir in [Dir::ClientToServer, Dir::ServerToClient] {
             let half = &mut halves[dir.index()];
@@ -559,10 +780,14 @@ impl<H: StreamHandler> Reassembler<H> {
         }
         self.live -= 1;
         let id = meta.id;
+        if matches!(reason, CloseReason::Idle | CloseReason::Evicted) {
+            // Wireshark never ends a stream for silence or memory.
+            self.forgotten.add(key);
+        }
         if let Some(u) = user {
             h.close(u, &meta, reason);
         }
-        if reason != CloseReason::EndOfCapture {
+        if !matches!(reason, CloseReason::EndOfCapture | CloseReason::Interrupted) {
             // RFC 9293 3.6.1: the 4-tuple lingers in TIME-WAIT, so that late
             // retransmissions and the final ACK do not open a new connection.
             // `closed_linger_ns` stands for 2 MSL: a capture's late packets
@@ -582,6 +807,7 @@ impl<H: StreamHandler> Reassembler<H> {
     fn remove_tombstone(&mut self, id: u64, key: FlowKey) {
         if matches!(self.conns.get(&key), Some(Slot::Closed { id: cid, .. }) if *cid == id) {
             self.conns.remove(&key);
+            self.forgotten.add(key);
         }
     }
 
@@ -665,6 +891,12 @@ impl<H: StreamHandler> Reassembler<H> {
     /// The capture is over: flush and close every open connection, in order
     /// of their first packet.
     pub fn finish(&mut self, h: &mut H) {
+        self.finish_as(CloseReason::EndOfCapture, h);
+    }
+
+    /// [`Self::finish`], ending the open connections with `reason` (e.g.
+    /// [`CloseReason::Interrupted`] when the run was stopped).
+    pub fn finish_as(&mut self, reason: CloseReason, h: &mut H) {
         let mut open: Vec<(u64, FlowKey)> = self
             .conns
             .iter()
@@ -679,7 +911,7 @@ impl<H: StreamHandler> Reassembler<H> {
                 Some(Slot::Live(c)) => (c.meta.last_packet, c.meta.last_ts),
                 _ => continue,
             };
-            self.close(key, CloseReason::EndOfCapture, packet, ts, h);
+            self.close(key, reason, packet, ts, h);
         }
         self.conns.clear();
         self.timers.clear();

@@ -9,6 +9,8 @@ use std::net::{IpAddr, Ipv4Addr};
 struct Log {
     opened: Vec<(u64, SocketAddr, SocketAddr, RoleSource)>,
     closed: Vec<(u64, CloseReason)>,
+    /// Per connection opened: numbered as Wireshark numbers it.
+    numbered: Vec<bool>,
 }
 
 #[derive(Default)]
@@ -22,6 +24,7 @@ impl StreamHandler for Log {
     type Conn = Streams;
     fn open(&mut self, m: &ConnMeta) -> Streams {
         self.opened.push((m.id, m.client, m.server, m.roles));
+        self.numbered.push(m.wireshark_numbered);
         Streams::default()
     }
     fn event(&mut self, c: &mut Streams, _: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
@@ -299,6 +302,85 @@ fn test_idle_connection_is_retired() {
     t.other((3, 1), (4, 2), 0, TcpFlags::SYN, t.ts);
     assert_eq!(t.log.closed, vec![(0, CloseReason::Idle)]);
     assert_eq!(t.r.live(), 1);
+}
+
+#[test]
+fn test_numbering_holds_until_a_forgotten_tuple_reopens_mid_stream() {
+    let mut t = T::new();
+    t.r = Reassembler::new(Config {
+        idle_timeout_ns: 10_000,
+        closed_linger_ns: 10_000,
+        ..Config::default()
+    });
+    t.handshake(100, 5000);
+    t.send(true, 101, 5001, PA, b"a");
+    t.ts += 1_000_000;
+    // Connection 0 is retired for silence (Wireshark keeps its stream);
+    // a new connection with a SYN is numbered alike.
+    t.other((3, 1), (4, 2), 0, TcpFlags::SYN, t.ts);
+    t.ts += 1_000_000;
+    t.other((3, 1), (4, 2), 1, TcpFlags::ACK, t.ts);
+    assert_eq!(t.log.numbered, [true, true]);
+    assert_eq!(t.r.last_conn().map(|c| c.0), Some(1));
+    // Connection 0's 4-tuple again, without a SYN: Wireshark continues
+    // stream 0, wscap opens connection 2; from here numbers part.
+    t.send(true, 102, 5001, PA, b"b");
+    t.other((5, 1), (6, 2), 0, TcpFlags::SYN, t.ts + 2000);
+    assert_eq!(t.log.numbered, [true, true, false, false]);
+}
+
+#[test]
+fn test_numbering_parts_after_a_socks_connect_carries_data() {
+    let mut t = T::new();
+    let seg = |t: &mut T, from_client: bool, seq: u32, flags: u8, data: &[u8]| {
+        t.n += 1;
+        t.ts += 1000;
+        let (c, s) = ((ip(1), 40001), (ip(2), 1080));
+        let ((src, sp), (dst, dp)) = if from_client { (c, s) } else { (s, c) };
+        let seg = TcpSegment {
+            src,
+            dst,
+            src_port: sp,
+            dst_port: dp,
+            seq,
+            ack: 1,
+            flags: TcpFlags(flags),
+            window: 1000,
+            payload: data,
+            payload_len: data.len() as u32,
+        };
+        t.r.packet(&seg, t.n, Timestamp(t.ts), &mut t.log);
+    };
+    seg(&mut t, true, 0, TcpFlags::SYN, b"");
+    seg(&mut t, true, 1, PA, &[5, 1, 0]);
+    seg(&mut t, false, 1, PA, &[5, 0]);
+    seg(&mut t, true, 4, PA, &[5, 1, 0, 1, 10, 0, 0, 9, 0, 80]);
+    t.other((3, 1), (4, 2), 0, TcpFlags::SYN, t.ts + 1);
+    seg(&mut t, false, 3, PA, &[5, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+    t.other((5, 1), (6, 2), 0, TcpFlags::SYN, t.ts + 1);
+    // The first bytes through the granted CONNECT: Wireshark counts a
+    // stream for the proxied connection.
+    seg(&mut t, true, 14, PA, b"GET / HTTP/1.1\r\n\r\n");
+    t.other((7, 1), (8, 2), 0, TcpFlags::SYN, t.ts + 1);
+    assert_eq!(t.log.numbered, [true, true, true, false]);
+}
+
+#[test]
+fn test_files_of_a_connection() {
+    let mut t = T::new();
+    t.r.set_input(0);
+    t.handshake(100, 5000);
+    t.r.set_input(2);
+    t.send(true, 101, 5001, PA, b"a");
+    t.r.set_input(31);
+    t.send(true, 102, 5001, PA, b"b");
+    t.r.set_input(70);
+    t.send(true, 103, 5001, PA, b"c");
+    t.r.set_input(65);
+    t.send(true, 104, 5001, PA, b"d");
+    let (_, live) = t.r.last_conn().unwrap();
+    let files: Vec<u32> = live.unwrap().0.files.indices().collect();
+    assert_eq!(files, [0, 2, 31, 65, 66, 67, 68, 69, 70]);
 }
 
 #[test]

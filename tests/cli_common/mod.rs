@@ -24,19 +24,34 @@ pub fn capture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Every capture in testdata/captures (not the tshark dissections).
-pub fn all_captures() -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .expect("testdata/captures")
+/// The captures in `dir` (pcap, pcapng, gzipped pcap; not the tshark
+/// dissections beside them), sorted; none when `dir` is missing.
+pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut v: Vec<PathBuf> = entries
         .map(|e| e.expect("dir entry").path())
         .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
+            let n = p.to_string_lossy();
             n.ends_with(".pcap") || n.ends_with(".pcapng") || n.ends_with(".pcap.gz")
         })
         .collect();
     v.sort();
     v
+}
+
+/// Every capture in testdata/captures.
+pub fn all_captures() -> Vec<PathBuf> {
+    let v = captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures"));
+    assert!(!v.is_empty(), "testdata/captures");
+    v
+}
+
+/// Every capture of the public set (`../shared/captures-public`), when it
+/// is there.
+pub fn public_captures() -> Vec<PathBuf> {
+    captures_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/captures-public"))
 }
 
 /// What a run of wscap produced.

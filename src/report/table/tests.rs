@@ -39,6 +39,8 @@ fn conn(id: u64, websocket: bool) -> ConnectionRecord {
         negotiated: None,
         other_leg: None,
         tls: None,
+        wireshark_filter: "tcp.stream eq 0".into(),
+        files: Vec::new(),
         frames: PerDir::default(),
         payload_bytes: PerDir::default(),
         tcp: PerDir::default(),

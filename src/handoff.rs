@@ -1,0 +1,535 @@
+//! The stream handler on a thread of its own: the TCP reassembler's calls
+//! (open, event, close) are recorded into batches on the reading thread
+//! ([`Recorder`]) and replayed, in the same order and with the same
+//! connection metadata, to the real handler on another ([`Replayer`]). The
+//! handler cannot tell the difference, so the output is byte for byte that
+//! of one thread; the two cores share the work at the one boundary where
+//! the data is already in order and nothing flows back.
+//!
+//! A connection's metadata crosses once whole, at its open and at its
+//! close; each call in between carries only what changes while it is open
+//! ([`Moving`]), applied to the replaying side's copy. The reassembly
+//! counters (`stats`) are the exception: they are filled in for the close
+//! (and read by the handler only then), so calls in between carry the
+//! ones of the open.
+//!
+//! Batches are recycled (the replayer sends them back emptied), so after
+//! the first few nothing is allocated, and at most [`IN_FLIGHT`] batches of
+//! about [`BATCH_BYTES`] exist: memory is bounded however fast the reader.
+
+use crate::tcp::{Chunk, FileSet, Gap};
+use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
+use crate::time::Timestamp;
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+
+/// Stream bytes per batch before it is sent.
+pub const BATCH_BYTES: usize = 256 << 10;
+
+/// Calls per batch before it is sent (many calls carry no bytes).
+const BATCH_CALLS: usize = 4096;
+
+/// Batches sent and not yet replayed.
+pub const IN_FLIGHT: usize = 4;
+
+/// What changes in a connection's metadata while it is open.
+#[derive(Clone, Copy, Debug)]
+struct Moving {
+    id: u64,
+    last_packet: u64,
+    last_ts: Timestamp,
+    packets: [u64; 2],
+    syn_seen: bool,
+    end_packet: Option<u64>,
+    acked: [Option<u64>; 2],
+    files: FileSet,
+}
+
+impl Moving {
+    fn of(m: &ConnMeta) -> Moving {
+        Moving {
+            id: m.id,
+            last_packet: m.last_packet,
+            last_ts: m.last_ts,
+            packets: m.packets,
+            syn_seen: m.syn_seen,
+            end_packet: m.end_packet,
+            acked: m.acked,
+            files: m.files,
+        }
+    }
+
+    fn apply(&self, m: &mut ConnMeta) {
+        m.last_packet = self.last_packet;
+        m.last_ts = self.last_ts;
+        m.packets = self.packets;
+        m.syn_seen = self.syn_seen;
+        m.end_packet = self.end_packet;
+        m.acked = self.acked;
+        m.files = self.files;
+    }
+}
+
+/// One recorded call. Stream bytes live in the batch's buffer (`at`, `len`).
+#[derive(Debug)]
+enum Call {
+    Open(Box<ConnMeta>),
+    Data {
+        meta: Moving,
+        dir: Dir,
+        offset: u64,
+        at: usize,
+        len: usize,
+        packet: u64,
+        ts: Timestamp,
+    },
+    Gap(Moving, Dir, Gap),
+    Conflict {
+        meta: Moving,
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        packet: u64,
+        ts: Timestamp,
+    },
+    Close(Box<ConnMeta>, CloseReason),
+    /// Something for the replaying side that is not a stream call, in its
+    /// place among the calls.
+    Note(Note),
+}
+
+/// What the reading side tells the replaying side besides stream calls.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Note {
+    /// The input went idle (a live capture): write out what is buffered.
+    Idle,
+    /// The capture's first packet, before any record.
+    CaptureStart(Timestamp),
+    /// How far the reading is, for a progress display.
+    Progress { bytes: u64, packets: u64 },
+    /// TLS secrets the capture embeds (a pcapng Decryption Secrets Block),
+    /// in their place: they apply to the connections after them.
+    TlsSecrets(Vec<u8>),
+}
+
+/// Calls and the stream bytes they carry.
+#[derive(Debug, Default)]
+pub struct Batch {
+    calls: Vec<Call>,
+    bytes: Vec<u8>,
+}
+
+impl Batch {
+    fn clear(&mut self) {
+        self.calls.clear();
+        self.bytes.clear();
+    }
+
+    fn full(&self) -> bool {
+        self.bytes.len() >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
+    }
+}
+
+/// The recording side: a [`StreamHandler`] for the reassembler.
+pub struct Recorder {
+    batch: Batch,
+    to: SyncSender<Batch>,
+    spare: Receiver<Batch>,
+    /// The replaying side has gone (it stopped on an error): reading on is
+    /// pointless.
+    gone: bool,
+}
+
+/// The replaying side: hands every call to `handler`.
+pub struct Replayer<H: StreamHandler> {
+    pub handler: H,
+    /// The open connections: the metadata as last told, and the handler's
+    /// state.
+    conns: HashMap<u64, (ConnMeta, H::Conn), foldhash::fast::RandomState>,
+    /// Dropped when the replaying stops early, so that the recorder's next
+    /// send fails instead of waiting for room forever.
+    from: Option<Receiver<Batch>>,
+    back: SyncSender<Batch>,
+}
+
+/// A recorder and the replayer of what it records into `handler`.
+pub fn channel<H: StreamHandler>(handler: H) -> (Recorder, Replayer<H>) {
+    let (to, from) = sync_channel(IN_FLIGHT);
+    // Room for every batch in existence: returning one never blocks.
+    let (back, spare) = sync_channel(IN_FLIGHT + 2);
+    let recorder = Recorder {
+        batch: Batch::default(),
+        to,
+        spare,
+        gone: false,
+    };
+    let replayer = Replayer {
+        handler,
+        conns: HashMap::default(),
+        from: Some(from),
+        back,
+    };
+    (recorder, replayer)
+}
+
+impl Recorder {
+    fn push(&mut self, call: Call) {
+        self.batch.calls.push(call);
+        if self.batch.full() {
+            self.send();
+        }
+    }
+
+    /// Sends what is recorded (at once: e.g. before the reader waits for
+    /// more input, so that the other side is not left waiting too).
+    pub fn send(&mut self) {
+        if self.batch.calls.is_empty() || self.gone {
+            return;
+        }
+        let next = match self.spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::default(),
+        };
+        let full = std::mem::replace(&mut self.batch, next);
+        self.gone = self.to.send(full).is_err();
+    }
+
+    /// Records a note for the replaying side.
+    pub fn note(&mut self, n: Note) {
+        self.push(Call::Note(n));
+    }
+
+    /// The replaying side stopped.
+    pub fn gone(&self) -> bool {
+        self.gone
+    }
+}
+
+impl StreamHandler for Recorder {
+    type Conn = ();
+
+    fn open(&mut self, meta: &ConnMeta) {
+        self.push(Call::Open(Box::new(*meta)));
+    }
+
+    fn event(&mut self, _: &mut (), meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+        let call = match ev {
+            StreamEvent::Data(c) => {
+                let at = self.batch.bytes.len();
+                self.batch.bytes.extend_from_slice(c.data);
+                Call::Data {
+                    meta: Moving::of(meta),
+                    dir,
+                    offset: c.offset,
+                    at,
+                    len: c.data.len(),
+                    packet: c.packet,
+                    ts: c.ts,
+                }
+            }
+            StreamEvent::Gap(g) => Call::Gap(Moving::of(meta), dir, g),
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ts,
+            } => Call::Conflict {
+                meta: Moving::of(meta),
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            },
+        };
+        self.push(call);
+    }
+
+    fn close(&mut self, _: (), meta: &ConnMeta, reason: CloseReason) {
+        self.push(Call::Close(Box::new(*meta), reason));
+    }
+}
+
+impl Drop for Recorder {
+    /// What is left goes over: the end of the input.
+    fn drop(&mut self) {
+        self.send();
+    }
+}
+
+impl<H: StreamHandler> Replayer<H> {
+    /// Replays batches until the recorder is dropped, or until `note`
+    /// returns `false` or `failed` holds after a batch (an error: the
+    /// recorder then finds itself alone and stops). `note` gets the notes,
+    /// in their place among the calls.
+    pub fn run(&mut self, note: &mut dyn FnMut(&mut H, Note) -> bool, failed: &dyn Fn(&H) -> bool) {
+        while let Some(Ok(mut batch)) = self.from.as_ref().map(Receiver::recv) {
+            let go_on = self.replay(&batch, note) && !failed(&self.handler);
+            batch.clear();
+            // The recorder may have finished: then nobody takes it back.
+            let _ = self.back.try_send(batch);
+            if !go_on {
+                self.from = None;
+                return;
+            }
+        }
+    }
+
+    fn replay(&mut self, b: &Batch, note: &mut dyn FnMut(&mut H, Note) -> bool) -> bool {
+        for call in &b.calls {
+            match *call {
+                Call::Open(ref meta) => {
+                    let c = self.handler.open(meta);
+                    self.conns.insert(meta.id, (**meta, c));
+                }
+                Call::Data {
+                    ref meta,
+                    dir,
+                    offset,
+                    at,
+                    len,
+                    packet,
+                    ts,
+                } => {
+                    let chunk = Chunk {
+                        offset,
+                        data: &b.bytes[at..at + len],
+                        packet,
+                        ts,
+                    };
+                    self.event(meta, dir, StreamEvent::Data(chunk));
+                }
+                Call::Gap(ref meta, dir, g) => self.event(meta, dir, StreamEvent::Gap(g)),
+                Call::Conflict {
+                    ref meta,
+                    dir,
+                    offset,
+                    len,
+                    packet,
+                    ts,
+                } => {
+                    let ev = StreamEvent::Conflict {
+                        offset,
+                        len,
+                        packet,
+                        ts,
+                    };
+                    self.event(meta, dir, ev);
+                }
+                Call::Close(ref meta, reason) => {
+                    if let Some((_, c)) = self.conns.remove(&meta.id) {
+                        self.handler.close(c, meta, reason);
+                    }
+                }
+                // Cloned: only the rare secrets block owns anything.
+                Call::Note(ref n) => {
+                    if !note(&mut self.handler, n.clone()) {
+                        return false;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    fn event(&mut self, moving: &Moving, dir: Dir, ev: StreamEvent<'_>) {
+        if let Some((meta, c)) = self.conns.get_mut(&moving.id) {
+            moving.apply(meta);
+            self.handler.event(c, meta, dir, ev);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tcp::{GapReason, HalfStats, RoleSource};
+
+    /// Writes down every call, with the bytes.
+    #[derive(Default)]
+    struct Log(Vec<String>);
+
+    impl StreamHandler for Log {
+        type Conn = u64;
+        fn open(&mut self, meta: &ConnMeta) -> u64 {
+            self.0.push(format!("open {}", meta.id));
+            meta.id
+        }
+        fn event(&mut self, c: &mut u64, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+            let what = match ev {
+                StreamEvent::Data(d) => format!("data {} {:?} {}", d.offset, d.data, d.packet),
+                StreamEvent::Gap(g) => format!("gap {} {}", g.offset, g.len),
+                StreamEvent::Conflict { offset, .. } => format!("conflict {offset}"),
+            };
+            self.0
+                .push(format!("{c} {dir:?} {what} last {}", meta.last_packet));
+        }
+        fn close(&mut self, c: u64, _: &ConnMeta, reason: CloseReason) {
+            self.0.push(format!("close {c} {reason:?}"));
+        }
+    }
+
+    fn meta(id: u64, last_packet: u64) -> ConnMeta {
+        ConnMeta {
+            id,
+            client: "10.0.0.1:1000".parse().unwrap(),
+            server: "10.0.0.2:80".parse().unwrap(),
+            roles: RoleSource::Syn,
+            first_packet: 1,
+            first_ts: Timestamp(0),
+            last_packet,
+            last_ts: Timestamp(0),
+            packets: [0; 2],
+            stats: [HalfStats::default(); 2],
+            syn_seen: true,
+            end_packet: None,
+            acked: [None; 2],
+            wireshark_numbered: true,
+            files: Default::default(),
+        }
+    }
+
+    /// The same calls, in the same order, with the same bytes and
+    /// metadata, whether direct or through the handoff; across many batches
+    /// and with marks in place.
+    #[test]
+    fn replays_every_call_in_order() {
+        let script = |h: &mut dyn FnMut(u8, u64)| {
+            for i in 0..20_000u64 {
+                h((i % 5) as u8, i);
+            }
+        };
+        let apply = |h: &mut dyn StreamHandlerDyn, kind: u8, i: u64| {
+            let id = i / 5;
+            let m = meta(id, i);
+            let data = [i as u8; 100];
+            match kind {
+                0 => h.open_(&m),
+                1 => h.event_(
+                    id,
+                    &m,
+                    Dir::ClientToServer,
+                    StreamEvent::Data(Chunk {
+                        offset: i,
+                        data: &data[..(i % 100) as usize],
+                        packet: i,
+                        ts: Timestamp(0),
+                    }),
+                ),
+                2 => h.event_(
+                    id,
+                    &m,
+                    Dir::ServerToClient,
+                    StreamEvent::Gap(Gap {
+                        offset: i,
+                        len: 3,
+                        reason: GapReason::Lost,
+                        packet: i,
+                        ts: Timestamp(0),
+                    }),
+                ),
+                3 => h.event_(
+                    id,
+                    &m,
+                    Dir::ClientToServer,
+                    StreamEvent::Conflict {
+                        offset: i,
+                        len: 1,
+                        packet: i,
+                        ts: Timestamp(0),
+                    },
+                ),
+                _ => h.close_(id, &m, CloseReason::Fin),
+            }
+        };
+        let mut direct = Direct(Log::default(), HashMap::default());
+        script(&mut |k, i| apply(&mut direct, k, i));
+
+        let (mut rec, mut rep) = channel(Log::default());
+        let t = std::thread::spawn(move || {
+            let mut marks = Vec::new();
+            rep.run(
+                &mut |_, n| {
+                    if let Note::Progress { packets, .. } = n {
+                        marks.push(packets);
+                    }
+                    true
+                },
+                &|_| false,
+            );
+            (rep.handler, marks)
+        });
+        let mut r = Rec(&mut rec);
+        script(&mut |k, i| {
+            apply(&mut r, k, i);
+            if i % 7000 == 0 {
+                r.0.note(Note::Progress {
+                    bytes: 0,
+                    packets: i,
+                });
+            }
+        });
+        drop(rec);
+        let (through, marks) = t.join().unwrap();
+        assert_eq!(marks, [0, 7000, 14000]);
+        assert_eq!(direct.0.0.len(), through.0.len());
+        assert!(direct.0.0 == through.0, "the replay differs");
+    }
+
+    /// Object-safe calls for the test script.
+    trait StreamHandlerDyn {
+        fn open_(&mut self, m: &ConnMeta);
+        fn event_(&mut self, id: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>);
+        fn close_(&mut self, id: u64, m: &ConnMeta, r: CloseReason);
+    }
+
+    struct Direct(Log, HashMap<u64, u64>);
+    impl StreamHandlerDyn for Direct {
+        fn open_(&mut self, m: &ConnMeta) {
+            let c = self.0.open(m);
+            self.1.insert(m.id, c);
+        }
+        fn event_(&mut self, id: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>) {
+            let c = self.1.get_mut(&id).unwrap();
+            self.0.event(c, m, d, ev);
+        }
+        fn close_(&mut self, id: u64, m: &ConnMeta, r: CloseReason) {
+            let c = self.1.remove(&id).unwrap();
+            self.0.close(c, m, r);
+        }
+    }
+
+    struct Rec<'a>(&'a mut Recorder);
+    impl StreamHandlerDyn for Rec<'_> {
+        fn open_(&mut self, m: &ConnMeta) {
+            self.0.open(m);
+        }
+        fn event_(&mut self, _: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>) {
+            self.0.event(&mut (), m, d, ev);
+        }
+        fn close_(&mut self, _: u64, m: &ConnMeta, r: CloseReason) {
+            self.0.close((), m, r);
+        }
+    }
+
+    /// The replaying side stops on an error: the recorder notices and
+    /// nothing blocks.
+    #[test]
+    fn a_stopped_replayer_stops_the_recorder() {
+        let (mut rec, mut rep) = channel(Log::default());
+        let t = std::thread::spawn(move || rep.run(&mut |_, _| false, &|_| false));
+        rec.note(Note::Idle);
+        rec.send();
+        t.join().unwrap();
+        for i in 0..100_000u64 {
+            rec.open(&meta(i, i));
+            if rec.gone() {
+                return;
+            }
+        }
+        panic!("the recorder never noticed");
+    }
+}

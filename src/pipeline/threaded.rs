@@ -1,0 +1,84 @@
+//! The read on two threads: this one reads, decodes and reassembles; the
+//! calling thread analyses and writes. The reassembler's calls cross over
+//! in batches ([`crate::handoff`]) in their order, so the records are byte
+//! for byte those of one thread.
+
+use super::feed::{Counts, Merged, feed};
+use super::{Options, Read, Skips, close_reason};
+use crate::analyze::Analyzer;
+use crate::handoff::{self, Note, Recorder};
+use crate::record::{Sink, SummaryRecord};
+use crate::tcp::Reassembler;
+
+/// Reads `m` on a thread of its own into `analyzer` on this one; returns
+/// how the read ended and the analyzer.
+pub(super) fn read<S: Sink>(
+    m: Merged,
+    opts: &Options,
+    summary: &mut SummaryRecord,
+    analyzer: Analyzer<S>,
+    report: &mut dyn FnMut(u64, u64),
+) -> (Read, Analyzer<S>) {
+    let (recorder, mut replayer) = handoff::channel(analyzer);
+    let (local, read) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_into(m, opts, recorder));
+        replayer.run(
+            &mut |a, note| match note {
+                Note::Idle => {
+                    a.flush();
+                    !a.has_error()
+                }
+                Note::CaptureStart(ts) => {
+                    a.sink_mut().capture_start(ts);
+                    true
+                }
+                Note::Progress { bytes, packets } => {
+                    report(bytes, packets);
+                    true
+                }
+                Note::TlsSecrets(secrets) => {
+                    a.add_tls_secrets(&secrets);
+                    true
+                }
+            },
+            &|a| a.has_error(),
+        );
+        // A panic on the reading side is a bug: let it surface as one.
+        reader
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    summary.packets += local.packets;
+    summary.tcp_packets += local.tcp_packets;
+    summary.input_errors.extend(local.input_errors);
+    (read, replayer.handler)
+}
+
+/// The reading side: the loop of one thread, its calls recorded.
+fn read_into(m: Merged, opts: &Options, mut rec: Recorder) -> (SummaryRecord, Read) {
+    let mut tcp: Reassembler<Recorder> = Reassembler::new(opts.tcp);
+    let mut local = SummaryRecord::default();
+    let mut skips = Skips::default();
+    let mut counts = Counts {
+        summary: &mut local,
+        skips: &mut skips,
+    };
+    let stopped = feed(
+        m,
+        opts,
+        &mut counts,
+        &mut tcp,
+        &mut rec,
+        &mut |r, bytes, packets| r.note(Note::Progress { bytes, packets }),
+    );
+    let interrupted = stopped || opts.stopped();
+    tcp.finish_as(close_reason(interrupted), &mut rec);
+    // Dropping the recorder sends what is left and ends the replay.
+    drop(rec);
+    let read = Read {
+        interrupted,
+        skips,
+        connections: tcp.stats.connections,
+    };
+    (local, read)
+}
