@@ -420,6 +420,12 @@ pub struct DiffArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 0.1)]
     pub time_tolerance: f64,
 
+    /// Decrypt TLS (wss://) on both sides with the secrets in this key log
+    /// (repeatable; SSLKEYLOGFILE and embedded secrets count too, as for
+    /// analyze).
+    #[arg(long, value_name = "FILE")]
+    pub tls_keylog: Vec<PathBuf>,
+
     /// When to colour the table: auto, always or never.
     #[arg(
         long,
@@ -449,6 +455,10 @@ pub struct DiffConfig {
     pub style: Style,
     /// Columns of the table: the terminal's, 80 when not a terminal.
     pub width: usize,
+    /// Key logs to read, and a `SSLKEYLOGFILE` naming no file (see
+    /// [`Config`]).
+    pub tls_keylogs: Vec<PathBuf>,
+    pub env_keylog_missing: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -671,6 +681,8 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         time_tolerance: d.time_tolerance.max(0.0),
         style: Style::new(color),
         width: columns(None, stdout_tty),
+        tls_keylogs: keylogs(d.tls_keylog, std::env::var_os("SSLKEYLOGFILE")).0,
+        env_keylog_missing: keylogs(Vec::new(), std::env::var_os("SSLKEYLOGFILE")).1,
     }
 }
 

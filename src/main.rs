@@ -98,11 +98,13 @@ fn explain(name: &str, width: usize) -> io::Result<ExitCode> {
 fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     use wscap::diff::{self, DiffOptions};
     use wscap::report::diff::{JsonDiff, JsonlDiff, TableDiff};
-    let opts = DiffOptions {
+    let mut opts = DiffOptions {
         analysis: Options::default(),
         fail_on: cfg.fail_on,
         time_tolerance: cfg.time_tolerance,
     };
+    let keylogs = (cfg.tls_keylogs.as_slice(), &cfg.env_keylog_missing);
+    read_keylogs(keylogs, &mut opts.analysis.analysis.tls_keys)?;
     let before: Vec<&Path> = cfg.before.iter().map(|p| p.as_path()).collect();
     let after: Vec<&Path> = cfg.after.iter().map(|p| p.as_path()).collect();
     let out = io::BufWriter::new(io::stdout().lock());
@@ -163,14 +165,17 @@ fn stop_on_signals() -> Option<std::sync::Arc<std::sync::atomic::AtomicBool>> {
 /// Reads the TLS key logs (`--tls-keylog`, `SSLKEYLOGFILE`) into `keys`;
 /// a file that cannot be read is an error naming it, one without secrets
 /// a warning. The secrets are never printed.
-fn read_keylogs(cfg: &Config, keys: &mut std::sync::Arc<wscap::tls::KeyLog>) -> io::Result<()> {
-    if let Some(p) = &cfg.env_keylog_missing {
+fn read_keylogs(
+    (paths, env_missing): (&[std::path::PathBuf], &Option<std::path::PathBuf>),
+    keys: &mut std::sync::Arc<wscap::tls::KeyLog>,
+) -> io::Result<()> {
+    if let Some(p) = env_missing {
         message(&format!(
             "SSLKEYLOGFILE names {}, which is not a file: no secrets read from it",
             p.display()
         ));
     }
-    for path in &cfg.tls_keylogs {
+    for path in paths {
         let named = |e: io::Error| {
             io::Error::new(
                 e.kind(),
@@ -199,7 +204,8 @@ fn read_keylogs(cfg: &Config, keys: &mut std::sync::Arc<wscap::tls::KeyLog>) -> 
 
 fn analyze(cfg: Config) -> io::Result<ExitCode> {
     let (mut opts, preview) = analysis_options(&cfg);
-    read_keylogs(&cfg, &mut opts.analysis.tls_keys)?;
+    let keylogs = (cfg.tls_keylogs.as_slice(), &cfg.env_keylog_missing);
+    read_keylogs(keylogs, &mut opts.analysis.tls_keys)?;
     let mut tap = match &cfg.write_pcap {
         None => None,
         Some(path) => match PacketTap::create(path) {

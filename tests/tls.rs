@@ -552,3 +552,42 @@ fn joined_after_the_handshake_says_the_key_cannot_be_matched() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `wscap diff` reads both sides through TLS with the key logs given: the
+/// two connections pair by their decrypted upgrade requests.
+#[test]
+fn diff_decrypts_both_sides() {
+    let (a, b) = (
+        wss("wss-py-tls13-aes128.pcap"),
+        wss("wss-py-tls13-aes256.pcap"),
+    );
+    let (ka, kb) = (keys_of(&a).unwrap(), keys_of(&b).unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_wscap"))
+        .env_remove("SSLKEYLOGFILE")
+        .args([
+            "diff",
+            "--format",
+            "jsonl",
+            "--tls-keylog",
+            &ka,
+            "--tls-keylog",
+            &kb,
+        ])
+        .args([path(&a), path(&b)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let pair = records
+        .iter()
+        .find(|r| r["type"] == "pair")
+        .expect("a pair");
+    assert_eq!(pair["before"]["websocket"], true);
+    assert_eq!(pair["after"]["target"], "/wss/0");
+    let summary = records.last().unwrap();
+    assert_eq!(summary["before"]["frames"], 20);
+    assert_eq!(summary["after"]["frames"], 18);
+}
