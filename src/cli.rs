@@ -782,6 +782,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             since: a.since,
             until: a.until,
             websocket_only: a.websocket_only,
+            sharded: a.shard.is_some(),
         },
         table: TableOptions {
             all_frames: a.all_frames,
@@ -793,7 +794,9 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
             payload: a.payload.map_or(PayloadMode::None, PayloadMode::from),
             // Connections asked for by number are shown whatever they are.
             all_connections: a.all || !a.conns.is_empty(),
-            ordered: !live,
+            // Another shard's connections never reach the table: waiting
+            // for their numbers would hold every block to the end.
+            ordered: !live && a.shard.is_none(),
             ..TableOptions::default()
         },
         style: Style::new(color),

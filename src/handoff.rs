@@ -266,13 +266,17 @@ impl<H: StreamHandler> Replayer<H> {
     /// recorder then finds itself alone and stops). `note` gets the notes,
     /// in their place among the calls.
     pub fn run(&mut self, note: &mut dyn FnMut(&mut H, Note) -> bool, failed: &dyn Fn(&H) -> bool) {
-        while let Some(Ok(mut batch)) = self.from.as_ref().map(Receiver::recv) {
+        // Held in a local: if the handler panics, unwinding drops it, and
+        // the recorder's next send fails instead of waiting forever.
+        let Some(from) = self.from.take() else {
+            return;
+        };
+        while let Ok(mut batch) = from.recv() {
             let go_on = self.replay(&batch, note) && !failed(&self.handler);
             batch.clear();
             // The recorder may have finished: then nobody takes it back.
             let _ = self.back.try_send(batch);
             if !go_on {
-                self.from = None;
                 return;
             }
         }
@@ -513,6 +517,31 @@ mod tests {
         fn close_(&mut self, _: u64, m: &ConnMeta, r: CloseReason) {
             self.0.close((), m, r);
         }
+    }
+
+    /// The handler panics mid-replay: the recorder's sends fail instead of
+    /// waiting for room forever (the reading thread would never end).
+    #[test]
+    fn a_panicking_handler_does_not_block_the_recorder() {
+        let (mut rec, mut rep) = channel(Log::default());
+        let sender = std::thread::spawn(move || {
+            for _ in 0..1_000_000u64 {
+                rec.note(Note::Idle);
+                rec.send();
+                if rec.gone() {
+                    return true;
+                }
+            }
+            false
+        });
+        // The replayer outlives its panic here, as it does in the pipeline
+        // (it lives outside the threads' scope).
+        let replay = std::panic::AssertUnwindSafe(|| {
+            rep.run(&mut |_, _| panic!("the handler failed"), &|_| false)
+        });
+        assert!(std::panic::catch_unwind(replay).is_err());
+        assert!(sender.join().unwrap(), "the recorder never noticed");
+        drop(rep);
     }
 
     /// The replaying side stops on an error: the recorder notices and

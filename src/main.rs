@@ -8,6 +8,7 @@ use cli::{Config, Format, Mode};
 use std::io::{self, Write};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use wscap::pipeline::{self, Options};
 use wscap::report::explain;
 use wscap::report::{
@@ -233,6 +234,15 @@ fn analyze(cfg: Config) -> io::Result<ExitCode> {
         let (d, f) = analyze_run(&cfg, inputs, &opts, preview, &mut tap, label)?;
         damaged |= d;
         failing |= f;
+        // Stopped (Ctrl-C): the files not read yet are not reported as
+        // read and empty.
+        if opts
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+        {
+            break;
+        }
     }
     if let Some(tap) = tap {
         match tap.finish() {

@@ -314,6 +314,19 @@ pub fn run<S: DiffSink>(
     sink: S,
 ) -> std::io::Result<(DiffReport, S)> {
     let mut differ = Differ::new(sink, opts.clone());
+    // A side none of whose inputs opens: nothing is compared, and nothing
+    // written (pairs and evicted connections would stream out before the
+    // end showed the side empty).
+    let (ub, ua) = (unopened(before), unopened(after));
+    if ub.is_some() || ua.is_some() {
+        let named = |inputs: &[&Path]| SummaryRecord {
+            files: inputs.iter().map(|p| p.display().to_string()).collect(),
+            ..SummaryRecord::default()
+        };
+        let b = ub.unwrap_or_else(|| named(before));
+        let a = ua.unwrap_or_else(|| named(after));
+        return differ.finish(b, a);
+    }
     // Each side on a core of its own already: a second thread per side
     // would only compete.
     let analysis = Options {
@@ -333,6 +346,27 @@ pub fn run<S: DiffSink>(
     });
     merged?;
     differ.finish(b?, a?)
+}
+
+/// The summary of a side none of whose inputs opens (each named with why),
+/// as its analysis would write it; `None` when one opens (or is standard
+/// input, which is not tried: reading it would consume it).
+fn unopened(inputs: &[&Path]) -> Option<SummaryRecord> {
+    let mut errors = Vec::new();
+    for p in inputs {
+        if p.as_os_str() == "-" {
+            return None;
+        }
+        match crate::capture::CaptureReader::open(p) {
+            Ok(_) => return None,
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    Some(SummaryRecord {
+        files: inputs.iter().map(|p| p.display().to_string()).collect(),
+        input_errors: errors,
+        ..SummaryRecord::default()
+    })
 }
 
 /// One side's analysis, sending each connection's summary as it ends.
@@ -474,6 +508,21 @@ mod tests {
             },
             target: None,
         }
+    }
+
+    /// A side none of whose inputs opens is known before anything is read
+    /// (an evicted connection of the other side would otherwise stream out
+    /// before the end showed the side empty); one that opens, or standard
+    /// input, is read.
+    #[test]
+    fn a_side_that_does_not_open_is_known_first() {
+        let missing = Path::new("no-such-capture.pcap");
+        let s = unopened(&[missing, missing]).expect("none opens");
+        assert_eq!(s.input_errors.len(), 2);
+        assert_eq!(s.packets, 0);
+        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/captures/py-echo.pcap");
+        assert!(unopened(&[missing, &here]).is_none());
+        assert!(unopened(&[Path::new("-")]).is_none());
     }
 
     /// Beyond the bound the most important differences are kept, in rank

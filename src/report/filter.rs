@@ -48,6 +48,9 @@ pub struct FilterOptions {
     pub until: Option<Timestamp>,
     /// Only connections recognised as WebSocket.
     pub websocket_only: bool,
+    /// Only one shard's connections reach the filter (`--shard`): their
+    /// numbers are the whole capture's, their count is the shard's.
+    pub sharded: bool,
 }
 
 impl Default for FilterOptions {
@@ -62,6 +65,7 @@ impl Default for FilterOptions {
             since: None,
             until: None,
             websocket_only: false,
+            sharded: false,
         }
     }
 }
@@ -266,6 +270,7 @@ impl<S: Sink> Filter<S> {
         }
         let n = self.total.unwrap_or(self.seen);
         let numbered = match n {
+            _ if self.opts.sharded => " in this shard".to_string(),
             0 => String::new(),
             1 => ", numbered 0".to_string(),
             n => format!(", numbered 0\u{2013}{}", n - 1),
