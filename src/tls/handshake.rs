@@ -37,10 +37,12 @@ impl HsBuf {
             self.check_len();
             return;
         }
+        // In place: a message arriving in many small records is not copied
+        // again with each (that was quadratic in the message).
         self.buf.extend_from_slice(rest);
-        let buf = std::mem::take(&mut self.buf);
-        let left = whole_messages(&buf, message);
-        self.buf = left.to_vec();
+        let left = whole_messages(&self.buf, message).len();
+        let used = self.buf.len() - left;
+        self.buf.drain(..used);
         self.check_len();
     }
 

@@ -45,6 +45,12 @@ use record::{Framer, Record};
 /// lost in it, at most.
 const MAX_LOST_RECORDS: u64 = 512;
 
+/// Records after a gap that open with none of the sequence numbers tried
+/// before the search gives up: each costs up to [`MAX_LOST_RECORDS`]
+/// decryptions, and a gap of more records than that (or lost new keys)
+/// would otherwise cost them for every record to the connection's end.
+const MAX_SEARCH_MISSES: u32 = 16;
+
 /// What the stage hands on.
 #[derive(Debug)]
 pub enum Event<'a> {
@@ -130,6 +136,9 @@ struct DirState {
     next_record: u64,
     /// A gap: where the lost bytes began.
     lost_from: Option<u64>,
+    /// Whole records seen since the gap that opened with no sequence number
+    /// the lost bytes allow.
+    search_misses: u32,
     /// A record failed to authenticate: nothing more is decrypted here.
     failed: bool,
     /// Records decrypted.
@@ -431,9 +440,11 @@ impl Core {
         let found =
             (first..=first + most).find_map(|seq| self.open(dir, seq, &mut rec).map(|r| (seq, r)));
         let Some((seq, range)) = found else {
+            self.missed_after_gap(dir, rec.packet, out);
             return false;
         };
         let d = &mut self.dirs[i];
+        d.search_misses = 0;
         // The record opened may be the first of new keys (seq restarts).
         let lost_records = if d.cipher.as_ref().is_some_and(|c| c.seq == seq + 1) {
             seq - first
@@ -454,6 +465,26 @@ impl Core {
         }
         self.opened(dir, rec, range, keys, out);
         true
+    }
+
+    /// A record after a gap opened with no sequence number tried: after
+    /// [`MAX_SEARCH_MISSES`] of them the direction is given up.
+    fn missed_after_gap(&mut self, dir: Dir, packet: u64, out: &mut impl FnMut(Event<'_>)) {
+        let d = &mut self.dirs[dir.index()];
+        d.search_misses += 1;
+        if d.search_misses >= MAX_SEARCH_MISSES {
+            let detail = format!(
+                "{MAX_SEARCH_MISSES} records after a gap in the capture opened with none of the \
+                 {MAX_LOST_RECORDS} sequence numbers the lost bytes allow: more records were lost \
+                 than can be searched (or new keys with them); nothing more is decrypted in this \
+                 direction"
+            );
+            self.fail(
+                dir,
+                Finding::new(Code::TlsDecryptFailed, detail).at(packet),
+                out,
+            );
+        }
     }
 
     /// Handshake bytes of direction `dir` (in `packet`), plaintext or

@@ -257,6 +257,44 @@ fn after_a_lost_record_the_next_is_found_and_the_gap_said() {
     assert_eq!(seen.findings, vec![]);
 }
 
+/// More records lost than the search tries (a long loss on a busy
+/// connection): the direction is given up after a few records, instead of
+/// every later record costing hundreds of decryptions to the end.
+#[test]
+fn a_loss_beyond_the_search_gives_the_direction_up() {
+    let s = secrets13();
+    let keys = keylog13(&s);
+    let sapp = cipher13(&s.s_app);
+    let mut parts = tls13_connection(&s);
+    parts.truncate(3);
+    let mut t = TlsSession::new();
+    let mut seen = Seen::default();
+    let mut push = |t: &mut TlsSession, d: Dir, b: &[u8], p: u64| {
+        t.push(d, b, (p, Timestamp(0)), &keys, &mut |ev| {
+            collect(&mut seen, ev)
+        })
+    };
+    for (d, b, p) in &parts {
+        push(&mut t, *d, b, *p);
+    }
+    push(&mut t, S, &sealed13(&sapp, 0, 23, b"one"), 10);
+    // 600 records lost (each 1 byte of text: 23 bytes on the wire).
+    t.gap(S, 600 * 23);
+    let after = 1 + 600;
+    for i in 0..100u64 {
+        push(&mut t, S, &sealed13(&sapp, after + i, 23, b"x"), 20 + i);
+    }
+    assert_eq!(seen.data[1], b"one");
+    let failed: Vec<_> = seen
+        .findings
+        .iter()
+        .filter(|(c, _)| *c == Code::TlsDecryptFailed)
+        .collect();
+    assert_eq!(failed.len(), 1, "{:?}", seen.findings);
+    // Given up at the 16th record after the gap.
+    assert_eq!(failed[0].1, Some(20 + 15));
+}
+
 #[test]
 fn bytes_that_are_not_records_stop_the_direction() {
     let s = secrets13();
