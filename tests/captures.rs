@@ -8,49 +8,15 @@
 
 mod cli_common;
 
+mod tshark_common;
+
 use cli_common::captures_in;
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A frame as tshark keys it: the packet that completes it, FIN, RSV bits,
-/// opcode, MASK and the 7-bit length field.
-type Key = (u64, bool, u8, u8, bool, u64);
-
-fn tshark_frames(tsv: &Path) -> BTreeMap<Key, u32> {
-    let text = std::fs::read_to_string(tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() < 7 || cols[0].is_empty() {
-            continue;
-        }
-        let packet: u64 = cols[0].parse().unwrap();
-        let split = |i: usize| cols[i].split(',').collect::<Vec<_>>();
-        let (fins, rsvs, ops, masks, lens) = (split(2), split(3), split(4), split(5), split(6));
-        for i in 0..fins.len() {
-            let int = |s: &str| {
-                u64::from_str_radix(
-                    s.trim_start_matches("0x"),
-                    if s.starts_with("0x") { 16 } else { 10 },
-                )
-                .unwrap()
-            };
-            let key = (
-                packet,
-                matches!(fins[i], "1" | "True"),
-                int(rsvs[i]) as u8,
-                int(ops[i]) as u8,
-                matches!(masks[i], "1" | "True"),
-                int(lens[i]),
-            );
-            *out.entry(key).or_insert(0) += 1;
-        }
-    }
-    out
-}
+use tshark_common::{minus, tshark_frames, wscap_frames};
 
 struct Run {
     status: i32,
@@ -74,39 +40,6 @@ fn wscap(args: &[&str], capture: &Path) -> Run {
         status: out.status.code().unwrap_or(-1),
         records,
     }
-}
-
-fn wscap_frames(run: &Run) -> BTreeMap<Key, u32> {
-    let mut out = BTreeMap::new();
-    for r in run.records.iter().filter(|r| r["type"] == "frame") {
-        let rsv = (u8::from(r["rsv1"] == true) << 2)
-            | (u8::from(r["rsv2"] == true) << 1)
-            | u8::from(r["rsv3"] == true);
-        let masked = r["masked"] == true;
-        let ext = r["header_len"].as_u64().unwrap() - if masked { 4 } else { 0 };
-        let len7 = match ext {
-            2 => r["payload_len"].as_u64().unwrap(),
-            4 => 126,
-            _ => 127,
-        };
-        let key = (
-            r["last_packet"].as_u64().unwrap(),
-            r["fin"] == true,
-            rsv,
-            r["opcode_value"].as_u64().unwrap() as u8,
-            masked,
-            len7,
-        );
-        *out.entry(key).or_insert(0) += 1;
-    }
-    out
-}
-
-/// Frames only in `a`, counted.
-fn minus(a: &BTreeMap<Key, u32>, b: &BTreeMap<Key, u32>) -> u32 {
-    a.iter()
-        .map(|(k, n)| n.saturating_sub(*b.get(k).unwrap_or(&0)))
-        .sum()
 }
 
 fn findings_by_code(run: &Run) -> BTreeMap<String, u64> {
@@ -196,7 +129,7 @@ fn testdata_frames_agree_with_tshark() {
         let want = tshark_frames(&testdata(&tsv_name));
         let run = wscap(&[], &cap);
         assert_ne!(run.status, 2, "{name}: damaged input?");
-        let got = wscap_frames(&run);
+        let got = wscap_frames(&run.records);
         let (missing, extra) = (minus(&want, &got), minus(&got, &want));
         let (m, e) = TSHARK_WRONG
             .iter()
@@ -555,7 +488,7 @@ fn public_captures_agree_with_tshark_and_baselines() {
             &[]
         };
         let run = wscap(args, &cap);
-        let (want, got) = (tshark_frames(&tsv), wscap_frames(&run));
+        let (want, got) = (tshark_frames(&tsv), wscap_frames(&run.records));
         assert_eq!(
             (minus(&want, &got), minus(&got, &want)),
             (0, 0),

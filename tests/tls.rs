@@ -6,52 +6,18 @@
 //! be impossible are each shown: no key, a wrong key, HTTP/2, a cipher
 //! suite not decrypted, lost segments.
 
+mod tshark_common;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A frame as tshark keys it: the packet that completes it, FIN, RSV bits,
-/// opcode, MASK and the 7-bit length field.
-type Key = (u64, bool, u8, u8, bool, u64);
+use tshark_common::{minus, tshark_frames, wscap_frames};
 
 fn wss(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testdata/wss")
         .join(name)
-}
-
-fn tshark_frames(tsv: &Path) -> BTreeMap<Key, u32> {
-    let text = std::fs::read_to_string(tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
-    let mut out = BTreeMap::new();
-    for line in text.lines() {
-        let cols: Vec<&str> = line.split('\t').collect();
-        if cols.len() < 7 || cols[0].is_empty() {
-            continue;
-        }
-        let packet: u64 = cols[0].parse().unwrap();
-        let split = |i: usize| cols[i].split(',').collect::<Vec<_>>();
-        let (fins, rsvs, ops, masks, lens) = (split(2), split(3), split(4), split(5), split(6));
-        let int = |s: &str| {
-            let (digits, radix) = match s.strip_prefix("0x") {
-                Some(h) => (h, 16),
-                None => (s, 10),
-            };
-            u64::from_str_radix(digits, radix).unwrap()
-        };
-        for i in 0..fins.len() {
-            let key = (
-                packet,
-                matches!(fins[i], "1" | "True"),
-                int(rsvs[i]) as u8,
-                int(ops[i]) as u8,
-                matches!(masks[i], "1" | "True"),
-                int(lens[i]),
-            );
-            *out.entry(key).or_insert(0) += 1;
-        }
-    }
-    out
 }
 
 struct Run {
@@ -101,38 +67,6 @@ fn keys_of(capture: &Path) -> Option<String> {
     let s = capture.to_str().unwrap();
     let keys = PathBuf::from(format!("{}.keys", s.trim_end_matches(".pcap")));
     keys.exists().then(|| keys.to_str().unwrap().to_owned())
-}
-
-fn frames(run: &Run) -> BTreeMap<Key, u32> {
-    let mut out = BTreeMap::new();
-    for r in run.records.iter().filter(|r| r["type"] == "frame") {
-        let rsv = (u8::from(r["rsv1"] == true) << 2)
-            | (u8::from(r["rsv2"] == true) << 1)
-            | u8::from(r["rsv3"] == true);
-        let masked = r["masked"] == true;
-        let ext = r["header_len"].as_u64().unwrap() - if masked { 4 } else { 0 };
-        let len7 = match ext {
-            2 => r["payload_len"].as_u64().unwrap(),
-            4 => 126,
-            _ => 127,
-        };
-        let key = (
-            r["last_packet"].as_u64().unwrap(),
-            r["fin"] == true,
-            rsv,
-            r["opcode_value"].as_u64().unwrap() as u8,
-            masked,
-            len7,
-        );
-        *out.entry(key).or_insert(0) += 1;
-    }
-    out
-}
-
-fn minus(a: &BTreeMap<Key, u32>, b: &BTreeMap<Key, u32>) -> u32 {
-    a.iter()
-        .map(|(k, n)| n.saturating_sub(*b.get(k).unwrap_or(&0)))
-        .sum()
 }
 
 fn summary(run: &Run) -> &Value {
@@ -225,7 +159,7 @@ fn every_decrypted_frame_agrees_with_tshark() {
         let want = tshark_frames(&wss(&format!("{name}.tshark.tsv")));
         let run = jsonl(&cap, &[]);
         assert_ne!(run.status, 2, "{name}: {}", run.stderr);
-        let got = frames(&run);
+        let got = wscap_frames(&run.records);
         let diff = (minus(&want, &got), minus(&got, &want));
         let expected = DIFFERENT
             .iter()
@@ -312,7 +246,7 @@ fn a_frame_points_at_the_packets_of_its_records() {
 fn without_a_key_log_a_tls_connection_is_only_marked() {
     let cap = wss("wss-py-tls13-aes128.pcap");
     let run = wscap_env(&["--format", "jsonl", path(&cap)], &[]);
-    assert_eq!(frames(&run).len(), 0);
+    assert_eq!(wscap_frames(&run.records).len(), 0);
     let tls = &connections(&run)[0]["tls"];
     assert_eq!(tls["version"], "TLS 1.3");
     assert!(tls.get("cipher_suite").is_none() && tls.get("decrypted").is_none());
@@ -385,7 +319,7 @@ fn a_wrong_key_is_tls_decrypt_failed_at_the_first_record() {
     assert_eq!(failed.len(), 2, "{c}");
     assert!(failed.iter().any(|f| f["packet"] == 6));
     assert_eq!(c["tls"]["decrypted"], false);
-    assert_eq!(frames(&run).len(), 0);
+    assert_eq!(wscap_frames(&run.records).len(), 0);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -399,7 +333,7 @@ fn tempdir(name: &str) -> PathBuf {
 fn secrets_embedded_in_a_pcapng_are_used_without_a_key_log() {
     let cap = wss("wss-py-tls13-aes128-dsb.pcapng");
     let run = wscap_env(&["--format", "jsonl", path(&cap)], &[]);
-    assert_eq!(frames(&run).len(), 20);
+    assert_eq!(wscap_frames(&run.records).len(), 20);
     assert_eq!(connections(&run)[0]["tls"]["decrypted"], true);
 }
 
@@ -411,7 +345,7 @@ fn sslkeylogfile_is_read_from_the_environment() {
         &["--format", "jsonl", path(&cap)],
         &[("SSLKEYLOGFILE", &keys)],
     );
-    assert_eq!(frames(&run).len(), 18);
+    assert_eq!(wscap_frames(&run.records).len(), 18);
     // Set but naming no file: a warning, and the run goes on.
     let run = wscap_env(
         &["--format", "jsonl", path(&cap)],
