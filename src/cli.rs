@@ -680,7 +680,7 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         fail_on: d.fail_on.into(),
         time_tolerance: d.time_tolerance.max(0.0),
         style: Style::new(color),
-        width: columns(None, stdout_tty),
+        width: columns(None),
         tls_keylogs: keylogs(d.tls_keylog, std::env::var_os("SSLKEYLOGFILE")).0,
         env_keylog_missing: keylogs(Vec::new(), std::env::var_os("SSLKEYLOGFILE")).1,
     }
@@ -695,7 +695,7 @@ const MAX_WIDTH: usize = 4096;
 /// Columns for the human formats: `--width`, else `COLUMNS` (for scripts
 /// and tests; shells set it without exporting it), else the terminal's
 /// when standard output is one, else 80.
-fn columns(flag: Option<usize>, stdout_tty: bool) -> usize {
+fn columns(flag: Option<usize>) -> usize {
     let env = || {
         std::env::var("COLUMNS")
             .ok()?
@@ -704,24 +704,19 @@ fn columns(flag: Option<usize>, stdout_tty: bool) -> usize {
             .ok()
             .filter(|&n| n > 0)
     };
-    let terminal = || {
-        terminal_size::terminal_size()
-            .filter(|_| stdout_tty)
-            .map(|(w, _)| usize::from(w.0))
-    };
     flag.or_else(env)
-        .or_else(terminal)
+        .or_else(terminal_width)
         .unwrap_or(80)
         .clamp(MIN_WIDTH, MAX_WIDTH)
 }
 
-/// Columns of the terminal standard output is (at least 40), `None` when
+/// Columns of the terminal standard output is (at least [`MIN_WIDTH`]), `None` when
 /// it is not a terminal.
 fn terminal_width() -> Option<usize> {
     if !std::io::stdout().is_terminal() {
         return None;
     }
-    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).max(40))
+    terminal_size::terminal_size().map(|(w, _)| usize::from(w.0).max(MIN_WIDTH))
 }
 
 /// The key logs to read: those given, then `SSLKEYLOGFILE`'s when it names
@@ -753,7 +748,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         Format::Jsonl
     });
     let color = color_on(a.color, stdout_tty);
-    let width = columns(a.width, stdout_tty);
+    let width = columns(a.width);
     // Standard input is how live captures arrive: blocks are printed as
     // connections end rather than held for the ones that began earlier.
     let live = a.captures.iter().any(|p| p.as_os_str() == "-");
