@@ -5,7 +5,7 @@ use super::pcapng::TsResolution;
 use super::stream::{BlockBuffer, MAX_BLOCK_LEN, nom_complaint};
 use super::{Fault, InterfaceInfo, LinkType, PacketMeta};
 use crate::time::Timestamp;
-use pcap_parser::{parse_pcap_frame, parse_pcap_frame_be, parse_pcap_header};
+use pcap_parser::parse_pcap_header;
 
 pub(crate) const HEADER_LEN: usize = 24;
 const RECORD_HEADER_LEN: usize = 16;
@@ -95,9 +95,7 @@ impl PcapDecoder {
                  {caplen} captured bytes), only {available} bytes remain"
             )));
         }
-        self.decode(&buf.data()[..record_len])
-            .map(Some)
-            .map_err(corrupt)
+        Ok(Some(self.decode(&buf.data()[..record_len])))
     }
 
     fn check_caplen(&self, caplen: u32) -> Result<(), String> {
@@ -111,21 +109,17 @@ impl PcapDecoder {
         ))
     }
 
-    /// Decodes one complete record.
-    fn decode(&self, record: &[u8]) -> Result<PacketMeta, String> {
-        let parsed = match self.endian {
-            Endian::Little => parse_pcap_frame(record),
-            Endian::Big => parse_pcap_frame_be(record),
-        };
-        let (_, frame) = parsed
-            .map_err(|e| format!("packet record cannot be parsed ({})", nom_complaint(&e)))?;
-        Ok(PacketMeta {
-            ts: self.timestamp(frame.ts_sec, frame.ts_usec),
+    /// Decodes one complete record: four fixed fields (the captured length
+    /// was read and checked to frame it), nothing that can fail.
+    fn decode(&self, record: &[u8]) -> PacketMeta {
+        let field = |at| self.endian.u32(record, at);
+        PacketMeta {
+            ts: self.timestamp(field(0), field(4)),
             linktype: self.interface.linktype,
-            orig_len: frame.origlen,
+            orig_len: field(12),
             data: RECORD_HEADER_LEN..record.len(),
             block_len: record.len(),
-        })
+        }
     }
 
     /// A fraction of a second or more (broken writers) just adds on; the

@@ -111,7 +111,17 @@ impl BlockBuffer {
     /// ends first. Returns how many are available: at least `len`, or fewer
     /// only when that is all the input has left. [`Fault::Pending`] when a
     /// live input has nothing more for now (what it gave stays buffered).
+    #[inline]
     pub fn fill(&mut self, len: usize) -> Result<usize, Fault> {
+        // Nearly always there already: only the rare read is a call.
+        if self.end - self.start >= len {
+            return Ok(self.end - self.start);
+        }
+        self.fill_slow(len)
+    }
+
+    #[cold]
+    fn fill_slow(&mut self, len: usize) -> Result<usize, Fault> {
         while self.end - self.start < len {
             self.grow(len)?;
             if self.refill()? == 0 {

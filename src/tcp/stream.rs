@@ -198,8 +198,14 @@ fn hash(data: &[u8]) -> u64 {
     for lane in lanes {
         h = (h ^ lane).wrapping_mul(K[1]).rotate_left(27);
     }
-    for &byte in blocks.remainder() {
-        h = (h ^ u64::from(byte)).wrapping_mul(K[2]).rotate_left(29);
+    // The tail (under 32 bytes) a word at a time, then its last bytes.
+    let mut words = blocks.remainder().chunks_exact(8);
+    for w in &mut words {
+        let v = u64::from_le_bytes(w.try_into().expect("8 bytes"));
+        h = (h ^ v).wrapping_mul(K[2]).rotate_left(29);
+    }
+    for &byte in words.remainder() {
+        h = (h ^ u64::from(byte)).wrapping_mul(K[3]).rotate_left(23);
     }
     h ^ (h >> 32)
 }

@@ -124,7 +124,9 @@ fn record(seen: &mut Seen, ev: StreamEvent<'_>) {
 #[test]
 fn test_hash_sees_any_single_byte_change() {
     let base: Vec<u8> = (0..200u8).collect();
-    for len in [0, 1, 31, 32, 33, 64, 100, 200] {
+    // Lengths that end in whole blocks, in whole tail words, and in tail
+    // bytes after tail words.
+    for len in [0, 1, 7, 8, 9, 31, 32, 33, 40, 47, 63, 64, 100, 200] {
         let h = hash(&base[..len]);
         for i in 0..len {
             let mut m = base[..len].to_vec();
