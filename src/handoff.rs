@@ -17,10 +17,12 @@
 //! the first few nothing is allocated, and at most [`IN_FLIGHT`] batches of
 //! about [`BATCH_BYTES`] exist: memory is bounded however fast the reader.
 
+use crate::capture::Window;
 use crate::tcp::{Chunk, FileSet, Gap};
 use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
 use crate::time::Timestamp;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
 /// Stream bytes per batch before it is sent.
@@ -70,7 +72,9 @@ impl Moving {
     }
 }
 
-/// One recorded call. Stream bytes live in the batch's buffer (`at`, `len`).
+/// One recorded call. Stream bytes are named where they are (`at`, `len`):
+/// in one of the reader's buffers the batch holds (`window`), or, when the
+/// reassembler had to put them together, in the batch's own bytes.
 #[derive(Debug)]
 enum Call {
     Open(Box<ConnMeta>),
@@ -78,6 +82,8 @@ enum Call {
         meta: Moving,
         dir: Dir,
         offset: u64,
+        /// Index into the batch's windows; `None`: in its own bytes.
+        window: Option<u32>,
         at: usize,
         len: usize,
         packet: u64,
@@ -112,21 +118,48 @@ pub enum Note {
     TlsSecrets(Vec<u8>),
 }
 
-/// Calls and the stream bytes they carry.
-#[derive(Debug, Default)]
+/// Calls and the stream bytes they carry: most named in the capture
+/// reader's buffers, which the batch holds (the reader writes into another
+/// meanwhile) until it has been replayed; those the reassembler put
+/// together out of order, copied.
+#[derive(Default)]
 pub struct Batch {
     calls: Vec<Call>,
     bytes: Vec<u8>,
+    windows: Vec<Arc<Window>>,
+    /// Stream bytes named in `windows`.
+    mapped: usize,
 }
 
 impl Batch {
     fn clear(&mut self) {
         self.calls.clear();
         self.bytes.clear();
+        self.windows.clear();
+        self.mapped = 0;
     }
 
     fn full(&self) -> bool {
-        self.bytes.len() >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
+        self.bytes.len() + self.mapped >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
+    }
+
+    /// Names `data` by its place in `window` if it lies there.
+    fn name_in(&mut self, window: &Arc<Window>, data: &[u8]) -> Option<(u32, usize)> {
+        let at = window.position_of(data)?;
+        if !self.windows.last().is_some_and(|w| Arc::ptr_eq(w, window)) {
+            self.windows.push(Arc::clone(window));
+        }
+        self.mapped += data.len();
+        Some((self.windows.len() as u32 - 1, at))
+    }
+
+    /// The bytes of a data call.
+    fn data(&self, window: Option<u32>, at: usize, len: usize) -> &[u8] {
+        let bytes = match window {
+            Some(i) => self.windows[i as usize].bytes(),
+            None => &self.bytes,
+        };
+        &bytes[at..at + len]
     }
 }
 
@@ -138,6 +171,9 @@ pub struct Recorder {
     /// The replaying side has gone (it stopped on an error): reading on is
     /// pointless.
     gone: bool,
+    /// The capture reader's buffer the packet being reassembled lies in:
+    /// its bytes are named there, not copied.
+    window: Option<Arc<Window>>,
 }
 
 /// The replaying side: hands every call to `handler`.
@@ -162,6 +198,7 @@ pub fn channel<H: StreamHandler>(handler: H) -> (Recorder, Replayer<H>) {
         to,
         spare,
         gone: false,
+        window: None,
     };
     let replayer = Replayer {
         handler,
@@ -197,6 +234,13 @@ impl Recorder {
         self.gone = self.to.send(full).is_err();
     }
 
+    /// The capture reader's buffer the next packet's bytes lie in.
+    pub fn set_window(&mut self, window: &Arc<Window>) {
+        if !self.window.as_ref().is_some_and(|w| Arc::ptr_eq(w, window)) {
+            self.window = Some(Arc::clone(window));
+        }
+    }
+
     /// Records a note for the replaying side.
     pub fn note(&mut self, n: Note) {
         self.push(Call::Note(n));
@@ -218,12 +262,21 @@ impl StreamHandler for Recorder {
     fn event(&mut self, _: &mut (), meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
         let call = match ev {
             StreamEvent::Data(c) => {
-                let at = self.batch.bytes.len();
-                self.batch.bytes.extend_from_slice(c.data);
+                let named = self
+                    .window
+                    .as_ref()
+                    .and_then(|w| self.batch.name_in(w, c.data));
+                let (window, at) = named.unzip();
+                let at = at.unwrap_or_else(|| {
+                    // Put together by the reassembler (out of order).
+                    self.batch.bytes.extend_from_slice(c.data);
+                    self.batch.bytes.len() - c.data.len()
+                });
                 Call::Data {
                     meta: Moving::of(meta),
                     dir,
                     offset: c.offset,
+                    window,
                     at,
                     len: c.data.len(),
                     packet: c.packet,
@@ -293,6 +346,7 @@ impl<H: StreamHandler> Replayer<H> {
                     ref meta,
                     dir,
                     offset,
+                    window,
                     at,
                     len,
                     packet,
@@ -300,7 +354,7 @@ impl<H: StreamHandler> Replayer<H> {
                 } => {
                     let chunk = Chunk {
                         offset,
-                        data: &b.bytes[at..at + len],
+                        data: b.data(window, at, len),
                         packet,
                         ts,
                     };

@@ -58,6 +58,7 @@ mod live;
 mod pcap;
 mod pcapng;
 mod stream;
+pub use stream::Window;
 #[cfg(test)]
 mod tests;
 
@@ -442,6 +443,12 @@ impl CaptureReader {
             orig_len: meta.orig_len,
             data: &self.buf.data()[meta.data.clone()],
         })
+    }
+
+    /// The buffer the current packet lies in: held, it keeps the packet's
+    /// bytes valid after the reader moves on.
+    pub fn window(&self) -> &std::sync::Arc<Window> {
+        self.buf.window()
     }
 
     /// TLS secrets the capture embeds (pcapng Decryption Secrets Blocks)

@@ -27,6 +27,7 @@ use super::input::{Sniffed, io_fault};
 use super::live::Waiter;
 use pcap_parser::PcapError;
 use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Big enough for any ordinary packet (and a jumbo frame) many times over,
@@ -40,9 +41,12 @@ pub(crate) const MAX_BLOCK_LEN_TEXT: &str = "16 MiB (16777216 bytes)";
 
 pub(crate) struct BlockBuffer {
     source: Box<dyn Read + Send>,
-    /// Always fully initialised (zeroed when allocated or grown), so reads
-    /// can go straight into its free tail.
-    buf: Vec<u8>,
+    /// Shared: a packet handed to another thread names its bytes here
+    /// instead of copying them, so the buffer is written into only while
+    /// nobody else holds it; otherwise reading goes on in another.
+    buf: Arc<Window>,
+    /// Buffers handed over earlier, reused once their last user lets go.
+    spare: Vec<Arc<Window>>,
     /// The unread bytes are `buf[start..end]`.
     start: usize,
     end: usize,
@@ -54,16 +58,50 @@ pub(crate) struct BlockBuffer {
     waiter: Option<Waiter>,
 }
 
+/// A buffer of the capture's bytes, shared with what still points into it.
+pub struct Window {
+    /// Always fully initialised (zeroed when allocated), so reads can go
+    /// straight into its free tail.
+    bytes: Vec<u8>,
+}
+
+impl Window {
+    fn zeroed(len: usize) -> Arc<Window> {
+        Arc::new(Window {
+            bytes: vec![0; len],
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Where `part` starts in this buffer, if it lies inside it: a packet
+    /// slice taken from the buffer can be named by position instead of
+    /// copied.
+    pub fn position_of(&self, part: &[u8]) -> Option<usize> {
+        let base = self.bytes.as_ptr() as usize;
+        let at = (part.as_ptr() as usize).checked_sub(base)?;
+        (at + part.len() <= self.bytes.len()).then_some(at)
+    }
+}
+
+/// Buffers kept for reuse at most: more than are ever in flight (a few
+/// batches of the handoff), so that reading allocates nothing once started.
+const MAX_SPARE: usize = 16;
+
 impl BlockBuffer {
     /// Reads `input` from its start: the sniffed first bytes are the
     /// first data.
     pub fn new(input: Sniffed) -> Self {
-        let mut buf = vec![0; INITIAL_CAPACITY];
-        buf[..input.header.len()].copy_from_slice(&input.header);
+        let mut buf = Window::zeroed(INITIAL_CAPACITY.max(input.header.len()));
+        Arc::get_mut(&mut buf).expect("new").bytes[..input.header.len()]
+            .copy_from_slice(&input.header);
         BlockBuffer {
             source: input.rest,
             end: input.header.len(),
             buf,
+            spare: Vec::new(),
             start: 0,
             offset: 0,
             compressed: input.compressed,
@@ -88,7 +126,12 @@ impl BlockBuffer {
 
     /// The bytes available from the current offset on.
     pub fn data(&self) -> &[u8] {
-        &self.buf[self.start..self.end]
+        &self.buf.bytes[self.start..self.end]
+    }
+
+    /// The buffer `data()` lies in.
+    pub fn window(&self) -> &Arc<Window> {
+        &self.buf
     }
 
     pub fn offset(&self) -> u64 {
@@ -136,15 +179,10 @@ impl BlockBuffer {
     /// block that fits). A read gives what the input has, often less than
     /// asked (a pipe); only a file at full speed fills the buffer.
     fn refill(&mut self) -> Result<usize, Fault> {
-        if self.start > 0 {
-            // Everything unread is the start of the one incomplete block, so
-            // moving it is cheap, and it lets the read use the whole tail.
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-        }
+        self.make_writable(self.buf.bytes.len());
+        let buf = Arc::get_mut(&mut self.buf).expect("made writable");
         loop {
-            match self.source.read(&mut self.buf[self.end..]) {
+            match self.source.read(&mut buf.bytes[self.end..]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n);
@@ -156,10 +194,47 @@ impl BlockBuffer {
         }
     }
 
+    /// The buffer, of at least `len` bytes, for writing, with the unread
+    /// bytes moved to its front (everything unread is the start of the one
+    /// incomplete block, so moving it is cheap, and it lets the read use
+    /// the whole tail). While another thread still points into the current
+    /// buffer it is left alone and the unread bytes move to another.
+    fn make_writable(&mut self, len: usize) {
+        let unread = self.end - self.start;
+        if len <= self.buf.bytes.len()
+            && let Some(buf) = Arc::get_mut(&mut self.buf)
+        {
+            buf.bytes.copy_within(self.start..self.end, 0);
+        } else {
+            let mut next = self.take_spare(len);
+            let fresh = Arc::get_mut(&mut next).expect("a spare is unshared");
+            fresh.bytes[..unread].copy_from_slice(&self.buf.bytes[self.start..self.end]);
+            let old = std::mem::replace(&mut self.buf, next);
+            if self.spare.len() < MAX_SPARE {
+                self.spare.push(old);
+            }
+        }
+        self.start = 0;
+        self.end = unread;
+    }
+
+    /// A buffer of at least `len` bytes nobody else holds: a spare whose
+    /// users let go, or a new one.
+    fn take_spare(&mut self, len: usize) -> Arc<Window> {
+        let free = self
+            .spare
+            .iter_mut()
+            .position(|w| w.bytes.len() >= len && Arc::get_mut(w).is_some());
+        match free {
+            Some(i) => self.spare.swap_remove(i),
+            None => Window::zeroed(len),
+        }
+    }
+
     /// Room for a `len`-byte block: doubles the buffer until it fits, never
     /// beyond [`MAX_BLOCK_LEN`], and never shrinks it.
     fn grow(&mut self, len: usize) -> Result<(), Fault> {
-        if len <= self.buf.len() {
+        if len <= self.buf.bytes.len() {
             return Ok(());
         }
         if len > MAX_BLOCK_LEN {
@@ -170,7 +245,9 @@ impl BlockBuffer {
             });
         }
         let capacity = len.next_power_of_two().min(MAX_BLOCK_LEN);
-        self.buf.resize(capacity, 0);
+        self.make_writable(capacity);
+        // The smaller buffers are not wanted again.
+        self.spare.clear();
         Ok(())
     }
 }
@@ -196,5 +273,67 @@ pub(crate) fn nom_complaint<I>(err: &pcap_parser::nom::Err<PcapError<I>>) -> Str
     match err {
         pcap_parser::nom::Err::Incomplete(_) => "data ends early".to_owned(),
         pcap_parser::nom::Err::Error(e) | pcap_parser::nom::Err::Failure(e) => parser_complaint(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::Format;
+
+    fn buffer(bytes: Vec<u8>) -> BlockBuffer {
+        BlockBuffer::new(Sniffed {
+            format: Format::Pcap,
+            compressed: false,
+            header: Vec::new(),
+            rest: Box::new(io::Cursor::new(bytes)),
+            waiter: None,
+        })
+    }
+
+    /// What another thread still points into is never written over: the
+    /// reading goes on in another buffer, and comes back to the first once
+    /// it is let go.
+    #[test]
+    fn a_held_buffer_is_left_alone() {
+        let bytes: Vec<u8> = (0..3 * INITIAL_CAPACITY).map(|i| (i % 251) as u8).collect();
+        let mut b = buffer(bytes.clone());
+        assert_eq!(b.fill(100).unwrap(), INITIAL_CAPACITY);
+        let first = Arc::clone(b.window());
+        let at = first.position_of(&b.data()[10..20]).unwrap();
+        b.consume(INITIAL_CAPACITY - 5);
+        // A block across the end: the 5 unread bytes move to a new buffer.
+        assert!(b.fill(10).unwrap() >= 10);
+        assert!(!Arc::ptr_eq(&first, b.window()));
+        assert_eq!(&first.bytes()[at..at + 10], &bytes[10..20]);
+        assert_eq!(
+            &b.data()[..10],
+            &bytes[INITIAL_CAPACITY - 5..INITIAL_CAPACITY + 5]
+        );
+        assert_eq!(first.position_of(b.data()), None);
+        // Let go, the first buffer is taken again when the second is held.
+        let first_ptr = Arc::as_ptr(&first);
+        drop(first);
+        let _second = Arc::clone(b.window());
+        let n = b.data().len();
+        b.consume(n - 3);
+        b.fill(10).unwrap();
+        assert_eq!(Arc::as_ptr(b.window()), first_ptr);
+        let offset = b.offset() as usize;
+        assert_eq!(&b.data()[..10], &bytes[offset..offset + 10]);
+    }
+
+    /// Unshared, the one buffer is reused in place.
+    #[test]
+    fn an_unshared_buffer_is_reused() {
+        let bytes: Vec<u8> = (0..3 * INITIAL_CAPACITY).map(|i| (i % 7) as u8).collect();
+        let mut b = buffer(bytes.clone());
+        b.fill(1).unwrap();
+        let ptr = Arc::as_ptr(b.window());
+        b.consume(INITIAL_CAPACITY - 1);
+        b.fill(2).unwrap();
+        assert_eq!(Arc::as_ptr(b.window()), ptr);
+        let offset = b.offset() as usize;
+        assert_eq!(&b.data()[..2], &bytes[offset..offset + 2]);
     }
 }

@@ -5,12 +5,13 @@
 
 use super::{IDLE_WAIT, Options, PROGRESS_EVERY, Skips};
 use crate::analyze::Analyzer;
-use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef};
+use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef, Window};
 use crate::handoff::{Note, Recorder};
 use crate::packet;
 use crate::record::{Sink, SummaryRecord};
 use crate::tcp::{LastConn, Reassembler, StreamHandler};
 use crate::time::Timestamp;
+use std::sync::Arc;
 
 /// What the reading loop needs of the stage after the reassembler besides
 /// its stream calls.
@@ -23,6 +24,8 @@ pub(super) trait Downstream: StreamHandler + Sized {
     fn capture_start(&mut self, ts: Timestamp);
     /// TLS secrets embedded in the capture, before the packets after them.
     fn tls_secrets(&mut self, secrets: Vec<u8>);
+    /// The reader's buffer the next packet lies in.
+    fn window(&mut self, _w: &Arc<Window>) {}
     /// Whether [`Downstream::tap`] is wanted (`--write-pcap`).
     fn wants_packets(&mut self) -> bool {
         false
@@ -77,6 +80,12 @@ impl Downstream for Recorder {
 
     fn tls_secrets(&mut self, secrets: Vec<u8>) {
         self.note(Note::TlsSecrets(secrets));
+    }
+
+    /// The packet's bytes cross by their place in the reader's buffer,
+    /// not copied.
+    fn window(&mut self, w: &Arc<Window>) {
+        self.set_window(w);
     }
 }
 
@@ -189,6 +198,7 @@ pub(super) fn feed<H: Downstream>(
         number += 1;
         counts.summary.packets += 1;
         tcp.set_input(m.inputs[i]);
+        down.window(m.readers[i].window());
         let p = m.readers[i].current().expect("live readers hold a packet");
         let tcp_packet = deliver(&p, number, counts, tcp, down);
         if wants_packets {
