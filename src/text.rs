@@ -2,15 +2,26 @@
 //! finding details and payload previews. Shared by the analysis (details)
 //! and the report writers (previews), so each rendering is written once.
 
-use std::fmt::Write as _;
-
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Byte `b` as two lowercase hex digits.
+fn hex_pair(b: u8) -> [u8; 2] {
+    [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]
+}
 
 /// Appends `bytes` as lowercase hex digits, two per byte, no separator.
 pub fn push_hex(out: &mut String, bytes: &[u8]) {
     for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
+        let [hi, lo] = hex_pair(b);
+        out.push(char::from(hi));
+        out.push(char::from(lo));
+    }
+}
+
+/// [`push_hex`] into bytes (the JSON writers' buffers).
+pub fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        out.extend_from_slice(&hex_pair(b));
     }
 }
 
@@ -54,6 +65,46 @@ pub fn plain_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
+/// How an escaped character shows (`\n`, `\\`, `\x85`): at most four
+/// bytes of ASCII.
+struct Escape {
+    text: [u8; 4],
+    len: usize,
+}
+
+impl Escape {
+    /// The escape of the character at `s[i]` of valid UTF-8, where
+    /// [`escaped_at`] holds, and how many bytes that character has.
+    fn at(s: &[u8], i: usize) -> (Escape, usize) {
+        let short = |c| Escape {
+            text: [b'\\', c, 0, 0],
+            len: 2,
+        };
+        match s[i] {
+            b'\n' => (short(b'n'), 1),
+            b'\r' => (short(b'r'), 1),
+            b'\t' => (short(b't'), 1),
+            b'\\' => (short(b'\\'), 1),
+            // A C1 control: its code point is the second byte.
+            0xc2 => (Escape::byte(s[i + 1]), 2),
+            b => (Escape::byte(b), 1),
+        }
+    }
+
+    /// `\xNN`.
+    fn byte(b: u8) -> Escape {
+        let [hi, lo] = hex_pair(b);
+        Escape {
+            text: [b'\\', b'x', hi, lo],
+            len: 4,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("ASCII")
+    }
+}
+
 /// Appends `bytes` as text: valid UTF-8 kept, control characters and
 /// invalid bytes escaped (`\n`, `\x00`), backslashes doubled. Runs of
 /// characters that need nothing are copied whole (a preview is made for
@@ -70,23 +121,65 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
                 continue;
             }
             out.push_str(&s[run..i]);
-            let c = s[i..].chars().next().expect("a character starts here");
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                c => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-            }
-            i += c.len_utf8();
+            let (e, n) = Escape::at(b, i);
+            out.push_str(e.as_str());
+            i += n;
             run = i;
         }
         out.push_str(&s[run..]);
         for &b in chunk.invalid() {
             push_escaped_byte(out, b);
         }
+    }
+}
+
+/// Appends what [`push_escaped`] makes of `bytes` as the inside of a JSON
+/// string, the bytes serde_json would write for it: its backslashes
+/// doubled and double quotes escaped (it holds no control characters).
+/// One pass straight into the output: a preview is written with every
+/// frame record.
+pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
+    match std::str::from_utf8(bytes) {
+        Ok(s) => push_valid_json(out, s.as_bytes()),
+        Err(_) => {
+            for chunk in bytes.utf8_chunks() {
+                push_valid_json(out, chunk.valid().as_bytes());
+                for &b in chunk.invalid() {
+                    push_json_escape(out, &Escape::byte(b));
+                }
+            }
+        }
+    }
+}
+
+/// [`push_escaped_json`] of valid UTF-8 `s`, byte by byte: previews are
+/// short, and most of their bytes are copied.
+fn push_valid_json(out: &mut Vec<u8>, s: &[u8]) {
+    // The longest expansion: one byte to `\\xNN`.
+    out.reserve(s.len() * 5);
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'"' {
+            out.extend_from_slice(b"\\\"");
+            i += 1;
+        } else if escaped_at(s, i) {
+            let (e, n) = Escape::at(s, i);
+            push_json_escape(out, &e);
+            i += n;
+        } else {
+            out.push(s[i]);
+            i += 1;
+        }
+    }
+}
+
+/// An escape inside a JSON string: each of its backslashes doubled.
+fn push_json_escape(out: &mut Vec<u8>, e: &Escape) {
+    for &c in &e.text[..e.len] {
+        if c == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(c);
     }
 }
 
@@ -161,6 +254,39 @@ mod escape_tests {
             for i in 1..s.len() {
                 assert!(!escaped_at(s, i), "U+{cp:04X} byte {i}");
             }
+        }
+    }
+
+    /// The JSON escaping is serde_json's string of the plain one: on every
+    /// sequence of up to two bytes, and on longer ones drawn from bytes
+    /// that start, continue or break characters.
+    #[test]
+    fn json_escaping_is_serde_json_of_the_text() {
+        let check = |b: &[u8]| {
+            let mut text = String::new();
+            push_escaped(&mut text, b);
+            let mut json = b"\"".to_vec();
+            push_escaped_json(&mut json, b);
+            json.push(b'"');
+            assert_eq!(json, serde_json::to_vec(&text).unwrap(), "{b:?}");
+        };
+        for x in 0..=0xffff_u32 {
+            let [_, _, hi, lo] = x.to_be_bytes();
+            check(&[hi]);
+            check(&[hi, lo]);
+        }
+        let pool = [
+            0x00, 0x0a, 0x1f, b'"', b'\\', b'a', 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xbf, 0xc2, 0xc3,
+            0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+        ];
+        let mut seed = 1_u64;
+        for _ in 0..50_000 {
+            let mut b = [0u8; 6];
+            for v in &mut b {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                *v = pool[(seed >> 33) as usize % pool.len()];
+            }
+            check(&b);
         }
     }
 

@@ -1,8 +1,9 @@
 //! A frame record as one JSON object, written by hand: frame records are
 //! most of the output on a busy capture, and fixed keys, integers and the
-//! timestamp go straight into the buffer. Strings are escaped by
-//! serde_json, so the bytes are what serde would write (a test parses them
-//! back). Both JSON writers use it.
+//! timestamp go straight into the buffer, and so does the preview, escaped
+//! as serde_json would. The rare strings (a close reason, findings) are
+//! serde_json's, so the bytes are what serde would write (a test parses
+//! them back). Both JSON writers use it.
 
 use super::preview::PayloadMode;
 use crate::record::FrameRecord;
@@ -41,9 +42,7 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     match f.mask_key {
         Some(k) => {
             out.extend_from_slice(b",\"mask_key\":\"");
-            scratch.clear();
-            crate::text::push_hex(scratch, &k.0);
-            out.extend_from_slice(scratch.as_bytes());
+            crate::text::push_hex_bytes(out, &k.0);
             out.push(b'"');
         }
         None => out.extend_from_slice(b",\"mask_key\":null"),
@@ -62,8 +61,10 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     if let Some(r) = &f.close_reason {
         string(out, b",\"close_reason\":", r);
     }
-    if let Some(p) = mode.render(&f.preview, scratch) {
-        string(out, b",\"preview\":", p);
+    if mode != PayloadMode::None {
+        out.extend_from_slice(b",\"preview\":\"");
+        mode.push_json(&f.preview, scratch, out);
+        out.push(b'"');
     }
     if f.payload_missing != 0 {
         int(out, b",\"payload_missing\":", f.payload_missing);
