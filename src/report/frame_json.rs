@@ -7,6 +7,8 @@
 
 use super::preview::PayloadMode;
 use crate::record::FrameRecord;
+use crate::time::Timestamp;
+use std::cell::Cell;
 use std::io::Write;
 
 /// Writes `f` as one JSON object, the preview rendered in `mode`; `scratch`
@@ -29,7 +31,7 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     int(out, b",\"packet\":", f.packet);
     int(out, b",\"last_packet\":", f.last_packet);
     out.extend_from_slice(b",\"ts\":\"");
-    let _ = write!(out, "{}", f.ts);
+    push_ts(out, f.ts);
     int(out, b"\",\"offset\":", f.offset);
     flag(out, b",\"fin\":", f.fin);
     flag(out, b",\"rsv1\":", f.rsv1);
@@ -85,6 +87,42 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     out.push(b'}');
 }
 
+thread_local! {
+    /// The second of the last timestamp written and its text up to the
+    /// nanoseconds (`2024-05-01T12:00:00.`): frames mostly share seconds,
+    /// and through `Display` a timestamp cost as much as the rest of a
+    /// record's numbers.
+    static SECOND: Cell<(i64, [u8; 20])> = const { Cell::new((i64::MIN, [0; 20])) };
+}
+
+/// `ts` as [`Timestamp`]'s `Display` writes it (RFC 3339, nanoseconds).
+fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
+    let secs = ts.0.div_euclid(1_000_000_000);
+    let (cached, mut prefix) = SECOND.get();
+    if cached != secs {
+        // Any instant of the second gives its text.
+        let mut text = [0u8; 30];
+        let mut rest = &mut text[..];
+        // Every i64 timestamp has this width; were one not to, it is
+        // written as it comes.
+        if write!(rest, "{ts}").is_err() || !rest.is_empty() {
+            let _ = write!(out, "{ts}");
+            return;
+        }
+        prefix.copy_from_slice(&text[..20]);
+        SECOND.set((secs, prefix));
+    }
+    let mut nanos = ts.0.rem_euclid(1_000_000_000);
+    let mut digits = [0u8; 10];
+    for d in digits[..9].iter_mut().rev() {
+        *d = b'0' + (nanos % 10) as u8;
+        nanos /= 10;
+    }
+    digits[9] = b'Z';
+    out.extend_from_slice(&prefix);
+    out.extend_from_slice(&digits);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,6 +154,25 @@ mod tests {
         let mut out = Vec::new();
         write_frame(f, mode, &mut String::new(), &mut out);
         serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn timestamps_as_display_writes_them() {
+        let s = 1_000_000_000;
+        for ns in [
+            1_700_000_000 * s + 123,
+            1_700_000_000 * s + 999_999_999,
+            1_700_000_001 * s,
+            1_700_000_000 * s + 5,
+            0,
+            -1,
+            i64::MAX,
+            i64::MIN,
+        ] {
+            let mut out = Vec::new();
+            push_ts(&mut out, Timestamp(ns));
+            assert_eq!(String::from_utf8(out).unwrap(), Timestamp(ns).to_string());
+        }
     }
 
     #[test]
