@@ -145,42 +145,80 @@ pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
             for chunk in bytes.utf8_chunks() {
                 push_valid_json(out, chunk.valid().as_bytes());
                 for &b in chunk.invalid() {
-                    push_json_escape(out, &Escape::byte(b));
+                    let (text, n) = json_escape(&Escape::byte(b));
+                    out.extend_from_slice(&text[..n]);
                 }
             }
         }
     }
 }
 
-/// [`push_escaped_json`] of valid UTF-8 `s`, byte by byte: previews are
-/// short, and most of their bytes are copied.
+/// Bytes of valid UTF-8 that a JSON preview copies as they are: printable
+/// ASCII but `"` and `\\`, and the bytes of characters beyond ASCII but the
+/// lead byte 0xC2 (which starts the C1 controls, among others).
+const JSON_COPIED: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = matches!(c, b' '..=b'~' | 0x80..=0xff) && !matches!(c, b'"' | b'\\' | 0xc2);
+        b += 1;
+    }
+    t
+};
+
+/// [`push_escaped_json`] of valid UTF-8 `s`, through a buffer on the
+/// stack: pushed onto the Vec, each byte cost a capacity check and the
+/// Vec's length loaded and stored again.
 fn push_valid_json(out: &mut Vec<u8>, s: &[u8]) {
-    // The longest expansion: one byte to `\\xNN`.
-    out.reserve(s.len() * 5);
+    let mut buf = [0u8; 256];
+    let mut n = 0;
     let mut i = 0;
     while i < s.len() {
-        if s[i] == b'"' {
-            out.extend_from_slice(b"\\\"");
+        // Room for the longest a character becomes: `\\xNN`.
+        if n + 5 > buf.len() {
+            out.extend_from_slice(&buf[..n]);
+            n = 0;
+        }
+        let c = s[i];
+        if JSON_COPIED[usize::from(c)] {
+            buf[n] = c;
+            n += 1;
+            i += 1;
+        } else if c == b'"' {
+            buf[n..n + 2].copy_from_slice(b"\\\"");
+            n += 2;
             i += 1;
         } else if escaped_at(s, i) {
-            let (e, n) = Escape::at(s, i);
-            push_json_escape(out, &e);
-            i += n;
+            let (e, used) = Escape::at(s, i);
+            let (text, len) = json_escape(&e);
+            buf[n..n + 5].copy_from_slice(&text);
+            n += len;
+            i += used;
         } else {
-            out.push(s[i]);
+            // 0xC2 starting a character that is not a control.
+            buf[n] = c;
+            n += 1;
             i += 1;
         }
     }
+    out.extend_from_slice(&buf[..n]);
 }
 
-/// An escape inside a JSON string: each of its backslashes doubled.
-fn push_json_escape(out: &mut Vec<u8>, e: &Escape) {
-    for &c in &e.text[..e.len] {
-        if c == b'\\' {
-            out.push(b'\\');
+/// Escape `e` as it shows inside a JSON string, its backslashes doubled:
+/// up to five bytes, and how many.
+fn json_escape(e: &Escape) -> ([u8; 5], usize) {
+    let mut text = [0; 5];
+    let mut n = 0;
+    for &b in &e.text[..e.len] {
+        if b == b'\\' {
+            text[n] = b;
+            n += 1;
         }
-        out.push(c);
+        text[n] = b;
+        n += 1;
     }
+    (text, n)
 }
 
 /// Appends `\xNN` for byte `b`.
@@ -288,6 +326,9 @@ mod escape_tests {
             }
             check(&b);
         }
+        // Longer than the stack buffer holds, however it expands.
+        check(&b"\x01\"x".repeat(300));
+        check("é\u{85}".repeat(300).as_bytes());
     }
 
     #[test]
