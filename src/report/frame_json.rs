@@ -14,14 +14,14 @@ use std::io::Write;
 /// Writes `f` as one JSON object, the preview rendered in `mode`; `scratch`
 /// is reused for the rendering.
 pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out: &mut Vec<u8>) {
-    let mut n = itoa::Buffer::new();
-    let mut int = |out: &mut Vec<u8>, key: &[u8], v: u64| {
-        out.extend_from_slice(key);
-        out.extend_from_slice(n.format(v).as_bytes());
-    };
     let flag = |out: &mut Vec<u8>, key: &[u8], v: bool| {
         out.extend_from_slice(key);
-        out.extend_from_slice(if v { b"true" } else { b"false" });
+        // Two constant copies: a choice of slice is copied by memcpy.
+        if v {
+            out.extend_from_slice(b"true");
+        } else {
+            out.extend_from_slice(b"false");
+        }
     };
     out.extend_from_slice(b"{\"type\":\"frame\"");
     int(out, b",\"conn\":", f.conn);
@@ -85,6 +85,54 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
         let _ = serde_json::to_writer(&mut *out, &f.findings);
     }
     out.push(b'}');
+}
+
+/// A key and an unsigned integer. Inlined, so that the key is a constant
+/// (see [`push_uint`]).
+#[inline(always)]
+fn int(out: &mut Vec<u8>, key: &[u8], v: u64) {
+    out.extend_from_slice(key);
+    push_uint(out, v);
+}
+
+/// The widest u64 in decimal: 20 digits.
+const UINT_WIDTH: usize = 20;
+
+/// "00" to "99": two digits are made per division.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut t = [[0; 2]; 100];
+    let mut i = 0;
+    while i < 100 {
+        t[i] = [b'0' + (i / 10) as u8, b'0' + (i % 10) as u8];
+        i += 1;
+    }
+    t
+};
+
+/// Appends `v` in decimal. The digits are made at the end of the first
+/// half of a buffer twice the widest number, copied from there as a block
+/// of that width, and the excess cut off: a copy of a length known when
+/// compiling is a few moves, one known only when running a call to memcpy
+/// (a record has nine numbers).
+fn push_uint(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 2 * UINT_WIDTH];
+    let mut start = UINT_WIDTH;
+    let mut rest = v;
+    while rest >= 100 {
+        start -= 2;
+        buf[start..start + 2].copy_from_slice(&DIGIT_PAIRS[(rest % 100) as usize]);
+        rest /= 100;
+    }
+    if rest >= 10 {
+        start -= 2;
+        buf[start..start + 2].copy_from_slice(&DIGIT_PAIRS[rest as usize]);
+    } else {
+        start -= 1;
+        buf[start] = b'0' + rest as u8;
+    }
+    let end = out.len() + (UINT_WIDTH - start);
+    out.extend_from_slice(&buf[start..start + UINT_WIDTH]);
+    out.truncate(end);
 }
 
 thread_local! {
@@ -154,6 +202,35 @@ mod tests {
         let mut out = Vec::new();
         write_frame(f, mode, &mut String::new(), &mut out);
         serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn numbers_in_decimal() {
+        let mut out = b"x".to_vec();
+        let mut want = String::from("x");
+        let mut v = 1_u64;
+        for n in [
+            0,
+            9,
+            10,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            65_535,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            push_uint(&mut out, n);
+            want.push_str(&n.to_string());
+        }
+        while let Some(next) = v.checked_mul(7) {
+            push_uint(&mut out, v);
+            want.push_str(&v.to_string());
+            v = next + 1;
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), want);
     }
 
     #[test]
