@@ -44,6 +44,34 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// How many bytes the UTF-8 character led by `lead` has; 1 for ASCII and
+/// for bytes that lead no character.
+pub fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
+/// Whether `c`, a lead byte of a character of two to four bytes and what
+/// follows of it (not more than the character), starts a valid character:
+/// the range of the second byte depends on the lead (no overlong forms, no
+/// surrogates, nothing past U+10FFFF: Unicode table 3-7), the others
+/// continue it.
+pub fn valid_char_start(c: &[u8]) -> bool {
+    let second = match c[0] {
+        0xe0 => 0xa0..=0xbf,
+        0xed => 0x80..=0x9f,
+        0xf0 => 0x90..=0xbf,
+        0xf4 => 0x80..=0x8f,
+        _ => 0x80..=0xbf,
+    };
+    c.get(1).is_none_or(|b| second.contains(b))
+        && c.iter().skip(2).all(|&b| (0x80..=0xbf).contains(&b))
+}
+
 /// Whether the character starting at `s[i]` of valid UTF-8 is escaped:
 /// the control characters (Unicode category Cc: U+0000-U+001F, U+007F and
 /// the C1 controls U+0080-U+009F, which UTF-8 writes C2 80-C2 9F) and the
@@ -136,73 +164,75 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
 /// Appends what [`push_escaped`] makes of `bytes` as the inside of a JSON
 /// string, the bytes serde_json would write for it: its backslashes
 /// doubled and double quotes escaped (it holds no control characters).
-/// One pass straight into the output: a preview is written with every
-/// frame record.
+/// One pass, UTF-8 checked on the way, through a buffer on the stack: a
+/// preview is written with every frame record, and a byte pushed onto the
+/// Vec costs a capacity check and the Vec's length loaded and stored again.
 pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => push_valid_json(out, s.as_bytes()),
-        Err(_) => {
-            for chunk in bytes.utf8_chunks() {
-                push_valid_json(out, chunk.valid().as_bytes());
-                for &b in chunk.invalid() {
-                    let (text, n) = json_escape(&Escape::byte(b));
-                    out.extend_from_slice(&text[..n]);
-                }
+    // Up to 48 bytes at a time, and the rest of a character begun at the
+    // last: at most 51, each making at most five (`\\xNN`).
+    const STEP: usize = 48;
+    let mut buf = [0u8; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = bytes.len().min(i + STEP);
+        let mut n = 0;
+        while i < end {
+            let c = bytes[i];
+            if PLAIN_ASCII[usize::from(c)] {
+                buf[n] = c;
+                n += 1;
+                i += 1;
+            } else if c == b'"' {
+                buf[n..n + 2].copy_from_slice(b"\\\"");
+                n += 2;
+                i += 1;
+            } else {
+                let (text, len, used) = json_char(bytes, i);
+                buf[n..n + 5].copy_from_slice(&text);
+                n += len;
+                i += used;
             }
         }
+        out.extend_from_slice(&buf[..n]);
     }
 }
 
-/// Bytes of valid UTF-8 that a JSON preview copies as they are: printable
-/// ASCII but `"` and `\\`, and the bytes of characters beyond ASCII but the
-/// lead byte 0xC2 (which starts the C1 controls, among others).
-const JSON_COPIED: [bool; 256] = {
+/// ASCII that a JSON preview copies as it is: the printable characters but
+/// `"` and `\\`.
+const PLAIN_ASCII: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
         let c = b as u8;
-        t[b] = matches!(c, b' '..=b'~' | 0x80..=0xff) && !matches!(c, b'"' | b'\\' | 0xc2);
+        t[b] = matches!(c, b' '..=b'~') && c != b'"' && c != b'\\';
         b += 1;
     }
     t
 };
 
-/// [`push_escaped_json`] of valid UTF-8 `s`, through a buffer on the
-/// stack: pushed onto the Vec, each byte cost a capacity check and the
-/// Vec's length loaded and stored again.
-fn push_valid_json(out: &mut Vec<u8>, s: &[u8]) {
-    let mut buf = [0u8; 256];
-    let mut n = 0;
-    let mut i = 0;
-    while i < s.len() {
-        // Room for the longest a character becomes: `\\xNN`.
-        if n + 5 > buf.len() {
-            out.extend_from_slice(&buf[..n]);
-            n = 0;
-        }
-        let c = s[i];
-        if JSON_COPIED[usize::from(c)] {
-            buf[n] = c;
-            n += 1;
-            i += 1;
-        } else if c == b'"' {
-            buf[n..n + 2].copy_from_slice(b"\\\"");
-            n += 2;
-            i += 1;
-        } else if escaped_at(s, i) {
-            let (e, used) = Escape::at(s, i);
-            let (text, len) = json_escape(&e);
-            buf[n..n + 5].copy_from_slice(&text);
-            n += len;
-            i += used;
-        } else {
-            // 0xC2 starting a character that is not a control.
-            buf[n] = c;
-            n += 1;
-            i += 1;
-        }
+/// What the character at `bytes[i]` (or the byte, where no valid character
+/// starts) becomes in a JSON preview, when it is neither plain ASCII nor a
+/// double quote: up to five bytes, how many, and how many of `bytes` it
+/// takes. Bytes that are not UTF-8 go one at a time, each escaped: what
+/// [`push_escaped`] makes of them too.
+fn json_char(bytes: &[u8], i: usize) -> ([u8; 5], usize, usize) {
+    let c = bytes[i];
+    let width = utf8_width(c);
+    let have = &bytes[i..bytes.len().min(i + width)];
+    let valid = c.is_ascii() || (width > 1 && have.len() == width && valid_char_start(have));
+    if !valid {
+        let (text, len) = json_escape(&Escape::byte(c));
+        return (text, len, 1);
     }
-    out.extend_from_slice(&buf[..n]);
+    if escaped_at(bytes, i) {
+        let (e, used) = Escape::at(bytes, i);
+        let (text, len) = json_escape(&e);
+        return (text, len, used);
+    }
+    // Four bytes whatever the width (those past it are not used): a copy
+    // of a length not known when compiling is a call to memcpy.
+    let at = |k| bytes.get(i + k).copied().unwrap_or(0);
+    ([c, at(1), at(2), at(3), 0], width, width)
 }
 
 /// Escape `e` as it shows inside a JSON string, its backslashes doubled:

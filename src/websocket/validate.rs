@@ -11,6 +11,7 @@
 use super::frame::{FrameHeader, Opcode, broken_rules};
 use super::handshake::Deflate;
 use crate::finding::{Code, Finding};
+use crate::text::{utf8_width, valid_char_start};
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// How the checks are configured for a direction.
@@ -68,15 +69,6 @@ struct Utf8 {
     bad: Option<u64>,
 }
 
-fn utf8_width(lead: u8) -> usize {
-    match lead {
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
-        _ => 1,
-    }
-}
-
 /// How many bytes at the start of `data` are ASCII, found eight at a time
 /// (the count may stop short of a non-ASCII byte by up to seven).
 fn ascii_prefix(data: &[u8]) -> usize {
@@ -118,7 +110,7 @@ fn check_utf8(data: &[u8]) -> Result<(), Utf8Error> {
         }
         let width = utf8_width(data[i]);
         let have = &data[i..data.len().min(i + width)];
-        if width == 1 || !valid_start(have) {
+        if width == 1 || !valid_char_start(have) {
             return Err(Utf8Error::Invalid(i));
         }
         if have.len() < width {
@@ -126,23 +118,6 @@ fn check_utf8(data: &[u8]) -> Result<(), Utf8Error> {
         }
         i += width;
     }
-}
-
-/// Whether `c`, a lead byte of a character of two to four bytes and what
-/// follows of it (not more than the character), starts a valid character:
-/// the range of the second byte depends on the lead (no overlong forms, no
-/// surrogates, nothing past U+10FFFF: Unicode table 3-7), the others
-/// continue it.
-fn valid_start(c: &[u8]) -> bool {
-    let second = match c[0] {
-        0xe0 => 0xa0..=0xbf,
-        0xed => 0x80..=0x9f,
-        0xf0 => 0x90..=0xbf,
-        0xf4 => 0x80..=0x8f,
-        _ => 0x80..=0xbf,
-    };
-    c.get(1).is_none_or(|b| second.contains(b))
-        && c.iter().skip(2).all(|&b| (0x80..=0xbf).contains(&b))
 }
 
 impl Utf8 {
