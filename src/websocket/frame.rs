@@ -177,6 +177,10 @@ impl BrokenRules {
         self.codes[..self.len].iter().flatten().copied()
     }
 
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     pub fn contains(&self, c: Code) -> bool {
         self.iter().any(|x| x == c)
     }

@@ -8,7 +8,7 @@
 //! with permessage-deflate, the inflater. Payloads pass through; binary
 //! payloads that are not compressed are not even unmasked.
 
-use super::frame::{FrameHeader, Opcode, broken_rules};
+use super::frame::{BrokenRules, FrameHeader, Opcode, broken_rules};
 use super::handshake::Deflate;
 use crate::finding::{Code, Finding};
 use crate::text::{utf8_width, valid_char_start};
@@ -303,10 +303,23 @@ impl Validator {
 
     /// Checks a frame header; findings go to `out`.
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
+        let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
+        let broken = broken_rules(h, self.cfg.from_client, rsv1);
+        let over_limit = self.cfg.max_payload.is_some_and(|l| h.payload_len > l);
+        if !broken.is_empty() || self.close_sent || over_limit {
+            self.header_findings(h, broken, out);
+        }
+        self.begin(h, out);
+    }
+
+    /// The findings of a header that breaks a rule. Apart from
+    /// [`Validator::header`]: what only they need stays off the path of
+    /// every frame (the compiler had hoisted it there).
+    #[cold]
+    fn header_findings(&self, h: &FrameHeader, broken: BrokenRules, out: &mut Vec<Finding>) {
         let op = h.opcode;
         let mut add = |code, detail: String| out.push(Finding::new(code, detail));
-        let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
-        for code in broken_rules(h, self.cfg.from_client, rsv1).iter() {
+        for code in broken.iter() {
             add(code, rule_detail(code, h));
         }
         if self.close_sent {
@@ -326,7 +339,6 @@ impl Validator {
                 ),
             );
         }
-        self.begin(h, out);
     }
 
     /// Fragmentation (section 5.4) and what the payload will be checked for.
