@@ -114,6 +114,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// of that width, and the excess cut off: a copy of a length known when
 /// compiling is a few moves, one known only when running a call to memcpy
 /// (a record has nine numbers).
+#[inline(always)]
 fn push_uint(out: &mut Vec<u8>, v: u64) {
     let mut buf = [0u8; 2 * UINT_WIDTH];
     let mut start = UINT_WIDTH;
