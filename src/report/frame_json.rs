@@ -161,12 +161,14 @@ fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
         prefix.copy_from_slice(&text[..20]);
         SECOND.set((secs, prefix));
     }
-    let mut nanos = ts.0.rem_euclid(1_000_000_000);
+    // Nine digits, two per division, and the zone.
+    let mut nanos = ts.0.rem_euclid(1_000_000_000) as usize;
     let mut digits = [0u8; 10];
-    for d in digits[..9].iter_mut().rev() {
-        *d = b'0' + (nanos % 10) as u8;
-        nanos /= 10;
+    for at in [7, 5, 3, 1] {
+        digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[nanos % 100]);
+        nanos /= 100;
     }
+    digits[0] = b'0' + nanos as u8;
     digits[9] = b'Z';
     out.extend_from_slice(&prefix);
     out.extend_from_slice(&digits);
