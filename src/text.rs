@@ -2,15 +2,26 @@
 //! finding details and payload previews. Shared by the analysis (details)
 //! and the report writers (previews), so each rendering is written once.
 
-use std::fmt::Write as _;
-
 const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Byte `b` as two lowercase hex digits.
+fn hex_pair(b: u8) -> [u8; 2] {
+    [HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]
+}
 
 /// Appends `bytes` as lowercase hex digits, two per byte, no separator.
 pub fn push_hex(out: &mut String, bytes: &[u8]) {
     for &b in bytes {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 15)]));
+        let [hi, lo] = hex_pair(b);
+        out.push(char::from(hi));
+        out.push(char::from(lo));
+    }
+}
+
+/// [`push_hex`] into bytes (the JSON writers' buffers).
+pub fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    for &b in bytes {
+        out.extend_from_slice(&hex_pair(b));
     }
 }
 
@@ -31,6 +42,34 @@ pub fn hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 2);
     push_hex(&mut s, bytes);
     s
+}
+
+/// How many bytes the UTF-8 character led by `lead` has; 1 for ASCII and
+/// for bytes that lead no character.
+pub fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xc2..=0xdf => 2,
+        0xe0..=0xef => 3,
+        0xf0..=0xf4 => 4,
+        _ => 1,
+    }
+}
+
+/// Whether `c`, a lead byte of a character of two to four bytes and what
+/// follows of it (not more than the character), starts a valid character:
+/// the range of the second byte depends on the lead (no overlong forms, no
+/// surrogates, nothing past U+10FFFF: Unicode table 3-7), the others
+/// continue it.
+pub fn valid_char_start(c: &[u8]) -> bool {
+    let second = match c[0] {
+        0xe0 => 0xa0..=0xbf,
+        0xed => 0x80..=0x9f,
+        0xf0 => 0x90..=0xbf,
+        0xf4 => 0x80..=0x8f,
+        _ => 0x80..=0xbf,
+    };
+    c.get(1).is_none_or(|b| second.contains(b))
+        && c.iter().skip(2).all(|&b| (0x80..=0xbf).contains(&b))
 }
 
 /// Whether the character starting at `s[i]` of valid UTF-8 is escaped:
@@ -54,6 +93,46 @@ pub fn plain_text(bytes: &[u8]) -> Option<&str> {
     std::str::from_utf8(bytes).ok()
 }
 
+/// How an escaped character shows (`\n`, `\\`, `\x85`): at most four
+/// bytes of ASCII.
+struct Escape {
+    text: [u8; 4],
+    len: usize,
+}
+
+impl Escape {
+    /// The escape of the character at `s[i]` of valid UTF-8, where
+    /// [`escaped_at`] holds, and how many bytes that character has.
+    fn at(s: &[u8], i: usize) -> (Escape, usize) {
+        let short = |c| Escape {
+            text: [b'\\', c, 0, 0],
+            len: 2,
+        };
+        match s[i] {
+            b'\n' => (short(b'n'), 1),
+            b'\r' => (short(b'r'), 1),
+            b'\t' => (short(b't'), 1),
+            b'\\' => (short(b'\\'), 1),
+            // A C1 control: its code point is the second byte.
+            0xc2 => (Escape::byte(s[i + 1]), 2),
+            b => (Escape::byte(b), 1),
+        }
+    }
+
+    /// `\xNN`.
+    fn byte(b: u8) -> Escape {
+        let [hi, lo] = hex_pair(b);
+        Escape {
+            text: [b'\\', b'x', hi, lo],
+            len: 4,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.text[..self.len]).expect("ASCII")
+    }
+}
+
 /// Appends `bytes` as text: valid UTF-8 kept, control characters and
 /// invalid bytes escaped (`\n`, `\x00`), backslashes doubled. Runs of
 /// characters that need nothing are copied whole (a preview is made for
@@ -70,17 +149,9 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
                 continue;
             }
             out.push_str(&s[run..i]);
-            let c = s[i..].chars().next().expect("a character starts here");
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                '\\' => out.push_str("\\\\"),
-                c => {
-                    let _ = write!(out, "\\x{:02x}", c as u32);
-                }
-            }
-            i += c.len_utf8();
+            let (e, n) = Escape::at(b, i);
+            out.push_str(e.as_str());
+            i += n;
             run = i;
         }
         out.push_str(&s[run..]);
@@ -88,6 +159,96 @@ pub fn push_escaped(out: &mut String, bytes: &[u8]) {
             push_escaped_byte(out, b);
         }
     }
+}
+
+/// Appends what [`push_escaped`] makes of `bytes` as the inside of a JSON
+/// string, the bytes serde_json would write for it: its backslashes
+/// doubled and double quotes escaped (it holds no control characters).
+/// One pass, UTF-8 checked on the way, through a buffer on the stack: a
+/// preview is written with every frame record, and a byte pushed onto the
+/// Vec costs a capacity check and the Vec's length loaded and stored again.
+pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Up to 48 bytes at a time, and the rest of a character begun at the
+    // last: at most 51, each making at most five (`\\xNN`).
+    const STEP: usize = 48;
+    let mut buf = [0u8; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = bytes.len().min(i + STEP);
+        let mut n = 0;
+        while i < end {
+            let c = bytes[i];
+            if PLAIN_ASCII[usize::from(c)] {
+                buf[n] = c;
+                n += 1;
+                i += 1;
+            } else if c == b'"' {
+                buf[n..n + 2].copy_from_slice(b"\\\"");
+                n += 2;
+                i += 1;
+            } else {
+                let (text, len, used) = json_char(bytes, i);
+                buf[n..n + 5].copy_from_slice(&text);
+                n += len;
+                i += used;
+            }
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// ASCII that a JSON preview copies as it is: the printable characters but
+/// `"` and `\\`.
+const PLAIN_ASCII: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = matches!(c, b' '..=b'~') && c != b'"' && c != b'\\';
+        b += 1;
+    }
+    t
+};
+
+/// What the character at `bytes[i]` (or the byte, where no valid character
+/// starts) becomes in a JSON preview, when it is neither plain ASCII nor a
+/// double quote: up to five bytes, how many, and how many of `bytes` it
+/// takes. Bytes that are not UTF-8 go one at a time, each escaped: what
+/// [`push_escaped`] makes of them too.
+fn json_char(bytes: &[u8], i: usize) -> ([u8; 5], usize, usize) {
+    let c = bytes[i];
+    let width = utf8_width(c);
+    let have = &bytes[i..bytes.len().min(i + width)];
+    let valid = c.is_ascii() || (width > 1 && have.len() == width && valid_char_start(have));
+    if !valid {
+        let (text, len) = json_escape(&Escape::byte(c));
+        return (text, len, 1);
+    }
+    if escaped_at(bytes, i) {
+        let (e, used) = Escape::at(bytes, i);
+        let (text, len) = json_escape(&e);
+        return (text, len, used);
+    }
+    // Four bytes whatever the width (those past it are not used): a copy
+    // of a length not known when compiling is a call to memcpy.
+    let at = |k| bytes.get(i + k).copied().unwrap_or(0);
+    ([c, at(1), at(2), at(3), 0], width, width)
+}
+
+/// Escape `e` as it shows inside a JSON string, its backslashes doubled:
+/// up to five bytes, and how many.
+fn json_escape(e: &Escape) -> ([u8; 5], usize) {
+    let mut text = [0; 5];
+    let mut n = 0;
+    for &b in &e.text[..e.len] {
+        if b == b'\\' {
+            text[n] = b;
+            n += 1;
+        }
+        text[n] = b;
+        n += 1;
+    }
+    (text, n)
 }
 
 /// Appends `\xNN` for byte `b`.
@@ -162,6 +323,42 @@ mod escape_tests {
                 assert!(!escaped_at(s, i), "U+{cp:04X} byte {i}");
             }
         }
+    }
+
+    /// The JSON escaping is serde_json's string of the plain one: on every
+    /// sequence of up to two bytes, and on longer ones drawn from bytes
+    /// that start, continue or break characters.
+    #[test]
+    fn json_escaping_is_serde_json_of_the_text() {
+        let check = |b: &[u8]| {
+            let mut text = String::new();
+            push_escaped(&mut text, b);
+            let mut json = b"\"".to_vec();
+            push_escaped_json(&mut json, b);
+            json.push(b'"');
+            assert_eq!(json, serde_json::to_vec(&text).unwrap(), "{b:?}");
+        };
+        for x in 0..=0xffff_u32 {
+            let [_, _, hi, lo] = x.to_be_bytes();
+            check(&[hi]);
+            check(&[hi, lo]);
+        }
+        let pool = [
+            0x00, 0x0a, 0x1f, b'"', b'\\', b'a', 0x7f, 0x80, 0x85, 0x9f, 0xa0, 0xbf, 0xc2, 0xc3,
+            0xe0, 0xe2, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
+        ];
+        let mut seed = 1_u64;
+        for _ in 0..50_000 {
+            let mut b = [0u8; 6];
+            for v in &mut b {
+                seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                *v = pool[(seed >> 33) as usize % pool.len()];
+            }
+            check(&b);
+        }
+        // Longer than the stack buffer holds, however it expands.
+        check(&b"\x01\"x".repeat(300));
+        check("é\u{85}".repeat(300).as_bytes());
     }
 
     #[test]

@@ -61,11 +61,21 @@ impl Tallies {
     }
 }
 
+/// What every frame of a connection updates, kept together: a busy capture
+/// interleaves the frames of many connections, each frame finds its
+/// connection's state out of the cache, and fields apart cost a cache miss
+/// each.
+#[derive(Default)]
+struct FrameTotals {
+    frames: PerDir<u64>,
+    payload_bytes: PerDir<u64>,
+    last_ts: Option<Timestamp>,
+}
+
 /// Counts and findings of one connection.
 #[derive(Default)]
 pub(super) struct ConnAcc {
-    frames: PerDir<u64>,
-    payload_bytes: PerDir<u64>,
+    per_frame: FrameTotals,
     findings: Vec<Finding>,
     /// Findings beyond the per-code cap: (code, severity, how many).
     dropped: Vec<(Code, Severity, u64)>,
@@ -75,7 +85,6 @@ pub(super) struct ConnAcc {
     /// their state stays small).
     tallies: Option<Box<Tallies>>,
     close_codes: PerDir<Vec<u16>>,
-    last_frame_ts: Option<Timestamp>,
     /// The first frame showing each finding code (and what the upgrade
     /// saw), for the diagnosis.
     evidence: Evidence,
@@ -123,9 +132,9 @@ impl ConnAcc {
     }
 
     pub fn frame_started(&mut self, d: Dir, payload_len: u64) {
-        *self.frames.get_mut(d) += 1;
+        *self.per_frame.frames.get_mut(d) += 1;
         // Saturating: hostile headers announce lengths near 2^64.
-        let total = self.payload_bytes.get_mut(d);
+        let total = self.per_frame.payload_bytes.get_mut(d);
         *total = total.saturating_add(payload_len);
     }
 
@@ -148,7 +157,7 @@ impl ConnAcc {
     /// A frame record was written: its findings count on this connection,
     /// and the first frame showing each code is kept for the diagnosis.
     pub fn frame_written(&mut self, rec: &FrameRecord) {
-        self.last_frame_ts = self.last_frame_ts.max(Some(rec.ts));
+        self.per_frame.last_ts = self.per_frame.last_ts.max(Some(rec.ts));
         for f in &rec.findings {
             self.note(f);
             if !self.evidence.frames.iter().any(|e| e.code == f.code) {
@@ -270,15 +279,15 @@ impl ConnAcc {
             last_packet: meta.last_packet,
             first_ts: meta.first_ts,
             last_ts: meta.last_ts,
-            last_frame_ts: self.last_frame_ts,
+            last_frame_ts: self.per_frame.last_ts,
             end_packet: meta.end_packet,
             end: reason,
             negotiated: up.negotiated.map(|n| negotiated_info(*n)),
             request: up.request.map(|r| *r),
             response: up.response.map(|r| *r),
             other_leg: None,
-            frames: self.frames,
-            payload_bytes: self.payload_bytes,
+            frames: self.per_frame.frames,
+            payload_bytes: self.per_frame.payload_bytes,
             tcp: PerDir {
                 c2s: tcp_info(meta, c),
                 s2c: tcp_info(meta, s),

@@ -124,7 +124,7 @@ impl FrameHeader {
 /// header breaks, given its direction (`from_client`: frames must be masked)
 /// and whether permessage-deflate gives RSV1 a meaning. One place for the
 /// validator, which reports each, and the decoder, which judges from them
-/// whether bytes are a frame at all. No allocation: at most 9 codes.
+/// whether bytes are a frame at all. No allocation: a set of bits.
 pub fn broken_rules(h: &FrameHeader, from_client: bool, deflate: bool) -> BrokenRules {
     let op = h.opcode;
     let mut b = BrokenRules::default();
@@ -160,21 +160,48 @@ pub fn broken_rules(h: &FrameHeader, from_client: bool, deflate: bool) -> Broken
     b
 }
 
-/// Codes of the rules a header breaks, in a fixed array.
+/// The codes [`broken_rules`] reports, in the order it reports them: bit
+/// `i` of a [`BrokenRules`] stands for `RULES[i]`.
+const RULES: [Code; 11] = [
+    Code::UnmaskedClientFrame,
+    Code::MaskedServerFrame,
+    Code::RsvBitsWithoutExtension,
+    Code::Rsv1OnControlFrame,
+    Code::Rsv1OnContinuation,
+    Code::ReservedOpcode,
+    Code::ControlFrameTooLong,
+    Code::FragmentedControlFrame,
+    Code::ClosePayloadLengthOne,
+    Code::LengthMsbSet,
+    Code::NonMinimalLength,
+];
+
+/// Codes of the rules a header breaks, as bits (see [`RULES`]): empty, as
+/// for most headers, it costs nothing to make or to go through, and every
+/// frame is checked twice (by the decoder and the validator).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct BrokenRules {
-    codes: [Option<Code>; 9],
-    len: usize,
+    bits: u16,
 }
 
 impl BrokenRules {
     fn push(&mut self, c: Code) {
-        self.codes[self.len] = Some(c);
-        self.len += 1;
+        let i = RULES.iter().position(|&r| r == c).expect("a header rule");
+        self.bits |= 1 << i;
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = Code> + '_ {
-        self.codes[..self.len].iter().flatten().copied()
+    /// The codes in [`RULES`] order, set bit by set bit.
+    pub fn iter(&self) -> impl Iterator<Item = Code> + use<> {
+        let mut bits = self.bits;
+        std::iter::from_fn(move || {
+            let i = bits.trailing_zeros();
+            bits &= bits.wrapping_sub(1);
+            RULES.get(i as usize).copied()
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bits == 0
     }
 
     pub fn contains(&self, c: Code) -> bool {
@@ -298,6 +325,28 @@ mod tests {
         assert!(complete(&[0x82, 0x7F, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF]).non_minimal_length());
         assert!(!complete(&[0x82, 0x7F, 0, 0, 0, 0, 0, 1, 0, 0]).non_minimal_length());
         assert!(complete(&[0x82, 0x7F, 0x80, 0, 0, 0, 0, 0, 0, 0]).length_msb_set());
+    }
+
+    #[test]
+    fn broken_rules_in_order() {
+        // A close frame from the server: masked, RSV2, not final, a 1-byte
+        // payload sent in the 16-bit form.
+        let h = complete(&[0x28, 0xFE, 0x00, 0x01, 1, 2, 3, 4]);
+        let codes: Vec<Code> = broken_rules(&h, false, false).iter().collect();
+        assert_eq!(
+            codes,
+            [
+                Code::MaskedServerFrame,
+                Code::RsvBitsWithoutExtension,
+                Code::FragmentedControlFrame,
+                Code::ClosePayloadLengthOne,
+                Code::NonMinimalLength
+            ]
+        );
+        let clean = complete(&[0x81, 0x85, 1, 2, 3, 4]);
+        assert!(broken_rules(&clean, true, false).is_empty());
+        assert_eq!(broken_rules(&clean, true, false).iter().count(), 0);
+        assert!(broken_rules(&clean, false, false).contains(Code::MaskedServerFrame));
     }
 
     #[test]

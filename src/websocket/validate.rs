@@ -8,9 +8,10 @@
 //! with permessage-deflate, the inflater. Payloads pass through; binary
 //! payloads that are not compressed are not even unmasked.
 
-use super::frame::{FrameHeader, Opcode, broken_rules};
+use super::frame::{BrokenRules, FrameHeader, Opcode, broken_rules};
 use super::handshake::Deflate;
 use crate::finding::{Code, Finding};
+use crate::text::{utf8_width, valid_char_start};
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// How the checks are configured for a direction.
@@ -68,15 +69,6 @@ struct Utf8 {
     bad: Option<u64>,
 }
 
-fn utf8_width(lead: u8) -> usize {
-    match lead {
-        0xC2..=0xDF => 2,
-        0xE0..=0xEF => 3,
-        0xF0..=0xF4 => 4,
-        _ => 1,
-    }
-}
-
 /// How many bytes at the start of `data` are ASCII, found eight at a time
 /// (the count may stop short of a non-ASCII byte by up to seven).
 fn ascii_prefix(data: &[u8]) -> usize {
@@ -89,6 +81,43 @@ fn ascii_prefix(data: &[u8]) -> usize {
         n += 8;
     }
     n
+}
+
+/// Where bytes stop being UTF-8: the number of valid bytes before.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Utf8Error {
+    /// An invalid byte follows.
+    Invalid(usize),
+    /// The bytes end inside a character, which may go on in the next ones.
+    Cut(usize),
+}
+
+/// `std::str::from_utf8`'s verdict on `data`, found faster on text that is
+/// mostly ASCII with some other characters (the usual payload): ASCII is
+/// skipped a word at a time and each other character checked where it
+/// stands. The full check instead went byte by byte over the ASCII that
+/// followed the first other character until its words were aligned.
+fn check_utf8(data: &[u8]) -> Result<(), Utf8Error> {
+    let mut i = 0;
+    loop {
+        i += ascii_prefix(&data[i..]);
+        // The word that stopped the skip: up to seven more ASCII bytes.
+        while i < data.len() && data[i].is_ascii() {
+            i += 1;
+        }
+        if i == data.len() {
+            return Ok(());
+        }
+        let width = utf8_width(data[i]);
+        let have = &data[i..data.len().min(i + width)];
+        if width == 1 || !valid_char_start(have) {
+            return Err(Utf8Error::Invalid(i));
+        }
+        if have.len() < width {
+            return Err(Utf8Error::Cut(i));
+        }
+        i += width;
+    }
 }
 
 impl Utf8 {
@@ -118,18 +147,10 @@ impl Utf8 {
                 Err(_) => return self.fail(self.seen - take as u64 - have as u64),
             }
         }
-        // Most text is ASCII: skip it a word at a time before the full check
-        // (which costs more per call than a short ASCII payload does).
-        let ascii = ascii_prefix(data);
-        self.seen += ascii as u64;
-        let data = &data[ascii..];
-        match std::str::from_utf8(data) {
-            Ok(_) => self.seen += data.len() as u64,
-            Err(e) => {
-                let valid = e.valid_up_to();
-                if e.error_len().is_some() {
-                    return self.fail(self.seen + valid as u64);
-                }
+        match check_utf8(data) {
+            Ok(()) => self.seen += data.len() as u64,
+            Err(Utf8Error::Invalid(valid)) => return self.fail(self.seen + valid as u64),
+            Err(Utf8Error::Cut(valid)) => {
                 let rest = &data[valid..];
                 self.tail[..rest.len()].copy_from_slice(rest);
                 self.tail_len = rest.len() as u8;
@@ -282,10 +303,23 @@ impl Validator {
 
     /// Checks a frame header; findings go to `out`.
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
+        let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
+        let broken = broken_rules(h, self.cfg.from_client, rsv1);
+        let over_limit = self.cfg.max_payload.is_some_and(|l| h.payload_len > l);
+        if !broken.is_empty() || self.close_sent || over_limit {
+            self.header_findings(h, broken, out);
+        }
+        self.begin(h, out);
+    }
+
+    /// The findings of a header that breaks a rule. Apart from
+    /// [`Validator::header`]: what only they need stays off the path of
+    /// every frame (the compiler had hoisted it there).
+    #[cold]
+    fn header_findings(&self, h: &FrameHeader, broken: BrokenRules, out: &mut Vec<Finding>) {
         let op = h.opcode;
         let mut add = |code, detail: String| out.push(Finding::new(code, detail));
-        let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
-        for code in broken_rules(h, self.cfg.from_client, rsv1).iter() {
+        for code in broken.iter() {
             add(code, rule_detail(code, h));
         }
         if self.close_sent {
@@ -305,7 +339,6 @@ impl Validator {
                 ),
             );
         }
-        self.begin(h, out);
     }
 
     /// Fragmentation (section 5.4) and what the payload will be checked for.

@@ -106,6 +106,44 @@ fn utf8_split_anywhere() {
     assert_eq!(u.feed(b"\x28\xa1"), Some(0));
 }
 
+/// The check agrees with `std::str::from_utf8` on where the bytes stop
+/// being UTF-8 and why: on every sequence of one or two bytes, every lead
+/// and second byte followed by bytes that continue or break a character,
+/// and longer mixes.
+#[test]
+fn utf8_check_is_std_s() {
+    let std_says = |b: &[u8]| match std::str::from_utf8(b) {
+        Ok(_) => Ok(()),
+        Err(e) if e.error_len().is_none() => Err(Utf8Error::Cut(e.valid_up_to())),
+        Err(e) => Err(Utf8Error::Invalid(e.valid_up_to())),
+    };
+    let check = |b: &[u8]| assert_eq!(check_utf8(b), std_says(b), "{b:x?}");
+    let tails: [&[u8]; 6] = [b"", b"\x80", b"\xbf\xbf", b"a", b"\x80a", b"\x90\x80\x80"];
+    for lead in 0..=255u8 {
+        check(&[lead]);
+        for second in 0..=255u8 {
+            for tail in tails {
+                check(&[&[lead, second], tail].concat());
+                // After a stretch of ASCII, as in a payload.
+                check(&[b"0123456789abc", &[lead, second][..], tail].concat());
+            }
+        }
+    }
+    let pool = [
+        b'a', 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0,
+        0xf4, 0xf5, 0xff,
+    ];
+    let mut seed = 7_u64;
+    for _ in 0..100_000 {
+        let mut b = [b'x'; 12];
+        for v in &mut b[4..] {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            *v = pool[(seed >> 33) as usize % pool.len()];
+        }
+        check(&b);
+    }
+}
+
 #[test]
 fn clean_exchange_has_no_findings() {
     let mut v = Validator::new(cfg(true, false));
