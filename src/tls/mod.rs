@@ -326,7 +326,7 @@ impl Core {
             // TLS 1.3 compatibility ChangeCipherSpec (RFC 8446 D.4).
             return true;
         }
-        match self.open(dir, seq, &mut rec) {
+        match self.open(dir, seq, &mut rec, false) {
             Some(range) => {
                 self.opened(dir, rec, range, keys, out);
                 true
@@ -352,21 +352,38 @@ impl Core {
 
     /// Decrypts `rec` with sequence number `seq`, trying the application
     /// keys when a TLS 1.3 direction still has its handshake keys (its
-    /// Finished may have been lost). Returns the plaintext range.
-    fn open(&mut self, dir: Dir, seq: u64, rec: &mut Record<'_>) -> Option<std::ops::Range<usize>> {
+    /// Finished may have been lost). Returns the plaintext range. With
+    /// `keep`, a record that fails is left as it was (the search after a
+    /// gap offers bytes that may hold the real record).
+    fn open(
+        &mut self,
+        dir: Dir,
+        seq: u64,
+        rec: &mut Record<'_>,
+        keep: bool,
+    ) -> Option<std::ops::Range<usize>> {
         let i = dir.index();
         let header = rec.header;
-        // A record that fails leaves its bytes as they were: both AEADs
-        // check the tag before they decrypt (tested in `cipher`).
         let frag = &mut *rec.fragment;
+        let fallback = self.hello.tls13() && !self.dirs[i].app;
         let c = self.dirs[i].cipher.as_mut()?;
-        if let Ok(r) = c.open(seq, header, frag) {
+        let first = if keep || fallback {
+            c.try_open(seq, header, frag)
+        } else {
+            c.open(seq, header, frag)
+        };
+        if let Ok(r) = first {
             c.seq = seq + 1;
             return Some(r);
         }
-        if self.hello.tls13() && !self.dirs[i].app && self.app_keys(dir) {
+        if fallback && self.app_keys(dir) {
             let c = self.dirs[i].cipher.as_mut()?;
-            if let Ok(r) = c.open(0, header, frag) {
+            let second = if keep {
+                c.try_open(0, header, frag)
+            } else {
+                c.open(0, header, frag)
+            };
+            if let Ok(r) = second {
                 c.seq = 1;
                 return Some(r);
             }
@@ -437,8 +454,11 @@ impl Core {
         let from = self.dirs[i].lost_from.unwrap_or(rec.offset);
         let lost_bytes = rec.offset.saturating_sub(from);
         let most = (lost_bytes / overhead + 1).min(MAX_LOST_RECORDS);
-        let found =
-            (first..=first + most).find_map(|seq| self.open(dir, seq, &mut rec).map(|r| (seq, r)));
+        let found = (first..=first + most)
+            .find_map(|seq| self.open(dir, seq, &mut rec, true).map(|r| (seq, r)));
+        if let Some(c) = &mut self.dirs[i].cipher {
+            c.release();
+        }
         let Some((seq, range)) = found else {
             self.missed_after_gap(dir, rec.packet, out);
             return false;
