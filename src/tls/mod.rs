@@ -38,7 +38,7 @@ use crate::tcp::Dir;
 use crate::time::Timestamp;
 use cipher::{RecordCipher, Suite};
 use handshake::HsBuf;
-use keylog::Secrets;
+use keylog::{Label, Secret};
 use record::{Framer, Record};
 
 /// Sequence numbers tried after a gap for the first record found: records
@@ -127,7 +127,7 @@ struct DirState {
     pending: Option<RecordCipher>,
     /// TLS 1.3: the current traffic secret (for KeyUpdate) and whether it
     /// is the application one yet.
-    secret: Vec<u8>,
+    secret: Option<Secret>,
     app: bool,
     hs: HsBuf,
     /// Plaintext stream offset of the next application byte.
@@ -158,8 +158,9 @@ struct Core {
     pub hello: Hello,
     status: Status,
     suite: Option<Suite>,
-    /// The logged secrets of this connection, once found.
-    secrets: Option<Box<Secrets>>,
+    /// TLS 1.3: each direction's logged application traffic secret, kept
+    /// from the ServerHello until its Finished.
+    app_secrets: [Option<Secret>; 2],
     /// The server chose h2: application data is not handed on.
     h2: bool,
 }
@@ -604,16 +605,16 @@ impl Core {
             return;
         };
         self.suite = Some(suite);
-        let Some(secrets) = keys.get(&random) else {
+        if !keys.knows(&random) {
             self.status = Status::NoKey;
             out(Event::Finding(no_key_finding(packet)));
             return;
-        };
-        self.secrets = Some(Box::new(secrets.clone()));
+        }
         let ok = if suite.tls13 {
-            self.tls13_handshake_keys(suite)
+            self.tls13_handshake_keys(suite, keys, &random)
         } else {
-            self.tls12_keys(suite)
+            keys.secret(&random, Label::Master)
+                .is_some_and(|master| self.tls12_keys(suite, master))
         };
         self.status = if ok {
             Status::Decrypting
@@ -625,16 +626,15 @@ impl Core {
         }
     }
 
-    fn tls13_handshake_keys(&mut self, suite: Suite) -> bool {
-        let Some(s) = self.secrets.as_deref() else {
-            return false;
-        };
-        let pairs = [
-            (s.client_handshake.clone(), s.client_traffic.clone()),
-            (s.server_handshake.clone(), s.server_traffic.clone()),
+    fn tls13_handshake_keys(&mut self, suite: Suite, keys: &KeyLog, random: &[u8]) -> bool {
+        let secret = |label| keys.secret(random, label).and_then(Secret::new);
+        self.app_secrets = [secret(Label::ClientTraffic), secret(Label::ServerTraffic)];
+        let handshake = [
+            secret(Label::ClientHandshake),
+            secret(Label::ServerHandshake),
         ];
         let mut any = false;
-        for (d, (hs, app)) in self.dirs.iter_mut().zip(pairs) {
+        for ((d, hs), app) in self.dirs.iter_mut().zip(handshake).zip(self.app_secrets) {
             // Without the handshake secret, the application one from the
             // start (its first records then fail and are skipped over).
             let (secret, is_app) = match (hs, app) {
@@ -642,9 +642,9 @@ impl Core {
                 (None, Some(a)) => (a, true),
                 (None, None) => continue,
             };
-            if let Some(c) = tls13_cipher(suite, &secret) {
+            if let Some(c) = tls13_cipher(suite, secret.as_bytes()) {
                 d.cipher = Some(c);
-                d.secret = secret;
+                d.secret = Some(secret);
                 d.app = is_app;
                 any = true;
             }
@@ -652,15 +652,8 @@ impl Core {
         any
     }
 
-    fn tls12_keys(&mut self, suite: Suite) -> bool {
-        let (Some(s), Some(cr), Some(sr)) = (
-            self.secrets.as_deref(),
-            self.hello.client_random,
-            self.hello.server_random,
-        ) else {
-            return false;
-        };
-        let Some(master) = &s.master else {
+    fn tls12_keys(&mut self, suite: Suite, master: &[u8]) -> bool {
+        let (Some(cr), Some(sr)) = (self.hello.client_random, self.hello.server_random) else {
             return false;
         };
         let lens = (
@@ -683,23 +676,18 @@ impl Core {
     /// TLS 1.3: direction `dir` finished its handshake; its records use
     /// the application traffic secret from now on. False when it has none.
     fn app_keys(&mut self, dir: Dir) -> bool {
-        let (Some(suite), Some(s)) = (self.suite, self.secrets.as_deref()) else {
+        let (Some(suite), Some(secret)) = (self.suite, self.app_secrets[dir.index()]) else {
             return false;
         };
         let d = &mut self.dirs[dir.index()];
         if d.app {
             return false;
         }
-        let secret = match dir {
-            Dir::ClientToServer => s.client_traffic.clone(),
-            Dir::ServerToClient => s.server_traffic.clone(),
-        };
-        let Some(secret) = secret else { return false };
-        let Some(c) = tls13_cipher(suite, &secret) else {
+        let Some(c) = tls13_cipher(suite, secret.as_bytes()) else {
             return false;
         };
         d.cipher = Some(c);
-        d.secret = secret;
+        d.secret = Some(secret);
         d.app = true;
         true
     }
@@ -708,12 +696,13 @@ impl Core {
     fn key_update(&mut self, dir: Dir) {
         let Some(suite) = self.suite else { return };
         let d = &mut self.dirs[dir.index()];
-        let Ok(next) = keys::next_secret(suite.hash, &d.secret) else {
+        let Some(secret) = d.secret else { return };
+        let Ok(next) = keys::next_secret(suite.hash, secret.as_bytes()) else {
             return;
         };
         if let Some(c) = tls13_cipher(suite, &next) {
             d.cipher = Some(c);
-            d.secret = next;
+            d.secret = Secret::new(&next);
         }
     }
 }
