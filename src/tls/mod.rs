@@ -366,6 +366,7 @@ impl Core {
         let i = dir.index();
         let header = rec.header;
         let frag = &mut *rec.fragment;
+        // The application keys may be tried on the same bytes next.
         let fallback = self.hello.tls13() && !self.dirs[i].app;
         let c = self.dirs[i].cipher.as_mut()?;
         let first = if keep || fallback {
