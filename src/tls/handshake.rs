@@ -43,6 +43,11 @@ impl HsBuf {
         let left = whole_messages(&self.buf, message).len();
         let used = self.buf.len() - left;
         self.buf.drain(..used);
+        if self.buf.is_empty() {
+            // A certificate chain's few KiB are not kept for the rest of
+            // the connection (thousands may be open).
+            self.buf = Vec::new();
+        }
         self.check_len();
     }
 
@@ -178,6 +183,7 @@ mod tests {
         hs.push(&[8, 0, 0, 3, 1], &mut take);
         hs.push(&[2, 3, 20, 0, 0, 1, 9, 24, 0, 0, 1, 0], &mut take);
         assert_eq!(seen, vec![(8, vec![1, 2, 3]), (20, vec![9]), (24, vec![0])]);
+        assert_eq!(hs.held(), 0);
     }
 
     #[test]

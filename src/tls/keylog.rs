@@ -12,19 +12,59 @@ use std::collections::HashMap;
 /// traffic secret the hash's length, at most 48 for SHA-384).
 const MAX_SECRET: usize = 64;
 
-/// The secrets logged for one client random.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Secrets {
+/// The secrets a key log line may hold, by its label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Label {
     /// TLS 1.2 and earlier: `CLIENT_RANDOM` (the 48-byte master secret).
-    pub master: Option<Vec<u8>>,
+    Master,
     /// TLS 1.3: `CLIENT_HANDSHAKE_TRAFFIC_SECRET`.
-    pub client_handshake: Option<Vec<u8>>,
+    ClientHandshake,
     /// TLS 1.3: `SERVER_HANDSHAKE_TRAFFIC_SECRET`.
-    pub server_handshake: Option<Vec<u8>>,
+    ServerHandshake,
     /// TLS 1.3: `CLIENT_TRAFFIC_SECRET_0`.
-    pub client_traffic: Option<Vec<u8>>,
+    ClientTraffic,
     /// TLS 1.3: `SERVER_TRAFFIC_SECRET_0`.
-    pub server_traffic: Option<Vec<u8>>,
+    ServerTraffic,
+}
+
+/// A secret held inline (a connection keeps its current traffic secrets).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Secret {
+    len: u8,
+    bytes: [u8; MAX_SECRET],
+}
+
+impl Secret {
+    /// `None` when longer than any secret kept.
+    pub fn new(b: &[u8]) -> Option<Secret> {
+        let mut bytes = [0; MAX_SECRET];
+        bytes.get_mut(..b.len())?.copy_from_slice(b);
+        Some(Secret {
+            len: b.len() as u8,
+            bytes,
+        })
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret itself.
+        write!(f, "Secret({} bytes)", self.len)
+    }
+}
+
+/// Where one client random's secrets are in [`KeyLog`]'s bytes, by
+/// [`Label`]: offset and length (0: not logged). Kept this small because
+/// a key log may hold millions of sessions, nearly all of them not in the
+/// capture read.
+#[derive(Clone, Copy, Default)]
+struct Slots {
+    at: [u32; 5],
+    len: [u8; 5],
 }
 
 /// What reading key log text found.
@@ -40,7 +80,9 @@ pub struct Parsed {
 /// Secrets by client random.
 #[derive(Clone, Default)]
 pub struct KeyLog {
-    by_random: HashMap<[u8; 32], Secrets>,
+    by_random: HashMap<[u8; 32], Slots>,
+    /// Every secret's bytes, one after another.
+    bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for KeyLog {
@@ -60,10 +102,21 @@ impl KeyLog {
         self.by_random.len()
     }
 
-    /// The secrets logged for `client_random`.
-    pub fn get(&self, client_random: &[u8]) -> Option<&Secrets> {
+    /// Whether some secret is logged for `client_random`.
+    pub fn knows(&self, client_random: &[u8]) -> bool {
+        let Ok(key) = <[u8; 32]>::try_from(client_random) else {
+            return false;
+        };
+        self.by_random.contains_key(&key)
+    }
+
+    /// The secret of `label` logged for `client_random`.
+    pub fn secret(&self, client_random: &[u8], label: Label) -> Option<&[u8]> {
         let key: [u8; 32] = client_random.try_into().ok()?;
-        self.by_random.get(&key)
+        let slots = self.by_random.get(&key)?;
+        let (at, len) = (slots.at[label as usize], slots.len[label as usize]);
+        let at = at as usize;
+        (len > 0).then(|| &self.bytes[at..at + usize::from(len)])
     }
 
     /// Adds the secrets of key log `text` (lines ending in LF or CRLF);
@@ -112,33 +165,48 @@ impl KeyLog {
         if words.next().is_some() {
             return None;
         }
-        let random: [u8; 32] = hex(random)?.try_into().ok()?;
-        let secret = hex(secret).filter(|s| !s.is_empty() && s.len() <= MAX_SECRET)?;
-        let pick: fn(&mut Secrets) -> &mut Option<Vec<u8>> = match label {
-            b"CLIENT_RANDOM" if secret.len() == 48 => |s| &mut s.master,
+        let mut key = [0; 32];
+        if hex(random, &mut key)? != 32 {
+            return None;
+        }
+        let mut buf = [0; MAX_SECRET];
+        let len = hex(secret, &mut buf).filter(|&n| n > 0)?;
+        let label = match label {
+            b"CLIENT_RANDOM" if len == 48 => Label::Master,
             b"CLIENT_RANDOM" => return None,
-            b"CLIENT_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.client_handshake,
-            b"SERVER_HANDSHAKE_TRAFFIC_SECRET" => |s| &mut s.server_handshake,
-            b"CLIENT_TRAFFIC_SECRET_0" => |s| &mut s.client_traffic,
-            b"SERVER_TRAFFIC_SECRET_0" => |s| &mut s.server_traffic,
+            b"CLIENT_HANDSHAKE_TRAFFIC_SECRET" => Label::ClientHandshake,
+            b"SERVER_HANDSHAKE_TRAFFIC_SECRET" => Label::ServerHandshake,
+            b"CLIENT_TRAFFIC_SECRET_0" => Label::ClientTraffic,
+            b"SERVER_TRAFFIC_SECRET_0" => Label::ServerTraffic,
             _ => return Some(false),
         };
-        let slot = pick(self.by_random.entry(random).or_default());
-        *slot = Some(secret);
+        // Offsets are 32-bit: past 4 GiB of secrets (tens of millions of
+        // sessions) a line is not kept.
+        let at = u32::try_from(self.bytes.len() + len).ok()? - len as u32;
+        self.bytes.extend_from_slice(&buf[..len]);
+        let slots = self.by_random.entry(key).or_default();
+        slots.at[label as usize] = at;
+        slots.len[label as usize] = len as u8;
         Some(true)
     }
 }
 
-/// Hex digits to bytes (either case); `None` for an odd count or another
-/// character.
-fn hex(s: &[u8]) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+/// Hex digits (either case) to bytes in `out`; their count, or `None` for
+/// an odd count, another character, or more than `out` holds.
+fn hex(s: &[u8], out: &mut [u8]) -> Option<usize> {
+    if !s.len().is_multiple_of(2) || s.len() / 2 > out.len() {
         return None;
     }
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    s.chunks(2)
-        .map(|p| Some(digit(p[0])? << 4 | digit(p[1])?))
-        .collect()
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    for (o, p) in out.iter_mut().zip(s.chunks_exact(2)) {
+        *o = digit(p[0])? << 4 | digit(p[1])?;
+    }
+    Some(s.len() / 2)
 }
 
 #[cfg(test)]
@@ -146,6 +214,12 @@ mod tests {
     use super::*;
 
     const R: &str = "aa00000000000000000000000000000000000000000000000000000000000001";
+
+    fn random(s: &str) -> [u8; 32] {
+        let mut r = [0; 32];
+        assert_eq!(hex(s.as_bytes(), &mut r), Some(32));
+        r
+    }
 
     #[test]
     fn tls13_and_tls12_lines_by_client_random() {
@@ -169,13 +243,13 @@ mod tests {
             }
         );
         assert_eq!(k.len(), 2);
-        let s = k.get(&hex(R.as_bytes()).unwrap()).unwrap();
-        assert_eq!(s.client_handshake.as_deref(), Some(&[1u8, 2][..]));
-        assert_eq!(s.server_traffic.as_deref(), Some(&[10u8, 11][..]));
-        assert_eq!(s.client_traffic, None);
-        assert_eq!(k.get(&[0xbb; 32]).unwrap().master, Some(vec![0x11; 48]));
-        assert!(k.get(&[0xcc; 32]).is_none());
-        assert!(k.get(&[0xbb; 31]).is_none());
+        let r = random(R);
+        assert_eq!(k.secret(&r, Label::ClientHandshake), Some(&[1u8, 2][..]));
+        assert_eq!(k.secret(&r, Label::ServerTraffic), Some(&[10u8, 11][..]));
+        assert_eq!(k.secret(&r, Label::ClientTraffic), None);
+        assert_eq!(k.secret(&[0xbb; 32], Label::Master), Some(&[0x11; 48][..]));
+        assert!(k.knows(&[0xbb; 32]) && !k.knows(&[0xcc; 32]) && !k.knows(&[0xbb; 31]));
+        assert!(k.secret(&[0xbb; 31], Label::Master).is_none());
     }
 
     #[test]
@@ -195,10 +269,7 @@ mod tests {
         let p = k.add(lines.join("\n").as_bytes());
         assert_eq!(p.malformed, lines.len());
         assert_eq!(p.secrets, 0);
-        assert!(
-            k.get(&hex(R.as_bytes()).unwrap())
-                .is_none_or(|s| s.client_traffic.is_none())
-        );
+        assert_eq!(k.secret(&random(R), Label::ClientTraffic), None);
     }
 
     #[test]
@@ -215,8 +286,10 @@ mod tests {
                 malformed: 1
             }
         );
-        let s = k.get(&hex(R.as_bytes()).unwrap()).unwrap();
-        assert_eq!(s.server_traffic.as_deref(), Some(&[12u8][..]));
+        assert_eq!(
+            k.secret(&random(R), Label::ServerTraffic),
+            Some(&[12u8][..])
+        );
     }
 
     #[test]

@@ -32,6 +32,49 @@ pub struct BadSecret {
     pub want: usize,
 }
 
+/// A secret ready for HKDF-Expand: its HMAC keyed once (the inner and
+/// outer pads hashed), then expanded for each label.
+enum Prk {
+    Sha256(Hkdf<Sha256>),
+    Sha384(Hkdf<Sha384>),
+}
+
+impl Prk {
+    fn new(hash: Hash, secret: &[u8]) -> Result<Prk, BadSecret> {
+        let bad = BadSecret {
+            got: secret.len(),
+            want: hash.output_len(),
+        };
+        Ok(match hash {
+            Hash::Sha256 => Prk::Sha256(Hkdf::from_prk(secret).map_err(|_| bad)?),
+            Hash::Sha384 => Prk::Sha384(Hkdf::from_prk(secret).map_err(|_| bad)?),
+        })
+    }
+
+    /// HKDF-Expand-Label (RFC 8446 7.1) into `out`, `label` without its
+    /// `tls13 ` prefix.
+    fn expand_label(&self, label: &[u8], context: &[u8], out: &mut [u8]) -> Result<(), BadSecret> {
+        // HkdfLabel: uint16 length, opaque label<7..255>, opaque context<0..255>.
+        let full_len = 6 + label.len();
+        let mut info = Vec::with_capacity(4 + full_len + context.len());
+        info.extend_from_slice(&(out.len() as u16).to_be_bytes());
+        info.push(full_len as u8);
+        info.extend_from_slice(b"tls13 ");
+        info.extend_from_slice(label);
+        info.push(context.len() as u8);
+        info.extend_from_slice(context);
+        let (res, hash) = match self {
+            Prk::Sha256(h) => (h.expand(&info, out), Hash::Sha256),
+            Prk::Sha384(h) => (h.expand(&info, out), Hash::Sha384),
+        };
+        // Only an output longer than 255 hashes fails.
+        res.map_err(|_| BadSecret {
+            got: out.len(),
+            want: hash.output_len(),
+        })
+    }
+}
+
 /// HKDF-Expand-Label(secret, label, context, len) (RFC 8446 7.1), `label`
 /// without its `tls13 ` prefix.
 pub fn expand_label(
@@ -41,40 +84,21 @@ pub fn expand_label(
     context: &[u8],
     out: &mut [u8],
 ) -> Result<(), BadSecret> {
-    let bad = BadSecret {
-        got: secret.len(),
-        want: hash.output_len(),
-    };
-    // HkdfLabel: uint16 length, opaque label<7..255>, opaque context<0..255>.
-    let full_len = 6 + label.len();
-    let mut info = Vec::with_capacity(4 + full_len + context.len());
-    info.extend_from_slice(&(out.len() as u16).to_be_bytes());
-    info.push(full_len as u8);
-    info.extend_from_slice(b"tls13 ");
-    info.extend_from_slice(label);
-    info.push(context.len() as u8);
-    info.extend_from_slice(context);
-    match hash {
-        Hash::Sha256 => Hkdf::<Sha256>::from_prk(secret)
-            .map_err(|_| bad)?
-            .expand(&info, out),
-        Hash::Sha384 => Hkdf::<Sha384>::from_prk(secret)
-            .map_err(|_| bad)?
-            .expand(&info, out),
-    }
-    .map_err(|_| bad)
+    Prk::new(hash, secret)?.expand_label(label, context, out)
 }
 
-/// A traffic secret's record key and IV (RFC 8446 7.3).
+/// A traffic secret's record key and IV (RFC 8446 7.3), from one keyed
+/// HMAC (connections come and go by the thousand: each sets up four).
 pub fn traffic_keys(
     hash: Hash,
     secret: &[u8],
     key_len: usize,
 ) -> Result<(Vec<u8>, [u8; 12]), BadSecret> {
+    let prk = Prk::new(hash, secret)?;
     let mut key = vec![0; key_len];
     let mut iv = [0; 12];
-    expand_label(hash, secret, b"key", b"", &mut key)?;
-    expand_label(hash, secret, b"iv", b"", &mut iv)?;
+    prk.expand_label(b"key", b"", &mut key)?;
+    prk.expand_label(b"iv", b"", &mut iv)?;
     Ok((key, iv))
 }
 

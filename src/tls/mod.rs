@@ -38,7 +38,7 @@ use crate::tcp::Dir;
 use crate::time::Timestamp;
 use cipher::{RecordCipher, Suite};
 use handshake::HsBuf;
-use keylog::Secrets;
+use keylog::{Label, Secret};
 use record::{Framer, Record};
 
 /// Sequence numbers tried after a gap for the first record found: records
@@ -127,7 +127,7 @@ struct DirState {
     pending: Option<RecordCipher>,
     /// TLS 1.3: the current traffic secret (for KeyUpdate) and whether it
     /// is the application one yet.
-    secret: Vec<u8>,
+    secret: Option<Secret>,
     app: bool,
     hs: HsBuf,
     /// Plaintext stream offset of the next application byte.
@@ -158,8 +158,9 @@ struct Core {
     pub hello: Hello,
     status: Status,
     suite: Option<Suite>,
-    /// The logged secrets of this connection, once found.
-    secrets: Option<Box<Secrets>>,
+    /// TLS 1.3: each direction's logged application traffic secret, kept
+    /// from the ServerHello until its Finished.
+    app_secrets: [Option<Secret>; 2],
     /// The server chose h2: application data is not handed on.
     h2: bool,
 }
@@ -326,7 +327,7 @@ impl Core {
             // TLS 1.3 compatibility ChangeCipherSpec (RFC 8446 D.4).
             return true;
         }
-        match self.open(dir, seq, &mut rec) {
+        match self.open(dir, seq, &mut rec, false) {
             Some(range) => {
                 self.opened(dir, rec, range, keys, out);
                 true
@@ -352,21 +353,39 @@ impl Core {
 
     /// Decrypts `rec` with sequence number `seq`, trying the application
     /// keys when a TLS 1.3 direction still has its handshake keys (its
-    /// Finished may have been lost). Returns the plaintext range.
-    fn open(&mut self, dir: Dir, seq: u64, rec: &mut Record<'_>) -> Option<std::ops::Range<usize>> {
+    /// Finished may have been lost). Returns the plaintext range. With
+    /// `keep`, a record that fails is left as it was (the search after a
+    /// gap offers bytes that may hold the real record).
+    fn open(
+        &mut self,
+        dir: Dir,
+        seq: u64,
+        rec: &mut Record<'_>,
+        keep: bool,
+    ) -> Option<std::ops::Range<usize>> {
         let i = dir.index();
         let header = rec.header;
-        // A record that fails leaves its bytes as they were: both AEADs
-        // check the tag before they decrypt (tested in `cipher`).
         let frag = &mut *rec.fragment;
+        // The application keys may be tried on the same bytes next.
+        let fallback = self.hello.tls13() && !self.dirs[i].app;
         let c = self.dirs[i].cipher.as_mut()?;
-        if let Ok(r) = c.open(seq, header, frag) {
+        let first = if keep || fallback {
+            c.try_open(seq, header, frag)
+        } else {
+            c.open(seq, header, frag)
+        };
+        if let Ok(r) = first {
             c.seq = seq + 1;
             return Some(r);
         }
-        if self.hello.tls13() && !self.dirs[i].app && self.app_keys(dir) {
+        if fallback && self.app_keys(dir) {
             let c = self.dirs[i].cipher.as_mut()?;
-            if let Ok(r) = c.open(0, header, frag) {
+            let second = if keep {
+                c.try_open(0, header, frag)
+            } else {
+                c.open(0, header, frag)
+            };
+            if let Ok(r) = second {
                 c.seq = 1;
                 return Some(r);
             }
@@ -437,8 +456,11 @@ impl Core {
         let from = self.dirs[i].lost_from.unwrap_or(rec.offset);
         let lost_bytes = rec.offset.saturating_sub(from);
         let most = (lost_bytes / overhead + 1).min(MAX_LOST_RECORDS);
-        let found =
-            (first..=first + most).find_map(|seq| self.open(dir, seq, &mut rec).map(|r| (seq, r)));
+        let found = (first..=first + most)
+            .find_map(|seq| self.open(dir, seq, &mut rec, true).map(|r| (seq, r)));
+        if let Some(c) = &mut self.dirs[i].cipher {
+            c.release();
+        }
         let Some((seq, range)) = found else {
             self.missed_after_gap(dir, rec.packet, out);
             return false;
@@ -584,16 +606,16 @@ impl Core {
             return;
         };
         self.suite = Some(suite);
-        let Some(secrets) = keys.get(&random) else {
+        if !keys.knows(&random) {
             self.status = Status::NoKey;
             out(Event::Finding(no_key_finding(packet)));
             return;
-        };
-        self.secrets = Some(Box::new(secrets.clone()));
+        }
         let ok = if suite.tls13 {
-            self.tls13_handshake_keys(suite)
+            self.tls13_handshake_keys(suite, keys, &random)
         } else {
-            self.tls12_keys(suite)
+            keys.secret(&random, Label::Master)
+                .is_some_and(|master| self.tls12_keys(suite, master))
         };
         self.status = if ok {
             Status::Decrypting
@@ -605,16 +627,15 @@ impl Core {
         }
     }
 
-    fn tls13_handshake_keys(&mut self, suite: Suite) -> bool {
-        let Some(s) = self.secrets.as_deref() else {
-            return false;
-        };
-        let pairs = [
-            (s.client_handshake.clone(), s.client_traffic.clone()),
-            (s.server_handshake.clone(), s.server_traffic.clone()),
+    fn tls13_handshake_keys(&mut self, suite: Suite, keys: &KeyLog, random: &[u8]) -> bool {
+        let secret = |label| keys.secret(random, label).and_then(Secret::new);
+        self.app_secrets = [secret(Label::ClientTraffic), secret(Label::ServerTraffic)];
+        let handshake = [
+            secret(Label::ClientHandshake),
+            secret(Label::ServerHandshake),
         ];
         let mut any = false;
-        for (d, (hs, app)) in self.dirs.iter_mut().zip(pairs) {
+        for ((d, hs), app) in self.dirs.iter_mut().zip(handshake).zip(self.app_secrets) {
             // Without the handshake secret, the application one from the
             // start (its first records then fail and are skipped over).
             let (secret, is_app) = match (hs, app) {
@@ -622,9 +643,9 @@ impl Core {
                 (None, Some(a)) => (a, true),
                 (None, None) => continue,
             };
-            if let Some(c) = tls13_cipher(suite, &secret) {
+            if let Some(c) = tls13_cipher(suite, secret.as_bytes()) {
                 d.cipher = Some(c);
-                d.secret = secret;
+                d.secret = Some(secret);
                 d.app = is_app;
                 any = true;
             }
@@ -632,15 +653,8 @@ impl Core {
         any
     }
 
-    fn tls12_keys(&mut self, suite: Suite) -> bool {
-        let (Some(s), Some(cr), Some(sr)) = (
-            self.secrets.as_deref(),
-            self.hello.client_random,
-            self.hello.server_random,
-        ) else {
-            return false;
-        };
-        let Some(master) = &s.master else {
+    fn tls12_keys(&mut self, suite: Suite, master: &[u8]) -> bool {
+        let (Some(cr), Some(sr)) = (self.hello.client_random, self.hello.server_random) else {
             return false;
         };
         let lens = (
@@ -663,23 +677,18 @@ impl Core {
     /// TLS 1.3: direction `dir` finished its handshake; its records use
     /// the application traffic secret from now on. False when it has none.
     fn app_keys(&mut self, dir: Dir) -> bool {
-        let (Some(suite), Some(s)) = (self.suite, self.secrets.as_deref()) else {
+        let (Some(suite), Some(secret)) = (self.suite, self.app_secrets[dir.index()]) else {
             return false;
         };
         let d = &mut self.dirs[dir.index()];
         if d.app {
             return false;
         }
-        let secret = match dir {
-            Dir::ClientToServer => s.client_traffic.clone(),
-            Dir::ServerToClient => s.server_traffic.clone(),
-        };
-        let Some(secret) = secret else { return false };
-        let Some(c) = tls13_cipher(suite, &secret) else {
+        let Some(c) = tls13_cipher(suite, secret.as_bytes()) else {
             return false;
         };
         d.cipher = Some(c);
-        d.secret = secret;
+        d.secret = Some(secret);
         d.app = true;
         true
     }
@@ -688,12 +697,13 @@ impl Core {
     fn key_update(&mut self, dir: Dir) {
         let Some(suite) = self.suite else { return };
         let d = &mut self.dirs[dir.index()];
-        let Ok(next) = keys::next_secret(suite.hash, &d.secret) else {
+        let Some(secret) = d.secret else { return };
+        let Ok(next) = keys::next_secret(suite.hash, secret.as_bytes()) else {
             return;
         };
         if let Some(c) = tls13_cipher(suite, &next) {
             d.cipher = Some(c);
-            d.secret = next;
+            d.secret = Secret::new(&next);
         }
     }
 }
