@@ -21,7 +21,6 @@ use crate::capture::Window;
 use crate::tcp::{Chunk, FileSet, Gap};
 use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
 use crate::time::Timestamp;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
@@ -37,7 +36,7 @@ pub const IN_FLIGHT: usize = 4;
 /// What changes in a connection's metadata while it is open.
 #[derive(Clone, Copy, Debug)]
 struct Moving {
-    id: u64,
+    slot: u32,
     last_packet: u64,
     last_ts: Timestamp,
     packets: [u64; 2],
@@ -48,9 +47,9 @@ struct Moving {
 }
 
 impl Moving {
-    fn of(m: &ConnMeta) -> Moving {
+    fn of(slot: u32, m: &ConnMeta) -> Moving {
         Moving {
-            id: m.id,
+            slot,
             last_packet: m.last_packet,
             last_ts: m.last_ts,
             packets: m.packets,
@@ -77,7 +76,8 @@ impl Moving {
 /// reassembler had to put them together, in the batch's own bytes.
 #[derive(Debug)]
 enum Call {
-    Open(Box<ConnMeta>),
+    /// A connection opens in a slot (see [`Recorder`]).
+    Open(Box<ConnMeta>, u32),
     Data {
         meta: Moving,
         dir: Dir,
@@ -98,7 +98,7 @@ enum Call {
         packet: u64,
         ts: Timestamp,
     },
-    Close(Box<ConnMeta>, CloseReason),
+    Close(Box<ConnMeta>, u32, CloseReason),
     /// Something for the replaying side that is not a stream call, in its
     /// place among the calls.
     Note(Note),
@@ -174,14 +174,19 @@ pub struct Recorder {
     /// The capture reader's buffer the packet being reassembled lies in:
     /// its bytes are named there, not copied.
     window: Option<Arc<Window>>,
+    /// Each open connection has a slot, its index on the replaying side
+    /// (reused once it closes), so that replaying a call finds its
+    /// connection by index rather than by hashing its id.
+    slots: u32,
+    free: Vec<u32>,
 }
 
 /// The replaying side: hands every call to `handler`.
 pub struct Replayer<H: StreamHandler> {
     pub handler: H,
-    /// The open connections: the metadata as last told, and the handler's
-    /// state.
-    conns: HashMap<u64, (ConnMeta, H::Conn), foldhash::fast::RandomState>,
+    /// The open connections by slot: the metadata as last told, and the
+    /// handler's state.
+    conns: Vec<Option<(ConnMeta, H::Conn)>>,
     /// Dropped when the replaying stops early, so that the recorder's next
     /// send fails instead of waiting for room forever.
     from: Option<Receiver<Batch>>,
@@ -199,10 +204,12 @@ pub fn channel<H: StreamHandler>(handler: H) -> (Recorder, Replayer<H>) {
         spare,
         gone: false,
         window: None,
+        slots: 0,
+        free: Vec::new(),
     };
     let replayer = Replayer {
         handler,
-        conns: HashMap::default(),
+        conns: Vec::new(),
         from: Some(from),
         back,
     };
@@ -253,13 +260,19 @@ impl Recorder {
 }
 
 impl StreamHandler for Recorder {
-    type Conn = ();
+    /// The connection's slot.
+    type Conn = u32;
 
-    fn open(&mut self, meta: &ConnMeta) {
-        self.push(Call::Open(Box::new(*meta)));
+    fn open(&mut self, meta: &ConnMeta) -> u32 {
+        let slot = self.free.pop().unwrap_or_else(|| {
+            self.slots += 1;
+            self.slots - 1
+        });
+        self.push(Call::Open(Box::new(*meta), slot));
+        slot
     }
 
-    fn event(&mut self, _: &mut (), meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
+    fn event(&mut self, &mut slot: &mut u32, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
         let call = match ev {
             StreamEvent::Data(c) => {
                 let named = self
@@ -273,7 +286,7 @@ impl StreamHandler for Recorder {
                     self.batch.bytes.len() - c.data.len()
                 });
                 Call::Data {
-                    meta: Moving::of(meta),
+                    meta: Moving::of(slot, meta),
                     dir,
                     offset: c.offset,
                     window,
@@ -283,14 +296,14 @@ impl StreamHandler for Recorder {
                     ts: c.ts,
                 }
             }
-            StreamEvent::Gap(g) => Call::Gap(Moving::of(meta), dir, g),
+            StreamEvent::Gap(g) => Call::Gap(Moving::of(slot, meta), dir, g),
             StreamEvent::Conflict {
                 offset,
                 len,
                 packet,
                 ts,
             } => Call::Conflict {
-                meta: Moving::of(meta),
+                meta: Moving::of(slot, meta),
                 dir,
                 offset,
                 len,
@@ -301,8 +314,11 @@ impl StreamHandler for Recorder {
         self.push(call);
     }
 
-    fn close(&mut self, _: (), meta: &ConnMeta, reason: CloseReason) {
-        self.push(Call::Close(Box::new(*meta), reason));
+    fn close(&mut self, slot: u32, meta: &ConnMeta, reason: CloseReason) {
+        self.push(Call::Close(Box::new(*meta), slot, reason));
+        // Replayed in order, the close empties the slot before a later open
+        // fills it again.
+        self.free.push(slot);
     }
 }
 
@@ -338,9 +354,13 @@ impl<H: StreamHandler> Replayer<H> {
     fn replay(&mut self, b: &Batch, note: &mut dyn FnMut(&mut H, Note) -> bool) -> bool {
         for call in &b.calls {
             match *call {
-                Call::Open(ref meta) => {
+                Call::Open(ref meta, slot) => {
                     let c = self.handler.open(meta);
-                    self.conns.insert(meta.id, (**meta, c));
+                    let slot = slot as usize;
+                    if self.conns.len() <= slot {
+                        self.conns.resize_with(slot + 1, || None);
+                    }
+                    self.conns[slot] = Some((**meta, c));
                 }
                 Call::Data {
                     ref meta,
@@ -377,8 +397,8 @@ impl<H: StreamHandler> Replayer<H> {
                     };
                     self.event(meta, dir, ev);
                 }
-                Call::Close(ref meta, reason) => {
-                    if let Some((_, c)) = self.conns.remove(&meta.id) {
+                Call::Close(ref meta, slot, reason) => {
+                    if let Some((_, c)) = self.conns[slot as usize].take() {
                         self.handler.close(c, meta, reason);
                     }
                 }
@@ -394,7 +414,7 @@ impl<H: StreamHandler> Replayer<H> {
     }
 
     fn event(&mut self, moving: &Moving, dir: Dir, ev: StreamEvent<'_>) {
-        if let Some((meta, c)) = self.conns.get_mut(&moving.id) {
+        if let Some((meta, c)) = self.conns[moving.slot as usize].as_mut() {
             moving.apply(meta);
             self.handler.event(c, meta, dir, ev);
         }
@@ -405,6 +425,7 @@ impl<H: StreamHandler> Replayer<H> {
 mod tests {
     use super::*;
     use crate::tcp::{GapReason, HalfStats, RoleSource};
+    use std::collections::HashMap;
 
     /// Writes down every call, with the bytes.
     #[derive(Default)]
@@ -520,7 +541,7 @@ mod tests {
             );
             (rep.handler, marks)
         });
-        let mut r = Rec(&mut rec);
+        let mut r = Rec(&mut rec, HashMap::new());
         script(&mut |k, i| {
             apply(&mut r, k, i);
             if i % 7000 == 0 {
@@ -560,16 +581,19 @@ mod tests {
         }
     }
 
-    struct Rec<'a>(&'a mut Recorder);
+    struct Rec<'a>(&'a mut Recorder, HashMap<u64, u32>);
     impl StreamHandlerDyn for Rec<'_> {
         fn open_(&mut self, m: &ConnMeta) {
-            self.0.open(m);
+            let slot = self.0.open(m);
+            self.1.insert(m.id, slot);
         }
-        fn event_(&mut self, _: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>) {
-            self.0.event(&mut (), m, d, ev);
+        fn event_(&mut self, id: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>) {
+            let slot = self.1.get_mut(&id).unwrap();
+            self.0.event(slot, m, d, ev);
         }
-        fn close_(&mut self, _: u64, m: &ConnMeta, r: CloseReason) {
-            self.0.close((), m, r);
+        fn close_(&mut self, id: u64, m: &ConnMeta, r: CloseReason) {
+            let slot = self.1.remove(&id).unwrap();
+            self.0.close(slot, m, r);
         }
     }
 
