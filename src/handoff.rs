@@ -241,9 +241,13 @@ impl Recorder {
         self.gone = self.to.send(full).is_err();
     }
 
-    /// The capture reader's buffer the next packet's bytes lie in.
+    /// The capture reader's buffer the next packet's bytes lie in. One
+    /// that is not shareable (grown for a long block) is not held, and its
+    /// bytes are copied.
     pub fn set_window(&mut self, window: &Arc<Window>) {
-        if !self.window.as_ref().is_some_and(|w| Arc::ptr_eq(w, window)) {
+        if !window.shareable() {
+            self.window = None;
+        } else if !self.window.as_ref().is_some_and(|w| Arc::ptr_eq(w, window)) {
             self.window = Some(Arc::clone(window));
         }
     }

@@ -76,6 +76,14 @@ impl Window {
         &self.bytes
     }
 
+    /// Whether what lies in this buffer may be named rather than copied: a
+    /// buffer of the usual size. One grown for a block longer than that (up
+    /// to 16 MiB) is never shared, so it is reused in place and a few of
+    /// them held at once cannot add up.
+    pub fn shareable(&self) -> bool {
+        self.bytes.len() <= INITIAL_CAPACITY
+    }
+
     /// Where `part` starts in this buffer, if it lies inside it: a packet
     /// slice taken from the buffer can be named by position instead of
     /// copied.
@@ -210,7 +218,7 @@ impl BlockBuffer {
             let fresh = Arc::get_mut(&mut next).expect("a spare is unshared");
             fresh.bytes[..unread].copy_from_slice(&self.buf.bytes[self.start..self.end]);
             let old = std::mem::replace(&mut self.buf, next);
-            if self.spare.len() < MAX_SPARE {
+            if self.spare.len() < MAX_SPARE && old.shareable() {
                 self.spare.push(old);
             }
         }
@@ -321,6 +329,25 @@ mod tests {
         assert_eq!(Arc::as_ptr(b.window()), first_ptr);
         let offset = b.offset() as usize;
         assert_eq!(&b.data()[..10], &bytes[offset..offset + 10]);
+    }
+
+    /// A buffer grown for a long block is not shareable: a holder lets go
+    /// of it (as the handoff does), and it is reused in place.
+    #[test]
+    fn a_grown_buffer_is_not_shared() {
+        let bytes: Vec<u8> = (0..4 * INITIAL_CAPACITY).map(|i| (i % 13) as u8).collect();
+        let mut b = buffer(bytes.clone());
+        assert!(b.window().shareable());
+        b.fill(2 * INITIAL_CAPACITY).unwrap();
+        assert!(!b.window().shareable());
+        let ptr = Arc::as_ptr(b.window());
+        b.consume(2 * INITIAL_CAPACITY - 1);
+        b.fill(10).unwrap();
+        assert_eq!(Arc::as_ptr(b.window()), ptr);
+        assert_eq!(
+            &b.data()[..10],
+            &bytes[2 * INITIAL_CAPACITY - 1..2 * INITIAL_CAPACITY + 9]
+        );
     }
 
     /// Unshared, the one buffer is reused in place.
