@@ -85,7 +85,7 @@ impl PcapDecoder {
             )));
         }
         let corrupt = |detail: String| Fault::Corrupt { offset, detail };
-        let caplen = self.endian.u32(buf.data(), 8);
+        let [secs, frac, caplen, orig_len] = self.words(buf.data());
         self.check_caplen(caplen).map_err(corrupt)?;
         let record_len = RECORD_HEADER_LEN + caplen as usize;
         let available = buf.fill(record_len)?;
@@ -95,7 +95,31 @@ impl PcapDecoder {
                  {caplen} captured bytes), only {available} bytes remain"
             )));
         }
-        Ok(Some(self.decode(&buf.data()[..record_len])))
+        Ok(Some(PacketMeta {
+            ts: self.timestamp(secs, frac),
+            linktype: self.interface.linktype,
+            orig_len,
+            data: RECORD_HEADER_LEN..record_len,
+            block_len: record_len,
+        }))
+    }
+
+    /// The record header's four words (seconds, fraction of a second,
+    /// captured and original length) from its first bytes, read once from
+    /// a fixed-size array (no bounds check per field).
+    fn words(&self, data: &[u8]) -> [u32; 4] {
+        let h: &[u8; RECORD_HEADER_LEN] = data[..RECORD_HEADER_LEN]
+            .try_into()
+            .expect("a whole record header is there");
+        let mut words = [0; 4];
+        for (i, w) in words.iter_mut().enumerate() {
+            let b = [h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]];
+            *w = match self.endian {
+                Endian::Little => u32::from_le_bytes(b),
+                Endian::Big => u32::from_be_bytes(b),
+            };
+        }
+        words
     }
 
     fn check_caplen(&self, caplen: u32) -> Result<(), String> {
@@ -107,19 +131,6 @@ impl PcapDecoder {
              accepts (the larger of 256 KiB and the file's snaplen {}, at most 16 MiB)",
             self.max_caplen, self.interface.snaplen
         ))
-    }
-
-    /// Decodes one complete record: four fixed fields (the captured length
-    /// was read and checked to frame it), nothing that can fail.
-    fn decode(&self, record: &[u8]) -> PacketMeta {
-        let field = |at| self.endian.u32(record, at);
-        PacketMeta {
-            ts: self.timestamp(field(0), field(4)),
-            linktype: self.interface.linktype,
-            orig_len: field(12),
-            data: RECORD_HEADER_LEN..record.len(),
-            block_len: record.len(),
-        }
     }
 
     /// A fraction of a second or more (broken writers) just adds on; the
