@@ -13,9 +13,17 @@
 //! (and read by the handler only then), so calls in between carry the
 //! ones of the open.
 //!
+//! Stream bytes are not copied where they can be named: a data call points
+//! into the capture reader's buffer the packet lies in, which the batch
+//! holds until it is replayed (the reader reads on into another buffer
+//! meanwhile); only bytes the reassembler put together are copied. Each
+//! open connection has a slot, reused after its close, by which the
+//! replaying side finds it without hashing.
+//!
 //! Batches are recycled (the replayer sends them back emptied), so after
 //! the first few nothing is allocated, and at most [`IN_FLIGHT`] batches of
-//! about [`BATCH_BYTES`] exist: memory is bounded however fast the reader.
+//! about [`BATCH_BYTES`] exist, each holding the few reader buffers its
+//! bytes lie in: memory is bounded however fast the reader.
 
 use crate::capture::Window;
 use crate::tcp::{Chunk, FileSet, Gap};
