@@ -159,6 +159,12 @@ pub struct Analyzer<S: Sink> {
     held: HeldBudget,
     /// Bytes TLS connections hold for records not yet whole, in total.
     tls_held: usize,
+    /// The TLS secrets (taken from `opts`): `None` only while a TLS
+    /// connection's bytes go through the TLS stage, which borrows them
+    /// while its callback borrows the analyzer. Taking them out costs
+    /// nothing, where a clone of the `Arc` for every record cost two
+    /// atomic operations.
+    tls_keys: Option<std::sync::Arc<tls::KeyLog>>,
 }
 
 /// Bytes all TLS connections may hold for records and handshake messages
@@ -228,8 +234,10 @@ impl<S: Sink> Analyzer<S> {
             // No frame is written: previews would be work for nothing.
             opts.preview_bytes = 0;
         }
+        let tls_keys = Some(std::mem::take(&mut opts.tls_keys));
         Analyzer {
             opts,
+            tls_keys,
             out: Output {
                 sink,
                 totals: Totals::default(),
@@ -552,7 +560,8 @@ impl<S: Sink> Analyzer<S> {
     /// Secrets from the capture itself (a pcapng Decryption Secrets
     /// Block): for the TLS connections that begin after it.
     pub fn add_tls_secrets(&mut self, text: &[u8]) -> tls::keylog::Parsed {
-        std::sync::Arc::make_mut(&mut self.opts.tls_keys).add(text)
+        let keys = self.tls_keys.get_or_insert_with(Default::default);
+        std::sync::Arc::make_mut(keys).add(text)
     }
 
     /// Whether a connection's first bytes start a TLS connection to
@@ -561,7 +570,7 @@ impl<S: Sink> Analyzer<S> {
         let StreamEvent::Data(chunk) = ev else {
             return false;
         };
-        !self.opts.tls_keys.is_empty()
+        self.tls_keys.as_ref().is_some_and(|k| !k.is_empty())
             && chunk.offset == 0
             && st.upgrade.may_decrypt(dir, chunk.data)
     }
@@ -572,13 +581,15 @@ impl<S: Sink> Analyzer<S> {
         let mut t = st.tls.take().expect("a TLS connection");
         match ev {
             StreamEvent::Data(chunk) => {
-                let keys = std::sync::Arc::clone(&self.opts.tls_keys);
+                // Nothing the stage's callback reaches reads the secrets.
+                let keys = self.tls_keys.take().unwrap_or_default();
                 let at = (chunk.packet, chunk.ts);
                 let mut last_end = t.last_end;
                 let before = t.session.held();
                 t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
                     self.tls_plain(st, meta, ev, &mut last_end)
                 });
+                self.tls_keys = Some(keys);
                 t.last_end = last_end;
                 self.tls_held = self.tls_held - before + t.session.held();
                 if self.tls_held > MAX_TLS_HELD {
