@@ -105,21 +105,13 @@ impl PcapDecoder {
     }
 
     /// The record header's four words (seconds, fraction of a second,
-    /// captured and original length) from its first bytes, read once from
-    /// a fixed-size array (no bounds check per field).
+    /// captured and original length) from its first bytes, cut once to the
+    /// header's fixed size (so no field needs a bounds check of its own).
     fn words(&self, data: &[u8]) -> [u32; 4] {
         let h: &[u8; RECORD_HEADER_LEN] = data[..RECORD_HEADER_LEN]
             .try_into()
             .expect("a whole record header is there");
-        let mut words = [0; 4];
-        for (i, w) in words.iter_mut().enumerate() {
-            let b = [h[4 * i], h[4 * i + 1], h[4 * i + 2], h[4 * i + 3]];
-            *w = match self.endian {
-                Endian::Little => u32::from_le_bytes(b),
-                Endian::Big => u32::from_be_bytes(b),
-            };
-        }
-        words
+        std::array::from_fn(|i| self.endian.u32(h, 4 * i))
     }
 
     fn check_caplen(&self, caplen: u32) -> Result<(), String> {
