@@ -136,7 +136,7 @@ pub struct Batch {
     bytes: Vec<u8>,
     windows: Vec<Arc<Window>>,
     /// Stream bytes named in `windows`.
-    mapped: usize,
+    named: usize,
 }
 
 impl Batch {
@@ -144,11 +144,11 @@ impl Batch {
         self.calls.clear();
         self.bytes.clear();
         self.windows.clear();
-        self.mapped = 0;
+        self.named = 0;
     }
 
     fn full(&self) -> bool {
-        self.bytes.len() + self.mapped >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
+        self.bytes.len() + self.named >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
     }
 
     /// Names `data` by its place in `window` if it lies there.
@@ -157,7 +157,7 @@ impl Batch {
         if !self.windows.last().is_some_and(|w| Arc::ptr_eq(w, window)) {
             self.windows.push(Arc::clone(window));
         }
-        self.mapped += data.len();
+        self.named += data.len();
         Some((self.windows.len() as u32 - 1, at))
     }
 
