@@ -26,9 +26,11 @@
 //! bytes lie in: memory is bounded however fast the reader.
 
 use crate::capture::Window;
+use crate::finding::Finding;
 use crate::tcp::{Chunk, FileSet, Gap};
 use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
 use crate::time::Timestamp;
+use crate::tls::{self, stage::Learnt, stage::TlsHandler};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 
@@ -79,24 +81,27 @@ impl Moving {
     }
 }
 
-/// One recorded call. Stream bytes are named where they are (`at`, `len`):
-/// in one of the reader's buffers the batch holds (`window`), or, when the
-/// reassembler had to put them together, in the batch's own bytes.
+/// A recorded chunk. Its bytes are named where they are (`at`, `len`): in
+/// one of the reader's buffers the batch holds (`window`), or, when the
+/// reassembler had to put them together (or the TLS stage decrypted
+/// them), in the batch's own bytes.
+#[derive(Clone, Copy, Debug)]
+struct ChunkAt {
+    offset: u64,
+    /// Index into the batch's windows; `None`: in its own bytes.
+    window: Option<u32>,
+    at: usize,
+    len: usize,
+    packet: u64,
+    ts: Timestamp,
+}
+
+/// One recorded call.
 #[derive(Debug)]
 enum Call {
     /// A connection opens in a slot (see [`Recorder`]).
     Open(Box<ConnMeta>, u32),
-    Data {
-        meta: Moving,
-        dir: Dir,
-        offset: u64,
-        /// Index into the batch's windows; `None`: in its own bytes.
-        window: Option<u32>,
-        at: usize,
-        len: usize,
-        packet: u64,
-        ts: Timestamp,
-    },
+    Data(Moving, Dir, ChunkAt),
     Gap(Moving, Dir, Gap),
     Conflict {
         meta: Moving,
@@ -107,9 +112,32 @@ enum Call {
         ts: Timestamp,
     },
     Close(Box<ConnMeta>, u32, CloseReason),
+    /// One of the TLS stage's calls ([`TlsHandler`]).
+    Tls(Moving, TlsCall),
     /// Something for the replaying side that is not a stream call, in its
     /// place among the calls.
     Note(Note),
+}
+
+/// A call of the TLS stage's, by the [`TlsHandler`] method.
+#[derive(Debug)]
+enum TlsCall {
+    Start(ChunkAt),
+    Data {
+        dir: Dir,
+        chunk: ChunkAt,
+        end_packet: u64,
+    },
+    /// Plaintext lost (see [`tls::Event::Gap`]).
+    Gap {
+        dir: Dir,
+        offset: u64,
+        len: u64,
+        packet: u64,
+        ts: Timestamp,
+    },
+    Finding(Box<Finding>),
+    End(Box<Learnt>),
 }
 
 /// What the reading side tells the replaying side besides stream calls.
@@ -161,13 +189,37 @@ impl Batch {
         Some((self.windows.len() as u32 - 1, at))
     }
 
-    /// The bytes of a data call.
-    fn data(&self, window: Option<u32>, at: usize, len: usize) -> &[u8] {
-        let bytes = match window {
+    /// A chunk to record: its bytes named in `window` if they lie there,
+    /// else copied.
+    fn chunk_at(&mut self, window: Option<&Arc<Window>>, c: Chunk<'_>) -> ChunkAt {
+        let named = window.and_then(|w| self.name_in(w, c.data));
+        let (window, at) = named.unzip();
+        let at = at.unwrap_or_else(|| {
+            self.bytes.extend_from_slice(c.data);
+            self.bytes.len() - c.data.len()
+        });
+        ChunkAt {
+            offset: c.offset,
+            window,
+            at,
+            len: c.data.len(),
+            packet: c.packet,
+            ts: c.ts,
+        }
+    }
+
+    /// A recorded chunk as the handler takes it.
+    fn chunk(&self, c: &ChunkAt) -> Chunk<'_> {
+        let bytes = match c.window {
             Some(i) => self.windows[i as usize].bytes(),
             None => &self.bytes,
         };
-        &bytes[at..at + len]
+        Chunk {
+            offset: c.offset,
+            data: &bytes[c.at..c.at + c.len],
+            packet: c.packet,
+            ts: c.ts,
+        }
     }
 }
 
@@ -190,7 +242,7 @@ pub struct Recorder {
 }
 
 /// The replaying side: hands every call to `handler`.
-pub struct Replayer<H: StreamHandler> {
+pub struct Replayer<H: TlsHandler> {
     pub handler: H,
     /// The open connections by slot: the metadata as last told, and the
     /// handler's state.
@@ -202,7 +254,7 @@ pub struct Replayer<H: StreamHandler> {
 }
 
 /// A recorder and the replayer of what it records into `handler`.
-pub fn channel<H: StreamHandler>(handler: H) -> (Recorder, Replayer<H>) {
+pub fn channel<H: TlsHandler>(handler: H) -> (Recorder, Replayer<H>) {
     let (to, from) = sync_channel(IN_FLIGHT);
     // Room for every batch in existence: returning one never blocks.
     let (back, spare) = sync_channel(IN_FLIGHT + 2);
@@ -287,26 +339,9 @@ impl StreamHandler for Recorder {
     fn event(&mut self, &mut slot: &mut u32, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
         let call = match ev {
             StreamEvent::Data(c) => {
-                let named = self
-                    .window
-                    .as_ref()
-                    .and_then(|w| self.batch.name_in(w, c.data));
-                let (window, at) = named.unzip();
-                let at = at.unwrap_or_else(|| {
-                    // Put together by the reassembler (out of order).
-                    self.batch.bytes.extend_from_slice(c.data);
-                    self.batch.bytes.len() - c.data.len()
-                });
-                Call::Data {
-                    meta: Moving::of(slot, meta),
-                    dir,
-                    offset: c.offset,
-                    window,
-                    at,
-                    len: c.data.len(),
-                    packet: c.packet,
-                    ts: c.ts,
-                }
+                // Copied only when put together by the reassembler.
+                let chunk = self.batch.chunk_at(self.window.as_ref(), c);
+                Call::Data(Moving::of(slot, meta), dir, chunk)
             }
             StreamEvent::Gap(g) => Call::Gap(Moving::of(slot, meta), dir, g),
             StreamEvent::Conflict {
@@ -334,6 +369,64 @@ impl StreamHandler for Recorder {
     }
 }
 
+/// The TLS stage runs on the reading side: what it hands on crosses as
+/// calls too, decrypted bytes copied (they lie in no reader buffer).
+impl TlsHandler for Recorder {
+    fn tls_start(&mut self, &mut slot: &mut u32, meta: &ConnMeta, hello: Chunk<'_>) {
+        let chunk = self.batch.chunk_at(self.window.as_ref(), hello);
+        self.push(Call::Tls(Moving::of(slot, meta), TlsCall::Start(chunk)));
+    }
+
+    fn tls(&mut self, &mut slot: &mut u32, meta: &ConnMeta, ev: tls::Event<'_>) {
+        let call = match ev {
+            tls::Event::Data {
+                dir,
+                offset,
+                data,
+                packet,
+                end_packet,
+                ts,
+            } => {
+                let c = Chunk {
+                    offset,
+                    data,
+                    packet,
+                    ts,
+                };
+                TlsCall::Data {
+                    dir,
+                    chunk: self.batch.chunk_at(None, c),
+                    end_packet,
+                }
+            }
+            tls::Event::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            } => TlsCall::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            },
+            tls::Event::Finding(f) => TlsCall::Finding(Box::new(f)),
+        };
+        self.push(Call::Tls(Moving::of(slot, meta), call));
+    }
+
+    fn tls_end(&mut self, &mut slot: &mut u32, meta: &ConnMeta, learnt: Learnt) {
+        let call = TlsCall::End(Box::new(learnt));
+        self.push(Call::Tls(Moving::of(slot, meta), call));
+    }
+
+    fn tls_secrets(&mut self, text: &[u8]) {
+        self.note(Note::TlsSecrets(text.to_vec()));
+    }
+}
+
 impl Drop for Recorder {
     /// What is left goes over: the end of the input.
     fn drop(&mut self) {
@@ -341,7 +434,7 @@ impl Drop for Recorder {
     }
 }
 
-impl<H: StreamHandler> Replayer<H> {
+impl<H: TlsHandler> Replayer<H> {
     /// Replays batches until the recorder is dropped, or until `note`
     /// returns `false` or `failed` holds after a batch (an error: the
     /// recorder then finds itself alone and stops). `note` gets the notes,
@@ -374,23 +467,8 @@ impl<H: StreamHandler> Replayer<H> {
                     }
                     self.conns[slot] = Some((**meta, c));
                 }
-                Call::Data {
-                    ref meta,
-                    dir,
-                    offset,
-                    window,
-                    at,
-                    len,
-                    packet,
-                    ts,
-                } => {
-                    let chunk = Chunk {
-                        offset,
-                        data: b.data(window, at, len),
-                        packet,
-                        ts,
-                    };
-                    self.event(meta, dir, StreamEvent::Data(chunk));
+                Call::Data(ref meta, dir, ref c) => {
+                    self.event(meta, dir, StreamEvent::Data(b.chunk(c)));
                 }
                 Call::Gap(ref meta, dir, g) => self.event(meta, dir, StreamEvent::Gap(g)),
                 Call::Conflict {
@@ -420,16 +498,68 @@ impl<H: StreamHandler> Replayer<H> {
                         return false;
                     }
                 }
+                Call::Tls(ref meta, ref call) => self.tls(b, meta, call),
             }
         }
         true
     }
 
     fn event(&mut self, moving: &Moving, dir: Dir, ev: StreamEvent<'_>) {
+        self.with(moving, |h, c, meta| h.event(c, meta, dir, ev));
+    }
+
+    /// Runs `act` on the connection of `moving`'s slot, its metadata
+    /// brought up to date.
+    fn with(&mut self, moving: &Moving, act: impl FnOnce(&mut H, &mut H::Conn, &ConnMeta)) {
         if let Some((meta, c)) = self.conns[moving.slot as usize].as_mut() {
             moving.apply(meta);
-            self.handler.event(c, meta, dir, ev);
+            act(&mut self.handler, c, meta);
         }
+    }
+
+    /// A call of the TLS stage's.
+    fn tls(&mut self, b: &Batch, moving: &Moving, call: &TlsCall) {
+        let ev = match *call {
+            TlsCall::Start(ref c) => {
+                return self.with(moving, |h, conn, meta| {
+                    h.tls_start(conn, meta, b.chunk(c));
+                });
+            }
+            TlsCall::End(ref learnt) => {
+                let learnt = (**learnt).clone();
+                return self.with(moving, |h, conn, meta| h.tls_end(conn, meta, learnt));
+            }
+            TlsCall::Data {
+                dir,
+                ref chunk,
+                end_packet,
+            } => {
+                let c = b.chunk(chunk);
+                tls::Event::Data {
+                    dir,
+                    offset: c.offset,
+                    data: c.data,
+                    packet: c.packet,
+                    end_packet,
+                    ts: c.ts,
+                }
+            }
+            TlsCall::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            } => tls::Event::Gap {
+                dir,
+                offset,
+                len,
+                packet,
+                ts,
+            },
+            TlsCall::Finding(ref f) => tls::Event::Finding((**f).clone()),
+        };
+        self.with(moving, |h, conn, meta| h.tls(conn, meta, ev));
     }
 }
 
@@ -463,6 +593,22 @@ mod tests {
         }
     }
 
+    impl TlsHandler for Log {
+        fn tls_start(&mut self, c: &mut u64, meta: &ConnMeta, hello: Chunk<'_>) {
+            let last = meta.last_packet;
+            let what = format!("{} {:?} {}", hello.offset, hello.data, hello.packet);
+            self.0.push(format!("{c} tls start {what} last {last}"));
+        }
+        fn tls(&mut self, c: &mut u64, meta: &ConnMeta, ev: tls::Event<'_>) {
+            let last = meta.last_packet;
+            self.0.push(format!("{c} tls {ev:?} last {last}"));
+        }
+        fn tls_end(&mut self, c: &mut u64, meta: &ConnMeta, learnt: Learnt) {
+            let last = meta.last_packet;
+            self.0.push(format!("{c} tls end {learnt:?} last {last}"));
+        }
+    }
+
     fn meta(id: u64, last_packet: u64) -> ConnMeta {
         ConnMeta {
             id,
@@ -484,17 +630,17 @@ mod tests {
     }
 
     /// The same calls, in the same order, with the same bytes and
-    /// metadata, whether direct or through the handoff; across many batches
-    /// and with marks in place.
+    /// metadata, whether direct or through the handoff (the TLS stage's
+    /// too); across many batches and with marks in place.
     #[test]
     fn replays_every_call_in_order() {
         let script = |h: &mut dyn FnMut(u8, u64)| {
-            for i in 0..20_000u64 {
-                h((i % 5) as u8, i);
+            for i in 0..40_000u64 {
+                h((i % 10) as u8, i);
             }
         };
         let apply = |h: &mut dyn StreamHandlerDyn, kind: u8, i: u64| {
-            let id = i / 5;
+            let id = i / 10;
             let m = meta(id, i);
             let data = [i as u8; 100];
             match kind {
@@ -533,6 +679,7 @@ mod tests {
                         ts: Timestamp(0),
                     },
                 ),
+                4..9 => h.tls_(id, &m, kind, &data[..(i % 100) as usize]),
                 _ => h.close_(id, &m, CloseReason::Fin),
             }
         };
@@ -565,7 +712,7 @@ mod tests {
         });
         drop(rec);
         let (through, marks) = t.join().unwrap();
-        assert_eq!(marks, [0, 7000, 14000]);
+        assert_eq!(marks, [0, 7000, 14000, 21000, 28000, 35000]);
         assert_eq!(direct.0.0.len(), through.0.len());
         assert!(direct.0.0 == through.0, "the replay differs");
     }
@@ -575,6 +722,62 @@ mod tests {
         fn open_(&mut self, m: &ConnMeta);
         fn event_(&mut self, id: u64, m: &ConnMeta, d: Dir, ev: StreamEvent<'_>);
         fn close_(&mut self, id: u64, m: &ConnMeta, r: CloseReason);
+        /// A TLS stage call of `kind` (4 to 8: start, data, gap, finding,
+        /// end) with `data`.
+        fn tls_(&mut self, id: u64, m: &ConnMeta, kind: u8, data: &[u8]);
+    }
+
+    /// The TLS stage's call of `kind` (see [`StreamHandlerDyn::tls_`]).
+    fn tls_call<H: TlsHandler>(h: &mut H, c: &mut H::Conn, m: &ConnMeta, kind: u8, data: &[u8]) {
+        let (packet, ts) = (m.last_packet, Timestamp(7));
+        let dir = Dir::ServerToClient;
+        match kind {
+            4 => h.tls_start(
+                c,
+                m,
+                Chunk {
+                    offset: 0,
+                    data,
+                    packet,
+                    ts,
+                },
+            ),
+            5 => {
+                let end_packet = packet + 1;
+                let ev = tls::Event::Data {
+                    dir,
+                    offset: 9,
+                    data,
+                    packet,
+                    end_packet,
+                    ts,
+                };
+                h.tls(c, m, ev);
+            }
+            6 => h.tls(
+                c,
+                m,
+                tls::Event::Gap {
+                    dir,
+                    offset: 9,
+                    len: 5,
+                    packet,
+                    ts,
+                },
+            ),
+            7 => {
+                let f = Finding::new(crate::finding::Code::TlsDecryptFailed, "no").at(packet);
+                h.tls(c, m, tls::Event::Finding(f));
+            }
+            _ => {
+                let mut learnt = Learnt {
+                    decrypted: true,
+                    ..Learnt::default()
+                };
+                learnt.hello.suite = Some(0x1301);
+                h.tls_end(c, m, learnt);
+            }
+        }
     }
 
     struct Direct(Log, HashMap<u64, u64>);
@@ -591,6 +794,10 @@ mod tests {
             let c = self.1.remove(&id).unwrap();
             self.0.close(c, m, r);
         }
+        fn tls_(&mut self, id: u64, m: &ConnMeta, kind: u8, data: &[u8]) {
+            let c = self.1.get_mut(&id).unwrap();
+            tls_call(&mut self.0, c, m, kind, data);
+        }
     }
 
     struct Rec<'a>(&'a mut Recorder, HashMap<u64, u32>);
@@ -606,6 +813,10 @@ mod tests {
         fn close_(&mut self, id: u64, m: &ConnMeta, r: CloseReason) {
             let slot = self.1.remove(&id).unwrap();
             self.0.close(slot, m, r);
+        }
+        fn tls_(&mut self, id: u64, m: &ConnMeta, kind: u8, data: &[u8]) {
+            let slot = self.1.get_mut(&id).unwrap();
+            tls_call(self.0, slot, m, kind, data);
         }
     }
 

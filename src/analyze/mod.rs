@@ -53,8 +53,9 @@ pub struct Options {
     /// records name theirs and select themselves in Wireshark by address
     /// (the merged numbering is no one file's). Empty for one input.
     pub files: Vec<String>,
-    /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`, and those the capture
-    /// embeds): with any, TLS connections are decrypted.
+    /// TLS secrets (`--tls-keylog`, `SSLKEYLOGFILE`; those the capture
+    /// embeds are added as they come): with any, TLS connections are
+    /// decrypted, by the TLS stage before this one ([`tls::stage`]).
     /// Shared, not copied, by every run that clones these options.
     pub tls_keys: std::sync::Arc<tls::KeyLog>,
 }
@@ -157,20 +158,7 @@ pub struct Analyzer<S: Sink> {
     out: Output<S>,
     legs: Legs,
     held: HeldBudget,
-    /// Bytes TLS connections hold for records not yet whole, in total.
-    tls_held: usize,
-    /// The TLS secrets (taken from `opts`): `None` only while a TLS
-    /// connection's bytes go through the TLS stage, which borrows them
-    /// while its callback borrows the analyzer. Taking them out costs
-    /// nothing, where a clone of the `Arc` for every record cost two
-    /// atomic operations.
-    tls_keys: Option<std::sync::Arc<tls::KeyLog>>,
 }
-
-/// Bytes all TLS connections may hold for records and handshake messages
-/// not yet whole (a record must be whole to be decrypted: up to 18 KiB a
-/// direction). Beyond, the connection that asks for more is given up.
-const MAX_TLS_HELD: usize = 32 << 20;
 
 /// Frame records a connection holds back to write in capture order.
 type Deferred = Option<Box<Vec<FrameRecord>>>;
@@ -199,12 +187,14 @@ pub struct ConnState {
     tls: Option<Box<TlsConn>>,
 }
 
-/// A TLS connection's decryption and what its ClientHello showed.
+/// A TLS connection being decrypted (by the TLS stage, before this one):
+/// what its ClientHello showed and what decryption learnt.
 struct TlsConn {
-    session: tls::TlsSession,
     info: TlsInfo,
     /// The packets where the last record handed on started and ended.
     last_end: (u64, u64),
+    /// Told just before the close.
+    learnt: tls::stage::Learnt,
 }
 
 impl ConnState {
@@ -234,10 +224,8 @@ impl<S: Sink> Analyzer<S> {
             // No frame is written: previews would be work for nothing.
             opts.preview_bytes = 0;
         }
-        let tls_keys = Some(std::mem::take(&mut opts.tls_keys));
         Analyzer {
             opts,
-            tls_keys,
             out: Output {
                 sink,
                 totals: Totals::default(),
@@ -248,7 +236,6 @@ impl<S: Sink> Analyzer<S> {
             },
             legs: Legs::default(),
             held: HeldBudget::default(),
-            tls_held: 0,
         }
     }
 
@@ -304,16 +291,9 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         } else {
             dir
         };
-        if st.tls.is_none() && self.starts_tls(st, dir, &ev) {
-            st.tls = Some(Box::new(TlsConn {
-                session: tls::TlsSession::new(),
-                info: upgrade::tls_info_of(&ev),
-                last_end: (0, 0),
-            }));
-        }
         if st.tls.is_some() {
             // By the TCP layer's directions: the ClientHello fixed them.
-            return self.tls_event(st, meta, dir, ev);
+            return self.tls_tcp_event(st, dir, ev);
         }
         match ev {
             StreamEvent::Data(chunk) => self.data(st, meta, d, chunk),
@@ -336,14 +316,10 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         }
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
-            self.tls_held -= t.session.held();
-            if t.session.hello().client_random.is_none() {
-                let detail = "no ClientHello of this TLS connection in the capture (it began before the \
-                              capture?): without its client random, its secrets cannot be found in a key log";
-                st.acc
-                    .add(Finding::new(Code::TlsKeyMissing, detail).at(t.info.packet));
+            if t.learnt.hello.client_random.is_none() {
+                st.acc.add(tls::stage::no_client_hello(t.info.packet));
             }
-            self.out.totals.tls_decrypted += u64::from(t.session.decrypted());
+            self.out.totals.tls_decrypted += u64::from(t.learnt.decrypted);
             st.upgrade.tls = Some(Box::new(tls_record_info(*t)));
         }
         let (out, held) = (&mut self.out, &mut self.held);
@@ -556,77 +532,28 @@ impl<S: Sink> Analyzer<S> {
     }
 }
 
-impl<S: Sink> Analyzer<S> {
-    /// Secrets from the capture itself (a pcapng Decryption Secrets
-    /// Block): for the TLS connections that begin after it.
-    pub fn add_tls_secrets(&mut self, text: &[u8]) -> tls::keylog::Parsed {
-        let keys = self.tls_keys.get_or_insert_with(Default::default);
-        std::sync::Arc::make_mut(keys).add(text)
+/// What the TLS stage before the analysis hands on for the connections it
+/// decrypts.
+impl<S: Sink> tls::stage::TlsHandler for Analyzer<S> {
+    fn tls_start(&mut self, st: &mut ConnState, _: &ConnMeta, hello: Chunk<'_>) {
+        st.tls = Some(Box::new(TlsConn {
+            info: upgrade::tls_info(hello.data, hello.packet),
+            last_end: (0, 0),
+            learnt: Default::default(),
+        }));
     }
 
-    /// Whether a connection's first bytes start a TLS connection to
-    /// decrypt: secrets were given and the client opens with TLS.
-    fn starts_tls(&self, st: &ConnState, dir: Dir, ev: &StreamEvent<'_>) -> bool {
-        let StreamEvent::Data(chunk) = ev else {
-            return false;
+    /// Plaintext goes to the HTTP and WebSocket parts (in their
+    /// directions) as a plaintext connection's bytes would; findings to
+    /// the connection.
+    fn tls(&mut self, st: &mut ConnState, meta: &ConnMeta, ev: tls::Event<'_>) {
+        let d = |dir: Dir| {
+            if st.upgrade.swapped {
+                dir.reverse()
+            } else {
+                dir
+            }
         };
-        self.tls_keys.as_ref().is_some_and(|k| !k.is_empty())
-            && chunk.offset == 0
-            && st.upgrade.may_decrypt(dir, chunk.data)
-    }
-
-    /// An event of a TLS connection being decrypted: through the TLS
-    /// stage, whose plaintext goes on as a plaintext connection's bytes.
-    fn tls_event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {
-        let mut t = st.tls.take().expect("a TLS connection");
-        match ev {
-            StreamEvent::Data(chunk) => {
-                // Nothing the stage's callback reaches reads the secrets.
-                let keys = self.tls_keys.take().unwrap_or_default();
-                let at = (chunk.packet, chunk.ts);
-                let mut last_end = t.last_end;
-                let before = t.session.held();
-                t.session.push(dir, chunk.data, at, &keys, &mut |ev| {
-                    self.tls_plain(st, meta, ev, &mut last_end)
-                });
-                self.tls_keys = Some(keys);
-                t.last_end = last_end;
-                self.tls_held = self.tls_held - before + t.session.held();
-                if self.tls_held > MAX_TLS_HELD {
-                    self.tls_held -= t.session.held();
-                    let detail = "more than 32 MiB of TLS records not yet whole across connections at once: \
-                                  this connection is not decrypted further";
-                    t.session.abandon(detail, chunk.packet, &mut |ev| {
-                        self.tls_plain(st, meta, ev, &mut last_end)
-                    });
-                }
-            }
-            StreamEvent::Gap(gap) => {
-                st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset);
-                let before = t.session.held();
-                t.session.gap(dir, gap.len);
-                self.tls_held = self.tls_held - before + t.session.held();
-            }
-            StreamEvent::Conflict {
-                offset,
-                len,
-                packet,
-                ..
-            } => st.acc.conflict(dir, len, packet, offset),
-        }
-        st.tls = Some(t);
-    }
-
-    /// What the TLS stage hands on: plaintext to the HTTP and WebSocket
-    /// parts (in their directions), and its findings.
-    fn tls_plain(
-        &mut self,
-        st: &mut ConnState,
-        meta: &ConnMeta,
-        ev: tls::Event<'_>,
-        last_end: &mut (u64, u64),
-    ) {
-        let swap = |d: Dir| if st.upgrade.swapped { d.reverse() } else { d };
         match ev {
             tls::Event::Data {
                 dir,
@@ -636,20 +563,17 @@ impl<S: Sink> Analyzer<S> {
                 end_packet,
                 ts,
             } => {
-                *last_end = (packet, end_packet);
+                if let Some(t) = st.tls.as_mut() {
+                    t.last_end = (packet, end_packet);
+                }
                 self.out.tls_end = Some((packet, end_packet));
-                let d = swap(dir);
-                self.data(
-                    st,
-                    meta,
-                    d,
-                    Chunk {
-                        offset,
-                        data,
-                        packet,
-                        ts,
-                    },
-                );
+                let chunk = Chunk {
+                    offset,
+                    data,
+                    packet,
+                    ts,
+                };
+                self.data(st, meta, d(dir), chunk);
                 self.out.tls_end = None;
             }
             tls::Event::Gap {
@@ -666,10 +590,34 @@ impl<S: Sink> Analyzer<S> {
                     packet,
                     ts,
                 };
-                let d = swap(dir);
-                self.plain_gap(st, meta, d, gap);
+                self.plain_gap(st, meta, d(dir), gap);
             }
             tls::Event::Finding(f) => st.acc.add(f),
+        }
+    }
+
+    fn tls_end(&mut self, st: &mut ConnState, _: &ConnMeta, learnt: tls::stage::Learnt) {
+        if let Some(t) = st.tls.as_mut() {
+            t.learnt = learnt;
+        }
+    }
+}
+
+impl<S: Sink> Analyzer<S> {
+    /// A TCP gap or conflict of a connection being decrypted, counted on
+    /// the connection (the TLS stage has taken the gap's effect on the
+    /// decrypted stream into account).
+    fn tls_tcp_event(&mut self, st: &mut ConnState, dir: Dir, ev: StreamEvent<'_>) {
+        match ev {
+            StreamEvent::Gap(gap) => st.acc.gap(gap.reason, dir, gap.len, gap.packet, gap.offset),
+            StreamEvent::Conflict {
+                offset,
+                len,
+                packet,
+                ..
+            } => st.acc.conflict(dir, len, packet, offset),
+            // The TLS stage hands decrypted bytes on as `tls` calls.
+            StreamEvent::Data(_) => {}
         }
     }
 }
@@ -677,14 +625,14 @@ impl<S: Sink> Analyzer<S> {
 /// The connection record's `tls`: what the ClientHello showed and what
 /// decryption learnt.
 fn tls_record_info(t: TlsConn) -> TlsInfo {
-    let hello = t.session.hello();
+    let hello = &t.learnt.hello;
     let mut info = t.info;
     if let Some(v) = hello.version {
         info.version = Some(crate::http::tls::version_name(v));
     }
     info.cipher_suite = hello.suite_name();
     info.alpn_selected = hello.alpn.clone();
-    info.decrypted = Some(t.session.decrypted());
+    info.decrypted = Some(t.learnt.decrypted);
     info
 }
 

@@ -246,17 +246,6 @@ impl Upgrade {
         self.negotiated.as_ref().and_then(|n| n.deflate)
     }
 
-    /// Whether a connection's first bytes `data`, in direction `d` as the
-    /// TCP layer guessed it, are a TLS ClientHello to decrypt (not on a
-    /// port given as plaintext WebSocket).
-    pub fn may_decrypt(&self, d: Dir, data: &[u8]) -> bool {
-        self.mode == Mode::Undecided
-            && !self.swapped
-            && !self.port_mode
-            && d == Dir::ClientToServer
-            && looks_like_tls(data)
-    }
-
     /// Whether direction `d`'s bytes go to the frame part.
     pub fn in_frames(&self, d: Dir) -> bool {
         matches!(self.sides[d.index()], Side::Frames)
@@ -860,15 +849,8 @@ fn wants_websocket(req: &http::Request) -> bool {
 }
 
 /// What a TLS connection's first client bytes say of it.
-pub(super) fn tls_info_of(ev: &crate::tcp::StreamEvent<'_>) -> TlsInfo {
-    match ev {
-        crate::tcp::StreamEvent::Data(c) => tls_info(c.data, c.packet),
-        _ => TlsInfo::default(),
-    }
-}
-
 /// What the client's first TLS record (at `packet`) says of the connection.
-fn tls_info(data: &[u8], packet: u64) -> TlsInfo {
+pub(super) fn tls_info(data: &[u8], packet: u64) -> TlsInfo {
     let hello = http::tls::client_hello(data).unwrap_or_default();
     TlsInfo {
         packet,

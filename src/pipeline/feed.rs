@@ -1,7 +1,8 @@
 //! The reading loop: the inputs merged in timestamp order, each packet
-//! decoded and handed to the TCP reassembler, whose calls go to the stage
-//! after it ([`Downstream`]): the analysis itself, or the recorder that
-//! hands them to the analysis on another thread (`super::threaded`).
+//! decoded and handed to the TCP reassembler, whose calls go through the
+//! TLS stage to the stage after it ([`Downstream`]): the analysis itself,
+//! or the recorder that hands them to the analysis on another thread
+//! (`super::threaded`).
 
 use super::{IDLE_WAIT, Options, PROGRESS_EVERY, Skips};
 use crate::analyze::Analyzer;
@@ -9,21 +10,20 @@ use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef, Window};
 use crate::handoff::{Note, Recorder};
 use crate::packet;
 use crate::record::{Sink, SummaryRecord};
-use crate::tcp::{LastConn, Reassembler, StreamHandler};
+use crate::tcp::{LastConn, Reassembler};
 use crate::time::Timestamp;
+use crate::tls::stage::{Decrypting, Share, TlsHandler};
 use std::sync::Arc;
 
-/// What the reading loop needs of the stage after the reassembler besides
-/// its stream calls.
-pub(super) trait Downstream: StreamHandler + Sized {
+/// What the reading loop needs of the stage after the TLS stage besides
+/// their calls.
+pub(super) trait Downstream: TlsHandler + Sized {
     /// The input went idle (a live capture): what is buffered goes out.
     fn idle(&mut self);
     /// The output failed: reading on is pointless.
     fn failed(&self) -> bool;
     /// The capture's first packet, before any record.
     fn capture_start(&mut self, ts: Timestamp);
-    /// TLS secrets embedded in the capture, before the packets after them.
-    fn tls_secrets(&mut self, secrets: Vec<u8>);
     /// The reader's buffer the next packet lies in.
     fn window(&mut self, _w: &Arc<Window>) {}
     /// Whether [`Downstream::tap`] is wanted (`--write-pcap`).
@@ -47,10 +47,6 @@ impl<S: Sink> Downstream for Analyzer<S> {
         self.sink_mut().capture_start(ts);
     }
 
-    fn tls_secrets(&mut self, secrets: Vec<u8>) {
-        self.add_tls_secrets(&secrets);
-    }
-
     fn wants_packets(&mut self) -> bool {
         self.sink_mut().wants_packets()
     }
@@ -58,6 +54,34 @@ impl<S: Sink> Downstream for Analyzer<S> {
     fn tap(&mut self, p: &PacketRef<'_>, last: Option<LastConn<'_, Self::Conn>>) {
         let conn = last.map(|(id, live)| (id, live.map(|(meta, st)| st.facts(meta))));
         self.sink_mut().packet(p, conn);
+    }
+}
+
+/// A TLS stage: what the reading loop asks is the stage's after it.
+impl<H: Downstream> Downstream for Decrypting<H> {
+    fn idle(&mut self) {
+        self.inner.idle();
+    }
+
+    fn failed(&self) -> bool {
+        self.inner.failed()
+    }
+
+    fn capture_start(&mut self, ts: Timestamp) {
+        self.inner.capture_start(ts);
+    }
+
+    fn window(&mut self, w: &Arc<Window>) {
+        self.inner.window(w);
+    }
+
+    fn wants_packets(&mut self) -> bool {
+        self.inner.wants_packets()
+    }
+
+    fn tap(&mut self, p: &PacketRef<'_>, last: Option<LastConn<'_, Self::Conn>>) {
+        let last = last.map(|(id, live)| (id, live.map(|(meta, c)| (meta, &c.inner))));
+        self.inner.tap(p, last);
     }
 }
 
@@ -76,10 +100,6 @@ impl Downstream for Recorder {
 
     fn capture_start(&mut self, ts: Timestamp) {
         self.note(Note::CaptureStart(ts));
-    }
-
-    fn tls_secrets(&mut self, secrets: Vec<u8>) {
-        self.note(Note::TlsSecrets(secrets));
     }
 
     /// The packet's bytes cross by their place in the reader's buffer,
@@ -166,6 +186,12 @@ impl Merged {
     }
 }
 
+/// A TLS stage before `inner`, taking `share` of the TLS connections.
+pub(super) fn tls_stage<H>(inner: H, opts: &Options, share: Share) -> Decrypting<H> {
+    let a = &opts.analysis;
+    Decrypting::new(inner, a.tls_keys.clone(), a.ports.clone(), share)
+}
+
 /// Reads the inputs merged in timestamp order into the reassembler, whose
 /// calls go to `down`. Returns whether the run was stopped before the
 /// inputs ended. `progress` is told how far the reading is.
@@ -193,7 +219,8 @@ pub(super) fn feed<H: Downstream>(
         }
         let i = earliest(&m.readers);
         if let Some(secrets) = m.readers[i].take_tls_secrets() {
-            down.tls_secrets(secrets);
+            // For the connections that begin after them.
+            down.tls_secrets(&secrets);
         }
         number += 1;
         counts.summary.packets += 1;

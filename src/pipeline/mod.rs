@@ -17,7 +17,8 @@ use crate::capture::{CaptureError, CaptureReader};
 use crate::packet::Skip;
 use crate::record::{Record, Sink, SummaryRecord};
 use crate::tcp::{self, CloseReason, Reassembler};
-use feed::{Counts, Merged, feed};
+use crate::tls::stage::{Decrypting, Share};
+use feed::{Counts, Merged, feed, tls_stage};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -213,7 +214,7 @@ pub fn run_sources<S: Sink>(
     if two_threads(opts, &mut analyzer) {
         (read, analyzer) = threaded::read(merged, opts, &mut summary, analyzer, &mut report);
     } else {
-        read = read_here(merged, opts, &mut summary, &mut analyzer, &mut report);
+        (read, analyzer) = read_here(merged, opts, &mut summary, analyzer, &mut report);
     }
     if let Some(e) = analyzer.take_error() {
         return Err(e);
@@ -268,30 +269,39 @@ fn two_threads<S: Sink>(opts: &Options, analyzer: &mut Analyzer<S>) -> bool {
     wanted && !analyzer.sink_mut().wants_packets()
 }
 
-/// The read on this thread alone.
+/// The read on this thread alone; returns how it ended and the analyzer.
 fn read_here<S: Sink>(
     m: Merged,
     opts: &Options,
     summary: &mut SummaryRecord,
-    analyzer: &mut Analyzer<S>,
+    analyzer: Analyzer<S>,
     report: &mut dyn FnMut(u64, u64),
-) -> Read {
-    let mut tcp: Reassembler<Analyzer<S>> = Reassembler::new(opts.tcp);
+) -> (Read, Analyzer<S>) {
+    // Both TLS stages, as with two threads: the same connections each.
+    let second = tls_stage(analyzer, opts, Share::All);
+    let mut front = tls_stage(second, opts, Share::EveryOther);
+    let mut tcp: Reassembler<Decrypting<Decrypting<Analyzer<S>>>> = Reassembler::new(opts.tcp);
     let mut skips = Skips::default();
     let mut counts = Counts {
         summary,
         skips: &mut skips,
     };
-    let stopped = feed(m, opts, &mut counts, &mut tcp, analyzer, &mut |_, b, n| {
-        report(b, n)
-    });
+    let stopped = feed(
+        m,
+        opts,
+        &mut counts,
+        &mut tcp,
+        &mut front,
+        &mut |_, b, n| report(b, n),
+    );
     let interrupted = stopped || opts.stopped();
-    tcp.finish_as(close_reason(interrupted), analyzer);
-    Read {
+    tcp.finish_as(close_reason(interrupted), &mut front);
+    let read = Read {
         interrupted,
         skips,
         connections: tcp.stats.connections,
-    }
+    };
+    (read, front.inner.inner)
 }
 
 #[cfg(test)]

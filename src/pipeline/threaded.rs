@@ -1,14 +1,16 @@
-//! The read on two threads: this one reads, decodes and reassembles; the
-//! calling thread analyses and writes. The reassembler's calls cross over
-//! in batches ([`crate::handoff`]) in their order, so the records are byte
-//! for byte those of one thread.
+//! The read on two threads: this one reads, decodes, reassembles and
+//! decrypts every other TLS connection; the calling thread decrypts the
+//! others, analyses and writes. The calls cross over in batches
+//! ([`crate::handoff`]) in their order, so the records are byte for byte
+//! those of one thread.
 
-use super::feed::{Counts, Merged, feed};
+use super::feed::{Counts, Merged, feed, tls_stage};
 use super::{Options, Read, Skips, close_reason};
 use crate::analyze::Analyzer;
 use crate::handoff::{self, Note, Recorder};
 use crate::record::{Sink, SummaryRecord};
 use crate::tcp::Reassembler;
+use crate::tls::stage::{Decrypting, Share, TlsHandler};
 
 /// Reads `m` on a thread of its own into `analyzer` on this one; returns
 /// how the read ended and the analyzer.
@@ -19,17 +21,17 @@ pub(super) fn read<S: Sink>(
     analyzer: Analyzer<S>,
     report: &mut dyn FnMut(u64, u64),
 ) -> (Read, Analyzer<S>) {
-    let (recorder, mut replayer) = handoff::channel(analyzer);
+    let (recorder, mut replayer) = handoff::channel(tls_stage(analyzer, opts, Share::All));
     let (local, read) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_into(m, opts, recorder));
         replayer.run(
-            &mut |a, note| match note {
+            &mut |stage, note| match note {
                 Note::Idle => {
-                    a.flush();
-                    !a.has_error()
+                    stage.inner.flush();
+                    !stage.inner.has_error()
                 }
                 Note::CaptureStart(ts) => {
-                    a.sink_mut().capture_start(ts);
+                    stage.inner.sink_mut().capture_start(ts);
                     true
                 }
                 Note::Progress { bytes, packets } => {
@@ -37,11 +39,11 @@ pub(super) fn read<S: Sink>(
                     true
                 }
                 Note::TlsSecrets(secrets) => {
-                    a.add_tls_secrets(&secrets);
+                    stage.tls_secrets(&secrets);
                     true
                 }
             },
-            &|a| a.has_error(),
+            &|stage| stage.inner.has_error(),
         );
         // A panic on the reading side is a bug: let it surface as one.
         reader
@@ -51,12 +53,14 @@ pub(super) fn read<S: Sink>(
     summary.packets += local.packets;
     summary.tcp_packets += local.tcp_packets;
     summary.input_errors.extend(local.input_errors);
-    (read, replayer.handler)
+    (read, replayer.handler.inner)
 }
 
-/// The reading side: the loop of one thread, its calls recorded.
-fn read_into(m: Merged, opts: &Options, mut rec: Recorder) -> (SummaryRecord, Read) {
-    let mut tcp: Reassembler<Recorder> = Reassembler::new(opts.tcp);
+/// The reading side: the loop of one thread, with the TLS stage, its
+/// calls recorded.
+fn read_into(m: Merged, opts: &Options, rec: Recorder) -> (SummaryRecord, Read) {
+    let mut front = tls_stage(rec, opts, Share::EveryOther);
+    let mut tcp: Reassembler<Decrypting<Recorder>> = Reassembler::new(opts.tcp);
     let mut local = SummaryRecord::default();
     let mut skips = Skips::default();
     let mut counts = Counts {
@@ -68,13 +72,13 @@ fn read_into(m: Merged, opts: &Options, mut rec: Recorder) -> (SummaryRecord, Re
         opts,
         &mut counts,
         &mut tcp,
-        &mut rec,
-        &mut |r, bytes, packets| r.note(Note::Progress { bytes, packets }),
+        &mut front,
+        &mut |r, bytes, packets| r.inner.note(Note::Progress { bytes, packets }),
     );
     let interrupted = stopped || opts.stopped();
-    tcp.finish_as(close_reason(interrupted), &mut rec);
+    tcp.finish_as(close_reason(interrupted), &mut front);
     // Dropping the recorder sends what is left and ends the replay.
-    drop(rec);
+    drop(front);
     let read = Read {
         interrupted,
         skips,

@@ -27,6 +27,7 @@ mod handshake;
 pub mod keylog;
 pub mod keys;
 pub mod record;
+pub mod stage;
 
 #[cfg(test)]
 mod tests;
@@ -172,6 +173,10 @@ impl TlsSession {
 
     pub fn hello(&self) -> &Hello {
         &self.core.hello
+    }
+
+    pub fn into_hello(self) -> Hello {
+        self.core.hello
     }
 
     pub fn status(&self) -> Status {
