@@ -185,7 +185,8 @@ fn read_keylogs(
         };
         let file = std::fs::File::open(path).map_err(named)?;
         let keys = std::sync::Arc::make_mut(keys);
-        let parsed = keys.read(io::BufReader::new(file)).map_err(named)?;
+        // A regular file is indexed and read back on lookup, not held.
+        let parsed = keys.read_file(file).map_err(named)?;
         if parsed.secrets == 0 {
             message(&format!(
                 "{}: no TLS secret in it (expected NSS key log lines such as \

@@ -39,7 +39,7 @@ use crate::tcp::Dir;
 use crate::time::Timestamp;
 use cipher::{RecordCipher, Suite};
 use handshake::HsBuf;
-use keylog::{Label, Secret};
+use keylog::{Label, Secret, SessionSecrets};
 use record::{Framer, Record};
 
 /// Sequence numbers tried after a gap for the first record found: records
@@ -611,16 +611,18 @@ impl Core {
             return;
         };
         self.suite = Some(suite);
-        if !keys.knows(&random) {
+        // One lookup for all of them: an indexed key log is read back.
+        let Some(secrets) = keys.session(&random) else {
             self.status = Status::NoKey;
             out(Event::Finding(no_key_finding(packet)));
             return;
-        }
+        };
         let ok = if suite.tls13 {
-            self.tls13_handshake_keys(suite, keys, &random)
+            self.tls13_handshake_keys(suite, &secrets)
         } else {
-            keys.secret(&random, Label::Master)
-                .is_some_and(|master| self.tls12_keys(suite, master))
+            secrets
+                .get(Label::Master)
+                .is_some_and(|master| self.tls12_keys(suite, master.as_bytes()))
         };
         self.status = if ok {
             Status::Decrypting
@@ -632,8 +634,8 @@ impl Core {
         }
     }
 
-    fn tls13_handshake_keys(&mut self, suite: Suite, keys: &KeyLog, random: &[u8]) -> bool {
-        let secret = |label| keys.secret(random, label).and_then(Secret::new);
+    fn tls13_handshake_keys(&mut self, suite: Suite, secrets: &SessionSecrets) -> bool {
+        let secret = |label| secrets.get(label);
         self.app_secrets = [secret(Label::ClientTraffic), secret(Label::ServerTraffic)];
         let handshake = [
             secret(Label::ClientHandshake),
