@@ -391,6 +391,7 @@ impl CaptureReader {
     /// [`Advance::Idle`] when a live input has not given them yet. Every
     /// complete packet already read is returned before the input is read
     /// again. A file never idles.
+    #[inline]
     pub fn try_advance(&mut self) -> Result<Advance, CaptureError> {
         self.current = None;
         if self.done {
@@ -412,9 +413,17 @@ impl CaptureReader {
                 self.done = true;
                 Ok(Advance::End)
             }
+            Err(fault) => self.fault(fault),
+        }
+    }
+
+    /// Out of the per-packet path: a live input's pause, or damage.
+    #[cold]
+    fn fault(&mut self, fault: Fault) -> Result<Advance, CaptureError> {
+        match fault {
             // Nothing was consumed: the block is framed again next time.
-            Err(Fault::Pending) => Ok(Advance::Idle),
-            Err(fault) => {
+            Fault::Pending => Ok(Advance::Idle),
+            fault => {
                 self.done = true;
                 Err(fault.named(&self.name))
             }

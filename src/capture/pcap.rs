@@ -72,6 +72,7 @@ impl PcapDecoder {
     }
 
     /// The next record, `None` at a clean end (the input ends between records).
+    #[inline]
     pub fn next(&mut self, buf: &mut BlockBuffer) -> Result<Option<PacketMeta>, Fault> {
         let offset = buf.offset();
         let available = buf.fill(RECORD_HEADER_LEN)?;
