@@ -258,7 +258,7 @@ impl Assembly {
         r.payload_captured = 0;
         r.complete = true;
         r.findings.clear();
-        self.val.header(&h, &mut r.findings);
+        self.val.judged_header(&h, start.broken, &mut r.findings);
         self.open = true;
     }
 

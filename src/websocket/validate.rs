@@ -305,6 +305,23 @@ impl Validator {
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
         let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
         let broken = broken_rules(h, self.cfg.from_client, rsv1);
+        self.judged_header(h, broken, out);
+    }
+
+    /// [`Validator::header`] for a header whose stateless rules the frame
+    /// decoder has already checked (`broken`, what [`broken_rules`] gives
+    /// for this direction and extensions): every frame header is, to tell
+    /// frames from other bytes.
+    pub fn judged_header(&mut self, h: &FrameHeader, broken: BrokenRules, out: &mut Vec<Finding>) {
+        debug_assert_eq!(
+            broken,
+            broken_rules(
+                h,
+                self.cfg.from_client,
+                self.cfg.deflate.is_some() || self.cfg.extensions_unknown
+            ),
+            "the decoder judged the header as this direction's"
+        );
         let over_limit = self.cfg.max_payload.is_some_and(|l| h.payload_len > l);
         if !broken.is_empty() || self.close_sent || over_limit {
             self.header_findings(h, broken, out);
