@@ -254,7 +254,9 @@ pub fn parse(buf: &[u8]) -> Parsed {
         n => (u64::from(n), LengthForm::Short, 2),
     };
     let mask = (b1 & 0x80 != 0).then(|| {
-        let k = [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]];
+        // One slice: one bounds check and one load, where four indices
+        // were four of each.
+        let k: [u8; 4] = buf[pos..pos + 4].try_into().expect("4 bytes");
         pos += 4;
         k
     });
