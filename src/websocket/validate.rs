@@ -316,7 +316,9 @@ impl Validator {
     /// [`Validator::header`] for a header whose stateless rules the frame
     /// decoder has already checked (`broken`, what [`broken_rules`] gives
     /// for this direction and extensions): every frame header is, to tell
-    /// frames from other bytes.
+    /// frames from other bytes. Inlined (the hint), like [`Validator::end`]:
+    /// called for every frame, from one place.
+    #[inline]
     pub fn judged_header(&mut self, h: &FrameHeader, broken: BrokenRules, out: &mut Vec<Finding>) {
         debug_assert_eq!(
             broken,
@@ -571,6 +573,7 @@ impl Validator {
 
     /// The frame ended (`complete` = all of its payload was in the capture
     /// up to its last byte, which may still include gaps).
+    #[inline]
     pub fn end(
         &mut self,
         complete: bool,
