@@ -129,6 +129,15 @@ fn utf8_check_is_std_s() {
             }
         }
     }
+    // Other bytes after ASCII of every length the skip goes through in
+    // steps of sixteen, of eight and with the last word overlapping.
+    for ascii in 0..40 {
+        for other in [&b""[..], b"\xc3\xa9", b"\xe2\x82", b"\xff", b"\x80z"] {
+            for after in [&b""[..], b"xyz", b"0123456789abcdefghij"] {
+                check(&[&b"a".repeat(ascii)[..], other, after].concat());
+            }
+        }
+    }
     let pool = [
         b'a', 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0,
         0xf4, 0xf5, 0xff,
