@@ -178,7 +178,8 @@ const RULES: [Code; 11] = [
 
 /// Codes of the rules a header breaks, as bits (see [`RULES`]): empty, as
 /// for most headers, it costs nothing to make or to go through, and every
-/// frame is checked twice (by the decoder and the validator).
+/// frame's header is checked (by the decoder, which hands the set on to the
+/// validator).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BrokenRules {
     bits: u16,
