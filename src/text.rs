@@ -25,6 +25,15 @@ pub fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// Four bytes (a masking key) as eight lowercase hex digits.
+pub fn hex4(bytes: [u8; 4]) -> [u8; 8] {
+    let mut out = [0; 8];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        pair.copy_from_slice(&hex_pair(b));
+    }
+    out
+}
+
 /// `bytes` as lowercase hex pairs separated by spaces (`48 54 54 50`).
 pub fn spaced_hex(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
@@ -284,6 +293,7 @@ mod tests {
     #[test]
     fn hex_and_escapes() {
         assert_eq!(hex(&[0x01, 0xab, 0xff]), "01abff");
+        assert_eq!(&hex4([0x0a, 0xff, 0x00, 0x37]), b"0aff0037");
         let mut s = String::new();
         push_escaped(&mut s, b"hi\n\x00\xffz\xc3\xa9\\");
         assert_eq!(s, "hi\\n\\x00\\xffzé\\\\");

@@ -163,19 +163,39 @@ fn ending_text(reason: Option<CloseReason>) -> &'static str {
 impl Assembly {
     /// One decoder event. `gap` is set when it comes from a stream gap (its
     /// reason names the finding).
+    ///
+    /// Inlined into the decoder's calls, so that each goes straight to what
+    /// handles its event: every frame makes three (its start, its payload,
+    /// its end), and through one function that chose among all events each
+    /// paid for a call, the event's copy and the choice.
+    #[inline(always)]
     fn event(&mut self, ev: DecodeEvent<'_>, gap: Option<Gap>, out: &mut impl FrameOut) {
+        match ev {
+            DecodeEvent::Frame(start) => self.start(start, out),
+            DecodeEvent::Payload { data, pos, .. } => self.payload(data, pos, out),
+            DecodeEvent::End(end) => self.end(end, out),
+            other => self.rare_event(other, gap, out),
+        }
+    }
+
+    /// Payload bytes as sent, `pos` bytes into the frame's payload.
+    fn payload(&mut self, data: &[u8], pos: u64, out: &mut impl FrameOut) {
+        if self.open {
+            self.rec.payload_captured += data.len() as u64;
+            self.val
+                .payload(data, pos, out.scratch(), &mut self.rec.findings);
+        }
+    }
+
+    /// The events that are not a frame's start, payload or end: gaps, and
+    /// where frame sync is lost and found.
+    fn rare_event(&mut self, ev: DecodeEvent<'_>, gap: Option<Gap>, out: &mut impl FrameOut) {
         let d = self.rec.dir;
         match ev {
             DecodeEvent::Frame(start) => self.start(start, out),
-            DecodeEvent::Payload { data, pos, .. } => {
-                if self.open {
-                    self.rec.payload_captured += data.len() as u64;
-                    self.val
-                        .payload(data, pos, out.scratch(), &mut self.rec.findings);
-                }
-            }
-            DecodeEvent::PayloadGap { pos, len } => self.payload_gap(pos, len, gap),
+            DecodeEvent::Payload { data, pos, .. } => self.payload(data, pos, out),
             DecodeEvent::End(end) => self.end(end, out),
+            DecodeEvent::PayloadGap { pos, len } => self.payload_gap(pos, len, gap),
             DecodeEvent::SyncLost {
                 offset,
                 packet,
@@ -258,7 +278,7 @@ impl Assembly {
         r.payload_captured = 0;
         r.complete = true;
         r.findings.clear();
-        self.val.header(&h, &mut r.findings);
+        self.val.judged_header(&h, start.broken, &mut r.findings);
         self.open = true;
     }
 

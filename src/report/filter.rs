@@ -220,6 +220,10 @@ impl std::fmt::Display for IpNet {
 pub struct Filter<S> {
     inner: S,
     opts: FilterOptions,
+    /// What frame records meet, decided once: a frame record is the most
+    /// frequent record, and with no filter (or a writer that drops them)
+    /// each would go through the checks for nothing.
+    frames: FramePath,
     /// Connections with frames whose endpoints fail the filters, until
     /// their record (only with endpoint filters).
     hidden: HashMap<u64, ()>,
@@ -231,11 +235,30 @@ pub struct Filter<S> {
     tap: Option<PacketTap>,
 }
 
+/// How frame records go through a [`Filter`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FramePath {
+    /// The writer does not write them.
+    Dropped,
+    /// No filter can remove or change one: straight to the writer.
+    Through,
+    /// Each is checked.
+    Checked,
+}
+
 impl<S: Sink> Filter<S> {
     pub fn new(inner: S, opts: FilterOptions) -> Filter<S> {
+        let frames = if !inner.wants_frames() {
+            FramePath::Dropped
+        } else if opts.is_noop() {
+            FramePath::Through
+        } else {
+            FramePath::Checked
+        };
         Filter {
             inner,
             opts,
+            frames,
             hidden: HashMap::new(),
             seen: 0,
             shown: 0,
@@ -305,10 +328,9 @@ impl<S: Sink> Filter<S> {
         });
         self.inner.record(Record::Summary(&s))
     }
-}
 
-impl<S: Sink> Sink for Filter<S> {
-    fn record(&mut self, r: Record<'_>) -> io::Result<()> {
+    /// A record the filters may leave out or change.
+    fn checked(&mut self, r: Record<'_>) -> io::Result<()> {
         match r {
             Record::Frame(f) => {
                 if !self.frame_shown(f.conn, f.ts) {
@@ -353,6 +375,19 @@ impl<S: Sink> Sink for Filter<S> {
                 self.inner.record(Record::Connection(&c))
             }
             Record::Summary(s) => self.summary(s),
+        }
+    }
+}
+
+impl<S: Sink> Sink for Filter<S> {
+    /// Inlined as far as the frame records no filter looks at: one record
+    /// a frame, and a call for each cost as much as the choice.
+    #[inline]
+    fn record(&mut self, r: Record<'_>) -> io::Result<()> {
+        match (&r, self.frames) {
+            (Record::Frame(_), FramePath::Dropped) => Ok(()),
+            (Record::Frame(_), FramePath::Through) => self.inner.record(r),
+            _ => self.checked(r),
         }
     }
 

@@ -7,61 +7,65 @@
 
 use super::preview::PayloadMode;
 use crate::record::FrameRecord;
+use crate::tcp::Dir;
 use crate::time::Timestamp;
+use crate::websocket::Opcode;
 use std::cell::Cell;
 use std::io::Write;
 
 /// Writes `f` as one JSON object, the preview rendered in `mode`; `scratch`
 /// is reused for the rendering.
+///
+/// Every append to `out` checks its capacity and stores its length again
+/// (the bytes written might alias them), so the record goes in as few
+/// pieces as its values allow: each key with the value after it, a flag as
+/// one constant, the opcode's name and number as one.
 pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out: &mut Vec<u8>) {
-    let flag = |out: &mut Vec<u8>, key: &[u8], v: bool| {
-        out.extend_from_slice(key);
-        // Two constant copies: a choice of slice is copied by memcpy.
+    // Two constant copies: a choice of slice is copied by memcpy.
+    let flag = |out: &mut Vec<u8>, v: bool, yes: &[u8], no: &[u8]| {
         if v {
-            out.extend_from_slice(b"true");
+            out.extend_from_slice(yes);
         } else {
-            out.extend_from_slice(b"false");
+            out.extend_from_slice(no);
         }
     };
-    out.extend_from_slice(b"{\"type\":\"frame\"");
-    int(out, b",\"conn\":", f.conn);
-    out.extend_from_slice(b",\"dir\":\"");
-    out.extend_from_slice(f.dir.as_str().as_bytes());
-    int(out, b"\",\"index\":", f.index);
+    int(out, b"{\"type\":\"frame\",\"conn\":", f.conn);
+    match f.dir {
+        Dir::ClientToServer => int(out, b",\"dir\":\"c2s\",\"index\":", f.index),
+        Dir::ServerToClient => int(out, b",\"dir\":\"s2c\",\"index\":", f.index),
+    }
     int(out, b",\"packet\":", f.packet);
     int(out, b",\"last_packet\":", f.last_packet);
-    out.extend_from_slice(b",\"ts\":\"");
     push_ts(out, f.ts);
     int(out, b"\",\"offset\":", f.offset);
-    flag(out, b",\"fin\":", f.fin);
-    flag(out, b",\"rsv1\":", f.rsv1);
-    flag(out, b",\"rsv2\":", f.rsv2);
-    flag(out, b",\"rsv3\":", f.rsv3);
-    out.extend_from_slice(b",\"opcode\":\"");
-    out.extend_from_slice(f.opcode.name().as_bytes());
-    int(out, b"\",\"opcode_value\":", u64::from(f.opcode.0));
-    flag(out, b",\"masked\":", f.masked());
+    flag(out, f.fin, b",\"fin\":true", b",\"fin\":false");
+    flag(out, f.rsv1, b",\"rsv1\":true", b",\"rsv1\":false");
+    flag(out, f.rsv2, b",\"rsv2\":true", b",\"rsv2\":false");
+    flag(out, f.rsv3, b",\"rsv3\":true", b",\"rsv3\":false");
+    push_opcode(out, f.opcode);
     match f.mask_key {
         Some(k) => {
-            out.extend_from_slice(b",\"mask_key\":\"");
-            crate::text::push_hex_bytes(out, &k.0);
-            out.push(b'"');
+            let mut text = *b",\"masked\":true,\"mask_key\":\"00000000\"";
+            text[27..35].copy_from_slice(&crate::text::hex4(k.0));
+            out.extend_from_slice(&text);
         }
-        None => out.extend_from_slice(b",\"mask_key\":null"),
+        None => out.extend_from_slice(b",\"masked\":false,\"mask_key\":null"),
     }
     int(out, b",\"payload_len\":", f.payload_len);
     int(out, b",\"header_len\":", u64::from(f.header_len));
-    flag(out, b",\"compressed\":", f.compressed);
+    flag(
+        out,
+        f.compressed,
+        b",\"compressed\":true",
+        b",\"compressed\":false",
+    );
     if let Some(c) = f.close_code {
         int(out, b",\"close_code\":", u64::from(c));
     }
-    let string = |out: &mut Vec<u8>, key: &[u8], v: &str| {
-        out.extend_from_slice(key);
-        // serde_json's escaping, on a string that cannot fail.
-        let _ = serde_json::to_writer(&mut *out, v);
-    };
     if let Some(r) = &f.close_reason {
-        string(out, b",\"close_reason\":", r);
+        out.extend_from_slice(b",\"close_reason\":");
+        // serde_json's escaping, on a string that cannot fail.
+        let _ = serde_json::to_writer(&mut *out, r);
     }
     if mode != PayloadMode::None {
         out.extend_from_slice(b",\"preview\":\"");
@@ -77,26 +81,51 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     if f.payload_captured != f.payload_len {
         int(out, b",\"payload_captured\":", f.payload_captured);
     }
-    flag(out, b",\"complete\":", f.complete);
-    out.extend_from_slice(b",\"findings\":");
     if f.findings.is_empty() {
-        out.extend_from_slice(b"[]");
+        flag(
+            out,
+            f.complete,
+            b",\"complete\":true,\"findings\":[]}",
+            b",\"complete\":false,\"findings\":[]}",
+        );
     } else {
+        flag(
+            out,
+            f.complete,
+            b",\"complete\":true,\"findings\":",
+            b",\"complete\":false,\"findings\":",
+        );
         let _ = serde_json::to_writer(&mut *out, &f.findings);
+        out.push(b'}');
     }
-    out.push(b'}');
 }
 
-/// A key and an unsigned integer. Inlined, so that the key is a constant
-/// (see [`push_uint`]).
-#[inline(always)]
-fn int(out: &mut Vec<u8>, key: &[u8], v: u64) {
-    out.extend_from_slice(key);
-    push_uint(out, v);
+/// `,"opcode":"NAME","opcode_value":N`: for each opcode with a name, one
+/// constant (the name's length known when compiling, it is copied without a
+/// call to memcpy).
+fn push_opcode(out: &mut Vec<u8>, op: Opcode) {
+    match op {
+        Opcode::TEXT => out.extend_from_slice(b",\"opcode\":\"text\",\"opcode_value\":1"),
+        Opcode::BINARY => out.extend_from_slice(b",\"opcode\":\"binary\",\"opcode_value\":2"),
+        Opcode::CONTINUATION => {
+            out.extend_from_slice(b",\"opcode\":\"continuation\",\"opcode_value\":0")
+        }
+        Opcode::CLOSE => out.extend_from_slice(b",\"opcode\":\"close\",\"opcode_value\":8"),
+        Opcode::PING => out.extend_from_slice(b",\"opcode\":\"ping\",\"opcode_value\":9"),
+        Opcode::PONG => out.extend_from_slice(b",\"opcode\":\"pong\",\"opcode_value\":10"),
+        other => {
+            out.extend_from_slice(b",\"opcode\":\"");
+            out.extend_from_slice(other.name().as_bytes());
+            int(out, b"\",\"opcode_value\":", u64::from(other.0));
+        }
+    }
 }
 
 /// The widest u64 in decimal: 20 digits.
 const UINT_WIDTH: usize = 20;
+
+/// The longest key [`int`] writes before a number.
+const KEY_WIDTH: usize = 24;
 
 /// "00" to "99": two digits are made per division.
 const DIGIT_PAIRS: [[u8; 2]; 100] = {
@@ -109,15 +138,18 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
     t
 };
 
-/// Appends `v` in decimal. The digits are made at the end of the first
-/// half of a buffer twice the widest number, copied from there as a block
-/// of that width, and the excess cut off: a copy of a length known when
-/// compiling is a few moves, one known only when running a call to memcpy
-/// (a record has nine numbers).
+/// Appends `key` and `v` in decimal, as one block. The digits are made at
+/// the end of a buffer's first part, the key put before them, and both
+/// copied from there as a block of the key's length and the widest number's,
+/// the excess then cut off: a copy of a length known when compiling is a
+/// few moves, one known only when running a call to memcpy. Inlined, so
+/// that the key is a constant.
 #[inline(always)]
-fn push_uint(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 2 * UINT_WIDTH];
-    let mut start = UINT_WIDTH;
+fn int(out: &mut Vec<u8>, key: &[u8], v: u64) {
+    debug_assert!(key.len() <= KEY_WIDTH, "a key of up to KEY_WIDTH bytes");
+    let mut buf = [0u8; KEY_WIDTH + 2 * UINT_WIDTH];
+    let digits_end = KEY_WIDTH + UINT_WIDTH;
+    let mut start = digits_end;
     let mut rest = v;
     while rest >= 100 {
         start -= 2;
@@ -131,8 +163,10 @@ fn push_uint(out: &mut Vec<u8>, v: u64) {
         start -= 1;
         buf[start] = b'0' + rest as u8;
     }
-    let end = out.len() + (UINT_WIDTH - start);
-    out.extend_from_slice(&buf[start..start + UINT_WIDTH]);
+    let from = start - key.len();
+    buf[from..start].copy_from_slice(key);
+    let end = out.len() + (digits_end - from);
+    out.extend_from_slice(&buf[from..from + key.len() + UINT_WIDTH]);
     out.truncate(end);
 }
 
@@ -144,8 +178,10 @@ thread_local! {
     static SECOND: Cell<(i64, [u8; 20])> = const { Cell::new((i64::MIN, [0; 20])) };
 }
 
-/// `ts` as [`Timestamp`]'s `Display` writes it (RFC 3339, nanoseconds).
+/// `,"ts":"` and `ts` as [`Timestamp`]'s `Display` writes it (RFC 3339,
+/// nanoseconds), as one block.
 fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
+    const KEY: &[u8] = b",\"ts\":\"";
     let secs = ts.0.div_euclid(1_000_000_000);
     let (cached, mut prefix) = SECOND.get();
     if cached != secs {
@@ -155,23 +191,26 @@ fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
         // Every i64 timestamp has this width; were one not to, it is
         // written as it comes.
         if write!(rest, "{ts}").is_err() || !rest.is_empty() {
+            out.extend_from_slice(KEY);
             let _ = write!(out, "{ts}");
             return;
         }
         prefix.copy_from_slice(&text[..20]);
         SECOND.set((secs, prefix));
     }
+    let mut text = [0u8; KEY.len() + 30];
+    text[..KEY.len()].copy_from_slice(KEY);
+    text[KEY.len()..KEY.len() + 20].copy_from_slice(&prefix);
     // Nine digits, two per division, and the zone.
+    let digits = &mut text[KEY.len() + 20..];
     let mut nanos = ts.0.rem_euclid(1_000_000_000) as usize;
-    let mut digits = [0u8; 10];
     for at in [7, 5, 3, 1] {
         digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[nanos % 100]);
         nanos /= 100;
     }
     digits[0] = b'0' + nanos as u8;
     digits[9] = b'Z';
-    out.extend_from_slice(&prefix);
-    out.extend_from_slice(&digits);
+    out.extend_from_slice(&text);
 }
 
 #[cfg(test)]
@@ -225,11 +264,11 @@ mod tests {
             u64::MAX - 1,
             u64::MAX,
         ] {
-            push_uint(&mut out, n);
-            want.push_str(&n.to_string());
+            int(&mut out, b",\"k\":", n);
+            want.push_str(&format!(",\"k\":{n}"));
         }
         while let Some(next) = v.checked_mul(7) {
-            push_uint(&mut out, v);
+            int(&mut out, b"", v);
             want.push_str(&v.to_string());
             v = next + 1;
         }
@@ -251,7 +290,20 @@ mod tests {
         ] {
             let mut out = Vec::new();
             push_ts(&mut out, Timestamp(ns));
-            assert_eq!(String::from_utf8(out).unwrap(), Timestamp(ns).to_string());
+            let want = format!(",\"ts\":\"{}", Timestamp(ns));
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
+    }
+
+    /// Each opcode's constant is what its name and number make.
+    #[test]
+    fn opcodes_by_name_and_value() {
+        for v in 0..16 {
+            let op = Opcode(v);
+            let mut out = Vec::new();
+            push_opcode(&mut out, op);
+            let want = format!(",\"opcode\":\"{}\",\"opcode_value\":{v}", op.name());
+            assert_eq!(String::from_utf8(out).unwrap(), want);
         }
     }
 

@@ -20,7 +20,7 @@
 //!
 //! [`resync`]: super::resync
 
-use super::frame::{self, FrameHeader, Parsed};
+use super::frame::{self, BrokenRules, FrameHeader, Parsed};
 use super::kept::Kept;
 use super::resync::{self, Expect, ForeignKind, PEEK, Verdict};
 use crate::time::Timestamp;
@@ -36,6 +36,9 @@ pub struct FrameStart {
     pub packet: u64,
     pub ts: Timestamp,
     pub header: FrameHeader,
+    /// The stateless rules the header breaks in this direction (found to
+    /// judge it; the validator reports them).
+    pub broken: BrokenRules,
 }
 
 /// How a frame ended.
@@ -228,11 +231,12 @@ impl FrameDecoder {
                 // Judged on what the buffered path would see, so that how
                 // the stream was split into chunks changes nothing.
                 let seen = &data[..data.len().min(PEEK)];
-                match resync::judge(seen, &h, self.expect, false) {
+                let broken = self.expect.broken_rules(&h);
+                match resync::judge(seen, &h, broken, self.expect, false) {
                     Verdict::Frame => {
                         let n = usize::from(h.header_len);
                         self.offset += n as u64;
-                        self.start_frame(h, packet, ts, out);
+                        self.start_frame(h, broken, packet, ts, out);
                         return n;
                     }
                     Verdict::Foreign(kind) => {
@@ -301,7 +305,8 @@ impl FrameDecoder {
             return;
         };
         self.hdr_have = 0;
-        match resync::judge(&buf[..have], &h, self.expect, complete) {
+        let broken = self.expect.broken_rules(&h);
+        match resync::judge(&buf[..have], &h, broken, self.expect, complete) {
             Verdict::Foreign(kind) => {
                 self.offset -= have as u64;
                 self.foreign(kind, &buf[..have], out);
@@ -310,7 +315,7 @@ impl FrameDecoder {
             Verdict::Frame | Verdict::NeedMore => {
                 let hl = usize::from(h.header_len);
                 self.offset -= (have - hl) as u64;
-                self.start_frame(h, packet, ts, out);
+                self.start_frame(h, broken, packet, ts, out);
                 if have > hl {
                     self.push(&buf[hl..have], packet, ts, out);
                 }
@@ -339,6 +344,7 @@ impl FrameDecoder {
     fn start_frame(
         &mut self,
         h: FrameHeader,
+        broken: BrokenRules,
         packet: u64,
         ts: Timestamp,
         out: &mut impl FnMut(DecodeEvent<'_>),
@@ -350,6 +356,7 @@ impl FrameDecoder {
             packet: first_packet,
             ts: first_ts,
             header: h,
+            broken,
         }));
         self.next_index += 1;
         self.remaining = h.payload_len;

@@ -178,8 +178,9 @@ const RULES: [Code; 11] = [
 
 /// Codes of the rules a header breaks, as bits (see [`RULES`]): empty, as
 /// for most headers, it costs nothing to make or to go through, and every
-/// frame is checked twice (by the decoder and the validator).
-#[derive(Clone, Copy, Debug, Default)]
+/// frame's header is checked (by the decoder, which hands the set on to the
+/// validator).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct BrokenRules {
     bits: u16,
 }
@@ -254,7 +255,9 @@ pub fn parse(buf: &[u8]) -> Parsed {
         n => (u64::from(n), LengthForm::Short, 2),
     };
     let mask = (b1 & 0x80 != 0).then(|| {
-        let k = [buf[pos], buf[pos + 1], buf[pos + 2], buf[pos + 3]];
+        // One slice: one bounds check and one load, where four indices
+        // were four of each.
+        let k: [u8; 4] = buf[pos..pos + 4].try_into().expect("4 bytes");
         pos += 4;
         k
     });

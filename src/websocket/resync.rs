@@ -19,7 +19,7 @@
 //! offsets, packets and frame indices exact and decides when to ask; this
 //! module decides what the bytes are.
 
-use super::frame::{self, FrameHeader, Opcode, Parsed};
+use super::frame::{self, BrokenRules, FrameHeader, Opcode, Parsed};
 use super::kept::Kept;
 use crate::finding::Code;
 use crate::http::{looks_like_http, looks_like_tls};
@@ -32,6 +32,13 @@ pub struct Expect {
     pub masked: bool,
     /// An extension that uses RSV1 (permessage-deflate) was negotiated.
     pub rsv1: bool,
+}
+
+impl Expect {
+    /// The stateless rules `h` breaks, sent in this direction.
+    pub fn broken_rules(self, h: &FrameHeader) -> BrokenRules {
+        frame::broken_rules(h, self.masked, self.rsv1)
+    }
 }
 
 #[cfg(test)]
@@ -86,9 +93,10 @@ struct Violations {
 }
 
 impl Violations {
-    fn of(h: &FrameHeader, expect: Expect) -> Violations {
+    /// Weighs the rules `broken` that header `h` breaks.
+    fn of(h: &FrameHeader, broken: BrokenRules, expect: Expect) -> Violations {
         let mut v = Violations { strong: 0, weak: 0 };
-        for code in frame::broken_rules(h, expect.masked, expect.rsv1).iter() {
+        for code in broken.iter() {
             match code {
                 // RFC 6455 5.2: RSV2/RSV3 and an undefined RSV1 count apart,
                 // as random bytes set several RSV bits at once.
@@ -122,14 +130,14 @@ impl Violations {
 /// Whether a header breaks a framing rule, so that [`judge`] wants the bytes
 /// after it (up to [`PEEK`]) before it can tell a frame from foreign bytes.
 pub(super) fn suspicious(h: &FrameHeader, expect: Expect) -> bool {
-    !Violations::of(h, expect).none()
+    !Violations::of(h, expect.broken_rules(h), expect).none()
 }
 
 /// Whether a header breaks rules enough that [`judge`] must see the next
 /// header (up to 14 bytes after the frame, within [`PEEK`]) to call it a
 /// frame.
 pub(super) fn needs_chain(h: &FrameHeader, expect: Expect) -> bool {
-    Violations::of(h, expect).strong >= 2
+    Violations::of(h, expect.broken_rules(h), expect).strong >= 2
 }
 
 /// What the bytes at a frame boundary are.
@@ -147,10 +155,35 @@ pub(super) enum Verdict {
 /// (what random bytes look like) is a frame only if the frame it implies
 /// chains: it ends exactly where the bytes end, or where another plausible
 /// header starts; else garbage. Anything else is a frame from a peer with a
-/// bug (RFC 6455 5.2: the receiver sees a frame and fails it). `complete`:
-/// no more bytes will come.
-pub(super) fn judge(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdict {
-    let v = Violations::of(h, expect);
+/// bug (RFC 6455 5.2: the receiver sees a frame and fails it). `broken`:
+/// the rules `h` breaks ([`Expect::broken_rules`]); `complete`: no more
+/// bytes will come.
+///
+/// Inlined up to the first test: it is asked at every frame boundary, and
+/// nearly every header breaks no rule.
+#[inline]
+pub(super) fn judge(
+    bytes: &[u8],
+    h: &FrameHeader,
+    broken: BrokenRules,
+    expect: Expect,
+    complete: bool,
+) -> Verdict {
+    if broken.is_empty() {
+        return Verdict::Frame;
+    }
+    judge_broken(bytes, h, broken, expect, complete)
+}
+
+/// [`judge`] on a header that breaks rules.
+fn judge_broken(
+    bytes: &[u8],
+    h: &FrameHeader,
+    broken: BrokenRules,
+    expect: Expect,
+    complete: bool,
+) -> Verdict {
+    let v = Violations::of(h, broken, expect);
     if v.none() {
         return Verdict::Frame;
     }
@@ -213,7 +246,7 @@ fn candidate(buf: &[u8], expect: Expect) -> Candidate {
     let empty_fragment = h.opcode == Opcode::CONTINUATION && !h.fin && h.payload_len == 0;
     // RFC 6455 5.5.1: a close body starts with a two-byte status code.
     let close_of_one = h.opcode == Opcode::CLOSE && h.payload_len == 1;
-    if Violations::of(&h, expect).none()
+    if Violations::of(&h, expect.broken_rules(&h), expect).none()
         && h.payload_len < MAX_LEN
         && !close_of_one
         && !empty_fragment

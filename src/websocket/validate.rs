@@ -69,18 +69,27 @@ struct Utf8 {
     bad: Option<u64>,
 }
 
-/// How many bytes at the start of `data` are ASCII, found eight at a time
-/// (the count may stop short of a non-ASCII byte by up to seven).
+/// How many bytes at the start of `data` are ASCII, found eight at a time:
+/// in the word that holds the first other byte, its place is that of the
+/// word's first high bit (a byte-by-byte search of that word cost more than
+/// the words before it).
 fn ascii_prefix(data: &[u8]) -> usize {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut n = 0;
-    for c in data.chunks_exact(8) {
-        if u64::from_ne_bytes(c.try_into().expect("8-byte chunk")) & HIGH != 0 {
-            break;
+    let mut words = data.chunks_exact(8);
+    for c in &mut words {
+        // Little-endian: the word's first byte is its lowest.
+        let high = u64::from_le_bytes(c.try_into().expect("8-byte chunk")) & HIGH;
+        if high != 0 {
+            return n + high.trailing_zeros() as usize / 8;
         }
         n += 8;
     }
-    n
+    n + words
+        .remainder()
+        .iter()
+        .take_while(|b| b.is_ascii())
+        .count()
 }
 
 /// Where bytes stop being UTF-8: the number of valid bytes before.
@@ -101,10 +110,6 @@ fn check_utf8(data: &[u8]) -> Result<(), Utf8Error> {
     let mut i = 0;
     loop {
         i += ascii_prefix(&data[i..]);
-        // The word that stopped the skip: up to seven more ASCII bytes.
-        while i < data.len() && data[i].is_ascii() {
-            i += 1;
-        }
         if i == data.len() {
             return Ok(());
         }
@@ -176,23 +181,29 @@ impl Utf8 {
     }
 }
 
-/// XORs `src` with `key` (starting `pos` bytes into the payload) into `dst`:
-/// a copy, then the XOR in place eight bytes at a time (both passes
-/// vectorise; pushing each word checked the capacity per word).
-pub fn unmask_into(src: &[u8], key: [u8; 4], pos: u64, dst: &mut Vec<u8>) {
-    dst.clear();
-    dst.extend_from_slice(src);
+/// XORs `src` with `key` (starting `pos` bytes into the payload) into the
+/// start of `dst`, grown to hold it if need be, and returns those bytes.
+/// One pass, eight bytes at a time from `src` to `dst` (it vectorises); a
+/// copy then an XOR in place went over the bytes twice, the copy a call to
+/// memcpy.
+pub fn unmask_into<'a>(src: &[u8], key: [u8; 4], pos: u64, dst: &'a mut Vec<u8>) -> &'a [u8] {
+    if dst.len() < src.len() {
+        dst.resize(src.len(), 0);
+    }
     let r = (pos % 4) as usize;
     let k = [key[r], key[(r + 1) % 4], key[(r + 2) % 4], key[(r + 3) % 4]];
     let wide = u64::from_ne_bytes([k[0], k[1], k[2], k[3], k[0], k[1], k[2], k[3]]);
-    let mut chunks = dst.chunks_exact_mut(8);
-    for c in &mut chunks {
-        let v = u64::from_ne_bytes((&*c).try_into().expect("8-byte chunk")) ^ wide;
-        c.copy_from_slice(&v.to_ne_bytes());
+    let mut to = dst[..src.len()].chunks_exact_mut(8);
+    let mut from = src.chunks_exact(8);
+    for (t, f) in (&mut to).zip(&mut from) {
+        let v = u64::from_ne_bytes(f.try_into().expect("8-byte chunk")) ^ wide;
+        t.copy_from_slice(&v.to_ne_bytes());
     }
-    for (i, b) in chunks.into_remainder().iter_mut().enumerate() {
-        *b ^= k[i % 4];
+    let rest = to.into_remainder().iter_mut().zip(from.remainder());
+    for (i, (t, f)) in rest.enumerate() {
+        *t = f ^ k[i % 4];
     }
+    &dst[..src.len()]
 }
 
 /// The message being sent in fragments.
@@ -305,6 +316,25 @@ impl Validator {
     pub fn header(&mut self, h: &FrameHeader, out: &mut Vec<Finding>) {
         let rsv1 = self.cfg.deflate.is_some() || self.cfg.extensions_unknown;
         let broken = broken_rules(h, self.cfg.from_client, rsv1);
+        self.judged_header(h, broken, out);
+    }
+
+    /// [`Validator::header`] for a header whose stateless rules the frame
+    /// decoder has already checked (`broken`, what [`broken_rules`] gives
+    /// for this direction and extensions): every frame header is, to tell
+    /// frames from other bytes. Inlined (the hint), like [`Validator::end`]:
+    /// called for every frame, from one place.
+    #[inline]
+    pub fn judged_header(&mut self, h: &FrameHeader, broken: BrokenRules, out: &mut Vec<Finding>) {
+        debug_assert_eq!(
+            broken,
+            broken_rules(
+                h,
+                self.cfg.from_client,
+                self.cfg.deflate.is_some() || self.cfg.extensions_unknown
+            ),
+            "the decoder judged the header as this direction's"
+        );
         let over_limit = self.cfg.max_payload.is_some_and(|l| h.payload_len > l);
         if !broken.is_empty() || self.close_sent || over_limit {
             self.header_findings(h, broken, out);
@@ -549,6 +579,7 @@ impl Validator {
 
     /// The frame ended (`complete` = all of its payload was in the capture
     /// up to its last byte, which may still include gaps).
+    #[inline]
     pub fn end(
         &mut self,
         complete: bool,
@@ -693,10 +724,7 @@ pub fn close_code_allowed(code: u16) -> bool {
 
 fn unmasked<'a>(data: &'a [u8], mask: Option<[u8; 4]>, pos: u64, buf: &'a mut Vec<u8>) -> &'a [u8] {
     match mask {
-        Some(k) => {
-            unmask_into(data, k, pos, buf);
-            buf
-        }
+        Some(k) => unmask_into(data, k, pos, buf),
         None => data,
     }
 }

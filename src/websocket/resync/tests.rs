@@ -119,51 +119,56 @@ fn a_full_window_slides_on_keeping_its_tail() {
     assert_eq!(fed.found, Some(WINDOW_TAIL));
 }
 
+/// [`judge`] with the rules the header breaks found as the decoder finds them.
+fn judged(bytes: &[u8], h: &FrameHeader, expect: Expect, complete: bool) -> Verdict {
+    judge(bytes, h, expect.broken_rules(h), expect, complete)
+}
+
 #[test]
 fn judge_tells_foreign_bytes_from_frames_of_buggy_peers() {
     let http = b"HTTP/1.1 400 Bad Request\r\n";
     let h = header(http);
     assert_eq!(
-        judge(&http[..10], &h, Expect::SERVER, false),
+        judged(&http[..10], &h, Expect::SERVER, false),
         Verdict::NeedMore
     );
     assert_eq!(
-        judge(http, &h, Expect::SERVER, false),
+        judged(http, &h, Expect::SERVER, false),
         Verdict::Foreign(ForeignKind::Http)
     );
     let tls = [&[0x16, 0x03, 0x01, 0x00, 0x30][..], &[0x01; 0x30]].concat();
     assert_eq!(
-        judge(&tls, &header(&tls), Expect::CLIENT, true),
+        judged(&tls, &header(&tls), Expect::CLIENT, true),
         Verdict::Foreign(ForeignKind::Tls)
     );
     // Reserved opcode 0xB with RSV1+RSV2+RSV3, followed by no header:
     // garbage.
     let junk = b"\x7b\x05hello\xf7\xf7\xf7";
     assert_eq!(
-        judge(junk, &header(junk), Expect::SERVER, true),
+        judged(junk, &header(junk), Expect::SERVER, true),
         Verdict::Foreign(ForeignKind::Unknown)
     );
     // The same frame ending exactly with the stream chains: a frame.
     assert_eq!(
-        judge(&junk[..7], &header(junk), Expect::SERVER, true),
+        judged(&junk[..7], &header(junk), Expect::SERVER, true),
         Verdict::Frame
     );
     // Until the next header shows, it cannot be told.
     assert_eq!(
-        judge(&junk[..8], &header(junk), Expect::SERVER, false),
+        judged(&junk[..8], &header(junk), Expect::SERVER, false),
         Verdict::NeedMore
     );
     // A ping with RSV1+RSV2+RSV3 followed by a close frame chains.
     let ping = b"\xf9\x02hi\x88\x02\x03\xea";
     assert_eq!(
-        judge(ping, &header(ping), Expect::SERVER, false),
+        judged(ping, &header(ping), Expect::SERVER, false),
         Verdict::Frame
     );
     // An unmasked client frame breaks one rule: a frame.
     let unmasked = text(2);
     let h = header(&unmasked);
     assert!(suspicious(&h, Expect::CLIENT) && !suspicious(&h, Expect::SERVER));
-    assert_eq!(judge(&unmasked, &h, Expect::CLIENT, true), Verdict::Frame);
+    assert_eq!(judged(&unmasked, &h, Expect::CLIENT, true), Verdict::Frame);
 }
 
 #[test]

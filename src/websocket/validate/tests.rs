@@ -73,13 +73,13 @@ fn unmask_matches_plain_loop_at_every_length_and_alignment() {
     let mut dst = Vec::new();
     for len in 0..40 {
         for pos in 0..8u64 {
-            unmask_into(&src[..len], key, pos, &mut dst);
+            let got = unmask_into(&src[..len], key, pos, &mut dst).to_vec();
             let plain: Vec<u8> = src[..len]
                 .iter()
                 .enumerate()
                 .map(|(i, b)| b ^ key[(i + pos as usize) % 4])
                 .collect();
-            assert_eq!(dst, plain, "len {len} pos {pos}");
+            assert_eq!(got, plain, "len {len} pos {pos}");
         }
     }
 }
@@ -126,6 +126,15 @@ fn utf8_check_is_std_s() {
                 check(&[&[lead, second], tail].concat());
                 // After a stretch of ASCII, as in a payload.
                 check(&[b"0123456789abc", &[lead, second][..], tail].concat());
+            }
+        }
+    }
+    // Other bytes after ASCII of every length the skip goes through in
+    // steps of sixteen, of eight and with the last word overlapping.
+    for ascii in 0..40 {
+        for other in [&b""[..], b"\xc3\xa9", b"\xe2\x82", b"\xff", b"\x80z"] {
+            for after in [&b""[..], b"xyz", b"0123456789abcdefghij"] {
+                check(&[&b"a".repeat(ascii)[..], other, after].concat());
             }
         }
     }
