@@ -158,9 +158,6 @@ fn fragment_is_whole(e: &[u8; 8]) -> Result<(), Skip> {
     }
 }
 
-// Inlined into both IP versions: called out of line, the extent and the
-// addresses went through memory and the call cost a fifth of the decode.
-#[inline(always)]
 fn tcp(
     ip: &[u8],
     at: usize,
