@@ -292,31 +292,21 @@ struct FlowKey {
 }
 
 impl FlowKey {
-    #[cfg(test)]
     fn new(a: SocketAddr, b: SocketAddr) -> FlowKey {
-        Self::packed((pack(a.ip()), a.port()), (pack(b.ip()), b.port()))
-    }
-
-    /// The key of a segment's 4-tuple, straight from its fields.
-    fn of(seg: &TcpSegment<'_>) -> FlowKey {
-        Self::packed((pack(seg.src), seg.src_port), (pack(seg.dst), seg.dst_port))
-    }
-
-    fn packed(a: (u128, u16), b: (u128, u16)) -> FlowKey {
+        let pack = |s: SocketAddr| {
+            let ip = match s.ip() {
+                IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+                IpAddr::V6(v6) => u128::from(v6),
+            };
+            (ip, s.port())
+        };
+        let (a, b) = (pack(a), pack(b));
         let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
         FlowKey {
             lo: lo.0,
             hi: hi.0,
             ports: u32::from(lo.1) << 16 | u32::from(hi.1),
         }
-    }
-}
-
-/// An address as 128 bits, IPv4 mapped into IPv6.
-fn pack(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
     }
 }
 
@@ -360,85 +350,6 @@ struct Conn<C> {
     /// but never analysed.
     socks: Socks,
     user: Option<C>,
-}
-
-/// What one segment did to its connection, for the reassembler's accounts.
-struct Step {
-    id: u64,
-    dir: Dir,
-    /// The direction's held bytes before and after.
-    held: (usize, usize),
-    /// Both directions are finished.
-    finished: bool,
-    /// Wireshark numbers a stream for a proxied connection here.
-    numbering_lost: bool,
-}
-
-impl<C> Conn<C> {
-    /// Feeds one segment from `src`, captured as packet `packet` at `ts`
-    /// in input file `file`, to its direction; the stream calls go to `h`.
-    fn segment<H: StreamHandler<Conn = C>>(
-        &mut self,
-        seg: &TcpSegment<'_>,
-        src: SocketAddr,
-        (packet, ts): (u64, Timestamp),
-        file: u32,
-        limits: HalfLimits,
-        h: &mut H,
-    ) -> Step {
-        let dir = if src == self.meta.client {
-            Dir::ClientToServer
-        } else {
-            Dir::ServerToClient
-        };
-        let Conn {
-            meta,
-            halves,
-            socks,
-            user,
-        } = self;
-        let numbering_lost = !seg.payload.is_empty()
-            && *socks != Socks::None
-            && socks.step(
-                meta.server == src && meta.server.port() == SOCKS_PORT,
-                seg.payload,
-            );
-        meta.files.add(file);
-        meta.last_packet = packet;
-        meta.last_ts = meta.last_ts.max(ts);
-        meta.packets[dir.index()] += 1;
-        meta.syn_seen |= seg.flags.syn();
-        if (seg.flags.fin() || seg.flags.rst()) && meta.end_packet.is_none() {
-            meta.end_packet = Some(packet);
-        }
-        if seg.flags.ack() {
-            let peer = &mut halves[dir.reverse().index()];
-            peer.peer_ack(SeqNumber(seg.ack), ts);
-            meta.acked[dir.reverse().index()] = peer.acked();
-        }
-        let before = halves[dir.index()].held_cost();
-        let input = SegmentIn {
-            seq: SeqNumber(seg.seq),
-            syn: seg.flags.syn(),
-            fin: seg.flags.fin(),
-            payload: seg.payload,
-            payload_len: seg.payload_len,
-            packet,
-            ts,
-        };
-        halves[dir.index()].segment(&input, limits, &mut |ev| {
-            if let Some(u) = user {
-                h.event(u, meta, dir, ev)
-            }
-        });
-        Step {
-            id: meta.id,
-            dir,
-            held: (before, halves[dir.index()].held_cost()),
-            finished: halves[0].finished() && halves[1].finished(),
-            numbering_lost,
-        }
-    }
 }
 
 /// Where a connection on the SOCKS port is. Wireshark's SOCKS dissector
@@ -571,36 +482,11 @@ impl<H: StreamHandler> Reassembler<H> {
             self.expire(h);
         }
         let src = SocketAddr::new(seg.src, seg.src_port);
-        let key = FlowKey::of(seg);
+        let dst = SocketAddr::new(seg.dst, seg.dst_port);
+        let key = FlowKey::new(src, dst);
         let fresh_syn = seg.flags.syn() && !seg.flags.ack();
         self.last_conn = None;
-        // Nearly every packet belongs to an open connection and opens
-        // nothing: that case is found with one lookup of the table.
-        let step = match self.conns.get_mut(&key) {
-            Some(Slot::Live(c)) if !fresh_syn => {
-                c.segment(seg, src, (packet, ts), self.input, self.cfg.half, h)
-            }
-            _ => match self.open_or_reuse(key, seg, src, (packet, ts), h) {
-                Some(step) => step,
-                None => return,
-            },
-        };
-        self.after_segment(key, seg, step, packet, ts, h);
-    }
 
-    /// A packet that may open a connection (or start a new incarnation of
-    /// one), or that lands on a tombstone. What the connection it belongs
-    /// to made of it, if any.
-    fn open_or_reuse(
-        &mut self,
-        key: FlowKey,
-        seg: &TcpSegment<'_>,
-        src: SocketAddr,
-        (packet, ts): (u64, Timestamp),
-        h: &mut H,
-    ) -> Option<Step> {
-        let dst = SocketAddr::new(seg.dst, seg.dst_port);
-        let fresh_syn = seg.flags.syn() && !seg.flags.ack();
         match self.conns.get(&key) {
             None => self.open(key, seg, src, dst, packet, ts, h),
             // RFC 9293 3.6.1 (MAY-2): a new SYN may reopen a 4-tuple straight
@@ -611,7 +497,7 @@ impl<H: StreamHandler> Reassembler<H> {
             Some(&Slot::Closed { id }) => {
                 self.stats.late_packets += 1;
                 self.last_conn = Some((id, key));
-                return None;
+                return;
             }
             Some(Slot::Live(c)) => {
                 // RFC 9293 3.5: a new SYN on a 4-tuple whose previous
@@ -641,10 +527,7 @@ impl<H: StreamHandler> Reassembler<H> {
                 }
             }
         }
-        let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
-            return None;
-        };
-        Some(c.segment(seg, src, (packet, ts), self.input, self.cfg.half, h))
+        self.segment(key, seg, src, packet, ts, h);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -753,28 +636,77 @@ impl<H: StreamHandler> Reassembler<H> {
         });
     }
 
-    /// What follows a segment on the reassembler's side: the accounts of
-    /// held data and of numbering, and the end of the connection.
-    fn after_segment(
+    fn segment(
         &mut self,
         key: FlowKey,
         seg: &TcpSegment<'_>,
-        step: Step,
+        src: SocketAddr,
         packet: u64,
         ts: Timestamp,
         h: &mut H,
     ) {
-        self.last_conn = Some((step.id, key));
-        self.numbering_lost |= step.numbering_lost;
-        self.held_total = self.held_total + step.held.1 - step.held.0;
+        let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let dir = if src == c.meta.client {
+            Dir::ClientToServer
+        } else {
+            Dir::ServerToClient
+        };
+        let Conn {
+            meta,
+            halves,
+            socks,
+            user,
+        } = &mut **c;
+        self.last_conn = Some((meta.id, key));
+        if !seg.payload.is_empty()
+            && socks.step(
+                meta.server == src && meta.server.port() == SOCKS_PORT,
+                seg.payload,
+            )
+        {
+            self.numbering_lost = true;
+        }
+        meta.files.add(self.input);
+        meta.last_packet = packet;
+        meta.last_ts = meta.last_ts.max(ts);
+        meta.packets[dir.index()] += 1;
+        meta.syn_seen |= seg.flags.syn();
+        if (seg.flags.fin() || seg.flags.rst()) && meta.end_packet.is_none() {
+            meta.end_packet = Some(packet);
+        }
+        if seg.flags.ack() {
+            let peer = &mut halves[dir.reverse().index()];
+            peer.peer_ack(SeqNumber(seg.ack), ts);
+            meta.acked[dir.reverse().index()] = peer.acked();
+        }
+        let before = halves[dir.index()].held_cost();
+        let input = SegmentIn {
+            seq: SeqNumber(seg.seq),
+            syn: seg.flags.syn(),
+            fin: seg.flags.fin(),
+            payload: seg.payload,
+            payload_len: seg.payload_len,
+            packet,
+            ts,
+        };
+        halves[dir.index()].segment(&input, self.cfg.half, &mut |ev| {
+            if let Some(u) = user {
+                h.event(u, meta, dir, ev)
+            }
+        });
+        let after = halves[dir.index()].held_cost();
+        self.held_total = self.held_total + after - before;
+
         // RFC 9293 3.6 / 3.10.7: a RST ends the connection at once; after a
         // FIN each way (and every byte before them) it is over too.
         if seg.flags.rst() {
             self.close(key, CloseReason::Rst, packet, ts, h);
-        } else if step.finished {
+        } else if halves[0].finished() && halves[1].finished() {
             self.close(key, CloseReason::Fin, packet, ts, h);
         } else if self.held_total > self.cfg.max_total_held {
-            self.relieve(key, step.dir, h);
+            self.relieve(key, dir, h);
         }
     }
 
@@ -903,31 +835,26 @@ impl<H: StreamHandler> Reassembler<H> {
     /// linger time. Each timer entry is checked when due and re-armed if the
     /// connection was active since, so the cost is amortised per connection.
     fn expire(&mut self, h: &mut H) {
-        // Asked at nearly every packet, and nearly always nothing is due:
-        // the deadline is looked at before an entry is taken.
-        let now = self.now.0;
-        while self.closed.front().is_some_and(|&(until, ..)| until <= now) {
-            let Some((_, id, key)) = self.closed.pop_front() else {
+        while let Some(&(until, id, key)) = self.closed.front() {
+            if until > self.now.0 {
                 break;
-            };
+            }
             // TIME-WAIT is over (RFC 9293 3.6.1): the 4-tuple is free.
+            self.closed.pop_front();
             self.remove_tombstone(id, key);
         }
-        while self
-            .timers
-            .peek()
-            .is_some_and(|Reverse((due, ..))| *due <= now)
-        {
-            let Some(Reverse((_, id, key))) = self.timers.pop() else {
+        while let Some(&Reverse((due, id, key))) = self.timers.peek() {
+            if due > self.now.0 {
                 break;
-            };
+            }
+            self.timers.pop();
             match self.conns.get(&key) {
                 Some(Slot::Live(c)) if c.meta.id == id => {
                     let idle_until = c.meta.last_ts.0.saturating_add(self.cfg.idle_timeout_ns);
                     // RFC 9293 sets no idle limit (keep-alives are optional,
                     // 3.8.4), but a capture may never show a connection's
                     // end: silence this long closes it.
-                    if idle_until <= now {
+                    if idle_until <= self.now.0 {
                         let (packet, ts) = (c.meta.last_packet, c.meta.last_ts);
                         self.close(key, CloseReason::Idle, packet, ts, h);
                     } else {
