@@ -6,11 +6,10 @@
 //! a deflate bomb, thousands of connections holding out-of-order data.
 //! This measures bytes, not time, so it is stable on any machine.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Cursor, Read};
 use std::net::SocketAddr;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use wscap::capture::CaptureReader;
 use wscap::packet::TcpFlags;
 use wscap::pipeline::{self, Options, Sources};
@@ -20,28 +19,8 @@ use wscap::synth::{Link, PcapWriter, Side, SynthPacket, TcpConversation, TcpPack
 use wscap::tcp::CloseReason;
 use wscap::time::Timestamp;
 
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-/// Allocations made, for tests that count them rather than bytes.
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(l) };
-        if !p.is_null() {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-            let now = LIVE.fetch_add(l.size(), Ordering::Relaxed) + l.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        unsafe { System.dealloc(p, l) };
-        LIVE.fetch_sub(l.size(), Ordering::Relaxed);
-    }
-}
+mod counting;
+use counting::{ALLOCS, Counting, LIVE, PEAK};
 
 #[global_allocator]
 static A: Counting = Counting;
