@@ -381,24 +381,13 @@ impl TlsHandler for Recorder {
         let call = match ev {
             tls::Event::Data {
                 dir,
-                offset,
-                data,
-                packet,
+                chunk,
                 end_packet,
-                ts,
-            } => {
-                let c = Chunk {
-                    offset,
-                    data,
-                    packet,
-                    ts,
-                };
-                TlsCall::Data {
-                    dir,
-                    chunk: self.batch.chunk_at(None, c),
-                    end_packet,
-                }
-            }
+            } => TlsCall::Data {
+                dir,
+                chunk: self.batch.chunk_at(None, chunk),
+                end_packet,
+            },
             tls::Event::Gap {
                 dir,
                 offset,
@@ -533,17 +522,11 @@ impl<H: TlsHandler> Replayer<H> {
                 dir,
                 ref chunk,
                 end_packet,
-            } => {
-                let c = b.chunk(chunk);
-                tls::Event::Data {
-                    dir,
-                    offset: c.offset,
-                    data: c.data,
-                    packet: c.packet,
-                    end_packet,
-                    ts: c.ts,
-                }
-            }
+            } => tls::Event::Data {
+                dir,
+                chunk: b.chunk(chunk),
+                end_packet,
+            },
             TlsCall::Gap {
                 dir,
                 offset,
@@ -744,13 +727,16 @@ mod tests {
             ),
             5 => {
                 let end_packet = packet + 1;
-                let ev = tls::Event::Data {
-                    dir,
+                let chunk = Chunk {
                     offset: 9,
                     data,
                     packet,
-                    end_packet,
                     ts,
+                };
+                let ev = tls::Event::Data {
+                    dir,
+                    chunk,
+                    end_packet,
                 };
                 h.tls(c, m, ev);
             }

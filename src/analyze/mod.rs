@@ -557,22 +557,14 @@ impl<S: Sink> tls::stage::TlsHandler for Analyzer<S> {
         match ev {
             tls::Event::Data {
                 dir,
-                offset,
-                data,
-                packet,
+                chunk,
                 end_packet,
-                ts,
             } => {
+                let ends = (chunk.packet, end_packet);
                 if let Some(t) = st.tls.as_mut() {
-                    t.last_end = (packet, end_packet);
+                    t.last_end = ends;
                 }
-                self.out.tls_end = Some((packet, end_packet));
-                let chunk = Chunk {
-                    offset,
-                    data,
-                    packet,
-                    ts,
-                };
+                self.out.tls_end = Some(ends);
                 self.data(st, meta, d(dir), chunk);
                 self.out.tls_end = None;
             }

@@ -35,7 +35,7 @@ mod tests;
 pub use keylog::KeyLog;
 
 use crate::finding::{Code, Finding};
-use crate::tcp::Dir;
+use crate::tcp::{Chunk, Dir};
 use crate::time::Timestamp;
 use cipher::{RecordCipher, Suite};
 use handshake::HsBuf;
@@ -56,15 +56,12 @@ const MAX_SEARCH_MISSES: u32 = 16;
 #[derive(Debug)]
 pub enum Event<'a> {
     /// Decrypted application data of direction `dir` (by the connection's
-    /// roles), at plaintext stream `offset`. `packet` carries the start of
-    /// the record holding it, `end_packet` the record's end.
+    /// roles), as a chunk of the plaintext stream: its `packet` carries the
+    /// start of the record holding it, `end_packet` the record's end.
     Data {
         dir: Dir,
-        offset: u64,
-        data: &'a [u8],
-        packet: u64,
+        chunk: Chunk<'a>,
         end_packet: u64,
-        ts: Timestamp,
     },
     /// Plaintext lost in a gap of the TLS stream (its length estimated
     /// from the records lost), found at `packet`.
@@ -426,13 +423,16 @@ impl Core {
             22 => self.handshake_bytes(dir, text, rec.packet, keys, out),
             23 if !self.h2 && !text.is_empty() => {
                 let d = &mut self.dirs[i];
-                out(Event::Data {
-                    dir,
+                let chunk = Chunk {
                     offset: d.plain,
                     data: text,
                     packet: rec.packet,
-                    end_packet: rec.end_packet,
                     ts: rec.ts,
+                };
+                out(Event::Data {
+                    dir,
+                    chunk,
+                    end_packet: rec.end_packet,
                 });
                 d.plain += text.len() as u64;
             }

@@ -273,7 +273,7 @@ mod tests {
         }
         fn tls(&mut self, _: &mut (), _: &ConnMeta, ev: Event<'_>) {
             let what = match ev {
-                Event::Data { data, .. } => format!("data {}", data.len()),
+                Event::Data { chunk, .. } => format!("data {}", chunk.data.len()),
                 Event::Gap { len, .. } => format!("gap {len}"),
                 Event::Finding(f) => format!("finding {:?}", f.code),
             };

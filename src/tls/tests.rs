@@ -120,15 +120,12 @@ fn collect(seen: &mut Seen, ev: Event<'_>) {
     match ev {
         Event::Data {
             dir,
-            offset,
-            data,
-            packet,
+            chunk,
             end_packet,
-            ..
         } => {
-            assert_eq!(offset, seen.data[dir.index()].len() as u64);
-            seen.data[dir.index()].extend_from_slice(data);
-            seen.packets.push((dir, packet, end_packet));
+            assert_eq!(chunk.offset, seen.data[dir.index()].len() as u64);
+            seen.data[dir.index()].extend_from_slice(chunk.data);
+            seen.packets.push((dir, chunk.packet, end_packet));
         }
         Event::Gap {
             dir, offset, len, ..
