@@ -129,13 +129,7 @@ enum TlsCall {
         end_packet: u64,
     },
     /// Plaintext lost (see [`tls::Event::Gap`]).
-    Gap {
-        dir: Dir,
-        offset: u64,
-        len: u64,
-        packet: u64,
-        ts: Timestamp,
-    },
+    Gap(Dir, Gap),
     Finding(Box<Finding>),
     End(Box<Learnt>),
 }
@@ -388,19 +382,7 @@ impl TlsHandler for Recorder {
                 chunk: self.batch.chunk_at(None, chunk),
                 end_packet,
             },
-            tls::Event::Gap {
-                dir,
-                offset,
-                len,
-                packet,
-                ts,
-            } => TlsCall::Gap {
-                dir,
-                offset,
-                len,
-                packet,
-                ts,
-            },
+            tls::Event::Gap { dir, gap } => TlsCall::Gap(dir, gap),
             tls::Event::Finding(f) => TlsCall::Finding(Box::new(f)),
         };
         self.push(Call::Tls(Moving::of(slot, meta), call));
@@ -527,19 +509,7 @@ impl<H: TlsHandler> Replayer<H> {
                 chunk: b.chunk(chunk),
                 end_packet,
             },
-            TlsCall::Gap {
-                dir,
-                offset,
-                len,
-                packet,
-                ts,
-            } => tls::Event::Gap {
-                dir,
-                offset,
-                len,
-                packet,
-                ts,
-            },
+            TlsCall::Gap(dir, gap) => tls::Event::Gap { dir, gap },
             TlsCall::Finding(ref f) => tls::Event::Finding((**f).clone()),
         };
         self.with(moving, |h, conn, meta| h.tls(conn, meta, ev));
@@ -745,10 +715,13 @@ mod tests {
                 m,
                 tls::Event::Gap {
                     dir,
-                    offset: 9,
-                    len: 5,
-                    packet,
-                    ts,
+                    gap: Gap {
+                        offset: 9,
+                        len: 5,
+                        reason: GapReason::Lost,
+                        packet,
+                        ts,
+                    },
                 },
             ),
             7 => {

@@ -568,22 +568,7 @@ impl<S: Sink> tls::stage::TlsHandler for Analyzer<S> {
                 self.data(st, meta, d(dir), chunk);
                 self.out.tls_end = None;
             }
-            tls::Event::Gap {
-                dir,
-                offset,
-                len,
-                packet,
-                ts,
-            } => {
-                let gap = Gap {
-                    offset,
-                    len,
-                    reason: crate::tcp::GapReason::Lost,
-                    packet,
-                    ts,
-                };
-                self.plain_gap(st, meta, d(dir), gap);
-            }
+            tls::Event::Gap { dir, gap } => self.plain_gap(st, meta, d(dir), gap),
             tls::Event::Finding(f) => st.acc.add(f),
         }
     }

@@ -35,7 +35,7 @@ mod tests;
 pub use keylog::KeyLog;
 
 use crate::finding::{Code, Finding};
-use crate::tcp::{Chunk, Dir};
+use crate::tcp::{Chunk, Dir, Gap, GapReason};
 use crate::time::Timestamp;
 use cipher::{RecordCipher, Suite};
 use handshake::HsBuf;
@@ -64,14 +64,9 @@ pub enum Event<'a> {
         end_packet: u64,
     },
     /// Plaintext lost in a gap of the TLS stream (its length estimated
-    /// from the records lost), found at `packet`.
-    Gap {
-        dir: Dir,
-        offset: u64,
-        len: u64,
-        packet: u64,
-        ts: Timestamp,
-    },
+    /// from the records lost, its reason `Lost`), found at the gap's
+    /// `packet`: a gap of the plaintext stream as the TCP layer gives one.
+    Gap { dir: Dir, gap: Gap },
     /// Why something cannot be decrypted.
     Finding(Finding),
 }
@@ -481,13 +476,14 @@ impl Core {
         let len = lost_bytes.saturating_sub(lost_records * overhead);
         d.lost_from = None;
         if len > 0 {
-            out(Event::Gap {
-                dir,
+            let gap = Gap {
                 offset: d.plain,
                 len,
+                reason: GapReason::Lost,
                 packet: rec.packet,
                 ts: rec.ts,
-            });
+            };
+            out(Event::Gap { dir, gap });
             d.plain += len;
         }
         self.opened(dir, rec, range, keys, out);

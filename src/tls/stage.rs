@@ -274,7 +274,7 @@ mod tests {
         fn tls(&mut self, _: &mut (), _: &ConnMeta, ev: Event<'_>) {
             let what = match ev {
                 Event::Data { chunk, .. } => format!("data {}", chunk.data.len()),
-                Event::Gap { len, .. } => format!("gap {len}"),
+                Event::Gap { gap, .. } => format!("gap {}", gap.len),
                 Event::Finding(f) => format!("finding {:?}", f.code),
             };
             self.0.push(format!("tls {what}"));

@@ -127,11 +127,9 @@ fn collect(seen: &mut Seen, ev: Event<'_>) {
             seen.data[dir.index()].extend_from_slice(chunk.data);
             seen.packets.push((dir, chunk.packet, end_packet));
         }
-        Event::Gap {
-            dir, offset, len, ..
-        } => {
-            seen.data[dir.index()].extend(std::iter::repeat_n(b'?', len as usize));
-            seen.gaps.push((dir, offset, len));
+        Event::Gap { dir, gap } => {
+            seen.data[dir.index()].extend(std::iter::repeat_n(b'?', gap.len as usize));
+            seen.gaps.push((dir, gap.offset, gap.len));
         }
         Event::Finding(f) => seen.findings.push((f.code, f.packet)),
     }
