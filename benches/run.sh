@@ -73,9 +73,10 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 log "building (release)"
-cargo build --release --quiet --bin wscap --example gencap
+cargo build --release --quiet --bin wscap --example gencap --example walk
 WSCAP=$TARGET/release/wscap
 GENCAP=$TARGET/release/examples/gencap
+WALK=$TARGET/release/examples/walk
 mkdir -p "$DIR"
 
 SIZE_B=$(to_bytes "$SIZE")
@@ -161,6 +162,11 @@ for profile in $PROFILES; do
             [[ $profile == *-tls ]] && keys=(--tls-keylog "$cap.keys")
             measure wscap "$format" "$profile" "$cap" -- "$WSCAP" analyze --format "$format" "${keys[@]}" "$cap"
         done
+    done
+    # The floor: only walking the records and slicing the headers, one
+    # thread (examples/walk.rs), on the same captures.
+    for cap in "$big" "$quarter"; do
+        measure walk - "$profile" "$cap" -- "$WALK" "$cap"
     done
 done
 
