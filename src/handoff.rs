@@ -27,6 +27,7 @@
 
 use crate::capture::Window;
 use crate::finding::Finding;
+use crate::prefetch;
 use crate::tcp::{Chunk, FileSet, Gap};
 use crate::tcp::{CloseReason, ConnMeta, Dir, StreamEvent, StreamHandler};
 use crate::time::Timestamp;
@@ -94,6 +95,16 @@ struct ChunkAt {
     len: usize,
     packet: u64,
     ts: Timestamp,
+}
+
+impl Call {
+    /// The slot and direction of a call on a connection's stream.
+    fn stream(&self) -> Option<(u32, Dir)> {
+        match *self {
+            Call::Data(ref m, dir, _) | Call::Gap(ref m, dir, _) => Some((m.slot, dir)),
+            _ => None,
+        }
+    }
 }
 
 /// One recorded call.
@@ -428,7 +439,8 @@ impl<H: TlsHandler> Replayer<H> {
     }
 
     fn replay(&mut self, b: &Batch, note: &mut dyn FnMut(&mut H, Note) -> bool) -> bool {
-        for call in &b.calls {
+        for (i, call) in b.calls.iter().enumerate() {
+            self.prefetch(b, i);
             match *call {
                 Call::Open(ref meta, slot) => {
                     let c = self.handler.open(meta);
@@ -473,6 +485,24 @@ impl<H: TlsHandler> Replayer<H> {
             }
         }
         true
+    }
+
+    /// Asks for the state of the connections of the calls a little ahead
+    /// of call `i` (see [`crate::prefetch`]): first where their slots lie,
+    /// then, once those are at hand, what the slots point to.
+    fn prefetch(&self, b: &Batch, i: usize) {
+        const AHEAD: usize = 4;
+        let stream = |at: usize| b.calls.get(at).and_then(Call::stream);
+        if let Some((slot, _)) = stream(i + 2 * AHEAD)
+            && let Some(s) = self.conns.get(slot as usize)
+        {
+            prefetch::lines(s, size_of_val(s).div_ceil(64));
+        }
+        if let Some((slot, dir)) = stream(i + AHEAD)
+            && let Some(Some((_, c))) = self.conns.get(slot as usize)
+        {
+            self.handler.prefetch(c, dir);
+        }
     }
 
     fn event(&mut self, moving: &Moving, dir: Dir, ev: StreamEvent<'_>) {

@@ -31,6 +31,7 @@ pub mod handoff;
 pub mod http;
 pub mod packet;
 pub mod pipeline;
+pub mod prefetch;
 pub mod record;
 pub mod report;
 #[cfg(any(test, feature = "synth"))]

@@ -25,6 +25,7 @@ mod upgrade;
 mod tests;
 
 use crate::finding::{Code, Finding, Severity};
+use crate::prefetch;
 use crate::record::{
     Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
 };
@@ -283,6 +284,20 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             acc: Box::default(),
             tls: None,
         }
+    }
+
+    fn prefetch(&self, st: &ConnState, dir: Dir) {
+        let d = if st.upgrade.swapped {
+            dir.reverse()
+        } else {
+            dir
+        };
+        // A frame touches its direction's decoder, validator and record
+        // throughout, and the connection's totals at its start.
+        if let Some(f) = &st.frames[d.index()] {
+            prefetch::lines(&**f, size_of::<DirFrames>().div_ceil(64));
+        }
+        prefetch::lines(&*st.acc, 1);
     }
 
     fn event(&mut self, st: &mut ConnState, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>) {

@@ -261,6 +261,9 @@ pub struct CaptureReader {
     done: bool,
     /// The packet lent last, for [`CaptureReader::current`].
     current: Option<PacketMeta>,
+    /// How far [`CaptureReader::ahead`] has looked: the stream offset of a
+    /// record past the current one, and that record's packet number.
+    ahead: (u64, u64),
     stats: ReadStats,
 }
 
@@ -364,6 +367,7 @@ impl CaptureReader {
             lent: 0,
             done: false,
             current: None,
+            ahead: (0, 0),
             stats,
         })
     }
@@ -452,6 +456,37 @@ impl CaptureReader {
             orig_len: meta.orig_len,
             data: &self.buf.data()[meta.data.clone()],
         })
+    }
+
+    /// The packet `n` (at least 1) after the current one, its link type and
+    /// bytes, if it is already in the buffer: a look ahead (see
+    /// [`crate::prefetch`]) that moves nothing and judges nothing. Each
+    /// block is stepped over once however often this is asked, as long
+    /// as `n` stays the same.
+    pub fn ahead(&mut self, n: u64) -> Option<(LinkType, &[u8])> {
+        let current = self.current.as_ref()?;
+        let here = self.buf.offset();
+        let number = self.stats.packets;
+        if self.ahead.1 <= number {
+            self.ahead = (here + current.block_len as u64, number + 1);
+        }
+        let data = self.buf.data();
+        loop {
+            let (at, k) = self.ahead;
+            if k > number + n {
+                return None;
+            }
+            let rest = data.get(usize::try_from(at - here).ok()?..)?;
+            let (len, packet) = match &self.decoder {
+                Decoder::Pcap(d) => d.ahead(rest)?,
+                Decoder::PcapNg(d) => d.ahead(rest)?,
+            };
+            match packet {
+                Some(p) if k == number + n => return Some(p),
+                Some(_) => self.ahead = (at + len as u64, k + 1),
+                None => self.ahead = (at + len as u64, k),
+            }
+        }
     }
 
     /// The buffer the current packet lies in: held, it keeps the packet's

@@ -105,6 +105,20 @@ impl PcapDecoder {
         }))
     }
 
+    /// The length of the record at the start of `data` and its link type
+    /// and packet bytes, if it is all there and its header is sane: for
+    /// looking ahead, which judges nothing ([`PcapDecoder::next`] does).
+    #[inline]
+    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<(usize, Option<(LinkType, &'a [u8])>)> {
+        let caplen = self.words(data.get(..RECORD_HEADER_LEN)?)[2];
+        if caplen > self.max_caplen {
+            return None;
+        }
+        let len = RECORD_HEADER_LEN + caplen as usize;
+        let packet = data.get(RECORD_HEADER_LEN..len)?;
+        Some((len, Some((self.interface.linktype, packet))))
+    }
+
     /// The record header's four words (seconds, fraction of a second,
     /// captured and original length) from its first bytes, cut once to the
     /// header's fixed size (so no field needs a bounds check of its own).

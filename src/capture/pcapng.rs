@@ -500,6 +500,24 @@ impl NgDecoder {
         self.packet(head, raw, block.len()).map(Some)
     }
 
+    /// The length of the block at the start of `data` and, for a packet
+    /// block, its link type and bytes, if the block is all there and its
+    /// framing sane: for looking ahead, which judges nothing
+    /// ([`NgDecoder::next`] does). A new section or interface stops the
+    /// look ahead until the reading gets there.
+    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<(usize, Option<(LinkType, &'a [u8])>)> {
+        let head = BlockHead::read(data.get(..HEAD_LEN)?, self.endian).ok()?;
+        let block = data.get(..head.len as usize)?;
+        let raw = match head.kind {
+            EPB | PB => decode_timestamped(head, block).ok()?,
+            SPB => decode_simple(head, block, self.interfaces.first()?.snaplen),
+            SHB | IDB => return None,
+            _ => return Some((block.len(), None)),
+        };
+        let linktype = self.interfaces.get(raw.interface as usize)?.linktype;
+        Some((block.len(), Some((linktype, &block[raw.data]))))
+    }
+
     fn start_section(&mut self, head: BlockHead, block: &[u8]) -> Result<(), String> {
         let (_, shb) = parse_sectionheaderblock(block).map_err(|e| {
             format!(

@@ -1295,3 +1295,65 @@ fn reader_can_move_to_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<CaptureReader>();
 }
+
+// ---------------------------------------------------------------- look ahead
+
+/// Reads `bytes` through `input`, asking at every packet for the one `n`
+/// later: whatever the look ahead gives must be that packet (link type
+/// and bytes), and it must give it whenever the packet is in the buffer.
+fn check_ahead(bytes: &[u8], input: Box<dyn Read + Send>, n: u64) -> usize {
+    let all = read_clean(bytes.to_vec());
+    let mut r = CaptureReader::from_reader("test.cap", input).expect("opens");
+    let mut seen = 0;
+    while r.advance().expect("reads") {
+        let number = r.current().unwrap().number;
+        if let Some((link, data)) = r.ahead(n) {
+            let later = &all[(number + n - 1) as usize];
+            assert_eq!(
+                (link, data),
+                (later.linktype, &later.data[..]),
+                "packet {number}"
+            );
+            seen += 1;
+        }
+    }
+    seen
+}
+
+#[test]
+fn look_ahead_gives_the_packet_n_later_in_pcap() {
+    let mut f = PcapFile::new(false, PcapFile::MICRO, 1, 65535);
+    for i in 0..40u32 {
+        f = f.record(i, 0, &vec![i as u8; (i % 7) as usize], 60);
+    }
+    let bytes = f.bytes();
+    for n in [1, 4, 8] {
+        let whole = check_ahead(&bytes, Box::new(Cursor::new(bytes.clone())), n);
+        assert_eq!(whole, 40 - n as usize, "n = {n}: everything is buffered");
+        // Short reads: only what is in the buffer is looked at.
+        check_ahead(&bytes, Pieces::reader(bytes.clone(), 13), n);
+    }
+}
+
+#[test]
+fn look_ahead_in_pcapng_steps_over_other_blocks_and_stops_at_sections() {
+    let bytes = NgFile::new(false)
+        .idb(1, 0, &[])
+        .idb(101, 0, &[])
+        .epb(0, 1, b"one", 3)
+        .block(5, &[0; 12]) // interface statistics
+        .epb(1, 2, b"two", 3)
+        .spb(5, b"three")
+        .block(10, &[0; 8]) // decryption secrets
+        .epb(0, 3, b"four", 4)
+        .section(true)
+        .idb(1, 0, &[])
+        .epb(0, 4, b"five", 4)
+        .epb(0, 5, b"six", 3)
+        .bytes();
+    for n in [1, 2, 3] {
+        let seen = check_ahead(&bytes, Box::new(Cursor::new(bytes.clone())), n);
+        assert!(seen > 0, "n = {n}");
+        check_ahead(&bytes, Pieces::reader(bytes.clone(), 7), n);
+    }
+}

@@ -9,7 +9,7 @@
 
 use super::link::{Net, be16, chunk};
 use super::{Skip, TcpFlags, TcpSegment};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 const PROTO_TCP: u8 = 6;
 const IPV6_HOP_BY_HOP: u8 = 0;
@@ -42,6 +42,41 @@ impl Extent {
             _ => Ok(()),
         }
     }
+}
+
+/// The endpoints of a plain TCP packet (see [`super::endpoints`]).
+pub(super) fn endpoints(net: Net, ip: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let version = ip.first()? >> 4;
+    let (src, dst, ports) = match (net, version) {
+        (Net::V4 | Net::Either, 4) => {
+            let h = chunk::<IPV4_MIN_HEADER>(ip, 0)?;
+            if h[9] != PROTO_TCP {
+                return None;
+            }
+            let src = Ipv4Addr::new(h[12], h[13], h[14], h[15]);
+            let dst = Ipv4Addr::new(h[16], h[17], h[18], h[19]);
+            let ihl = usize::from(h[0] & 0x0f) * 4;
+            (IpAddr::V4(src), IpAddr::V4(dst), chunk::<4>(ip, ihl)?)
+        }
+        (Net::V6 | Net::Either, 6) => {
+            let h = chunk::<IPV6_HEADER>(ip, 0)?;
+            if h[6] != PROTO_TCP {
+                return None;
+            }
+            let addr = |at: usize| -> Option<IpAddr> {
+                let a: [u8; 16] = h[at..at + 16].try_into().ok()?;
+                Some(IpAddr::V6(Ipv6Addr::from(a)))
+            };
+            (addr(8)?, addr(24)?, chunk::<4>(ip, IPV6_HEADER)?)
+        }
+        _ => return None,
+    };
+    let src_port = be16([ports[0], ports[1]]);
+    let dst_port = be16([ports[2], ports[3]]);
+    Some((
+        SocketAddr::new(src, src_port),
+        SocketAddr::new(dst, dst_port),
+    ))
 }
 
 /// `ip` starts at the IP header and runs to the end of the capture.

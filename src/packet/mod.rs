@@ -13,7 +13,7 @@
 //! `payload.len() < payload_len`.
 
 use crate::capture::LinkType;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// TCP header flags (the low 8 bits of the flags field).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -114,6 +114,16 @@ fn decode_frame(
     // captured bytes are the better witness then.
     let frame_end = orig_len.map(|n| n.saturating_sub(at).max(ip.len()));
     ip::decode(net, ip, frame_end)
+}
+
+/// The TCP endpoints (source, destination) of a packet, read as cheaply
+/// as can be: a hint to look its connection up ahead of time (see
+/// [`crate::prefetch`]), never a judgement of the packet, which
+/// [`decode`] alone makes. Anything out of the common (IPv6 extension
+/// headers, fragments, tunnels) gives `None`.
+pub fn endpoints(linktype: LinkType, data: &[u8]) -> Option<(SocketAddr, SocketAddr)> {
+    let (net, at) = link::strip(linktype, data).ok()?;
+    ip::endpoints(net, data.get(at..)?)
 }
 
 /// Whether a packet skipped for `skip` may still hold a TCP segment that

@@ -643,3 +643,36 @@ fn tunnels_carrying_tcp_may_hide_a_conversation() {
     assert!(!may_hide_tcp(Skip::NotIp, LinkType::RAW, &[]));
     assert!(!hides(&icmp));
 }
+
+/// The look-ahead hint names the endpoints decoding finds, on every link
+/// type and both IP versions, and never more than the packet holds.
+#[test]
+fn endpoints_agree_with_decoding() {
+    let endpoints_of = |seg: &TcpSegment<'_>| {
+        Some((
+            SocketAddr::new(seg.src, seg.src_port),
+            SocketAddr::new(seg.dst, seg.dst_port),
+        ))
+    };
+    for (lt, h4, h6) in link_headers() {
+        for (skip, header, ip) in [(LinkType::IPV6, h4, V4_TCP), (LinkType::IPV4, h6, V6_TCP)] {
+            if lt == skip {
+                continue;
+            }
+            let p = cat(&[&header, ip]);
+            let seg = decode(lt, &p).unwrap();
+            assert_eq!(endpoints(lt, &p), endpoints_of(&seg), "{lt:?}");
+            for end in 0..p.len() {
+                // Cut anywhere: an answer, if any, is still the right one.
+                let hint = endpoints(lt, &p[..end]);
+                assert!(
+                    hint.is_none() || hint == endpoints_of(&seg),
+                    "{lt:?} at {end}"
+                );
+            }
+        }
+    }
+    let mut udp = V4_TCP.to_vec();
+    udp[9] = 17;
+    assert_eq!(endpoints(LinkType::RAW, &udp), None);
+}

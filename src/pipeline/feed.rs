@@ -10,9 +10,10 @@ use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef, Window};
 use crate::handoff::{Note, Recorder};
 use crate::packet;
 use crate::record::{Sink, SummaryRecord};
-use crate::tcp::{LastConn, Reassembler};
+use crate::tcp::{LastConn, Reassembler, StreamHandler};
 use crate::time::Timestamp;
 use crate::tls::stage::{Decrypting, Share, TlsHandler};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the reading loop needs of the stage after the TLS stage besides
@@ -212,6 +213,7 @@ pub(super) fn feed<H: Downstream>(
         down.capture_start(p.ts);
     }
     let wants_packets = down.wants_packets();
+    let mut lookahead = Lookahead::default();
     let mut number = 0u64;
     while !m.readers.is_empty() && !down.failed() {
         if stopped || opts.stopped() {
@@ -226,6 +228,7 @@ pub(super) fn feed<H: Downstream>(
         counts.summary.packets += 1;
         tcp.set_input(m.inputs[i]);
         down.window(m.readers[i].window());
+        lookahead.step(&mut m.readers[i], tcp);
         let p = m.readers[i].current().expect("live readers hold a packet");
         let tcp_packet = deliver(&p, number, counts, tcp, down);
         if wants_packets {
@@ -240,6 +243,36 @@ pub(super) fn feed<H: Downstream>(
         }
     }
     stopped
+}
+
+/// How many packets ahead the reading loop asks for a connection's state
+/// (see [`crate::prefetch`]): its table entry [`AHEAD`] packets before the
+/// state it points to, the state [`AHEAD`] packets before the packet. Far
+/// enough for the memory to answer meanwhile, near enough for what it
+/// brought to still be in the cache when it is used.
+const AHEAD: usize = 4;
+
+/// The 4-tuples of the packets whose table entries were asked for, for
+/// asking for their state [`AHEAD`] packets later.
+#[derive(Default)]
+struct Lookahead {
+    asked: [Option<(SocketAddr, SocketAddr)>; AHEAD],
+    at: usize,
+}
+
+impl Lookahead {
+    fn step<H: StreamHandler>(&mut self, r: &mut CaptureReader, tcp: &Reassembler<H>) {
+        let far = r
+            .ahead(2 * AHEAD as u64)
+            .and_then(|(link, data)| packet::endpoints(link, data));
+        if let Some((src, dst)) = far {
+            tcp.prefetch_entry(src, dst);
+        }
+        if let Some((src, dst)) = std::mem::replace(&mut self.asked[self.at], far) {
+            tcp.prefetch(src, dst);
+        }
+        self.at = (self.at + 1) % AHEAD;
+    }
 }
 
 /// Decodes packet `number` and hands its TCP segment to the reassembler;

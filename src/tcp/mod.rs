@@ -14,15 +14,18 @@
 
 pub mod seq;
 pub mod stream;
+mod table;
 
 use crate::packet::TcpSegment;
+use crate::prefetch;
 use crate::time::Timestamp;
 use seq::SeqNumber;
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, VecDeque};
 use std::net::{IpAddr, SocketAddr};
 pub use stream::{Chunk, Gap, GapReason, HalfLimits, HalfStats, StreamEvent};
 use stream::{Half, SegmentIn};
+use table::FlowTable;
 
 /// Direction of a segment relative to the connection's client and server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -185,6 +188,10 @@ pub trait StreamHandler {
     fn open(&mut self, meta: &ConnMeta) -> Self::Conn;
     fn event(&mut self, conn: &mut Self::Conn, meta: &ConnMeta, dir: Dir, ev: StreamEvent<'_>);
     fn close(&mut self, conn: Self::Conn, meta: &ConnMeta, reason: CloseReason);
+    /// `conn` is about to be handed an event of direction `dir`: the state
+    /// that event will touch may be asked for into the cache (see
+    /// [`crate::prefetch`]). A hint: doing nothing is always right.
+    fn prefetch(&self, _conn: &Self::Conn, _dir: Dir) {}
 }
 
 /// Reassembly limits and timeouts.
@@ -396,11 +403,9 @@ enum Slot<C> {
     },
 }
 
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-
 pub struct Reassembler<H: StreamHandler> {
     cfg: Config,
-    conns: Map<FlowKey, Slot<H::Conn>>,
+    conns: FlowTable<Slot<H::Conn>>,
     /// Deadlines (ns, conn id, key), earliest first; checked lazily. One entry
     /// per live connection, plus the entries of connections closed since
     /// (skipped when due, dropped by `purge_timers` before they pile up).
@@ -432,7 +437,7 @@ impl<H: StreamHandler> Reassembler<H> {
     pub fn new(cfg: Config) -> Self {
         Reassembler {
             cfg,
-            conns: Map::default(),
+            conns: FlowTable::default(),
             timers: BinaryHeap::new(),
             closed: VecDeque::new(),
             jump_pending: false,
@@ -477,6 +482,20 @@ impl<H: StreamHandler> Reassembler<H> {
     }
 
     /// Takes one TCP segment, captured as packet number `packet` at `ts`.
+    /// A packet between `src` and `dst` comes in a while: the table entry
+    /// of its connection is asked for into the cache (see [`table`]).
+    pub fn prefetch_entry(&self, src: SocketAddr, dst: SocketAddr) {
+        self.conns.prefetch_entry(&FlowKey::new(src, dst));
+    }
+
+    /// A packet between `src` and `dst` comes soon, its table entry asked
+    /// for a while ago: the connection's state is asked for now.
+    pub fn prefetch(&self, src: SocketAddr, dst: SocketAddr) {
+        if let Some(Slot::Live(c)) = self.conns.get(&FlowKey::new(src, dst)) {
+            prefetch::lines(&**c, size_of::<Conn<H::Conn>>().div_ceil(64));
+        }
+    }
+
     pub fn packet(&mut self, seg: &TcpSegment<'_>, packet: u64, ts: Timestamp, h: &mut H) {
         if self.advance_clock(ts) {
             self.expire(h);

@@ -169,6 +169,14 @@ impl<H: TlsHandler> StreamHandler for Decrypting<H> {
         }
         self.inner.close(c.inner, meta, reason);
     }
+
+    fn prefetch(&self, c: &Conn<H::Conn>, dir: Dir) {
+        // A TLS connection's event goes to its session first: too much
+        // state to be worth a hint.
+        if !matches!(c.state, State::Tls(_)) {
+            self.inner.prefetch(&c.inner, dir);
+        }
+    }
 }
 
 /// A stage after another passes on what that one decrypted, and takes
