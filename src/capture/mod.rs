@@ -248,6 +248,10 @@ enum Decoder {
     PcapNg(pcapng::NgDecoder),
 }
 
+/// A block looked at ahead of the reading: its length and, for a packet,
+/// its link type and bytes.
+type Peeked<'a> = (usize, Option<(LinkType, &'a [u8])>);
+
 /// Streaming capture reader.
 pub struct CaptureReader {
     name: String,

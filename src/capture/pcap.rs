@@ -3,7 +3,7 @@
 use super::endian::Endian;
 use super::pcapng::TsResolution;
 use super::stream::{BlockBuffer, MAX_BLOCK_LEN, nom_complaint};
-use super::{Fault, InterfaceInfo, LinkType, PacketMeta};
+use super::{Fault, InterfaceInfo, LinkType, PacketMeta, Peeked};
 use crate::time::Timestamp;
 use pcap_parser::parse_pcap_header;
 
@@ -109,7 +109,7 @@ impl PcapDecoder {
     /// and packet bytes, if it is all there and its header is sane: for
     /// looking ahead, which judges nothing ([`PcapDecoder::next`] does).
     #[inline]
-    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<(usize, Option<(LinkType, &'a [u8])>)> {
+    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<Peeked<'a>> {
         let caplen = self.words(data.get(..RECORD_HEADER_LEN)?)[2];
         if caplen > self.max_caplen {
             return None;

@@ -10,7 +10,7 @@ use super::endian::Endian;
 use super::stream::{
     BlockBuffer, MAX_BLOCK_LEN, MAX_BLOCK_LEN_TEXT, nom_complaint, parser_complaint,
 };
-use super::{Fault, InterfaceInfo, LinkType, PacketMeta, ReadStats};
+use super::{Fault, InterfaceInfo, LinkType, PacketMeta, Peeked, ReadStats};
 use crate::time::Timestamp;
 use pcap_parser::{
     PcapError, parse_interfacedescriptionblock_be, parse_interfacedescriptionblock_le,
@@ -505,7 +505,7 @@ impl NgDecoder {
     /// framing sane: for looking ahead, which judges nothing
     /// ([`NgDecoder::next`] does). A new section or interface stops the
     /// look ahead until the reading gets there.
-    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<(usize, Option<(LinkType, &'a [u8])>)> {
+    pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<Peeked<'a>> {
         let head = BlockHead::read(data.get(..HEAD_LEN)?, self.endian).ok()?;
         let block = data.get(..head.len as usize)?;
         let raw = match head.kind {
