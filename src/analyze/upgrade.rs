@@ -30,7 +30,7 @@
 use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
-use crate::http::{self, BodyProgress, BodyReader, HeadReader, Progress, looks_like_tls};
+use crate::http::{self, BodyProgress, BodyReader, Field, HeadReader, Progress, looks_like_tls};
 use crate::record::{Detection, RequestInfo, ResponseInfo, TlsInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
@@ -39,6 +39,7 @@ use crate::websocket::Expect;
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
 use crate::websocket::resync::proven_frames;
+use std::borrow::Cow;
 
 /// Client bytes after the request head, held until the response decides
 /// what they are; more than this and the connection is given up.
@@ -632,8 +633,9 @@ impl Upgrade {
         self.request = Some(Box::new(request_info(words, &req.headers, at)));
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
-        if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
-            cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
+        if let Some(key) = req.headers.get(Field::SecWebSocketKey) {
+            cx.legs
+                .requested(key.into_owned(), cx.meta.id, cx.meta.last_ts);
         }
         self.req = Some(Box::new(req));
         self.sides[0] = Side::Pending {
@@ -843,9 +845,9 @@ impl Upgrade {
 /// Upgrade.
 fn wants_websocket(req: &http::Request) -> bool {
     let h = &req.headers;
-    h.has_token("Upgrade", "websocket")
-        || h.count("Sec-WebSocket-Key") > 0
-        || h.count("Sec-WebSocket-Version") > 0
+    h.has_token(Field::Upgrade, "websocket")
+        || h.count(Field::SecWebSocketKey) > 0
+        || h.count(Field::SecWebSocketVersion) > 0
 }
 
 /// What a TLS connection's first client bytes say of it.
@@ -868,20 +870,21 @@ type At = (u64, Timestamp);
 /// A request as recorded: its line's words and the headers it shows.
 fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> RequestInfo {
     let [method, target, version] = words;
+    let get = |f| h.get(f).map(Cow::into_owned);
     RequestInfo {
         packet,
         ts,
         method,
         target,
         version,
-        host: h.get("Host"),
-        origin: h.get("Origin"),
-        upgrade: h.get("Upgrade"),
-        connection: h.get("Connection"),
-        sec_websocket_key: h.get("Sec-WebSocket-Key"),
-        sec_websocket_version: h.get("Sec-WebSocket-Version"),
-        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        host: get(Field::Host),
+        origin: get(Field::Origin),
+        upgrade: get(Field::Upgrade),
+        connection: get(Field::Connection),
+        sec_websocket_key: get(Field::SecWebSocketKey),
+        sec_websocket_version: get(Field::SecWebSocketVersion),
+        sec_websocket_protocol: get(Field::SecWebSocketProtocol),
+        sec_websocket_extensions: get(Field::SecWebSocketExtensions),
     }
 }
 
@@ -893,16 +896,17 @@ fn response_info(
     h: &http::Headers,
     (packet, ts): At,
 ) -> ResponseInfo {
+    let get = |f| h.get(f).map(Cow::into_owned);
     ResponseInfo {
         packet,
         ts,
         version,
         status,
         reason,
-        upgrade: h.get("Upgrade"),
-        connection: h.get("Connection"),
-        sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
-        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        upgrade: get(Field::Upgrade),
+        connection: get(Field::Connection),
+        sec_websocket_accept: get(Field::SecWebSocketAccept),
+        sec_websocket_protocol: get(Field::SecWebSocketProtocol),
+        sec_websocket_extensions: get(Field::SecWebSocketExtensions),
     }
 }

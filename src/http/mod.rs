@@ -25,7 +25,9 @@ pub mod tls;
 pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 /// Longest head kept, in bytes.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -115,43 +117,246 @@ impl fmt::Display for Version {
     }
 }
 
+/// A header field the analysis reads. Each field line's name is matched
+/// against these once, when the head is parsed, so that a lookup (a
+/// handshake is looked up some twenty times) compares a tag, not a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Host,
+    Origin,
+    Upgrade,
+    Connection,
+    SecWebSocketKey,
+    SecWebSocketVersion,
+    SecWebSocketProtocol,
+    SecWebSocketExtensions,
+    SecWebSocketAccept,
+    TransferEncoding,
+    ContentLength,
+}
+
+impl Field {
+    const ALL: [Field; 11] = [
+        Field::Host,
+        Field::Origin,
+        Field::Upgrade,
+        Field::Connection,
+        Field::SecWebSocketKey,
+        Field::SecWebSocketVersion,
+        Field::SecWebSocketProtocol,
+        Field::SecWebSocketExtensions,
+        Field::SecWebSocketAccept,
+        Field::TransferEncoding,
+        Field::ContentLength,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Field::Host => "Host",
+            Field::Origin => "Origin",
+            Field::Upgrade => "Upgrade",
+            Field::Connection => "Connection",
+            Field::SecWebSocketKey => "Sec-WebSocket-Key",
+            Field::SecWebSocketVersion => "Sec-WebSocket-Version",
+            Field::SecWebSocketProtocol => "Sec-WebSocket-Protocol",
+            Field::SecWebSocketExtensions => "Sec-WebSocket-Extensions",
+            Field::SecWebSocketAccept => "Sec-WebSocket-Accept",
+            Field::TransferEncoding => "Transfer-Encoding",
+            Field::ContentLength => "Content-Length",
+        }
+    }
+
+    /// The field called `name` (compared case-insensitively), if it is one
+    /// of these.
+    pub fn of(name: &str) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|f| f.name().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A header name to look up: one of the [`Field`]s, or any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Name<'a> {
+    Known(Field),
+    Other(&'a str),
+}
+
+impl From<Field> for Name<'_> {
+    fn from(f: Field) -> Self {
+        Name::Known(f)
+    }
+}
+
+impl<'a> From<&'a str> for Name<'a> {
+    fn from(name: &'a str) -> Self {
+        Field::of(name).map_or(Name::Other(name), Name::Known)
+    }
+}
+
+/// One field line: where its name is in the head's text, its value, and
+/// which [`Field`] it is.
+#[derive(Clone, Debug)]
+struct Line {
+    name: Range<usize>,
+    value: Value,
+    field: Option<Field>,
+}
+
+/// A field value: where it is in the head's text or, continued on
+/// obsolete folded lines, the joined text.
+#[derive(Clone, Debug)]
+enum Value {
+    Span(Range<usize>),
+    Folded(String),
+}
+
 /// Header fields in order, names as sent (compared case-insensitively).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<(String, String)>);
+/// The head's text is kept once; each field points into it.
+#[derive(Clone, Debug, Default)]
+pub struct Headers {
+    text: String,
+    lines: Vec<Line>,
+}
+
+/// Equal when the same fields are there in the same order, however the
+/// lines were spaced.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
-    /// All values of `name`, in order.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
+    /// Reads header lines until the blank line; obsolete folding (a line
+    /// starting with SP or HTAB, RFC 9112 5.2) continues the previous value.
+    fn parse(text: String) -> Result<Headers, HeadError> {
+        // A handshake has about ten fields: room for them from the start.
+        let mut lines: Vec<Line> = Vec::with_capacity(16);
+        for span in line_spans(text.as_bytes()) {
+            let line = &text[span.clone()];
+            let bad = || HeadError::HeaderLine(line.to_string());
+            match line.as_bytes() {
+                [] => break,
+                [b' ' | b'\t', ..] => {
+                    let last = lines.last_mut().ok_or_else(bad)?;
+                    let cont = line.trim_ascii();
+                    if !cont.is_empty() {
+                        let joined = format!("{} {cont}", value_of(&text, &last.value));
+                        last.value = Value::Folded(joined);
+                    }
+                }
+                bytes => {
+                    // The name ends at the colon and holds no whitespace.
+                    let end = bytes
+                        .iter()
+                        .position(|&b| b == b':' || b.is_ascii_whitespace());
+                    let colon = end.filter(|&i| i > 0 && bytes[i] == b':').ok_or_else(bad)?;
+                    let name = span.start..span.start + colon;
+                    lines.push(Line {
+                        field: Field::of(&text[name.clone()]),
+                        value: Value::Span(trim_span(&text, name.end + 1..span.end)),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(Headers { text, lines })
+    }
+
+    fn value<'a>(&'a self, line: &'a Line) -> &'a str {
+        value_of(&self.text, &line.value)
+    }
+
+    /// The fields as (name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.lines
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|l| (&self.text[l.name.clone()], self.value(l)))
+    }
+
+    /// All values of `name`, in order.
+    pub fn all<'a>(&'a self, name: impl Into<Name<'a>>) -> impl Iterator<Item = &'a str> + 'a {
+        let name = name.into();
+        self.lines
+            .iter()
+            .filter(move |l| match name {
+                Name::Known(f) => l.field == Some(f),
+                Name::Other(n) => self.text[l.name.clone()].eq_ignore_ascii_case(n),
+            })
+            .map(|l| self.value(l))
     }
 
     /// The values of `name` joined as one comma-separated list (RFC 9110
-    /// 5.3: repeated fields are equivalent to one with the values joined).
-    pub fn get(&self, name: &str) -> Option<String> {
-        let mut it = self.all(name).peekable();
-        it.peek()?;
-        Some(it.collect::<Vec<_>>().join(", "))
+    /// 5.3: repeated fields are equivalent to one with the values joined);
+    /// borrowed when the field is there once, as it nearly always is.
+    pub fn get<'a>(&'a self, name: impl Into<Name<'a>>) -> Option<Cow<'a, str>> {
+        let mut it = self.all(name);
+        let first = it.next()?;
+        let Some(second) = it.next() else {
+            return Some(Cow::Borrowed(first));
+        };
+        let mut joined = format!("{first}, {second}");
+        for v in it {
+            joined.push_str(", ");
+            joined.push_str(v);
+        }
+        Some(Cow::Owned(joined))
     }
 
-    pub fn count(&self, name: &str) -> usize {
+    pub fn count<'a>(&'a self, name: impl Into<Name<'a>>) -> usize {
         self.all(name).count()
     }
 
     /// Elements of the comma-separated list(s) in `name`, trimmed.
-    pub fn tokens<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.all(name)
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+    pub fn tokens<'a>(&'a self, name: impl Into<Name<'a>>) -> impl Iterator<Item = &'a str> + 'a {
+        self.all(name).flat_map(list_elements)
     }
 
     /// Whether the list in `name` holds `token` (case-insensitive).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
+    pub fn has_token<'a>(&'a self, name: impl Into<Name<'a>>, token: &str) -> bool {
+        self.all(name)
+            .any(|v| list_elements(v).any(|t| t.eq_ignore_ascii_case(token)))
     }
+}
+
+/// The elements of a comma-separated list (RFC 9110 5.6.1), trimmed, the
+/// empty ones left out.
+fn list_elements(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    std::iter::from_fn(move || {
+        loop {
+            let s = rest?;
+            // Split at the byte: a char pattern's search costs more than a
+            // short value.
+            let (item, more) = match s.bytes().position(|b| b == b',') {
+                Some(comma) => (&s[..comma], Some(&s[comma + 1..])),
+                None => (s, None),
+            };
+            rest = more;
+            let item = item.trim();
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    })
+}
+
+fn value_of<'a>(text: &'a str, value: &'a Value) -> &'a str {
+    match value {
+        Value::Span(r) => &text[r.clone()],
+        Value::Folded(s) => s,
+    }
+}
+
+/// `span` of `text` without the ASCII whitespace at either end.
+fn trim_span(text: &str, span: Range<usize>) -> Range<usize> {
+    let s = &text[span.clone()];
+    let start = span.start + (s.len() - s.trim_ascii_start().len());
+    let end = span.end - (s.len() - s.trim_ascii_end().len());
+    start..end.max(start)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,17 +386,12 @@ pub enum HeadError {
     HeaderLine(String),
 }
 
-fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn parse_version(v: &[u8]) -> Option<Version> {
-    match v {
+fn parse_version(v: &str) -> Option<Version> {
+    match v.as_bytes() {
         [b'H', b'T', b'T', b'P', b'/', maj, b'.', min]
             if maj.is_ascii_digit() && min.is_ascii_digit() =>
         {
@@ -204,74 +404,80 @@ fn parse_version(v: &[u8]) -> Option<Version> {
     }
 }
 
-/// Header lines until the blank line; obsolete folding (a line starting
-/// with SP or HTAB, RFC 9112 5.2) continues the previous value.
-fn parse_headers<'a>(mut it: impl Iterator<Item = &'a [u8]>) -> Result<Headers, HeadError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in it.by_ref() {
-        if line.is_empty() {
-            break;
+/// The lines of `text` (split at LF, a CR before it dropped), as where
+/// each is in `text`.
+fn line_spans(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start > text.len() {
+            return None;
         }
-        if matches!(line[0], b' ' | b'\t') {
-            let Some(last) = headers.last_mut() else {
-                return Err(HeadError::HeaderLine(text(line)));
-            };
-            let cont = text(line.trim_ascii());
-            if !cont.is_empty() {
-                last.1.push(' ');
-                last.1.push_str(&cont);
-            }
-            continue;
+        let lf = text[start..].iter().position(|&b| b == b'\n');
+        let end = lf.map_or(text.len(), |i| start + i);
+        let line = start..end;
+        start = end + 1;
+        match text[line.clone()] {
+            [.., b'\r'] => Some(line.start..line.end - 1),
+            _ => Some(line),
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Err(HeadError::HeaderLine(text(line)));
-        };
-        let name = &line[..colon];
-        if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
-            return Err(HeadError::HeaderLine(text(line)));
-        }
-        headers.push((text(name), text(line[colon + 1..].trim_ascii())));
+    })
+}
+
+/// A head as text: the checks are all on ASCII bytes, which a lossy
+/// conversion (of bytes that are not UTF-8) leaves where they were.
+fn head_text(head: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(head) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(head),
     }
-    Ok(Headers(headers))
+}
+
+/// A head's first line, and its header fields.
+fn split_head(text: &str) -> (&str, Result<Headers, HeadError>) {
+    let (first, rest) = match text.bytes().position(|b| b == b'\n') {
+        Some(lf) => (&text[..lf], &text[lf + 1..]),
+        None => (text, ""),
+    };
+    let first = first.strip_suffix('\r').unwrap_or(first);
+    (first, Headers::parse(rest.to_string()))
 }
 
 /// Reads a request head (as collected by [`HeadReader`]).
 pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
-    let mut it = lines(head);
-    let line = it.next().unwrap_or_default();
-    let bad = || HeadError::RequestLine(text(line));
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let text = head_text(head);
+    let (line, headers) = split_head(&text);
+    let bad = || HeadError::RequestLine(line.to_string());
+    let mut parts = line.split(' ').filter(|p| !p.is_empty());
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
-    let version = parse_version(version).ok_or_else(bad)?;
     Ok(Request {
-        method: text(method),
-        target: text(target),
-        version,
-        headers: parse_headers(it)?,
+        method: method.to_string(),
+        target: target.to_string(),
+        version: parse_version(version).ok_or_else(bad)?,
+        headers: headers?,
     })
 }
 
 /// Reads a response head.
 pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
-    let mut it = lines(head);
-    let line = it.next().unwrap_or_default();
-    let bad = || HeadError::StatusLine(text(line));
-    let mut parts = line.splitn(3, |&b| b == b' ');
+    let text = head_text(head);
+    let (line, headers) = split_head(&text);
+    let bad = || HeadError::StatusLine(line.to_string());
+    let mut parts = line.splitn(3, ' ');
     let version = parts.next().and_then(parse_version).ok_or_else(bad)?;
     let status = parts
         .next()
-        .filter(|s| s.len() == 3 && s.iter().all(u8::is_ascii_digit))
-        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+        .filter(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
         .ok_or_else(bad)?;
     Ok(Response {
         version,
         status,
-        reason: text(parts.next().unwrap_or_default()),
-        headers: parse_headers(it)?,
+        reason: parts.next().unwrap_or_default().to_string(),
+        headers: headers?,
     })
 }
 
@@ -305,7 +511,7 @@ pub fn parse_cut_head(bytes: &[u8]) -> Option<CutHead> {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(&[][..], |e| &rest[..=e]);
-    let headers = parse_headers(lines(whole)).unwrap_or_default();
+    let headers = Headers::parse(text(whole)).unwrap_or_default();
     Some(CutHead { words, headers })
 }
 
@@ -368,6 +574,84 @@ Sec-WebSocket-Version: 13\r\n\r\n";
         assert!(resp.headers.has_token("Connection", "upgrade"));
         assert_eq!(resp.headers.count("connection"), 2);
         assert_eq!(resp.headers.get("x-long").as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn fields_known_in_any_case() {
+        for f in Field::ALL {
+            assert_eq!(Field::of(f.name()), Some(f));
+            assert_eq!(Field::of(&f.name().to_ascii_lowercase()), Some(f));
+            assert_eq!(Field::of(&f.name().to_ascii_uppercase()), Some(f));
+            assert_eq!(Field::of(&f.name()[1..]), None);
+        }
+        assert_eq!(Field::of("User-Agent"), None);
+        assert_eq!(Field::of(""), None);
+    }
+
+    #[test]
+    fn lookups_borrow_unless_repeated() {
+        let resp = parse_response(
+            b"HTTP/1.1 101 OK\r\nUpgrade:websocket \r\nX-A: 1\r\nx-a:  2\r\nConnection: a, ,b\r\n\r\n",
+        )
+        .unwrap();
+        let h = &resp.headers;
+        assert!(matches!(
+            h.get(Field::Upgrade),
+            Some(Cow::Borrowed("websocket"))
+        ));
+        assert!(matches!(h.get("X-A"), Some(Cow::Owned(v)) if v == "1, 2"));
+        assert_eq!(h.get(Field::Origin), None);
+        assert_eq!(h.count("x-A"), 2);
+        assert_eq!(h.tokens(Field::Connection).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(h.has_token("connection", "B"));
+        assert!(!h.has_token(Field::Connection, ""));
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [
+                ("Upgrade", "websocket"),
+                ("X-A", "1"),
+                ("x-a", "2"),
+                ("Connection", "a, ,b")
+            ]
+        );
+    }
+
+    #[test]
+    fn headers_equal_however_spaced() {
+        let a = parse_request(b"GET / HTTP/1.1\r\nHost:x\r\n\r\n").unwrap();
+        let b = parse_request(b"GET /other HTTP/1.0\nHost:   x\n\n").unwrap();
+        assert_eq!(a.headers, b.headers);
+        let c = parse_request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        assert_ne!(a.headers, c.headers);
+    }
+
+    #[test]
+    fn list_elements_trimmed_and_non_empty() {
+        let items = |s| list_elements(s).collect::<Vec<_>>();
+        assert_eq!(items(" a ,b,, \u{a0}c\u{3000} ,"), ["a", "b", "c"]);
+        assert_eq!(items(""), [] as [&str; 0]);
+        assert_eq!(items(" , "), [] as [&str; 0]);
+        assert_eq!(items("é,ü"), ["é", "ü"]);
+    }
+
+    #[test]
+    fn line_spans_drop_one_cr() {
+        let text = b"a\r\nb\n\r\r\nc";
+        let lines: Vec<&[u8]> = line_spans(text).map(|r| &text[r]).collect();
+        assert_eq!(lines, [&b"a"[..], b"b", b"\r", b"c"]);
+        assert_eq!(line_spans(b"").collect::<Vec<_>>(), vec![0..0]);
+        assert_eq!(line_spans(b"x\n").collect::<Vec<_>>(), [0..1, 2..2]);
+    }
+
+    #[test]
+    fn not_utf8_read_lossily() {
+        let req = parse_request(b"GET /\xff HTTP/1.1\r\nX-\xe2\x82: \xe2\x82 v\r\n\r\n").unwrap();
+        assert_eq!(req.target, "/\u{fffd}");
+        assert_eq!(req.headers.get("X-\u{fffd}").as_deref(), Some("\u{fffd} v"));
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\nbad\xff line\r\n\r\n"),
+            Err(HeadError::HeaderLine("bad\u{fffd} line".into()))
+        );
     }
 
     #[test]
