@@ -619,24 +619,26 @@ impl Upgrade {
     /// A complete request head, ending at stream offset `end`.
     fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
         let first = self.head_first(Dir::ClientToServer, packet);
-        let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+        let mut req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
-        let words = [
-            req.method.clone(),
-            req.target.clone(),
-            req.version.to_string(),
-        ];
-        let at = (first, self.head_first_ts(Dir::ClientToServer));
-        self.request = Some(Box::new(request_info(words, &req.headers, at)));
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
         if let Some(key) = req.headers.get(Field::SecWebSocketKey) {
             cx.legs
                 .requested(key.into_owned(), cx.meta.id, cx.meta.last_ts);
         }
+        // The record takes the request line's words; the response is
+        // checked against the headers only.
+        let words = [
+            std::mem::take(&mut req.method),
+            std::mem::take(&mut req.target),
+            req.version.text(),
+        ];
+        let at = (first, self.head_first_ts(Dir::ClientToServer));
+        self.request = Some(Box::new(request_info(words, &req.headers, at)));
         self.req = Some(Box::new(req));
         self.sides[0] = Side::Pending {
             offset: end,
@@ -649,7 +651,7 @@ impl Upgrade {
     /// it switched protocols, with where the client's frames start.
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
-        let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+        let mut resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
             Ok(r) if !self.plain.is_empty() => {
                 self.plain_response(&r);
                 return None;
@@ -673,8 +675,8 @@ impl Upgrade {
             }
         };
         let at = (first, self.head_first_ts(Dir::ServerToClient));
-        let (version, reason) = (resp.version.to_string(), resp.reason.clone());
-        let info = response_info(version, resp.status, reason, &resp.headers, at);
+        let reason = std::mem::take(&mut resp.reason);
+        let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
         if resp.status == 101 {
             return Some(self.upgraded(cx, &resp, first));
@@ -687,15 +689,10 @@ impl Upgrade {
             // upgrade is not known, so a refusal cannot be told.
             self.give_up();
         } else {
-            let f = Finding::new(
-                Code::HandshakeRejected,
-                format!(
-                    "server answered the upgrade with {} {}",
-                    resp.status, resp.reason
-                ),
-            )
-            .at(first);
-            cx.acc.add(f);
+            let reason = self.response.as_ref().map_or("", |r| r.reason.as_str());
+            let detail = format!("server answered the upgrade with {} {reason}", resp.status);
+            cx.acc
+                .add(Finding::new(Code::HandshakeRejected, detail).at(first));
             self.give_up();
         }
         None

@@ -90,7 +90,7 @@ impl HeadReader {
 /// End of the head (just past the blank line), accepting CRLF or bare LF.
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
+    while let Some(p) = find_byte(&buf[i..], b'\n') {
         let nl = i + p;
         let rest = &buf[nl + 1..];
         if rest.starts_with(b"\r\n") {
@@ -104,11 +104,50 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// Index of the first `needle` in `hay`, looked for eight bytes at a time:
+/// a head is scanned for its line ends twice (for where it ends, and for
+/// its lines), which byte by byte was the larger part of reading it.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let (words, tail) = hay.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // The bytes equal to the needle are those that XOR to zero. A zero
+        // byte borrows in `x - ONES`, setting its high bit where `x` had
+        // none; borrows carry only upwards, so the lowest flagged byte (the
+        // first in memory, little-endian) is a real match.
+        let x = u64::from_le_bytes(*word) ^ (ONES * u64::from(needle));
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(i * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = hay.len() - tail.len();
+    tail.iter().position(|&b| b == needle).map(|i| at + i)
+}
+
 /// An HTTP version as sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Version {
     pub major: u8,
     pub minor: u8,
+}
+
+impl Version {
+    /// As sent ("HTTP/1.1"), as Display writes it but without the
+    /// formatting machinery: every handshake records two.
+    pub fn text(self) -> String {
+        let digit = |d: u8| char::from_digit(d.into(), 10);
+        let (Some(major), Some(minor)) = (digit(self.major), digit(self.minor)) else {
+            return self.to_string();
+        };
+        let mut s = String::with_capacity(8);
+        s.push_str("HTTP/");
+        s.push(major);
+        s.push('.');
+        s.push(minor);
+        s
+    }
 }
 
 impl fmt::Display for Version {
@@ -136,42 +175,35 @@ pub enum Field {
 }
 
 impl Field {
-    const ALL: [Field; 11] = [
-        Field::Host,
-        Field::Origin,
-        Field::Upgrade,
-        Field::Connection,
-        Field::SecWebSocketKey,
-        Field::SecWebSocketVersion,
-        Field::SecWebSocketProtocol,
-        Field::SecWebSocketExtensions,
-        Field::SecWebSocketAccept,
-        Field::TransferEncoding,
-        Field::ContentLength,
+    /// Each field and its name as the RFCs spell it, in declaration order
+    /// (so that `NAMES[f as usize]` is `f`'s).
+    const NAMES: [(Field, &'static str); 11] = [
+        (Field::Host, "Host"),
+        (Field::Origin, "Origin"),
+        (Field::Upgrade, "Upgrade"),
+        (Field::Connection, "Connection"),
+        (Field::SecWebSocketKey, "Sec-WebSocket-Key"),
+        (Field::SecWebSocketVersion, "Sec-WebSocket-Version"),
+        (Field::SecWebSocketProtocol, "Sec-WebSocket-Protocol"),
+        (Field::SecWebSocketExtensions, "Sec-WebSocket-Extensions"),
+        (Field::SecWebSocketAccept, "Sec-WebSocket-Accept"),
+        (Field::TransferEncoding, "Transfer-Encoding"),
+        (Field::ContentLength, "Content-Length"),
     ];
 
     pub fn name(self) -> &'static str {
-        match self {
-            Field::Host => "Host",
-            Field::Origin => "Origin",
-            Field::Upgrade => "Upgrade",
-            Field::Connection => "Connection",
-            Field::SecWebSocketKey => "Sec-WebSocket-Key",
-            Field::SecWebSocketVersion => "Sec-WebSocket-Version",
-            Field::SecWebSocketProtocol => "Sec-WebSocket-Protocol",
-            Field::SecWebSocketExtensions => "Sec-WebSocket-Extensions",
-            Field::SecWebSocketAccept => "Sec-WebSocket-Accept",
-            Field::TransferEncoding => "Transfer-Encoding",
-            Field::ContentLength => "Content-Length",
-        }
+        Field::NAMES[self as usize].1
     }
 
     /// The field called `name` (compared case-insensitively), if it is one
     /// of these.
     pub fn of(name: &str) -> Option<Field> {
-        Field::ALL
-            .into_iter()
-            .find(|f| f.name().eq_ignore_ascii_case(name))
+        let (field, _) = Field::NAMES.iter().find(|(_, known)| {
+            // Most senders spell names as the RFCs do: an exact comparison
+            // settles those for less than a case-insensitive one.
+            known.len() == name.len() && (*known == name || known.eq_ignore_ascii_case(name))
+        })?;
+        Some(*field)
     }
 }
 
@@ -412,7 +444,7 @@ fn line_spans(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
         if start > text.len() {
             return None;
         }
-        let lf = text[start..].iter().position(|&b| b == b'\n');
+        let lf = find_byte(&text[start..], b'\n');
         let end = lf.map_or(text.len(), |i| start + i);
         let line = start..end;
         start = end + 1;
@@ -421,6 +453,26 @@ fn line_spans(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
             _ => Some(line),
         }
     })
+}
+
+/// The words of a line between spaces, runs of spaces counting as one.
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        let start = rest.bytes().position(|b| b != b' ')?;
+        let word = &rest[start..];
+        let end = word.bytes().position(|b| b == b' ').unwrap_or(word.len());
+        rest = &word[end..];
+        Some(&word[..end])
+    })
+}
+
+/// `s` up to its first space, and what follows that space if there is one.
+fn split_at_space(s: &str) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == b' ') {
+        Some(sp) => (&s[..sp], Some(&s[sp + 1..])),
+        None => (s, None),
+    }
 }
 
 /// A head as text: the checks are all on ASCII bytes, which a lossy
@@ -434,7 +486,7 @@ fn head_text(head: &[u8]) -> Cow<'_, str> {
 
 /// A head's first line, and its header fields.
 fn split_head(text: &str) -> (&str, Result<Headers, HeadError>) {
-    let (first, rest) = match text.bytes().position(|b| b == b'\n') {
+    let (first, rest) = match find_byte(text.as_bytes(), b'\n') {
         Some(lf) => (&text[..lf], &text[lf + 1..]),
         None => (text, ""),
     };
@@ -447,7 +499,7 @@ pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
     let text = head_text(head);
     let (line, headers) = split_head(&text);
     let bad = || HeadError::RequestLine(line.to_string());
-    let mut parts = line.split(' ').filter(|p| !p.is_empty());
+    let mut parts = words(line);
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -466,17 +518,18 @@ pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
     let text = head_text(head);
     let (line, headers) = split_head(&text);
     let bad = || HeadError::StatusLine(line.to_string());
-    let mut parts = line.splitn(3, ' ');
-    let version = parts.next().and_then(parse_version).ok_or_else(bad)?;
-    let status = parts
-        .next()
+    // HTTP-version SP status-code SP reason-phrase (RFC 9112 4).
+    let (version, rest) = split_at_space(line);
+    let (status, reason) = split_at_space(rest.ok_or_else(bad)?);
+    let version = parse_version(version).ok_or_else(bad)?;
+    let status = Some(status)
         .filter(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)?;
     Ok(Response {
         version,
         status,
-        reason: parts.next().unwrap_or_default().to_string(),
+        reason: reason.unwrap_or_default().to_string(),
         headers: headers?,
     })
 }
@@ -578,7 +631,9 @@ Sec-WebSocket-Version: 13\r\n\r\n";
 
     #[test]
     fn fields_known_in_any_case() {
-        for f in Field::ALL {
+        for (i, (f, name)) in Field::NAMES.into_iter().enumerate() {
+            assert_eq!(f as usize, i);
+            assert_eq!(f.name(), name);
             assert_eq!(Field::of(f.name()), Some(f));
             assert_eq!(Field::of(&f.name().to_ascii_lowercase()), Some(f));
             assert_eq!(Field::of(&f.name().to_ascii_uppercase()), Some(f));
@@ -652,6 +707,54 @@ Sec-WebSocket-Version: 13\r\n\r\n";
             parse_request(b"GET / HTTP/1.1\r\nbad\xff line\r\n\r\n"),
             Err(HeadError::HeaderLine("bad\u{fffd} line".into()))
         );
+    }
+
+    #[test]
+    fn find_byte_as_position() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut hay = Vec::new();
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few distinct bytes, so that matches and near-misses (bytes
+            // one off the needle, which borrow) come often.
+            hay.push(b'\n' - 1 + (x % 4) as u8);
+            let from = (x >> 32) as usize % hay.len();
+            for needle in [b'\n' - 1, b'\n', b'\n' + 1, 0, 0xff] {
+                let want = hay[from..].iter().position(|&b| b == needle);
+                assert_eq!(find_byte(&hay[from..], needle), want, "{:?}", &hay[from..]);
+            }
+        }
+        assert_eq!(find_byte(b"", b'\n'), None);
+        assert_eq!(find_byte(&[0x80; 17], 0), None);
+        assert_eq!(find_byte(&[0; 17], 0), Some(0));
+    }
+
+    #[test]
+    fn line_words_and_status_parts() {
+        let w = |s| words(s).collect::<Vec<_>>();
+        assert_eq!(w("  GET   /a  HTTP/1.1 "), ["GET", "/a", "HTTP/1.1"]);
+        assert_eq!(w("   "), [] as [&str; 0]);
+        assert_eq!(w("a\tb"), ["a\tb"]);
+        assert_eq!(
+            split_at_space("HTTP/1.1 101 OK x"),
+            ("HTTP/1.1", Some("101 OK x"))
+        );
+        assert_eq!(split_at_space("101"), ("101", None));
+        assert_eq!(split_at_space(" "), ("", Some("")));
+        let resp = parse_response(b"HTTP/1.1 101\r\n\r\n").unwrap();
+        assert_eq!((resp.status, resp.reason.as_str()), (101, ""));
+        assert_eq!(parse_response(b"HTTP/1.1 101 \r\n\r\n").unwrap().reason, "");
+        assert_eq!(parse_response(b"HTTP/1.1  101 x\r\n\r\n").ok(), None);
+    }
+
+    #[test]
+    fn version_text_as_displayed() {
+        for (major, minor) in [(1, 1), (1, 0), (0, 9), (12, 3), (2, 200)] {
+            let v = Version { major, minor };
+            assert_eq!(v.text(), v.to_string());
+        }
     }
 
     #[test]
