@@ -254,10 +254,17 @@ impl Upgrade {
 
     /// Decides what a connection is from its first bytes, in direction `d`
     /// (as guessed); returns the direction as it turned out to be.
+    /// Inline: every chunk of every connection asks, and all but the first
+    /// are answered by the mode alone.
+    #[inline]
     pub fn first_bytes(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: &Chunk<'_>) -> Dir {
         if self.mode != Mode::Undecided {
             return d;
         }
+        self.first_bytes_undecided(cx, d, chunk)
+    }
+
+    fn first_bytes_undecided(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: &Chunk<'_>) -> Dir {
         let swapped = self.swapped;
         self.decide(cx, d, chunk.data, chunk.packet);
         if self.swapped != swapped {
