@@ -30,7 +30,7 @@
 use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
-use crate::http::{self, BodyProgress, BodyReader, HeadReader, Progress, looks_like_tls};
+use crate::http::{self, BodyProgress, BodyReader, Field, HeadReader, Progress, looks_like_tls};
 use crate::record::{Detection, RequestInfo, ResponseInfo, TlsInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
@@ -39,6 +39,7 @@ use crate::websocket::Expect;
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
 use crate::websocket::resync::proven_frames;
+use std::borrow::Cow;
 
 /// Client bytes after the request head, held until the response decides
 /// what they are; more than this and the connection is given up.
@@ -253,10 +254,17 @@ impl Upgrade {
 
     /// Decides what a connection is from its first bytes, in direction `d`
     /// (as guessed); returns the direction as it turned out to be.
+    /// Inline: every chunk of every connection asks, and all but the first
+    /// are answered by the mode alone.
+    #[inline]
     pub fn first_bytes(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: &Chunk<'_>) -> Dir {
         if self.mode != Mode::Undecided {
             return d;
         }
+        self.first_bytes_undecided(cx, d, chunk)
+    }
+
+    fn first_bytes_undecided(&mut self, cx: &mut Ctx<'_>, d: Dir, chunk: &Chunk<'_>) -> Dir {
         let swapped = self.swapped;
         self.decide(cx, d, chunk.data, chunk.packet);
         if self.swapped != swapped {
@@ -618,23 +626,26 @@ impl Upgrade {
     /// A complete request head, ending at stream offset `end`.
     fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
         let first = self.head_first(Dir::ClientToServer, packet);
-        let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+        let mut req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
+        cx.acc
+            .extend_unbounded(handshake::check_request(&req, first));
+        if let Some(key) = req.headers.get(Field::SecWebSocketKey) {
+            cx.legs
+                .requested(key.into_owned(), cx.meta.id, cx.meta.last_ts);
+        }
+        // The record takes the request line's words; the response is
+        // checked against the headers only.
         let words = [
-            req.method.clone(),
-            req.target.clone(),
-            req.version.to_string(),
+            std::mem::take(&mut req.method),
+            std::mem::take(&mut req.target),
+            req.version.text(),
         ];
         let at = (first, self.head_first_ts(Dir::ClientToServer));
         self.request = Some(Box::new(request_info(words, &req.headers, at)));
-        cx.acc
-            .extend_unbounded(handshake::check_request(&req, first));
-        if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
-            cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
-        }
         self.req = Some(Box::new(req));
         self.sides[0] = Side::Pending {
             offset: end,
@@ -647,7 +658,7 @@ impl Upgrade {
     /// it switched protocols, with where the client's frames start.
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
-        let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+        let mut resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
             Ok(r) if !self.plain.is_empty() => {
                 self.plain_response(&r);
                 return None;
@@ -671,8 +682,8 @@ impl Upgrade {
             }
         };
         let at = (first, self.head_first_ts(Dir::ServerToClient));
-        let (version, reason) = (resp.version.to_string(), resp.reason.clone());
-        let info = response_info(version, resp.status, reason, &resp.headers, at);
+        let reason = std::mem::take(&mut resp.reason);
+        let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
         if resp.status == 101 {
             return Some(self.upgraded(cx, &resp, first));
@@ -685,15 +696,10 @@ impl Upgrade {
             // upgrade is not known, so a refusal cannot be told.
             self.give_up();
         } else {
-            let f = Finding::new(
-                Code::HandshakeRejected,
-                format!(
-                    "server answered the upgrade with {} {}",
-                    resp.status, resp.reason
-                ),
-            )
-            .at(first);
-            cx.acc.add(f);
+            let reason = self.response.as_ref().map_or("", |r| r.reason.as_str());
+            let detail = format!("server answered the upgrade with {} {reason}", resp.status);
+            cx.acc
+                .add(Finding::new(Code::HandshakeRejected, detail).at(first));
             self.give_up();
         }
         None
@@ -843,9 +849,9 @@ impl Upgrade {
 /// Upgrade.
 fn wants_websocket(req: &http::Request) -> bool {
     let h = &req.headers;
-    h.has_token("Upgrade", "websocket")
-        || h.count("Sec-WebSocket-Key") > 0
-        || h.count("Sec-WebSocket-Version") > 0
+    h.has_token(Field::Upgrade, "websocket")
+        || h.count(Field::SecWebSocketKey) > 0
+        || h.count(Field::SecWebSocketVersion) > 0
 }
 
 /// What a TLS connection's first client bytes say of it.
@@ -868,20 +874,21 @@ type At = (u64, Timestamp);
 /// A request as recorded: its line's words and the headers it shows.
 fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> RequestInfo {
     let [method, target, version] = words;
+    let get = |f| h.get(f).map(Cow::into_owned);
     RequestInfo {
         packet,
         ts,
         method,
         target,
         version,
-        host: h.get("Host"),
-        origin: h.get("Origin"),
-        upgrade: h.get("Upgrade"),
-        connection: h.get("Connection"),
-        sec_websocket_key: h.get("Sec-WebSocket-Key"),
-        sec_websocket_version: h.get("Sec-WebSocket-Version"),
-        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        host: get(Field::Host),
+        origin: get(Field::Origin),
+        upgrade: get(Field::Upgrade),
+        connection: get(Field::Connection),
+        sec_websocket_key: get(Field::SecWebSocketKey),
+        sec_websocket_version: get(Field::SecWebSocketVersion),
+        sec_websocket_protocol: get(Field::SecWebSocketProtocol),
+        sec_websocket_extensions: get(Field::SecWebSocketExtensions),
     }
 }
 
@@ -893,16 +900,17 @@ fn response_info(
     h: &http::Headers,
     (packet, ts): At,
 ) -> ResponseInfo {
+    let get = |f| h.get(f).map(Cow::into_owned);
     ResponseInfo {
         packet,
         ts,
         version,
         status,
         reason,
-        upgrade: h.get("Upgrade"),
-        connection: h.get("Connection"),
-        sec_websocket_accept: h.get("Sec-WebSocket-Accept"),
-        sec_websocket_protocol: h.get("Sec-WebSocket-Protocol"),
-        sec_websocket_extensions: h.get("Sec-WebSocket-Extensions"),
+        upgrade: get(Field::Upgrade),
+        connection: get(Field::Connection),
+        sec_websocket_accept: get(Field::SecWebSocketAccept),
+        sec_websocket_protocol: get(Field::SecWebSocketProtocol),
+        sec_websocket_extensions: get(Field::SecWebSocketExtensions),
     }
 }

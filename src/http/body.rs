@@ -7,7 +7,7 @@
 //! Nothing of a body is kept: a chunked body is followed chunk by chunk,
 //! with only the current size line (bounded) buffered.
 
-use super::{Request, Response};
+use super::{Field, Request, Response};
 
 /// Longest chunk-size or trailer line accepted: longer, it is not HTTP.
 const MAX_LINE: usize = 4096;
@@ -45,14 +45,14 @@ pub fn response_body(resp: &Response, to_head: bool) -> Option<BodyLen> {
 /// 9112 6.3, rule 3); `None` when neither is there, `Some(UntilClose)` when
 /// the length is unusable.
 fn framing(h: &super::Headers) -> Option<BodyLen> {
-    if let Some(last) = h.tokens("Transfer-Encoding").last() {
+    if let Some(last) = h.tokens(Field::TransferEncoding).last() {
         return Some(if last.eq_ignore_ascii_case("chunked") {
             BodyLen::Chunked
         } else {
             BodyLen::UntilClose
         });
     }
-    let lengths: Vec<&str> = h.tokens("Content-Length").collect();
+    let lengths: Vec<&str> = h.tokens(Field::ContentLength).collect();
     let first = lengths.first()?;
     // Repeated values must agree (RFC 9112 6.3, rule 5); a length is
     // 1*DIGIT (RFC 9110 8.6), so no sign.

@@ -25,7 +25,9 @@ pub mod tls;
 pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
+use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 /// Longest head kept, in bytes.
 pub const MAX_HEAD: usize = 16 * 1024;
@@ -88,7 +90,7 @@ impl HeadReader {
 /// End of the head (just past the blank line), accepting CRLF or bare LF.
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     let mut i = 0;
-    while let Some(p) = buf[i..].iter().position(|&b| b == b'\n') {
+    while let Some(p) = find_byte(&buf[i..], b'\n') {
         let nl = i + p;
         let rest = &buf[nl + 1..];
         if rest.starts_with(b"\r\n") {
@@ -102,11 +104,50 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     None
 }
 
+/// Index of the first `needle` in `hay`, looked for eight bytes at a time:
+/// a head is scanned for its line ends twice (for where it ends, and for
+/// its lines), which byte by byte was the larger part of reading it.
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    let (words, tail) = hay.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        // The bytes equal to the needle are those that XOR to zero. A zero
+        // byte borrows in `x - ONES`, setting its high bit where `x` had
+        // none; borrows carry only upwards, so the lowest flagged byte (the
+        // first in memory, little-endian) is a real match.
+        let x = u64::from_le_bytes(*word) ^ (ONES * u64::from(needle));
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(i * 8 + (zero.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = hay.len() - tail.len();
+    tail.iter().position(|&b| b == needle).map(|i| at + i)
+}
+
 /// An HTTP version as sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Version {
     pub major: u8,
     pub minor: u8,
+}
+
+impl Version {
+    /// As sent ("HTTP/1.1"), as Display writes it but without the
+    /// formatting machinery: every handshake records two.
+    pub fn text(self) -> String {
+        let digit = |d: u8| char::from_digit(d.into(), 10);
+        let (Some(major), Some(minor)) = (digit(self.major), digit(self.minor)) else {
+            return self.to_string();
+        };
+        let mut s = String::with_capacity(8);
+        s.push_str("HTTP/");
+        s.push(major);
+        s.push('.');
+        s.push(minor);
+        s
+    }
 }
 
 impl fmt::Display for Version {
@@ -115,43 +156,239 @@ impl fmt::Display for Version {
     }
 }
 
+/// A header field the analysis reads. Each field line's name is matched
+/// against these once, when the head is parsed, so that a lookup (a
+/// handshake is looked up some twenty times) compares a tag, not a name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Host,
+    Origin,
+    Upgrade,
+    Connection,
+    SecWebSocketKey,
+    SecWebSocketVersion,
+    SecWebSocketProtocol,
+    SecWebSocketExtensions,
+    SecWebSocketAccept,
+    TransferEncoding,
+    ContentLength,
+}
+
+impl Field {
+    /// Each field and its name as the RFCs spell it, in declaration order
+    /// (so that `NAMES[f as usize]` is `f`'s).
+    const NAMES: [(Field, &'static str); 11] = [
+        (Field::Host, "Host"),
+        (Field::Origin, "Origin"),
+        (Field::Upgrade, "Upgrade"),
+        (Field::Connection, "Connection"),
+        (Field::SecWebSocketKey, "Sec-WebSocket-Key"),
+        (Field::SecWebSocketVersion, "Sec-WebSocket-Version"),
+        (Field::SecWebSocketProtocol, "Sec-WebSocket-Protocol"),
+        (Field::SecWebSocketExtensions, "Sec-WebSocket-Extensions"),
+        (Field::SecWebSocketAccept, "Sec-WebSocket-Accept"),
+        (Field::TransferEncoding, "Transfer-Encoding"),
+        (Field::ContentLength, "Content-Length"),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Field::NAMES[self as usize].1
+    }
+
+    /// The field called `name` (compared case-insensitively), if it is one
+    /// of these.
+    pub fn of(name: &str) -> Option<Field> {
+        let (field, _) = Field::NAMES.iter().find(|(_, known)| {
+            // Most senders spell names as the RFCs do: an exact comparison
+            // settles those for less than a case-insensitive one.
+            known.len() == name.len() && (*known == name || known.eq_ignore_ascii_case(name))
+        })?;
+        Some(*field)
+    }
+}
+
+/// A header name to look up: one of the [`Field`]s, or any other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Name<'a> {
+    Known(Field),
+    Other(&'a str),
+}
+
+impl From<Field> for Name<'_> {
+    fn from(f: Field) -> Self {
+        Name::Known(f)
+    }
+}
+
+impl<'a> From<&'a str> for Name<'a> {
+    fn from(name: &'a str) -> Self {
+        Field::of(name).map_or(Name::Other(name), Name::Known)
+    }
+}
+
+/// One field line: where its name is in the head's text, its value, and
+/// which [`Field`] it is.
+#[derive(Clone, Debug)]
+struct Line {
+    name: Range<usize>,
+    value: Value,
+    field: Option<Field>,
+}
+
+/// A field value: where it is in the head's text or, continued on
+/// obsolete folded lines, the joined text.
+#[derive(Clone, Debug)]
+enum Value {
+    Span(Range<usize>),
+    Folded(String),
+}
+
 /// Header fields in order, names as sent (compared case-insensitively).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Headers(pub Vec<(String, String)>);
+/// The head's text is kept once; each field points into it.
+#[derive(Clone, Debug, Default)]
+pub struct Headers {
+    text: String,
+    lines: Vec<Line>,
+}
+
+/// Equal when the same fields are there in the same order, however the
+/// lines were spaced.
+impl PartialEq for Headers {
+    fn eq(&self, other: &Headers) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Headers {}
 
 impl Headers {
-    /// All values of `name`, in order.
-    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.0
+    /// Reads header lines until the blank line; obsolete folding (a line
+    /// starting with SP or HTAB, RFC 9112 5.2) continues the previous value.
+    fn parse(text: String) -> Result<Headers, HeadError> {
+        // A handshake has about ten fields: room for them from the start.
+        let mut lines: Vec<Line> = Vec::with_capacity(16);
+        for span in line_spans(text.as_bytes()) {
+            let line = &text[span.clone()];
+            let bad = || HeadError::HeaderLine(line.to_string());
+            match line.as_bytes() {
+                [] => break,
+                [b' ' | b'\t', ..] => {
+                    let last = lines.last_mut().ok_or_else(bad)?;
+                    let cont = line.trim_ascii();
+                    if !cont.is_empty() {
+                        let joined = format!("{} {cont}", value_of(&text, &last.value));
+                        last.value = Value::Folded(joined);
+                    }
+                }
+                bytes => {
+                    // The name ends at the colon and holds no whitespace.
+                    let end = bytes
+                        .iter()
+                        .position(|&b| b == b':' || b.is_ascii_whitespace());
+                    let colon = end.filter(|&i| i > 0 && bytes[i] == b':').ok_or_else(bad)?;
+                    let name = span.start..span.start + colon;
+                    lines.push(Line {
+                        field: Field::of(&text[name.clone()]),
+                        value: Value::Span(trim_span(&text, name.end + 1..span.end)),
+                        name,
+                    });
+                }
+            }
+        }
+        Ok(Headers { text, lines })
+    }
+
+    fn value<'a>(&'a self, line: &'a Line) -> &'a str {
+        value_of(&self.text, &line.value)
+    }
+
+    /// The fields as (name, value), in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.lines
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+            .map(|l| (&self.text[l.name.clone()], self.value(l)))
+    }
+
+    /// All values of `name`, in order.
+    pub fn all<'a>(&'a self, name: impl Into<Name<'a>>) -> impl Iterator<Item = &'a str> + 'a {
+        let name = name.into();
+        self.lines
+            .iter()
+            .filter(move |l| match name {
+                Name::Known(f) => l.field == Some(f),
+                Name::Other(n) => self.text[l.name.clone()].eq_ignore_ascii_case(n),
+            })
+            .map(|l| self.value(l))
     }
 
     /// The values of `name` joined as one comma-separated list (RFC 9110
-    /// 5.3: repeated fields are equivalent to one with the values joined).
-    pub fn get(&self, name: &str) -> Option<String> {
-        let mut it = self.all(name).peekable();
-        it.peek()?;
-        Some(it.collect::<Vec<_>>().join(", "))
+    /// 5.3: repeated fields are equivalent to one with the values joined);
+    /// borrowed when the field is there once, as it nearly always is.
+    pub fn get<'a>(&'a self, name: impl Into<Name<'a>>) -> Option<Cow<'a, str>> {
+        let mut it = self.all(name);
+        let first = it.next()?;
+        let Some(second) = it.next() else {
+            return Some(Cow::Borrowed(first));
+        };
+        let mut joined = format!("{first}, {second}");
+        for v in it {
+            joined.push_str(", ");
+            joined.push_str(v);
+        }
+        Some(Cow::Owned(joined))
     }
 
-    pub fn count(&self, name: &str) -> usize {
+    pub fn count<'a>(&'a self, name: impl Into<Name<'a>>) -> usize {
         self.all(name).count()
     }
 
     /// Elements of the comma-separated list(s) in `name`, trimmed.
-    pub fn tokens<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.all(name)
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
+    pub fn tokens<'a>(&'a self, name: impl Into<Name<'a>>) -> impl Iterator<Item = &'a str> + 'a {
+        self.all(name).flat_map(list_elements)
     }
 
     /// Whether the list in `name` holds `token` (case-insensitive).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
-        self.tokens(name).any(|t| t.eq_ignore_ascii_case(token))
+    pub fn has_token<'a>(&'a self, name: impl Into<Name<'a>>, token: &str) -> bool {
+        self.all(name)
+            .any(|v| list_elements(v).any(|t| t.eq_ignore_ascii_case(token)))
     }
+}
+
+/// The elements of a comma-separated list (RFC 9110 5.6.1), trimmed, the
+/// empty ones left out.
+fn list_elements(list: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(list);
+    std::iter::from_fn(move || {
+        loop {
+            let s = rest?;
+            // Split at the byte: a char pattern's search costs more than a
+            // short value.
+            let (item, more) = match s.bytes().position(|b| b == b',') {
+                Some(comma) => (&s[..comma], Some(&s[comma + 1..])),
+                None => (s, None),
+            };
+            rest = more;
+            let item = item.trim();
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    })
+}
+
+fn value_of<'a>(text: &'a str, value: &'a Value) -> &'a str {
+    match value {
+        Value::Span(r) => &text[r.clone()],
+        Value::Folded(s) => s,
+    }
+}
+
+/// `span` of `text` without the ASCII whitespace at either end.
+fn trim_span(text: &str, span: Range<usize>) -> Range<usize> {
+    let s = &text[span.clone()];
+    let start = span.start + (s.len() - s.trim_ascii_start().len());
+    let end = span.end - (s.len() - s.trim_ascii_end().len());
+    start..end.max(start)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,17 +418,12 @@ pub enum HeadError {
     HeaderLine(String),
 }
 
-fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-}
-
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn parse_version(v: &[u8]) -> Option<Version> {
-    match v {
+fn parse_version(v: &str) -> Option<Version> {
+    match v.as_bytes() {
         [b'H', b'T', b'T', b'P', b'/', maj, b'.', min]
             if maj.is_ascii_digit() && min.is_ascii_digit() =>
         {
@@ -204,74 +436,101 @@ fn parse_version(v: &[u8]) -> Option<Version> {
     }
 }
 
-/// Header lines until the blank line; obsolete folding (a line starting
-/// with SP or HTAB, RFC 9112 5.2) continues the previous value.
-fn parse_headers<'a>(mut it: impl Iterator<Item = &'a [u8]>) -> Result<Headers, HeadError> {
-    let mut headers: Vec<(String, String)> = Vec::new();
-    for line in it.by_ref() {
-        if line.is_empty() {
-            break;
+/// The lines of `text` (split at LF, a CR before it dropped), as where
+/// each is in `text`.
+fn line_spans(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        if start > text.len() {
+            return None;
         }
-        if matches!(line[0], b' ' | b'\t') {
-            let Some(last) = headers.last_mut() else {
-                return Err(HeadError::HeaderLine(text(line)));
-            };
-            let cont = text(line.trim_ascii());
-            if !cont.is_empty() {
-                last.1.push(' ');
-                last.1.push_str(&cont);
-            }
-            continue;
+        let lf = find_byte(&text[start..], b'\n');
+        let end = lf.map_or(text.len(), |i| start + i);
+        let line = start..end;
+        start = end + 1;
+        match text[line.clone()] {
+            [.., b'\r'] => Some(line.start..line.end - 1),
+            _ => Some(line),
         }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Err(HeadError::HeaderLine(text(line)));
-        };
-        let name = &line[..colon];
-        if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
-            return Err(HeadError::HeaderLine(text(line)));
-        }
-        headers.push((text(name), text(line[colon + 1..].trim_ascii())));
+    })
+}
+
+/// The words of a line between spaces, runs of spaces counting as one.
+fn words(line: &str) -> impl Iterator<Item = &str> {
+    let mut rest = line;
+    std::iter::from_fn(move || {
+        let start = rest.bytes().position(|b| b != b' ')?;
+        let word = &rest[start..];
+        let end = word.bytes().position(|b| b == b' ').unwrap_or(word.len());
+        rest = &word[end..];
+        Some(&word[..end])
+    })
+}
+
+/// `s` up to its first space, and what follows that space if there is one.
+fn split_at_space(s: &str) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == b' ') {
+        Some(sp) => (&s[..sp], Some(&s[sp + 1..])),
+        None => (s, None),
     }
-    Ok(Headers(headers))
+}
+
+/// A head as text: the checks are all on ASCII bytes, which a lossy
+/// conversion (of bytes that are not UTF-8) leaves where they were.
+fn head_text(head: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(head) {
+        Ok(text) => Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(head),
+    }
+}
+
+/// A head's first line, and its header fields.
+fn split_head(text: &str) -> (&str, Result<Headers, HeadError>) {
+    let (first, rest) = match find_byte(text.as_bytes(), b'\n') {
+        Some(lf) => (&text[..lf], &text[lf + 1..]),
+        None => (text, ""),
+    };
+    let first = first.strip_suffix('\r').unwrap_or(first);
+    (first, Headers::parse(rest.to_string()))
 }
 
 /// Reads a request head (as collected by [`HeadReader`]).
 pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
-    let mut it = lines(head);
-    let line = it.next().unwrap_or_default();
-    let bad = || HeadError::RequestLine(text(line));
-    let mut parts = line.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let text = head_text(head);
+    let (line, headers) = split_head(&text);
+    let bad = || HeadError::RequestLine(line.to_string());
+    let mut parts = words(line);
     let (Some(method), Some(target), Some(version), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad());
     };
-    let version = parse_version(version).ok_or_else(bad)?;
     Ok(Request {
-        method: text(method),
-        target: text(target),
-        version,
-        headers: parse_headers(it)?,
+        method: method.to_string(),
+        target: target.to_string(),
+        version: parse_version(version).ok_or_else(bad)?,
+        headers: headers?,
     })
 }
 
 /// Reads a response head.
 pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
-    let mut it = lines(head);
-    let line = it.next().unwrap_or_default();
-    let bad = || HeadError::StatusLine(text(line));
-    let mut parts = line.splitn(3, |&b| b == b' ');
-    let version = parts.next().and_then(parse_version).ok_or_else(bad)?;
-    let status = parts
-        .next()
-        .filter(|s| s.len() == 3 && s.iter().all(u8::is_ascii_digit))
-        .and_then(|s| std::str::from_utf8(s).ok()?.parse().ok())
+    let text = head_text(head);
+    let (line, headers) = split_head(&text);
+    let bad = || HeadError::StatusLine(line.to_string());
+    // HTTP-version SP status-code SP reason-phrase (RFC 9112 4).
+    let (version, rest) = split_at_space(line);
+    let (status, reason) = split_at_space(rest.ok_or_else(bad)?);
+    let version = parse_version(version).ok_or_else(bad)?;
+    let status = Some(status)
+        .filter(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
         .ok_or_else(bad)?;
     Ok(Response {
         version,
         status,
-        reason: text(parts.next().unwrap_or_default()),
-        headers: parse_headers(it)?,
+        reason: reason.unwrap_or_default().to_string(),
+        headers: headers?,
     })
 }
 
@@ -305,7 +564,7 @@ pub fn parse_cut_head(bytes: &[u8]) -> Option<CutHead> {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(&[][..], |e| &rest[..=e]);
-    let headers = parse_headers(lines(whole)).unwrap_or_default();
+    let headers = Headers::parse(text(whole)).unwrap_or_default();
     Some(CutHead { words, headers })
 }
 
@@ -368,6 +627,134 @@ Sec-WebSocket-Version: 13\r\n\r\n";
         assert!(resp.headers.has_token("Connection", "upgrade"));
         assert_eq!(resp.headers.count("connection"), 2);
         assert_eq!(resp.headers.get("x-long").as_deref(), Some("a b"));
+    }
+
+    #[test]
+    fn fields_known_in_any_case() {
+        for (i, (f, name)) in Field::NAMES.into_iter().enumerate() {
+            assert_eq!(f as usize, i);
+            assert_eq!(f.name(), name);
+            assert_eq!(Field::of(f.name()), Some(f));
+            assert_eq!(Field::of(&f.name().to_ascii_lowercase()), Some(f));
+            assert_eq!(Field::of(&f.name().to_ascii_uppercase()), Some(f));
+            assert_eq!(Field::of(&f.name()[1..]), None);
+        }
+        assert_eq!(Field::of("User-Agent"), None);
+        assert_eq!(Field::of(""), None);
+    }
+
+    #[test]
+    fn lookups_borrow_unless_repeated() {
+        let resp = parse_response(
+            b"HTTP/1.1 101 OK\r\nUpgrade:websocket \r\nX-A: 1\r\nx-a:  2\r\nConnection: a, ,b\r\n\r\n",
+        )
+        .unwrap();
+        let h = &resp.headers;
+        assert!(matches!(
+            h.get(Field::Upgrade),
+            Some(Cow::Borrowed("websocket"))
+        ));
+        assert!(matches!(h.get("X-A"), Some(Cow::Owned(v)) if v == "1, 2"));
+        assert_eq!(h.get(Field::Origin), None);
+        assert_eq!(h.count("x-A"), 2);
+        assert_eq!(h.tokens(Field::Connection).collect::<Vec<_>>(), ["a", "b"]);
+        assert!(h.has_token("connection", "B"));
+        assert!(!h.has_token(Field::Connection, ""));
+        assert_eq!(
+            h.iter().collect::<Vec<_>>(),
+            [
+                ("Upgrade", "websocket"),
+                ("X-A", "1"),
+                ("x-a", "2"),
+                ("Connection", "a, ,b")
+            ]
+        );
+    }
+
+    #[test]
+    fn headers_equal_however_spaced() {
+        let a = parse_request(b"GET / HTTP/1.1\r\nHost:x\r\n\r\n").unwrap();
+        let b = parse_request(b"GET /other HTTP/1.0\nHost:   x\n\n").unwrap();
+        assert_eq!(a.headers, b.headers);
+        let c = parse_request(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        assert_ne!(a.headers, c.headers);
+    }
+
+    #[test]
+    fn list_elements_trimmed_and_non_empty() {
+        let items = |s| list_elements(s).collect::<Vec<_>>();
+        assert_eq!(items(" a ,b,, \u{a0}c\u{3000} ,"), ["a", "b", "c"]);
+        assert_eq!(items(""), [] as [&str; 0]);
+        assert_eq!(items(" , "), [] as [&str; 0]);
+        assert_eq!(items("é,ü"), ["é", "ü"]);
+    }
+
+    #[test]
+    fn line_spans_drop_one_cr() {
+        let text = b"a\r\nb\n\r\r\nc";
+        let lines: Vec<&[u8]> = line_spans(text).map(|r| &text[r]).collect();
+        assert_eq!(lines, [&b"a"[..], b"b", b"\r", b"c"]);
+        assert_eq!(line_spans(b"").collect::<Vec<_>>(), vec![0..0]);
+        assert_eq!(line_spans(b"x\n").collect::<Vec<_>>(), [0..1, 2..2]);
+    }
+
+    #[test]
+    fn not_utf8_read_lossily() {
+        let req = parse_request(b"GET /\xff HTTP/1.1\r\nX-\xe2\x82: \xe2\x82 v\r\n\r\n").unwrap();
+        assert_eq!(req.target, "/\u{fffd}");
+        assert_eq!(req.headers.get("X-\u{fffd}").as_deref(), Some("\u{fffd} v"));
+        assert_eq!(
+            parse_request(b"GET / HTTP/1.1\r\nbad\xff line\r\n\r\n"),
+            Err(HeadError::HeaderLine("bad\u{fffd} line".into()))
+        );
+    }
+
+    #[test]
+    fn find_byte_as_position() {
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut hay = Vec::new();
+        for _ in 0..3000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Few distinct bytes, so that matches and near-misses (bytes
+            // one off the needle, which borrow) come often.
+            hay.push(b'\n' - 1 + (x % 4) as u8);
+            let from = (x >> 32) as usize % hay.len();
+            for needle in [b'\n' - 1, b'\n', b'\n' + 1, 0, 0xff] {
+                let want = hay[from..].iter().position(|&b| b == needle);
+                assert_eq!(find_byte(&hay[from..], needle), want, "{:?}", &hay[from..]);
+            }
+        }
+        assert_eq!(find_byte(b"", b'\n'), None);
+        assert_eq!(find_byte(&[0x80; 17], 0), None);
+        assert_eq!(find_byte(&[0; 17], 0), Some(0));
+    }
+
+    #[test]
+    fn line_words_and_status_parts() {
+        let w = |s| words(s).collect::<Vec<_>>();
+        assert_eq!(w("  GET   /a  HTTP/1.1 "), ["GET", "/a", "HTTP/1.1"]);
+        assert_eq!(w("   "), [] as [&str; 0]);
+        assert_eq!(w("a\tb"), ["a\tb"]);
+        assert_eq!(
+            split_at_space("HTTP/1.1 101 OK x"),
+            ("HTTP/1.1", Some("101 OK x"))
+        );
+        assert_eq!(split_at_space("101"), ("101", None));
+        assert_eq!(split_at_space(" "), ("", Some("")));
+        let resp = parse_response(b"HTTP/1.1 101\r\n\r\n").unwrap();
+        assert_eq!((resp.status, resp.reason.as_str()), (101, ""));
+        assert_eq!(parse_response(b"HTTP/1.1 101 \r\n\r\n").unwrap().reason, "");
+        assert_eq!(parse_response(b"HTTP/1.1  101 x\r\n\r\n").ok(), None);
+    }
+
+    #[test]
+    fn version_text_as_displayed() {
+        for (major, minor) in [(1, 1), (1, 0), (0, 9), (12, 3), (2, 200)] {
+            let v = Version { major, minor };
+            assert_eq!(v.text(), v.to_string());
+        }
     }
 
     #[test]

@@ -3,19 +3,44 @@
 //! permessage-deflate).
 
 use crate::finding::{Code, Finding};
-use crate::http::{Request, Response};
-use base64::Engine;
+use crate::http::{Field, Headers, Request, Response};
 use base64::engine::general_purpose::STANDARD as B64;
+use base64::{DecodeSliceError, Engine};
+use sha1::Digest;
 
 /// RFC 6455 section 1.3: the GUID appended to the key.
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
+/// Length of a `Sec-WebSocket-Accept`: a SHA-1 digest (20 bytes) in base64.
+const ACCEPT_LEN: usize = 28;
+
 /// `Sec-WebSocket-Accept` for a `Sec-WebSocket-Key` (section 4.2.2 step 5.4).
 pub fn accept_for(key: &str) -> String {
-    let mut sha = sha1_smol::Sha1::new();
+    accept_b64(key).iter().copied().map(char::from).collect()
+}
+
+/// [`accept_for`] as its base64 characters, without allocating: every
+/// handshake computes one.
+fn accept_b64(key: &str) -> [u8; ACCEPT_LEN] {
+    let mut sha = sha1::Sha1::new();
     sha.update(key.as_bytes());
     sha.update(GUID.as_bytes());
-    B64.encode(sha.digest().bytes())
+    let mut out = [0; ACCEPT_LEN];
+    let written = B64.encode_slice(sha.finalize(), &mut out);
+    debug_assert_eq!(written, Ok(ACCEPT_LEN));
+    out
+}
+
+/// How many bytes a `Sec-WebSocket-Key` decodes to, if it is base64.
+fn key_len(key: &str) -> Option<usize> {
+    // A key of the right length (24 characters) decodes on the stack; a
+    // longer one, a mistake anyway, on the heap.
+    let mut buf = [0; 18];
+    match B64.decode_slice(key, &mut buf) {
+        Ok(n) => Some(n),
+        Err(DecodeSliceError::OutputSliceTooSmall) => B64.decode(key).ok().map(|b| b.len()),
+        Err(DecodeSliceError::DecodeError(_)) => None,
+    }
 }
 
 /// permessage-deflate parameters (RFC 7692 section 7.1).
@@ -44,7 +69,7 @@ pub struct Negotiated {
 type Params = Vec<(String, Option<String>)>;
 
 /// Extension offers or choices: `name; param=value; flag, name2`.
-fn extensions(value: Option<String>) -> Vec<(String, Params)> {
+fn extensions(value: Option<&str>) -> Vec<(String, Params)> {
     let Some(v) = value else { return Vec::new() };
     v.split(',')
         .filter_map(|ext| {
@@ -97,19 +122,19 @@ pub fn check_request(req: &Request, packet: u64) -> Vec<Finding> {
             ),
         );
     }
-    if !h.has_token("Upgrade", "websocket") {
+    if !h.has_token(Field::Upgrade, "websocket") {
         add(
             Code::UpgradeHeaderMissing,
-            match h.get("Upgrade") {
+            match h.get(Field::Upgrade) {
                 Some(v) => format!("request Upgrade is {v:?}, expected \"websocket\""),
                 None => "the request has no Upgrade header (stripped by a proxy?)".to_string(),
             },
         );
     }
-    if !h.has_token("Connection", "upgrade") {
+    if !h.has_token(Field::Connection, "upgrade") {
         add(
             Code::ConnectionHeaderMissing,
-            match h.get("Connection") {
+            match h.get(Field::Connection) {
                 Some(v) => {
                     format!("request Connection is {v:?}, expected a list holding \"Upgrade\"")
                 }
@@ -117,7 +142,7 @@ pub fn check_request(req: &Request, packet: u64) -> Vec<Finding> {
             },
         );
     }
-    match h.get("Sec-WebSocket-Version") {
+    match h.get(Field::SecWebSocketVersion) {
         Some(v) if v.trim() == "13" => {}
         Some(v) => add(
             Code::BadWebsocketVersion,
@@ -128,17 +153,14 @@ pub fn check_request(req: &Request, packet: u64) -> Vec<Finding> {
             "the request has no Sec-WebSocket-Version".to_string(),
         ),
     }
-    match h.get("Sec-WebSocket-Key") {
-        Some(k) => match B64.decode(k.trim()) {
-            Ok(b) if b.len() == 16 => {}
-            Ok(b) => add(
+    match h.get(Field::SecWebSocketKey) {
+        Some(k) => match key_len(k.trim()) {
+            Some(16) => {}
+            Some(n) => add(
                 Code::BadWebsocketKey,
-                format!(
-                    "Sec-WebSocket-Key {k:?} decodes to {} bytes, expected 16",
-                    b.len()
-                ),
+                format!("Sec-WebSocket-Key {k:?} decodes to {n} bytes, expected 16"),
             ),
-            Err(_) => add(
+            None => add(
                 Code::BadWebsocketKey,
                 format!("Sec-WebSocket-Key {k:?} is not base64"),
             ),
@@ -151,6 +173,28 @@ pub fn check_request(req: &Request, packet: u64) -> Vec<Finding> {
     out
 }
 
+/// Whether the response's `Sec-WebSocket-Accept` is the one for `key`
+/// (section 4.1, client requirement 4 for the server's handshake); a
+/// finding naming both when not.
+fn check_accept(key: &str, h: &Headers, add: &mut impl FnMut(Code, String)) -> bool {
+    let expected = accept_b64(key.trim());
+    let found = h.get(Field::SecWebSocketAccept);
+    let ok = found
+        .as_deref()
+        .is_some_and(|f| f.trim().as_bytes() == expected);
+    if !ok {
+        let expected = String::from_utf8_lossy(&expected);
+        add(
+            Code::BadAcceptKey,
+            match found {
+                Some(found) => format!("expected={expected}, found={}", found.trim()),
+                None => format!("expected={expected}, found no Sec-WebSocket-Accept"),
+            },
+        );
+    }
+    ok
+}
+
 /// Checks a 101 response against its request (section 4.1, client
 /// requirements for the server's handshake, 1-6) and returns what it
 /// negotiated.
@@ -158,48 +202,34 @@ pub fn check_response(req: &Request, resp: &Response, packet: u64) -> (Vec<Findi
     let h = &resp.headers;
     let mut out = Vec::new();
     let mut add = |code, detail: String| out.push(Finding::new(code, detail).at(packet));
-    if !h.has_token("Upgrade", "websocket") {
+    if !h.has_token(Field::Upgrade, "websocket") {
         add(
             Code::UpgradeHeaderMissing,
-            match h.get("Upgrade") {
+            match h.get(Field::Upgrade) {
                 Some(v) => format!("101 response Upgrade is {v:?}, expected \"websocket\""),
                 None => "the 101 response has no Upgrade header".to_string(),
             },
         );
     }
-    if !h.has_token("Connection", "upgrade") {
+    if !h.has_token(Field::Connection, "upgrade") {
         add(
             Code::ConnectionHeaderMissing,
-            match h.get("Connection") {
+            match h.get(Field::Connection) {
                 Some(v) => format!("101 response Connection is {v:?}, expected \"Upgrade\""),
                 None => "the 101 response has no Connection header".to_string(),
             },
         );
     }
-    let mut accept_ok = None;
-    if let Some(key) = req.headers.get("Sec-WebSocket-Key") {
-        let expected = accept_for(key.trim());
-        let found = h.get("Sec-WebSocket-Accept");
-        accept_ok = Some(found.as_deref().is_some_and(|f| f.trim() == expected));
-        match found {
-            Some(found) if found.trim() == expected => {}
-            Some(found) => add(
-                Code::BadAcceptKey,
-                format!("expected={expected}, found={}", found.trim()),
-            ),
-            None => add(
-                Code::BadAcceptKey,
-                format!("expected={expected}, found no Sec-WebSocket-Accept"),
-            ),
-        }
-    }
-
+    let accept_ok = req
+        .headers
+        .get(Field::SecWebSocketKey)
+        .map(|key| check_accept(&key, h, &mut add));
     let mut neg = Negotiated {
         accept_ok,
         ..Negotiated::default()
     };
-    let offered = extensions(req.headers.get("Sec-WebSocket-Extensions"));
-    for (name, params) in extensions(h.get("Sec-WebSocket-Extensions")) {
+    let offered = extensions(req.headers.get(Field::SecWebSocketExtensions).as_deref());
+    for (name, params) in extensions(h.get(Field::SecWebSocketExtensions).as_deref()) {
         if !offered.iter().any(|(n, _)| *n == name) {
             add(
                 Code::ExtensionNotOffered,
@@ -211,11 +241,11 @@ pub fn check_response(req: &Request, resp: &Response, packet: u64) -> (Vec<Findi
         }
         neg.extensions.push(name);
     }
-    if let Some(proto) = h.get("Sec-WebSocket-Protocol") {
+    if let Some(proto) = h.get(Field::SecWebSocketProtocol) {
         let proto = proto.trim().to_string();
         if !req
             .headers
-            .tokens("Sec-WebSocket-Protocol")
+            .tokens(Field::SecWebSocketProtocol)
             .any(|p| p == proto)
         {
             add(
@@ -263,6 +293,17 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n{extra}\r\n"
     }
 
     #[test]
+    fn key_lengths() {
+        assert_eq!(key_len("dGhlIHNhbXBsZSBub25jZQ=="), Some(16));
+        assert_eq!(key_len("AAAA"), Some(3));
+        assert_eq!(key_len(""), Some(0));
+        // Longer than the stack buffer: decoded all the same.
+        assert_eq!(key_len(&"QUFB".repeat(40)), Some(120));
+        assert_eq!(key_len("not base64!"), None);
+        assert_eq!(key_len(&format!("{}!", "QUFB".repeat(40))), None);
+    }
+
+    #[test]
     fn clean_handshake() {
         assert!(check_request(&req(""), 1).is_empty());
         let (f, n) = check_response(&req(""), &resp(""), 2);
@@ -296,17 +337,11 @@ Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n{extra}\r\n"
 
     #[test]
     fn accept_mismatch_names_both() {
-        let r = resp("")
-            .headers
-            .0
-            .into_iter()
-            .filter(|(n, _)| n != "Sec-WebSocket-Accept");
-        let mut resp2 = resp("");
-        resp2.headers.0 = r.collect();
-        resp2
-            .headers
-            .0
-            .push(("Sec-WebSocket-Accept".into(), "wrong=".into()));
+        let resp2 = parse_response(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Accept: wrong=\r\n\r\n",
+        )
+        .unwrap();
         let (f, _) = check_response(&req(""), &resp2, 3);
         assert_eq!(codes(&f), ["bad_accept_key"]);
         assert_eq!(
