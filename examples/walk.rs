@@ -34,7 +34,10 @@ fn main() -> ExitCode {
     };
     match walk(&path) {
         Ok(c) => {
-            println!("{} packets, {} TCP, {} payload bytes", c.packets, c.tcp, c.payload);
+            println!(
+                "{} packets, {} TCP, {} payload bytes",
+                c.packets, c.tcp, c.payload
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
