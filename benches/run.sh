@@ -105,8 +105,11 @@ frames_of() { sed -n 's/.* \([0-9][0-9]*\) frames .*/\1/p' "$1.meta"; }
 
 # Output formats of `wscap analyze` to measure: jsonl always, summary when
 # --help lists it among --format's values.
+# (The help is read whole first: with pipefail, grep -q leaving early
+# could fail the pipe and drop summary.)
 FORMATS=(jsonl)
-if "$WSCAP" analyze --help 2>/dev/null | tr -d ',[]' | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b|Output format:.*summary)'; then
+HELP=$("$WSCAP" analyze --help 2>/dev/null || true)
+if tr -d ',[]' <<<"$HELP" | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b|Output format:.*summary)'; then
     FORMATS+=(summary)
 fi
 
