@@ -607,7 +607,7 @@ impl<H: TlsHandler> Replayer<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{GapReason, HalfStats, RoleSource};
+    use crate::tcp::GapReason;
     use std::collections::HashMap;
 
     /// Writes down every call, with the bytes.
@@ -651,22 +651,11 @@ mod tests {
     }
 
     fn meta(id: u64, last_packet: u64) -> ConnMeta {
+        let client = "10.0.0.1:1000".parse().unwrap();
+        let server = "10.0.0.2:80".parse().unwrap();
         ConnMeta {
-            id,
-            client: "10.0.0.1:1000".parse().unwrap(),
-            server: "10.0.0.2:80".parse().unwrap(),
-            roles: RoleSource::Syn,
-            first_packet: 1,
-            first_ts: Timestamp(0),
             last_packet,
-            last_ts: Timestamp(0),
-            packets: [0; 2],
-            stats: [HalfStats::default(); 2],
-            syn_seen: true,
-            end_packet: None,
-            acked: [None; 2],
-            wireshark_numbered: true,
-            files: Default::default(),
+            ..ConnMeta::for_test(id, client, server)
         }
     }
 

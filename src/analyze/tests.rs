@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::record::{Detection, Hop};
-use crate::tcp::{GapReason, RoleSource};
+use crate::tcp::GapReason;
 use crate::time::Timestamp;
 
 const C: Dir = Dir::ClientToServer;
@@ -30,23 +30,8 @@ impl Sink for Collect {
 }
 
 fn meta(id: u64, client_port: u16) -> ConnMeta {
-    ConnMeta {
-        id,
-        client: ([127, 0, 0, 1], client_port).into(),
-        server: ([127, 0, 0, 1], 8080).into(),
-        roles: RoleSource::Syn,
-        first_packet: 1,
-        first_ts: Timestamp(0),
-        last_packet: 1,
-        last_ts: Timestamp(0),
-        packets: [0, 0],
-        stats: Default::default(),
-        syn_seen: true,
-        end_packet: None,
-        acked: [None, None],
-        wireshark_numbered: true,
-        files: Default::default(),
-    }
+    let (client, server) = (([127, 0, 0, 1], client_port), ([127, 0, 0, 1], 8080));
+    ConnMeta::for_test(id, client.into(), server.into())
 }
 
 /// One connection being fed chunks, each its own packet.

@@ -143,6 +143,32 @@ pub struct ConnMeta {
     pub files: FileSet,
 }
 
+#[cfg(test)]
+impl ConnMeta {
+    /// A connection for the tests of the stages after the reassembler:
+    /// number `id`, `client` to `server`, opened by a SYN in packet 1 and
+    /// nothing seen since.
+    pub(crate) fn for_test(id: u64, client: SocketAddr, server: SocketAddr) -> ConnMeta {
+        ConnMeta {
+            id,
+            client,
+            server,
+            roles: RoleSource::Syn,
+            first_packet: 1,
+            first_ts: Timestamp(0),
+            last_packet: 1,
+            last_ts: Timestamp(0),
+            packets: [0, 0],
+            stats: Default::default(),
+            syn_seen: true,
+            end_packet: None,
+            acked: [None, None],
+            wireshark_numbered: true,
+            files: Default::default(),
+        }
+    }
+}
+
 /// Which of the input files a connection's packets came from: a bit per
 /// file for the first 32, and the range of any later ones (a ring of more
 /// files holds a connection in consecutive files; indices from 65535 on

@@ -252,7 +252,7 @@ pub fn no_client_hello(packet: u64) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::{Gap, GapReason, RoleSource};
+    use crate::tcp::{Gap, GapReason};
     use crate::time::Timestamp;
 
     /// Writes down what reaches the stage after this one.
@@ -294,23 +294,8 @@ mod tests {
     }
 
     fn meta(server_port: u16) -> ConnMeta {
-        ConnMeta {
-            id: 0,
-            client: ([127, 0, 0, 1], 50000).into(),
-            server: ([127, 0, 0, 1], server_port).into(),
-            roles: RoleSource::Syn,
-            first_packet: 1,
-            first_ts: Timestamp(0),
-            last_packet: 1,
-            last_ts: Timestamp(0),
-            packets: [0, 0],
-            stats: Default::default(),
-            syn_seen: true,
-            end_packet: None,
-            acked: [None, None],
-            wireshark_numbered: true,
-            files: Default::default(),
-        }
+        let (client, server) = (([127, 0, 0, 1], 50000), ([127, 0, 0, 1], server_port));
+        ConnMeta::for_test(0, client.into(), server.into())
     }
 
     fn secret_line() -> String {
