@@ -421,9 +421,9 @@ impl Drop for Recorder {
 /// not ready: a little longer than a batch takes to fill or to replay.
 /// Going to sleep and being woken are system calls, and on a virtual
 /// machine the wake-up interrupts the other processor through the
-/// hypervisor: about 2,000 of each for 512 MiB of large messages, where
-/// the analysis waits on the reading for most batches, cost the reading
-/// thread (the slower one there) more than a tenth of its time.
+/// hypervisor: on 2 GiB of large messages, where the analysis waits on
+/// the reading for most batches, 7,400 sleeps cost a sixth of the run
+/// (docs/performance.md).
 const SPIN: Duration = Duration::from_micros(200);
 
 /// Spins checked against the clock once every so many.

@@ -266,7 +266,8 @@ pub struct CaptureReader {
     /// The packet lent last, for [`CaptureReader::current`].
     current: Option<PacketMeta>,
     /// How far [`CaptureReader::ahead`] has looked: the stream offset of a
-    /// record past the current one, and that record's packet number.
+    /// block past the current packet's, and the number of the first packet
+    /// from there on.
     ahead: (u64, u64),
     stats: ReadStats,
 }
