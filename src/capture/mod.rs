@@ -468,6 +468,7 @@ impl CaptureReader {
     /// [`crate::prefetch`]) that moves nothing and judges nothing. Each
     /// block is stepped over once however often this is asked, as long
     /// as `n` stays the same.
+    #[inline]
     pub fn ahead(&mut self, n: u64) -> Option<(LinkType, &[u8])> {
         let current = self.current.as_ref()?;
         let here = self.buf.offset();
@@ -486,10 +487,13 @@ impl CaptureReader {
                 Decoder::Pcap(d) => d.ahead(rest)?,
                 Decoder::PcapNg(d) => d.ahead(rest)?,
             };
-            match packet {
-                Some(p) if k == number + n => return Some(p),
-                Some(_) => self.ahead = (at + len as u64, k + 1),
-                None => self.ahead = (at + len as u64, k),
+            // Past what is handed out: the next call, one packet on, finds
+            // its packet at once.
+            self.ahead = (at + len as u64, k + u64::from(packet.is_some()));
+            if let Some(p) = packet
+                && k == number + n
+            {
+                return Some(p);
             }
         }
     }

@@ -110,7 +110,8 @@ impl PcapDecoder {
     /// looking ahead, which judges nothing ([`PcapDecoder::next`] does).
     #[inline]
     pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<Peeked<'a>> {
-        let caplen = self.words(data.get(..RECORD_HEADER_LEN)?)[2];
+        let header: &[u8; RECORD_HEADER_LEN] = data.get(..RECORD_HEADER_LEN)?.try_into().ok()?;
+        let caplen = self.endian.u32(header, 8);
         if caplen > self.max_caplen {
             return None;
         }

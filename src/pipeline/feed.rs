@@ -10,10 +10,9 @@ use crate::capture::{Advance, CaptureError, CaptureReader, PacketRef, Window};
 use crate::handoff::{Note, Recorder};
 use crate::packet;
 use crate::record::{Sink, SummaryRecord};
-use crate::tcp::{LastConn, Reassembler, StreamHandler};
+use crate::tcp::{FlowHint, LastConn, Reassembler, StreamHandler};
 use crate::time::Timestamp;
 use crate::tls::stage::{Decrypting, Share, TlsHandler};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// What the reading loop needs of the stage after the TLS stage besides
@@ -256,7 +255,7 @@ const AHEAD: usize = 4;
 /// asking for their state [`AHEAD`] packets later.
 #[derive(Default)]
 struct Lookahead {
-    asked: [Option<(SocketAddr, SocketAddr)>; AHEAD],
+    asked: [Option<FlowHint>; AHEAD],
     at: usize,
 }
 
@@ -264,12 +263,10 @@ impl Lookahead {
     fn step<H: StreamHandler>(&mut self, r: &mut CaptureReader, tcp: &Reassembler<H>) {
         let far = r
             .ahead(2 * AHEAD as u64)
-            .and_then(|(link, data)| packet::endpoints(link, data));
-        if let Some((src, dst)) = far {
-            tcp.prefetch_entry(src, dst);
-        }
-        if let Some((src, dst)) = std::mem::replace(&mut self.asked[self.at], far) {
-            tcp.prefetch(src, dst);
+            .and_then(|(link, data)| packet::endpoints(link, data))
+            .map(|(src, dst)| tcp.prefetch_entry(src, dst));
+        if let Some(near) = std::mem::replace(&mut self.asked[self.at], far) {
+            tcp.prefetch(&near);
         }
         self.at = (self.at + 1) % AHEAD;
     }

@@ -343,6 +343,15 @@ impl FlowKey {
     }
 }
 
+/// A connection asked for ahead of its packet (see
+/// [`Reassembler::prefetch_entry`]): its key, and the key's hash in the
+/// table.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowHint {
+    key: FlowKey,
+    hash: u64,
+}
+
 /// A fixed-size set of forgotten 4-tuples, by one bit per hash: it may
 /// answer yes for a 4-tuple never added (a connection is then selected by
 /// address in Wireshark, which is still right), never no for one added.
@@ -510,14 +519,18 @@ impl<H: StreamHandler> Reassembler<H> {
     /// Takes one TCP segment, captured as packet number `packet` at `ts`.
     /// A packet between `src` and `dst` comes in a while: the table entry
     /// of its connection is asked for into the cache (see [`table`]).
-    pub fn prefetch_entry(&self, src: SocketAddr, dst: SocketAddr) {
-        self.conns.prefetch_entry(&FlowKey::new(src, dst));
+    /// Returns what [`Reassembler::prefetch`] needs when the packet is
+    /// nearer.
+    pub fn prefetch_entry(&self, src: SocketAddr, dst: SocketAddr) -> FlowHint {
+        let key = FlowKey::new(src, dst);
+        let hash = self.conns.prefetch_entry(&key);
+        FlowHint { key, hash }
     }
 
-    /// A packet between `src` and `dst` comes soon, its table entry asked
-    /// for a while ago: the connection's state is asked for now.
-    pub fn prefetch(&self, src: SocketAddr, dst: SocketAddr) {
-        if let Some(Slot::Live(c)) = self.conns.get(&FlowKey::new(src, dst)) {
+    /// A packet comes soon whose table entry [`Reassembler::prefetch_entry`]
+    /// asked for a while ago: the connection's state is asked for now.
+    pub fn prefetch(&self, hint: &FlowHint) {
+        if let Some(Slot::Live(c)) = self.conns.get_hashed(hint.hash, &hint.key) {
             prefetch::lines(&**c, size_of::<Conn<H::Conn>>().div_ceil(64));
         }
     }

@@ -84,11 +84,19 @@ impl<V> FlowTable<V> {
     /// Asks for the entry `key` would be in, without reading any entry:
     /// the first whose control byte matches the key's hash (almost always
     /// the right one; a wrong guess only costs a useless prefetch).
-    pub fn prefetch_entry(&self, key: &FlowKey) {
+    /// Returns the hash, for [`FlowTable::get_hashed`] later.
+    pub fn prefetch_entry(&self, key: &FlowKey) -> u64 {
         let hash = self.hash(key);
         if let Some(entry) = self.table.find(hash, |_| true) {
             prefetch::lines(entry, size_of::<(FlowKey, V)>().div_ceil(64) + 1);
         }
+        hash
+    }
+
+    /// [`FlowTable::get`] with the key's hash as
+    /// [`FlowTable::prefetch_entry`] gave it.
+    pub fn get_hashed(&self, hash: u64, key: &FlowKey) -> Option<&V> {
+        self.table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
     }
 }
 
@@ -116,8 +124,10 @@ mod tests {
         assert_eq!(t.remove(&key(80)), None);
         assert_eq!(t.get(&key(80)), None);
         // A hint, for present and absent keys alike, changes nothing.
-        t.prefetch_entry(&key(81));
-        t.prefetch_entry(&key(99));
+        let hash = t.prefetch_entry(&key(81));
+        assert_eq!(t.get_hashed(hash, &key(81)), Some(&12));
+        let hash = t.prefetch_entry(&key(99));
+        assert_eq!(t.get_hashed(hash, &key(99)), None);
         assert_eq!(t.get(&key(81)), Some(&12));
         t.clear();
         assert_eq!(t.get(&key(81)), None);
