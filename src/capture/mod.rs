@@ -408,21 +408,27 @@ impl CaptureReader {
         }
         self.buf.consume(std::mem::take(&mut self.lent));
         let step = match &mut self.decoder {
-            Decoder::Pcap(d) => d.next(&mut self.buf),
-            Decoder::PcapNg(d) => d.next(&mut self.buf, &mut self.stats),
+            // Written in place: built apart and then moved here whole, the
+            // record's fields were read back as wide words before their
+            // narrow stores had landed, a stall on every packet.
+            Decoder::Pcap(d) => d.next_into(&mut self.buf, &mut self.current),
+            Decoder::PcapNg(d) => d
+                .next(&mut self.buf, &mut self.stats)
+                .map(|meta| self.current = meta),
         };
-        match step {
-            Ok(Some(meta)) => {
+        if let Err(fault) = step {
+            return self.fault(fault);
+        }
+        match &self.current {
+            Some(meta) => {
                 self.lent = meta.block_len;
                 self.stats.packets += 1;
-                self.current = Some(meta);
                 Ok(Advance::Packet)
             }
-            Ok(None) => {
+            None => {
                 self.done = true;
                 Ok(Advance::End)
             }
-            Err(fault) => self.fault(fault),
         }
     }
 

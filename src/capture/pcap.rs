@@ -71,13 +71,19 @@ impl PcapDecoder {
         &self.interface
     }
 
-    /// The next record, `None` at a clean end (the input ends between records).
+    /// The next record into `out`, `None` at a clean end (the input ends
+    /// between records); `out` is left as it was on an error.
     #[inline]
-    pub fn next(&mut self, buf: &mut BlockBuffer) -> Result<Option<PacketMeta>, Fault> {
+    pub fn next_into(
+        &mut self,
+        buf: &mut BlockBuffer,
+        out: &mut Option<PacketMeta>,
+    ) -> Result<(), Fault> {
         let offset = buf.offset();
         let available = buf.fill(RECORD_HEADER_LEN)?;
         if available == 0 {
-            return Ok(None);
+            *out = None;
+            return Ok(());
         }
         let truncated = |expected: String| Fault::Truncated { offset, expected };
         if available < RECORD_HEADER_LEN {
@@ -96,13 +102,14 @@ impl PcapDecoder {
                  {caplen} captured bytes), only {available} bytes remain"
             )));
         }
-        Ok(Some(PacketMeta {
+        *out = Some(PacketMeta {
             ts: self.timestamp(secs, frac),
             linktype: self.interface.linktype,
             orig_len,
             data: RECORD_HEADER_LEN..record_len,
             block_len: record_len,
-        }))
+        });
+        Ok(())
     }
 
     /// The length of the record at the start of `data` and its link type
