@@ -39,8 +39,11 @@ use std::time::{Duration, Instant};
 /// Stream bytes per batch before it is sent.
 pub const BATCH_BYTES: usize = 256 << 10;
 
-/// Calls per batch before it is sent (many calls carry no bytes).
-const BATCH_CALLS: usize = 4096;
+/// Calls per batch before it is sent (many calls carry no bytes). Few
+/// enough that the batches in circulation stay in the cores' caches: at
+/// 4,096 (640 KiB of calls a batch) writing a call missed the cache on
+/// small messages, and `jsonl` ran 2-6% slower with 5 MiB more memory.
+const BATCH_CALLS: usize = 1024;
 
 /// Batches sent and not yet replayed.
 pub const IN_FLIGHT: usize = 4;
