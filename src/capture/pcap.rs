@@ -114,7 +114,7 @@ impl PcapDecoder {
 
     /// The length of the record at the start of `data` and its link type
     /// and packet bytes, if it is all there and its header is sane: for
-    /// looking ahead, which judges nothing ([`PcapDecoder::next`] does).
+    /// looking ahead, which judges nothing ([`PcapDecoder::next_into`] does).
     #[inline]
     pub fn ahead<'a>(&self, data: &'a [u8]) -> Option<Peeked<'a>> {
         let header: &[u8; RECORD_HEADER_LEN] = data.get(..RECORD_HEADER_LEN)?.try_into().ok()?;

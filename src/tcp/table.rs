@@ -36,8 +36,7 @@ impl<V> FlowTable<V> {
     }
 
     pub fn get(&self, key: &FlowKey) -> Option<&V> {
-        let hash = self.hash(key);
-        self.table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
+        self.get_hashed(self.hash(key), key)
     }
 
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut V> {
