@@ -377,6 +377,16 @@ pub struct AnalyzeArgs {
     /// same byte for byte.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=2))]
     pub threads: Option<u8>,
+
+    /// Read capture files by copying them, not by mapping them.
+    ///
+    /// An uncompressed capture file is mapped into memory a few MiB at a
+    /// time, which saves copying every byte. A file truncated by another
+    /// program while it is read (a tcpdump ring reusing it) then ends the
+    /// run with a bus error; with this flag it is read like a pipe, and a
+    /// truncated file ends early like any cut capture.
+    #[arg(long)]
+    pub no_mmap: bool,
 }
 
 #[derive(Debug, Args)]
@@ -426,6 +436,11 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE")]
     pub tls_keylog: Vec<PathBuf>,
 
+    /// Read capture files by copying them, not by mapping them (as for
+    /// analyze).
+    #[arg(long)]
+    pub no_mmap: bool,
+
     /// When to colour the table: auto, always or never.
     #[arg(
         long,
@@ -459,6 +474,7 @@ pub struct DiffConfig {
     /// [`Config`]).
     pub tls_keylogs: Vec<PathBuf>,
     pub env_keylog_missing: Option<PathBuf>,
+    pub no_mmap: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -594,6 +610,7 @@ pub struct Config {
     pub shard: Option<Shard>,
     /// `None`: as many as pay.
     pub threads: Option<u8>,
+    pub no_mmap: bool,
     /// Standard error is a terminal, so a progress bar may be drawn there.
     pub progress: bool,
 }
@@ -683,6 +700,7 @@ pub fn resolve_diff(d: DiffArgs) -> DiffConfig {
         width: columns(None),
         tls_keylogs: keylogs(d.tls_keylog, std::env::var_os("SSLKEYLOGFILE")).0,
         env_keylog_missing: keylogs(Vec::new(), std::env::var_os("SSLKEYLOGFILE")).1,
+        no_mmap: d.no_mmap,
     }
 }
 
@@ -808,6 +826,7 @@ pub fn resolve(a: AnalyzeArgs) -> Config {
         fail_on: a.fail_on.into(),
         shard: a.shard,
         threads: a.threads,
+        no_mmap: a.no_mmap,
         progress: std::io::stderr().is_terminal(),
     }
 }

@@ -100,7 +100,10 @@ fn diff(cfg: cli::DiffConfig) -> io::Result<ExitCode> {
     use wscap::diff::{self, DiffOptions};
     use wscap::report::diff::{JsonDiff, JsonlDiff, TableDiff};
     let mut opts = DiffOptions {
-        analysis: Options::default(),
+        analysis: Options {
+            copy_files: cfg.no_mmap,
+            ..Options::default()
+        },
         fail_on: cfg.fail_on,
         time_tolerance: cfg.time_tolerance,
     };
@@ -270,6 +273,7 @@ fn analysis_options(cfg: &Config) -> (Options, PayloadMode) {
     opts.analysis.max_payload = cfg.max_payload;
     opts.tcp.shard = cfg.shard;
     opts.threads = cfg.threads.map_or(0, usize::from);
+    opts.copy_files = cfg.no_mmap;
     if let Some(n) = cfg.payload_bytes {
         opts.analysis.preview_bytes = n;
     }

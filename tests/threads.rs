@@ -1,6 +1,8 @@
 //! `--threads 2` (reading and reassembly on one thread, the analysis and
 //! output on another) writes byte for byte what `--threads 1` writes, on
-//! every capture in testdata and in the public set, in every format.
+//! every capture in testdata and in the public set, in every format; and
+//! so does reading the files by copying them (`--no-mmap`) rather than
+//! mapping them.
 
 mod cli_common;
 
@@ -51,6 +53,30 @@ fn two_threads_write_what_one_writes() {
             assert!(
                 masked(&one.stdout) == masked(&two.stdout),
                 "{path} {f:?}: the outputs differ"
+            );
+        }
+    }
+}
+
+/// A file mapped or copied: the same output, whether the reading side
+/// names the bytes in the file's pages or copies them (both threads).
+#[test]
+fn copied_files_read_as_mapped_ones() {
+    let mut captures = all_captures();
+    captures.extend(public_captures());
+    for c in &captures {
+        let path = c.to_str().unwrap();
+        for threads in ["1", "2"] {
+            let base = ["--format", "jsonl", "--threads", threads, path];
+            let mapped = run(&base);
+            let mut args = base.to_vec();
+            args.push("--no-mmap");
+            let copied = run(&args);
+            assert_eq!(mapped.code, copied.code, "{path}");
+            assert_eq!(mapped.stderr, copied.stderr, "{path}");
+            assert!(
+                masked(&mapped.stdout) == masked(&copied.stdout),
+                "{path} --threads {threads}: the outputs differ"
             );
         }
     }

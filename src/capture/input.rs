@@ -39,6 +39,9 @@ pub(crate) struct Sniffed {
     pub rest: Box<dyn Read + Send>,
     /// Set when the input is live (a pipe, not a regular file).
     pub waiter: Option<Waiter>,
+    /// The capture as a regular file that may be mapped instead of read:
+    /// uncompressed and named (not standard input).
+    pub mappable: Option<std::fs::File>,
 }
 
 /// An input opened: its name for messages, its bytes, and what to wait on
@@ -47,6 +50,8 @@ pub(crate) struct Opened {
     pub name: String,
     pub source: Box<dyn Read + Send>,
     pub waiter: Option<Waiter>,
+    /// The same file again, when it is a regular file that may be mapped.
+    pub mappable: Option<std::fs::File>,
 }
 
 /// Opens `path`, `-` being standard input.
@@ -61,6 +66,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
                     name,
                     source: Box::new(io::stdin()),
                     waiter: None,
+                    mappable: None,
                 });
             }
         }
@@ -71,11 +77,16 @@ pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
             Err(source) => return Err(CaptureError::Io { file: name, source }),
         }
     };
+    // Standard input may be a file too, but not from its start.
+    let mappable = (path.as_os_str() != "-" && file.metadata().is_ok_and(|m| m.is_file()))
+        .then(|| file.try_clone().ok())
+        .flatten();
     let (source, waiter) = live::classify(file);
     Ok(Opened {
         name,
         source,
         waiter,
+        mappable,
     })
 }
 
@@ -84,6 +95,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
 pub(crate) fn sniff(
     raw: Box<dyn Read + Send>,
     waiter: Option<Waiter>,
+    mappable: Option<std::fs::File>,
     wait: &mut dyn FnMut() -> Result<(), Fault>,
 ) -> Result<Sniffed, Fault> {
     let (magic, raw) = peek(raw, GZIP_MAGIC.len(), wait)?;
@@ -101,6 +113,7 @@ pub(crate) fn sniff(
         header,
         rest: stream,
         waiter,
+        mappable: mappable.filter(|_| !compressed),
     })
 }
 

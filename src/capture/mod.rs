@@ -285,6 +285,16 @@ pub enum Advance {
     End,
 }
 
+/// How far past the current packet a mapped capture is asked for.
+const WARM_AHEAD: usize = 16 << 10;
+
+/// An input before its first bytes are looked at.
+struct Input {
+    source: Box<dyn io::Read + Send>,
+    waiter: Option<live::Waiter>,
+    mappable: Option<std::fs::File>,
+}
+
 /// How long [`CaptureReader::open_until`] waits between two looks at its
 /// stop flag (a signal ends the wait sooner).
 const STOP_POLL: Duration = Duration::from_millis(100);
@@ -293,13 +303,20 @@ impl CaptureReader {
     /// Opens `path` (`-` = standard input), waiting for as long as a live
     /// input takes to give the capture's file header.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
-        Self::open_until(path, &AtomicBool::new(false))
+        Self::open_until(path, &AtomicBool::new(false), true)
     }
 
     /// Opens `path` like [`Self::open`], giving up with
     /// [`CaptureError::Stopped`] once `stop` is set while a live input has
     /// not yet given the file header (a pipe whose writer is still quiet).
-    pub fn open_until(path: &Path, stop: &AtomicBool) -> Result<CaptureReader, CaptureError> {
+    ///
+    /// With `map`, an uncompressed regular file is mapped window by window
+    /// instead of copied into buffers of our own (see `stream`).
+    pub fn open_until(
+        path: &Path,
+        stop: &AtomicBool,
+        map: bool,
+    ) -> Result<CaptureReader, CaptureError> {
         let opened = input::open(path)?;
         let waiter = opened.waiter;
         let mut wait = || {
@@ -311,8 +328,12 @@ impl CaptureReader {
             }
             Ok(())
         };
-        Self::start(&opened.name, opened.source, waiter, &mut wait)
-            .map_err(|fault| fault.named(&opened.name))
+        let input = Input {
+            source: opened.source,
+            waiter,
+            mappable: opened.mappable.filter(|_| map),
+        };
+        Self::start(&opened.name, input, &mut wait).map_err(|fault| fault.named(&opened.name))
     }
 
     /// Reads from any byte source; `name` is used in messages. A source
@@ -326,16 +347,20 @@ impl CaptureReader {
             std::thread::yield_now();
             Ok(())
         };
-        Self::start(name, input, None, &mut wait).map_err(|fault| fault.named(name))
+        let input = Input {
+            source: input,
+            waiter: None,
+            mappable: None,
+        };
+        Self::start(name, input, &mut wait).map_err(|fault| fault.named(name))
     }
 
     fn start(
         name: &str,
-        input: Box<dyn io::Read + Send>,
-        waiter: Option<live::Waiter>,
+        input: Input,
         wait: &mut dyn FnMut() -> Result<(), Fault>,
     ) -> Result<CaptureReader, Fault> {
-        let sniffed = input::sniff(input, waiter, wait)?;
+        let sniffed = input::sniff(input.source, input.waiter, input.mappable, wait)?;
         let compressed = sniffed.compressed;
         let format = sniffed.format;
         let mut buf = stream::BlockBuffer::new(sniffed);
@@ -476,6 +501,7 @@ impl CaptureReader {
     /// as `n` stays the same.
     #[inline]
     pub fn ahead(&mut self, n: u64) -> Option<(LinkType, &[u8])> {
+        self.buf.warm(WARM_AHEAD);
         let current = self.current.as_ref()?;
         let here = self.buf.offset();
         let number = self.stats.packets;

@@ -26,6 +26,7 @@ use super::Fault;
 use super::input::{Sniffed, io_fault};
 use super::live::Waiter;
 use pcap_parser::PcapError;
+use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::Duration;
@@ -40,7 +41,7 @@ pub(crate) const MAX_BLOCK_LEN: usize = 16 * 1024 * 1024;
 pub(crate) const MAX_BLOCK_LEN_TEXT: &str = "16 MiB (16777216 bytes)";
 
 pub(crate) struct BlockBuffer {
-    source: Box<dyn Read + Send>,
+    source: Source,
     /// Shared: a packet handed to another thread names its bytes here
     /// instead of copying them, so the buffer is written into only while
     /// nobody else holds it; otherwise reading goes on in another.
@@ -56,24 +57,80 @@ pub(crate) struct BlockBuffer {
     compressed: bool,
     /// Set for a live input: what to wait on when it has nothing.
     waiter: Option<Waiter>,
+    /// A mapped window is asked for (`prefetch`) up to here: its bytes
+    /// come from memory, not from a copy that just went through the cache.
+    warm: Option<usize>,
 }
+
+/// Where the bytes come from.
+enum Source {
+    /// Read (copied) into buffers of our own: a pipe, a gzip stream.
+    Stream(Box<dyn Read + Send>),
+    /// A regular file, uncompressed: its page cache mapped window by window.
+    Mapped(MappedFile),
+}
+
+struct MappedFile {
+    file: File,
+    /// The file's length when last looked at: one still being written is
+    /// looked at again on reaching it.
+    len: u64,
+}
+
+/// How much of a mapped file is mapped at once (more for a longer block).
+const MAP_WINDOW: usize = 2 << 20;
 
 /// A buffer of the capture's bytes, shared with what still points into it.
 pub struct Window {
+    bytes: Storage,
+}
+
+enum Storage {
     /// Always fully initialised (zeroed when allocated), so reads can go
     /// straight into its free tail.
-    bytes: Vec<u8>,
+    Owned(Vec<u8>),
+    Mapped(memmap2::Mmap),
 }
 
 impl Window {
     fn zeroed(len: usize) -> Arc<Window> {
         Arc::new(Window {
-            bytes: vec![0; len],
+            bytes: Storage::Owned(vec![0; len]),
         })
     }
 
+    /// `len` bytes of `file` from `at`, mapped with their pages in place.
+    fn map(file: &File, at: u64, len: usize) -> io::Result<Arc<Window>> {
+        guard_truncation();
+        // SAFETY: the mapping is read-only and private; it aliases the page
+        // cache, so a file changed under us shows changed bytes (which the
+        // analysis copes with as with any damaged capture) and one
+        // truncated under us faults (see `guard_truncation`).
+        let map = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(len)
+                .populate()
+                .map(file)?
+        };
+        Ok(Arc::new(Window {
+            bytes: Storage::Mapped(map),
+        }))
+    }
+
+    #[inline]
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.bytes {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m,
+        }
+    }
+
+    fn owned_mut(&mut self) -> &mut Vec<u8> {
+        match &mut self.bytes {
+            Storage::Owned(v) => v,
+            Storage::Mapped(_) => unreachable!("a mapped window is never written"),
+        }
     }
 
     /// Whether what lies in this buffer may be named rather than copied: a
@@ -81,16 +138,20 @@ impl Window {
     /// to 16 MiB) is never shared, so it is reused in place and a few of
     /// them held at once cannot add up.
     pub fn shareable(&self) -> bool {
-        self.bytes.len() <= INITIAL_CAPACITY
+        match &self.bytes {
+            Storage::Owned(v) => v.len() <= INITIAL_CAPACITY,
+            Storage::Mapped(m) => m.len() <= MAP_WINDOW,
+        }
     }
 
     /// Where `part` starts in this buffer, if it lies inside it: a packet
     /// slice taken from the buffer can be named by position instead of
     /// copied.
     pub fn position_of(&self, part: &[u8]) -> Option<usize> {
-        let base = self.bytes.as_ptr() as usize;
+        let bytes = self.bytes();
+        let base = bytes.as_ptr() as usize;
         let at = (part.as_ptr() as usize).checked_sub(base)?;
-        (at + part.len() <= self.bytes.len()).then_some(at)
+        (at + part.len() <= bytes.len()).then_some(at)
     }
 }
 
@@ -102,11 +163,28 @@ impl BlockBuffer {
     /// Reads `input` from its start: the sniffed first bytes are the
     /// first data.
     pub fn new(input: Sniffed) -> Self {
+        if let Some(file) = input.mappable
+            && let Ok(len) = file.metadata().map(|m| m.len())
+            && len >= input.header.len() as u64
+            && let Ok(buf) = Window::map(&file, 0, MAP_WINDOW.min(len as usize))
+        {
+            return BlockBuffer {
+                source: Source::Mapped(MappedFile { file, len }),
+                end: buf.bytes().len(),
+                buf,
+                spare: Vec::new(),
+                start: 0,
+                offset: 0,
+                compressed: false,
+                waiter: None,
+                warm: Some(0),
+            };
+        }
         let mut buf = Window::zeroed(INITIAL_CAPACITY.max(input.header.len()));
-        Arc::get_mut(&mut buf).expect("new").bytes[..input.header.len()]
+        Arc::get_mut(&mut buf).expect("new").owned_mut()[..input.header.len()]
             .copy_from_slice(&input.header);
         BlockBuffer {
-            source: input.rest,
+            source: Source::Stream(input.rest),
             end: input.header.len(),
             buf,
             spare: Vec::new(),
@@ -114,6 +192,7 @@ impl BlockBuffer {
             offset: 0,
             compressed: input.compressed,
             waiter: input.waiter,
+            warm: None,
         }
     }
 
@@ -134,7 +213,7 @@ impl BlockBuffer {
 
     /// The bytes available from the current offset on.
     pub fn data(&self) -> &[u8] {
-        &self.buf.bytes[self.start..self.end]
+        &self.buf.bytes()[self.start..self.end]
     }
 
     /// The buffer `data()` lies in.
@@ -144,6 +223,22 @@ impl BlockBuffer {
 
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Asks for the mapped bytes up to `distance` past the first unread
+    /// one, a little more each packet, so the memory answers before the
+    /// reading gets there (the hardware's own prefetching stops at every
+    /// page).
+    #[inline]
+    pub fn warm(&mut self, distance: usize) {
+        let Some(warm) = &mut self.warm else { return };
+        let to = (self.start + distance).min(self.end);
+        let from = (*warm).max(self.start);
+        if from < to {
+            let bytes = &self.buf.bytes()[from..to];
+            crate::prefetch::lines(bytes, bytes.len().div_ceil(64));
+            *warm = to;
+        }
     }
 
     /// Drops `len` bytes (at most `data().len()`) from the front.
@@ -173,6 +268,9 @@ impl BlockBuffer {
 
     #[cold]
     fn fill_slow(&mut self, len: usize) -> Result<usize, Fault> {
+        if let Source::Mapped(_) = self.source {
+            return self.map_on(len);
+        }
         while self.end - self.start < len {
             self.grow(len)?;
             if self.refill()? == 0 {
@@ -182,15 +280,47 @@ impl BlockBuffer {
         Ok(self.end - self.start)
     }
 
+    /// Maps the file on from the first unread byte, for at least `len`
+    /// bytes when the file has them.
+    fn map_on(&mut self, len: usize) -> Result<usize, Fault> {
+        check_block_len(len, self.offset)?;
+        let Source::Mapped(file) = &mut self.source else {
+            unreachable!("only called for a mapped file")
+        };
+        let at = self.offset;
+        let have = self.end - self.start;
+        if at + len as u64 > file.len {
+            // Still being written, perhaps.
+            file.len = file.file.metadata().map_or(file.len, |m| m.len());
+        }
+        let left = file.len.saturating_sub(at);
+        if left <= have as u64 {
+            return Ok(have);
+        }
+        let map_len = len
+            .max(MAP_WINDOW)
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
+        self.buf = Window::map(&file.file, at, map_len).map_err(|e| io_fault(e, at, false))?;
+        self.start = 0;
+        self.end = map_len;
+        self.warm = Some(0);
+        Ok(map_len)
+    }
+
     /// One `read` into all the free space, returning what it gave; 0 is the
     /// end of input (there is always room: only called for an incomplete
     /// block that fits). A read gives what the input has, often less than
     /// asked (a pipe); only a file at full speed fills the buffer.
     fn refill(&mut self) -> Result<usize, Fault> {
-        self.make_writable(self.buf.bytes.len());
-        let buf = Arc::get_mut(&mut self.buf).expect("made writable");
+        self.make_writable(self.buf.bytes().len());
+        let buf = Arc::get_mut(&mut self.buf)
+            .expect("made writable")
+            .owned_mut();
+        let Source::Stream(source) = &mut self.source else {
+            unreachable!("a mapped file is not read")
+        };
         loop {
-            match self.source.read(&mut buf.bytes[self.end..]) {
+            match source.read(&mut buf[self.end..]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n);
@@ -209,14 +339,14 @@ impl BlockBuffer {
     /// buffer it is left alone and the unread bytes move to another.
     fn make_writable(&mut self, len: usize) {
         let unread = self.end - self.start;
-        if len <= self.buf.bytes.len()
+        if len <= self.buf.bytes().len()
             && let Some(buf) = Arc::get_mut(&mut self.buf)
         {
-            buf.bytes.copy_within(self.start..self.end, 0);
+            buf.owned_mut().copy_within(self.start..self.end, 0);
         } else {
             let mut next = self.take_spare(len);
             let fresh = Arc::get_mut(&mut next).expect("a spare is unshared");
-            fresh.bytes[..unread].copy_from_slice(&self.buf.bytes[self.start..self.end]);
+            fresh.owned_mut()[..unread].copy_from_slice(&self.buf.bytes()[self.start..self.end]);
             let old = std::mem::replace(&mut self.buf, next);
             if self.spare.len() < MAX_SPARE && old.shareable() {
                 self.spare.push(old);
@@ -232,7 +362,7 @@ impl BlockBuffer {
         let free = self
             .spare
             .iter_mut()
-            .position(|w| w.bytes.len() >= len && Arc::get_mut(w).is_some());
+            .position(|w| w.bytes().len() >= len && Arc::get_mut(w).is_some());
         match free {
             Some(i) => self.spare.swap_remove(i),
             None => Window::zeroed(len),
@@ -242,22 +372,62 @@ impl BlockBuffer {
     /// Room for a `len`-byte block: doubles the buffer until it fits, never
     /// beyond [`MAX_BLOCK_LEN`], and never shrinks it.
     fn grow(&mut self, len: usize) -> Result<(), Fault> {
-        if len <= self.buf.bytes.len() {
+        if len <= self.buf.bytes().len() {
             return Ok(());
         }
-        if len > MAX_BLOCK_LEN {
-            // Framing rejects such lengths first; this keeps the cap here too.
-            return Err(Fault::Corrupt {
-                offset: self.offset,
-                detail: format!("a {len}-byte block exceeds the {MAX_BLOCK_LEN_TEXT} limit"),
-            });
-        }
+        check_block_len(len, self.offset)?;
         let capacity = len.next_power_of_two().min(MAX_BLOCK_LEN);
         self.make_writable(capacity);
         // The smaller buffers are not wanted again.
         self.spare.clear();
         Ok(())
     }
+}
+
+/// A mapped file truncated by another program while it is read loses the
+/// pages past its new end, and touching one raises SIGBUS, which would
+/// kill the process without a word. Such a run cannot go on (the bytes are
+/// gone), so the handler says what happened and how to avoid it, and exits
+/// as for an input error. Windows are mapped only up to the file's length
+/// when mapped, so it takes a truncation during the few MiB in flight.
+fn guard_truncation() {
+    #[cfg(unix)]
+    {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: a zeroed sigaction with a handler that only calls
+            // async-signal-safe functions (write, _exit).
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_sigbus as extern "C" fn(libc::c_int) as usize;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+            }
+        });
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn on_sigbus(_: libc::c_int) {
+    const MESSAGE: &[u8] = b"wscap: error: a capture file was truncated while it was read \
+(another program rewrote it?): the rest of it is gone. Read it again once it is \
+no longer written, or with --no-mmap to read it by copying.\n";
+    // SAFETY: write and _exit are async-signal-safe.
+    unsafe {
+        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
+        libc::_exit(2);
+    }
+}
+
+/// Framing rejects longer blocks first; this keeps the cap here too.
+fn check_block_len(len: usize, offset: u64) -> Result<(), Fault> {
+    if len > MAX_BLOCK_LEN {
+        return Err(Fault::Corrupt {
+            offset,
+            detail: format!("a {len}-byte block exceeds the {MAX_BLOCK_LEN_TEXT} limit"),
+        });
+    }
+    Ok(())
 }
 
 /// A pcap-parser error in words, without the input bytes its `Display`
@@ -288,6 +458,7 @@ pub(crate) fn nom_complaint<I>(err: &pcap_parser::nom::Err<PcapError<I>>) -> Str
 mod tests {
     use super::*;
     use crate::capture::Format;
+    use std::io::Write;
 
     fn buffer(bytes: Vec<u8>) -> BlockBuffer {
         BlockBuffer::new(Sniffed {
@@ -296,6 +467,7 @@ mod tests {
             header: Vec::new(),
             rest: Box::new(io::Cursor::new(bytes)),
             waiter: None,
+            mappable: None,
         })
     }
 
@@ -348,6 +520,117 @@ mod tests {
             &b.data()[..10],
             &bytes[2 * INITIAL_CAPACITY - 1..2 * INITIAL_CAPACITY + 9]
         );
+    }
+
+    /// A file of `len` patterned bytes in the temporary directory, removed
+    /// when dropped.
+    struct TempFile(std::path::PathBuf);
+
+    impl TempFile {
+        fn new(name: &str, bytes: &[u8]) -> TempFile {
+            let path = std::env::temp_dir().join(format!("wscap-{}-{name}", std::process::id()));
+            std::fs::write(&path, bytes).unwrap();
+            TempFile(path)
+        }
+    }
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
+    fn mapped(path: &std::path::Path) -> BlockBuffer {
+        let file = File::open(path).unwrap();
+        let b = BlockBuffer::new(Sniffed {
+            format: Format::Pcap,
+            compressed: false,
+            header: Vec::new(),
+            rest: Box::new(io::empty()),
+            waiter: None,
+            mappable: Some(file),
+        });
+        assert!(matches!(b.source, Source::Mapped(_)));
+        b
+    }
+
+    /// A mapped file gives the bytes a read would: blocks across the end
+    /// of a window, one longer than a window, and bytes appended after it
+    /// was opened (a capture still being written).
+    #[test]
+    fn a_mapped_file_reads_as_a_read_one() {
+        let mut bytes: Vec<u8> = (0..3 * MAP_WINDOW + 100).map(|i| (i % 251) as u8).collect();
+        let tmp = TempFile::new("mapped", &bytes);
+        let mut b = mapped(&tmp.0);
+        assert_eq!(b.fill(10).unwrap(), MAP_WINDOW);
+        b.consume(MAP_WINDOW - 3);
+        let held = Arc::clone(b.window());
+        // Across the window's end, and longer than a window.
+        assert!(b.fill(MAP_WINDOW + 10).unwrap() >= MAP_WINDOW + 10);
+        assert_eq!(
+            &b.data()[..MAP_WINDOW + 10],
+            &bytes[MAP_WINDOW - 3..2 * MAP_WINDOW + 7]
+        );
+        assert!(!b.window().shareable());
+        assert_eq!(held.bytes()[0], bytes[0]);
+        let drain = |b: &mut BlockBuffer, bytes: &[u8]| {
+            while b.fill(1).unwrap() > 0 {
+                let at = b.offset() as usize;
+                assert_eq!(b.data(), &bytes[at..at + b.data().len()]);
+                let n = b.data().len();
+                b.consume(n);
+            }
+            assert_eq!(b.offset(), bytes.len() as u64);
+        };
+        drain(&mut b, &bytes);
+        // The file grows: the next fill sees the new bytes.
+        let more: Vec<u8> = (0..5000).map(|i| (i % 7) as u8).collect();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&tmp.0)
+            .unwrap()
+            .write_all(&more)
+            .unwrap();
+        bytes.extend_from_slice(&more);
+        assert_eq!(b.fill(more.len()).unwrap(), more.len());
+        drain(&mut b, &bytes);
+    }
+
+    /// A mapped file truncated under the reader ends the process with a
+    /// message, not a silent crash. Run in a child process, which is what
+    /// exits.
+    #[test]
+    #[cfg(unix)]
+    fn a_mapped_file_truncated_under_the_reader_is_reported() {
+        const CHILD: &str = "WSCAP_TEST_TRUNCATE_CHILD";
+        if std::env::var_os(CHILD).is_some() {
+            let bytes = vec![7u8; 2 * MAP_WINDOW];
+            let tmp = TempFile::new("truncated", &bytes);
+            let mut b = mapped(&tmp.0);
+            b.fill(10).unwrap();
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tmp.0)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            let last = b.data()[MAP_WINDOW - 1];
+            // Not reached: the read above faults.
+            std::process::exit(i32::from(last));
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "capture::stream::tests::a_mapped_file_truncated_under_the_reader_is_reported",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("truncated while it was read"), "{stderr}");
+        assert!(stderr.contains("--no-mmap"), "{stderr}");
     }
 
     /// Unshared, the one buffer is reused in place.

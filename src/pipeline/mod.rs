@@ -37,6 +37,9 @@ pub struct Options {
     /// on one, the analysis and output on the other), 1 for one. The
     /// output is the same either way.
     pub threads: usize,
+    /// Read capture files by copying them into buffers, never by mapping
+    /// them (see [`CaptureReader::open_until`]).
+    pub copy_files: bool,
 }
 
 impl Options {
@@ -139,7 +142,7 @@ pub fn run<S: Sink>(
     let stop = opts.stop.as_deref().unwrap_or(&never);
     for path in inputs {
         sources.files.push(path.display().to_string());
-        match CaptureReader::open_until(path, stop) {
+        match CaptureReader::open_until(path, stop, !opts.copy_files) {
             Ok(r) => {
                 let size = std::fs::metadata(path)
                     .ok()
