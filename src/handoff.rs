@@ -683,6 +683,50 @@ mod tests {
         }
     }
 
+    /// Stream bytes are named in the reader's window, except small ones
+    /// while the recorder is the side that waits: those are copied, so
+    /// that the busy side reads them from the batch.
+    #[test]
+    fn small_chunks_are_copied_only_while_the_recorder_waits() {
+        let (mut rec, _replayer) = channel(Log::default());
+        let window = Window::for_test((0..=255).cycle().take(4096).collect());
+        rec.set_window(&window);
+        let m = meta(1, 1);
+        let mut slot = rec.open(&m);
+        let chunk = |at: usize, len: usize| Chunk {
+            offset: at as u64,
+            data: &window.bytes()[at..at + len],
+            packet: 1,
+            ts: Timestamp::default(),
+        };
+        let mut last = |rec: &mut Recorder, at: usize, len: usize| {
+            rec.event(
+                &mut slot,
+                &m,
+                Dir::ClientToServer,
+                StreamEvent::Data(chunk(at, len)),
+            );
+            match rec.batch.calls.last() {
+                Some(Call::Data(_, _, c)) => {
+                    assert_eq!(rec.batch.chunk(c).data, &window.bytes()[at..at + len]);
+                    c.window.is_some()
+                }
+                _ => panic!("not a data call"),
+            }
+        };
+        assert!(last(&mut rec, 0, 100), "named while the other side waits");
+        rec.ahead = true;
+        assert!(
+            !last(&mut rec, 100, COPY_UP_TO),
+            "copied while this side waits"
+        );
+        assert!(
+            last(&mut rec, 1000, COPY_UP_TO + 1),
+            "a long chunk is named"
+        );
+        assert_eq!(rec.batch.bytes.len(), COPY_UP_TO);
+    }
+
     /// The same calls, in the same order, with the same bytes and
     /// metadata, whether direct or through the handoff (the TLS stage's
     /// too); across many batches and with marks in place.

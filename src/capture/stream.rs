@@ -130,6 +130,14 @@ impl Window {
         }))
     }
 
+    /// A window holding `bytes`, for tests of what names bytes in one.
+    #[cfg(test)]
+    pub(crate) fn for_test(bytes: Vec<u8>) -> Arc<Window> {
+        Arc::new(Window {
+            bytes: Storage::Owned(bytes),
+        })
+    }
+
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
