@@ -186,7 +186,11 @@ impl BlockBuffer {
         if let Some(file) = input.mappable
             && let Ok(len) = file.metadata().map(|m| m.len())
             && len >= input.header.len() as u64
-            && let Ok(buf) = Window::map(&file, 0, MAP_WINDOW.min(len as usize))
+            && let Ok(buf) = Window::map(
+                &file,
+                0,
+                usize::try_from(len).map_or(MAP_WINDOW, |n| n.min(MAP_WINDOW)),
+            )
         {
             return BlockBuffer {
                 source: Source::Mapped(MappedFile { file, len }),
