@@ -382,9 +382,10 @@ pub struct AnalyzeArgs {
     ///
     /// An uncompressed capture file is mapped into memory a few MiB at a
     /// time, which saves copying every byte. A file truncated by another
-    /// program while it is read (a tcpdump ring reusing it) then ends the
-    /// run with a bus error; with this flag it is read like a pipe, and a
-    /// truncated file ends early like any cut capture.
+    /// program while it is read (a tcpdump ring reusing it) then loses the
+    /// bytes being read and the run stops with an error saying so; with
+    /// this flag it is read like a pipe, and a truncated file ends early
+    /// like any cut capture.
     #[arg(long)]
     pub no_mmap: bool,
 }
