@@ -41,7 +41,13 @@ pub(crate) struct Sniffed {
     pub waiter: Option<Waiter>,
     /// The capture as a regular file that may be mapped instead of read:
     /// uncompressed and named (not standard input).
-    pub mappable: Option<std::fs::File>,
+    pub mappable: Option<Mappable>,
+}
+
+/// A file to map rather than read, and how much of it at once.
+pub(crate) struct Mappable {
+    pub file: std::fs::File,
+    pub window: usize,
 }
 
 /// An input opened: its name for messages, its bytes, and what to wait on
@@ -95,7 +101,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
 pub(crate) fn sniff(
     raw: Box<dyn Read + Send>,
     waiter: Option<Waiter>,
-    mappable: Option<std::fs::File>,
+    mappable: Option<Mappable>,
     wait: &mut dyn FnMut() -> Result<(), Fault>,
 ) -> Result<Sniffed, Fault> {
     let (magic, raw) = peek(raw, GZIP_MAGIC.len(), wait)?;

@@ -58,7 +58,7 @@ mod live;
 mod pcap;
 mod pcapng;
 mod stream;
-pub use stream::Window;
+pub use stream::{Window, map_window};
 #[cfg(test)]
 mod tests;
 
@@ -292,7 +292,7 @@ const WARM_AHEAD: usize = 16 << 10;
 struct Input {
     source: Box<dyn io::Read + Send>,
     waiter: Option<live::Waiter>,
-    mappable: Option<std::fs::File>,
+    mappable: Option<input::Mappable>,
 }
 
 /// How long [`CaptureReader::open_until`] waits between two looks at its
@@ -303,19 +303,20 @@ impl CaptureReader {
     /// Opens `path` (`-` = standard input), waiting for as long as a live
     /// input takes to give the capture's file header.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
-        Self::open_until(path, &AtomicBool::new(false), true)
+        Self::open_until(path, &AtomicBool::new(false), Some(map_window(1)))
     }
 
     /// Opens `path` like [`Self::open`], giving up with
     /// [`CaptureError::Stopped`] once `stop` is set while a live input has
     /// not yet given the file header (a pipe whose writer is still quiet).
     ///
-    /// With `map`, an uncompressed regular file is mapped window by window
-    /// instead of copied into buffers of our own (see `stream`).
+    /// With `map_window`, an uncompressed regular file is mapped that many
+    /// bytes at a time (see [`map_window`]) instead of copied into buffers
+    /// of our own; `None` copies.
     pub fn open_until(
         path: &Path,
         stop: &AtomicBool,
-        map: bool,
+        map_window: Option<usize>,
     ) -> Result<CaptureReader, CaptureError> {
         let opened = input::open(path)?;
         let waiter = opened.waiter;
@@ -331,7 +332,10 @@ impl CaptureReader {
         let input = Input {
             source: opened.source,
             waiter,
-            mappable: opened.mappable.filter(|_| map),
+            mappable: opened
+                .mappable
+                .zip(map_window)
+                .map(|(file, window)| input::Mappable { file, window }),
         };
         Self::start(&opened.name, input, &mut wait).map_err(|fault| fault.named(&opened.name))
     }
