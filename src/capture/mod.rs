@@ -303,7 +303,7 @@ impl CaptureReader {
     /// Opens `path` (`-` = standard input), waiting for as long as a live
     /// input takes to give the capture's file header.
     pub fn open(path: &Path) -> Result<CaptureReader, CaptureError> {
-        Self::open_until(path, &AtomicBool::new(false), Some(map_window(1)))
+        Self::open_until(path, &AtomicBool::new(false), map_window(1))
     }
 
     /// Opens `path` like [`Self::open`], giving up with

@@ -100,9 +100,15 @@ const MAP_WINDOW: usize = 4 << 20;
 /// MiB where read buffers had held 30.
 const MAPPED_TOGETHER: usize = 16 << 20;
 
-/// The window to map each of `files` files read together by.
-pub fn map_window(files: usize) -> usize {
-    (MAPPED_TOGETHER / files.max(1)).clamp(INITIAL_CAPACITY, MAP_WINDOW)
+/// Smaller windows than this cost more than copying does (256 KiB and
+/// 512 KiB windows were slower than copying on small messages).
+const MIN_MAP_WINDOW: usize = 2 << 20;
+
+/// The window to map each of `files` files read together by, or `None`
+/// when so many are read together that copying them is cheaper.
+pub fn map_window(files: usize) -> Option<usize> {
+    let share = MAPPED_TOGETHER / files.max(1);
+    (share >= MIN_MAP_WINDOW).then(|| share.min(MAP_WINDOW))
 }
 
 /// A buffer of the capture's bytes, shared with what still points into it.
@@ -648,16 +654,17 @@ mod tests {
         drain(&mut b, &bytes);
     }
 
-    /// Files read together share what may be mapped at once, but none
-    /// maps less than a read buffer holds.
+    /// Files read together share what may be mapped at once; beyond a
+    /// few, they are copied.
     #[test]
     fn files_read_together_map_smaller_windows() {
-        assert_eq!(map_window(0), MAP_WINDOW);
-        assert_eq!(map_window(1), MAP_WINDOW);
-        assert_eq!(map_window(4), MAP_WINDOW);
-        assert_eq!(map_window(8), 2 << 20);
-        assert_eq!(map_window(40) * 40, MAPPED_TOGETHER - MAPPED_TOGETHER % 40);
-        assert_eq!(map_window(1000), INITIAL_CAPACITY);
+        assert_eq!(map_window(0), Some(MAP_WINDOW));
+        assert_eq!(map_window(1), Some(MAP_WINDOW));
+        assert_eq!(map_window(4), Some(MAP_WINDOW));
+        assert_eq!(map_window(6), Some(MAPPED_TOGETHER / 6));
+        assert_eq!(map_window(8), Some(MIN_MAP_WINDOW));
+        assert_eq!(map_window(9), None);
+        assert_eq!(map_window(1000), None);
     }
 
     /// A mapped file truncated under the reader ends the process with a

@@ -140,7 +140,11 @@ pub fn run<S: Sink>(
     };
     let never = AtomicBool::new(false);
     let stop = opts.stop.as_deref().unwrap_or(&never);
-    let map = (!opts.copy_files).then(|| crate::capture::map_window(inputs.len()));
+    let map = if opts.copy_files {
+        None
+    } else {
+        crate::capture::map_window(inputs.len())
+    };
     for path in inputs {
         sources.files.push(path.display().to_string());
         match CaptureReader::open_until(path, stop, map) {
