@@ -65,9 +65,6 @@ pub(crate) struct BlockBuffer {
     compressed: bool,
     /// Set for a live input: what to wait on when it has nothing.
     waiter: Option<Waiter>,
-    /// A mapped window is asked for (`prefetch`) up to here: its bytes
-    /// come from memory, not from a copy that just went through the cache.
-    warm: Option<usize>,
 }
 
 /// Where the bytes come from.
@@ -85,6 +82,9 @@ struct MappedFile {
     /// The file's length when last looked at: one still being written is
     /// looked at again on reaching it.
     len: u64,
+    /// The current window is asked for (`prefetch`) up to here: its bytes
+    /// come from memory, not from a copy that just went through the cache.
+    warm: usize,
 }
 
 /// How much of a mapped file is mapped at once (more for a longer block).
@@ -214,7 +214,12 @@ impl BlockBuffer {
             )
         {
             return BlockBuffer {
-                source: Source::Mapped(MappedFile { file, window, len }),
+                source: Source::Mapped(MappedFile {
+                    file,
+                    window,
+                    len,
+                    warm: 0,
+                }),
                 end: buf.bytes().len(),
                 buf,
                 spare: Vec::new(),
@@ -222,7 +227,6 @@ impl BlockBuffer {
                 offset: 0,
                 compressed: false,
                 waiter: None,
-                warm: Some(0),
             };
         }
         let mut buf = Window::zeroed(INITIAL_CAPACITY.max(input.header.len()));
@@ -237,7 +241,6 @@ impl BlockBuffer {
             offset: 0,
             compressed: input.compressed,
             waiter: input.waiter,
-            warm: None,
         }
     }
 
@@ -276,13 +279,15 @@ impl BlockBuffer {
     /// page).
     #[inline]
     pub fn warm(&mut self, distance: usize) {
-        let Some(warm) = &mut self.warm else { return };
+        let Source::Mapped(file) = &mut self.source else {
+            return;
+        };
         let to = (self.start + distance).min(self.end);
-        let from = (*warm).max(self.start);
+        let from = file.warm.max(self.start);
         if from < to {
             let bytes = &self.buf.bytes()[from..to];
             crate::prefetch::lines(bytes, bytes.len().div_ceil(64));
-            *warm = to;
+            file.warm = to;
         }
     }
 
@@ -346,9 +351,9 @@ impl BlockBuffer {
             .max(file.window)
             .min(usize::try_from(left).unwrap_or(usize::MAX));
         self.buf = Window::map(&file.file, at, map_len).map_err(|e| io_fault(e, at, false))?;
+        file.warm = 0;
         self.start = 0;
         self.end = map_len;
-        self.warm = Some(0);
         Ok(map_len)
     }
 
