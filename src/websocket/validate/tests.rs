@@ -129,9 +129,9 @@ fn utf8_check_is_std_s() {
             }
         }
     }
-    // Other bytes after ASCII of every length the skip goes through in
-    // steps of sixteen, of eight and with the last word overlapping.
-    for ascii in 0..40 {
+    // Other bytes after ASCII of every length up to 40 and around the
+    // 64-byte blocks the SIMD check takes at a time.
+    for ascii in (0..40).chain([62, 63, 64, 65, 127, 128, 129, 200]) {
         for other in [&b""[..], b"\xc3\xa9", b"\xe2\x82", b"\xff", b"\x80z"] {
             for after in [&b""[..], b"xyz", b"0123456789abcdefghij"] {
                 check(&[&b"a".repeat(ascii)[..], other, after].concat());
