@@ -119,6 +119,19 @@ RESULTS=$(mktemp)
 trap 'rm -f "$RESULTS" "$RESULTS".*' EXIT
 FAIL=0
 
+# Puts CAPTURE in the page cache as one sequential read leaves it: dropped
+# from the cache (dd iflag=nocache), then read whole. Measured from the
+# cache, not the disk; and not from whatever the cache had kept: pages the
+# kernel reclaimed (this VM's DAMON does, from files left idle) and that
+# came back piecemeal sit in 4 KiB pages instead of large folios, and the
+# same 200 MiB then took the walk 51 ms instead of 32 and wscap 55 instead
+# of 45 (benches/README.md, "The page cache's state").
+cache_afresh() {
+    dd if="$1" iflag=nocache count=0 status=none 2>/dev/null \
+        || log "could not drop $1 from the page cache; timing it as cached"
+    cat "$1" >/dev/null
+}
+
 # measure TOOL FORMAT PROFILE CAPTURE -- COMMAND...: runs COMMAND (stdout
 # to /dev/null) REPEAT times under GNU time; records the best wall time and
 # the largest peak RSS as a tab-separated row.
@@ -128,7 +141,7 @@ measure() {
     local bytes frames best="" user="" sys="" rss=0 rc=0
     bytes=$(stat -c %s "$cap")
     frames=$(frames_of "$cap")
-    cat "$cap" >/dev/null # measure from the page cache, not the disk
+    cache_afresh "$cap"
     for ((i = 0; i < REPEAT; i++)); do
         local t0 t1 wall r u s
         t0=$(date +%s%N)
