@@ -177,6 +177,20 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// A batch with room for what it holds when full, taken at once: grown
+    /// by doubling, each of the few batches in circulation was reallocated
+    /// and copied about 25 times over its first fills (callgrind, the
+    /// mixed capture's first 10 MB: the reading side 38.8 M -> 37.4 M
+    /// instructions). Room not written to costs no memory.
+    fn with_room() -> Batch {
+        Batch {
+            calls: Vec::with_capacity(BATCH_CALLS),
+            bytes: Vec::with_capacity(BATCH_BYTES + COPY_UP_TO),
+            windows: Vec::new(),
+            named: 0,
+        }
+    }
+
     fn clear(&mut self) {
         self.calls.clear();
         self.bytes.clear();
@@ -282,7 +296,7 @@ pub fn channel<H: TlsHandler>(handler: H) -> (Recorder, Replayer<H>) {
     // Room for every batch in existence: returning one never blocks.
     let (back, spare) = sync_channel(IN_FLIGHT + 2);
     let recorder = Recorder {
-        batch: Batch::default(),
+        batch: Batch::with_room(),
         to,
         spare,
         gone: false,
@@ -319,7 +333,7 @@ impl Recorder {
                 b.clear();
                 b
             }
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::default(),
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => Batch::with_room(),
         };
         let full = std::mem::replace(&mut self.batch, next);
         match send_spinning(&self.to, full) {
