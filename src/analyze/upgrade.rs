@@ -889,6 +889,7 @@ fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> Requ
         sec_websocket_version: get(Field::SecWebSocketVersion),
         sec_websocket_protocol: get(Field::SecWebSocketProtocol),
         sec_websocket_extensions: get(Field::SecWebSocketExtensions),
+        user_agent: get(Field::UserAgent),
     }
 }
 

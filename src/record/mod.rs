@@ -244,6 +244,8 @@ pub struct RequestInfo {
     pub sec_websocket_version: Option<String>,
     pub sec_websocket_protocol: Option<String>,
     pub sec_websocket_extensions: Option<String>,
+    /// Last: added after the others (Zeek's websocket.log reports it).
+    pub user_agent: Option<String>,
 }
 
 /// The response to the upgrade request.
