@@ -135,7 +135,7 @@ pub struct AnalyzeArgs {
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 
-    /// Output format: table, jsonl, json or summary.
+    /// Output format: table, jsonl, json, summary, zeek or zeek-json.
     ///
     /// table: one block per WebSocket connection with a row per frame, for
     /// people (the default when standard output is a terminal); see --all,
@@ -144,6 +144,9 @@ pub struct AnalyzeArgs {
     /// summary), streamed as the capture is read (the default otherwise).
     /// json: one JSON document `{"records":[...],"summary":{...}}`.
     /// summary: only the totals, as text.
+    /// zeek: Zeek's websocket.log (tab-separated, Zeek's columns, header
+    /// and escaping), a row per connection switched to WebSocket; zeek-json:
+    /// the same rows as Zeek's JSON logs. See docs/zeek.md.
     /// The record schema is in docs/records.md.
     #[arg(long, value_enum, value_name = "FORMAT", hide_possible_values = true)]
     pub format: Option<Format>,
@@ -490,6 +493,8 @@ pub enum Format {
     Jsonl,
     Json,
     Summary,
+    Zeek,
+    ZeekJson,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

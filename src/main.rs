@@ -13,7 +13,7 @@ use wscap::pipeline::{self, Options};
 use wscap::report::explain;
 use wscap::report::{
     Filter, JsonWriter, JsonlWriter, PacketTap, PayloadMode, ProgressDisplay, SummaryWriter,
-    Suspend, TableWriter, Writer,
+    Suspend, TableWriter, Writer, ZeekStyle, ZeekWriter,
 };
 
 fn main() -> ExitCode {
@@ -310,6 +310,8 @@ fn analyze_run(
         Format::Summary => {
             Writer::Summary(SummaryWriter::new(out, cfg.style).with_width(cfg.width))
         }
+        Format::Zeek => Writer::Zeek(ZeekWriter::new(out, ZeekStyle::Tsv)),
+        Format::ZeekJson => Writer::Zeek(ZeekWriter::new(out, ZeekStyle::Json)),
     };
     let mut sink = Filter::new(writer, cfg.filter.clone());
     if let Some(t) = tap.take() {

@@ -7,6 +7,7 @@
 //! * [`preview`]: payload previews rendered as text, hex or base64.
 //! * [`table`]: a block per connection for a terminal.
 //! * [`summary`]: the totals only, as text.
+//! * [`zeek`]: Zeek's websocket.log, as text or JSON lines.
 //! * [`diff`]: `wscap diff`'s records and table.
 //! * [`explain`]: `wscap explain` and `wscap codes`.
 //! * [`filter`]: the connection filters, `--only-findings` and
@@ -28,6 +29,7 @@ pub mod preview;
 pub mod summary;
 pub mod table;
 pub mod term;
+pub mod zeek;
 
 /// Wireshark display filters (`tcp.stream eq N`, `frame.number == N`).
 pub use crate::record::wireshark;
@@ -40,6 +42,7 @@ pub use preview::PayloadMode;
 pub use summary::SummaryWriter;
 pub use table::{TableOptions, TableWriter, TimeMode};
 pub use term::{ProgressDisplay, Style, Suspend};
+pub use zeek::{ZeekStyle, ZeekWriter};
 
 use crate::record::{Record, Sink};
 use std::io::{self, Write};
@@ -52,6 +55,7 @@ pub enum Writer<W: Write> {
     Json(JsonWriter<W>),
     Table(TableWriter<W>),
     Summary(SummaryWriter<W>),
+    Zeek(ZeekWriter<W>),
 }
 
 impl<W: Write> Writer<W> {
@@ -62,6 +66,7 @@ impl<W: Write> Writer<W> {
             Writer::Json(w) => w.finish(),
             Writer::Table(w) => w.finish(),
             Writer::Summary(w) => w.finish(),
+            Writer::Zeek(w) => w.finish(),
         }
     }
 }
@@ -73,6 +78,7 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Json(w) => w.record(r),
             Writer::Table(w) => w.record(r),
             Writer::Summary(w) => w.record(r),
+            Writer::Zeek(w) => w.record(r),
         }
     }
 
@@ -82,6 +88,7 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Json(w) => w.wants_frames(),
             Writer::Table(w) => w.wants_frames(),
             Writer::Summary(w) => w.wants_frames(),
+            Writer::Zeek(w) => w.wants_frames(),
         }
     }
 
@@ -103,6 +110,7 @@ impl<W: Write> Sink for Writer<W> {
             Writer::Json(w) => w.flush(),
             Writer::Table(w) => w.flush(),
             Writer::Summary(w) => w.flush(),
+            Writer::Zeek(w) => w.flush(),
         }
     }
 }
