@@ -2,46 +2,18 @@
 
 use super::*;
 use crate::finding::Finding;
-use crate::record::{Detection, PerDir, ResponseInfo, Roles};
+use crate::record::PerDir;
 use crate::time::Timestamp;
 
 /// A WebSocket connection that ended with FIN, nothing found.
 fn record() -> ConnectionRecord {
     ConnectionRecord {
-        conn: 0,
-        client: ([127, 0, 0, 1], 40000).into(),
-        server: ([127, 0, 0, 1], 8080).into(),
-        wireshark_filter: "tcp.stream eq 0".into(),
-        files: Vec::new(),
-        roles: Roles::Syn,
-        websocket: true,
-        tls: None,
-        detected_by: Some(Detection::Handshake),
-        first_packet: 1,
-        last_packet: 20,
+        request: None,
         first_ts: Timestamp(0),
         last_ts: Timestamp(10_000_000_000),
         last_frame_ts: Some(Timestamp(9_000_000_000)),
-        end_packet: Some(19),
-        end: CloseReason::Fin,
-        request: None,
-        response: Some(ResponseInfo {
-            packet: 5,
-            version: "HTTP/1.1".into(),
-            status: 101,
-            reason: "Switching Protocols".into(),
-            ..ResponseInfo::default()
-        }),
-        negotiated: None,
-        other_leg: None,
         frames: PerDir { c2s: 3, s2c: 3 },
-        payload_bytes: PerDir::default(),
-        tcp: PerDir::default(),
-        close_codes: PerDir::default(),
-        findings: Vec::new(),
-        findings_by_code: Default::default(),
-        findings_by_severity: Default::default(),
-        diagnosis: Vec::new(),
+        ..ConnectionRecord::example()
     }
 }
 

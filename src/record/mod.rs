@@ -544,6 +544,58 @@ pub struct ConnectionRecord {
     pub diagnosis: Vec<Diagnosis>,
 }
 
+#[cfg(test)]
+impl ConnectionRecord {
+    /// A WebSocket connection from 127.0.0.1:40000 to 127.0.0.1:8080,
+    /// upgraded (request at packet 4, 101 at packet 5) and ended with FIN
+    /// at packet 19, nothing found: what the writers' and the diagnosis's
+    /// tests start from, changing the fields they look at.
+    pub(crate) fn example() -> ConnectionRecord {
+        ConnectionRecord {
+            conn: 0,
+            client: ([127, 0, 0, 1], 40000).into(),
+            server: ([127, 0, 0, 1], 8080).into(),
+            wireshark_filter: "tcp.stream eq 0".into(),
+            files: Vec::new(),
+            roles: Roles::Syn,
+            websocket: true,
+            detected_by: Some(Detection::Handshake),
+            tls: None,
+            first_packet: 1,
+            last_packet: 20,
+            first_ts: Timestamp(1_700_000_000_000_000_000),
+            last_ts: Timestamp(1_700_000_010_000_000_000),
+            last_frame_ts: None,
+            end_packet: Some(19),
+            end: CloseReason::Fin,
+            request: Some(RequestInfo {
+                packet: 4,
+                method: "GET".into(),
+                target: "/chat".into(),
+                version: "HTTP/1.1".into(),
+                ..RequestInfo::default()
+            }),
+            response: Some(ResponseInfo {
+                packet: 5,
+                version: "HTTP/1.1".into(),
+                status: 101,
+                reason: "Switching Protocols".into(),
+                ..ResponseInfo::default()
+            }),
+            negotiated: None,
+            other_leg: None,
+            frames: PerDir::default(),
+            payload_bytes: PerDir::default(),
+            tcp: PerDir::default(),
+            close_codes: PerDir::default(),
+            findings: Vec::new(),
+            findings_by_code: Counts::default(),
+            findings_by_severity: Counts::default(),
+            diagnosis: Vec::new(),
+        }
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }

@@ -2,53 +2,20 @@
 
 use super::*;
 use crate::finding::Code;
-use crate::record::{Detection, PerDir, RequestInfo, ResponseInfo, SummaryRecord};
-use crate::tcp::CloseReason;
+use crate::record::SummaryRecord;
 
 /// A WebSocket connection (or, `websocket: false`, a plain TCP one).
 fn conn(id: u64, websocket: bool) -> ConnectionRecord {
-    let handshake = websocket.then_some(());
+    let upgraded = ConnectionRecord::example();
     ConnectionRecord {
         conn: id,
         client: ([10, 0, 0, 1], 40000 + id as u16).into(),
         server: ([10, 0, 0, 2], 8080).into(),
-        roles: Roles::Syn,
         websocket,
-        detected_by: websocket.then_some(Detection::Handshake),
-        first_packet: 1,
-        last_packet: 20,
-        first_ts: Timestamp(1_700_000_000_000_000_000),
-        last_ts: Timestamp(1_700_000_010_000_000_000),
-        last_frame_ts: None,
-        end_packet: Some(19),
-        end: CloseReason::Fin,
-        request: handshake.map(|_| RequestInfo {
-            packet: 4,
-            method: "GET".into(),
-            target: "/chat".into(),
-            version: "HTTP/1.1".into(),
-            ..RequestInfo::default()
-        }),
-        response: handshake.map(|_| ResponseInfo {
-            packet: 5,
-            version: "HTTP/1.1".into(),
-            status: 101,
-            reason: "Switching Protocols".into(),
-            ..ResponseInfo::default()
-        }),
-        negotiated: None,
-        other_leg: None,
-        tls: None,
-        wireshark_filter: "tcp.stream eq 0".into(),
-        files: Vec::new(),
-        frames: PerDir::default(),
-        payload_bytes: PerDir::default(),
-        tcp: PerDir::default(),
-        close_codes: PerDir::default(),
-        findings: Vec::new(),
-        findings_by_code: Default::default(),
-        findings_by_severity: Default::default(),
-        diagnosis: Vec::new(),
+        detected_by: upgraded.detected_by.filter(|_| websocket),
+        request: upgraded.request.filter(|_| websocket),
+        response: upgraded.response.filter(|_| websocket),
+        ..ConnectionRecord::example()
     }
 }
 

@@ -2,24 +2,12 @@
 //! Zeek's escaping, splitting and time format.
 
 use super::*;
-use crate::record::{ConnectionRecord, PerDir, RequestInfo, ResponseInfo, Roles};
-use crate::tcp::CloseReason;
+use crate::record::{ConnectionRecord, RequestInfo, ResponseInfo};
 
 fn conn(status: u16, upgrade: Option<&str>) -> ConnectionRecord {
     ConnectionRecord {
-        conn: 0,
         client: ([127, 0, 0, 1], 38776).into(),
         server: ([127, 0, 0, 1], 27599).into(),
-        roles: Roles::Syn,
-        websocket: status == 101,
-        detected_by: None,
-        first_packet: 1,
-        last_packet: 20,
-        first_ts: Timestamp(1_700_000_000_000_000_000),
-        last_ts: Timestamp(1_700_000_010_000_000_000),
-        last_frame_ts: None,
-        end_packet: Some(19),
-        end: CloseReason::Fin,
         request: Some(RequestInfo {
             packet: 4,
             method: "GET".into(),
@@ -40,19 +28,7 @@ fn conn(status: u16, upgrade: Option<&str>) -> ConnectionRecord {
             upgrade: upgrade.map(Into::into),
             ..ResponseInfo::default()
         }),
-        negotiated: None,
-        other_leg: None,
-        tls: None,
-        wireshark_filter: "tcp.stream eq 0".into(),
-        files: Vec::new(),
-        frames: PerDir::default(),
-        payload_bytes: PerDir::default(),
-        tcp: PerDir::default(),
-        close_codes: PerDir::default(),
-        findings: Vec::new(),
-        findings_by_code: Default::default(),
-        findings_by_severity: Default::default(),
-        diagnosis: Vec::new(),
+        ..ConnectionRecord::example()
     }
 }
 
