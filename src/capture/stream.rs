@@ -157,12 +157,28 @@ impl Window {
         })
     }
 
+    /// `bytes` as the mapped pages of a file (written to the temporary
+    /// directory and removed: the mapping outlives its name).
+    #[cfg(test)]
+    pub(crate) fn mapped_for_test(name: &str, bytes: &[u8]) -> Arc<Window> {
+        let path = std::env::temp_dir().join(format!("wscap-{}-{name}", std::process::id()));
+        std::fs::write(&path, bytes).unwrap();
+        let window = Window::map(&File::open(&path).unwrap(), 0, bytes.len()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        window
+    }
+
     #[inline]
     pub fn bytes(&self) -> &[u8] {
         match &self.bytes {
             Storage::Owned(v) => v,
             Storage::Mapped(m) => m,
         }
+    }
+
+    /// Whether the bytes are the file's pages mapped (not a copy).
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.bytes, Storage::Mapped(_))
     }
 
     fn owned_mut(&mut self) -> &mut Vec<u8> {
