@@ -493,9 +493,9 @@ fn recv_spinning(from: &Receiver<Batch>, ahead: &mut Option<ReadAhead>) -> Optio
 /// the reading side is the busier (it hashes every delivered byte for the
 /// retransmission check, and looks ahead in the capture), and waits on
 /// memory for them; bytes the replaying side has read are in the caches
-/// when it gets there. Measured, best of 11 alternated runs, `summary` on
-/// mixed traffic: 200 MiB 46.4 -> 44.0 ms, 2 GiB 412.5 -> 379.8 ms;
-/// `jsonl` 2 GiB 411.8 -> 390.0 ms.
+/// when it gets there. Measured, alternated runs, mixed traffic:
+/// `summary` 200 MiB 51.4 -> 47.1 ms, 2 GiB 411.7 -> 378.2 ms; `jsonl`
+/// 2 GiB 416.7 -> 394.7 ms.
 ///
 /// Only after a batch the bytes filled (large payloads): after batches of
 /// many small chunks the replaying side is the busier or even, and bytes
