@@ -37,6 +37,8 @@ pub mod report;
 #[cfg(any(test, feature = "synth"))]
 pub mod synth;
 pub mod tcp;
+#[cfg(test)]
+mod test_util;
 pub mod text;
 pub mod time;
 pub mod tls;

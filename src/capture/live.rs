@@ -160,10 +160,8 @@ mod tests {
 
     #[test]
     fn a_regular_file_is_not_live() {
-        let path = std::env::temp_dir().join(format!("wscap-live-{}", std::process::id()));
-        std::fs::write(&path, b"x").unwrap();
-        let (_, waiter) = classify(File::open(&path).unwrap());
-        std::fs::remove_file(&path).unwrap();
+        let file = crate::test_util::TempFile::holding("live", b"x");
+        let (_, waiter) = classify(file.open());
         assert!(waiter.is_none());
     }
 }

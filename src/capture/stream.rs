@@ -161,11 +161,8 @@ impl Window {
     /// directory and removed: the mapping outlives its name).
     #[cfg(test)]
     pub(crate) fn mapped_for_test(name: &str, bytes: &[u8]) -> Arc<Window> {
-        let path = std::env::temp_dir().join(format!("wscap-{}-{name}", std::process::id()));
-        std::fs::write(&path, bytes).unwrap();
-        let window = Window::map(&File::open(&path).unwrap(), 0, bytes.len()).unwrap();
-        std::fs::remove_file(&path).unwrap();
-        window
+        let file = crate::test_util::TempFile::holding(name, bytes);
+        Window::map(&file.open(), 0, bytes.len()).unwrap()
     }
 
     #[inline]
@@ -524,6 +521,7 @@ pub(crate) fn nom_complaint<I>(err: &pcap_parser::nom::Err<PcapError<I>>) -> Str
 mod tests {
     use super::*;
     use crate::capture::Format;
+    use crate::test_util::TempFile;
     use std::io::Write;
 
     fn buffer(bytes: Vec<u8>) -> BlockBuffer {
@@ -588,24 +586,6 @@ mod tests {
         );
     }
 
-    /// A file of `len` patterned bytes in the temporary directory, removed
-    /// when dropped.
-    struct TempFile(std::path::PathBuf);
-
-    impl TempFile {
-        fn new(name: &str, bytes: &[u8]) -> TempFile {
-            let path = std::env::temp_dir().join(format!("wscap-{}-{name}", std::process::id()));
-            std::fs::write(&path, bytes).unwrap();
-            TempFile(path)
-        }
-    }
-
-    impl Drop for TempFile {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-
     fn mapped(path: &std::path::Path) -> BlockBuffer {
         let file = File::open(path).unwrap();
         let b = BlockBuffer::new(Sniffed {
@@ -629,8 +609,8 @@ mod tests {
     #[test]
     fn a_mapped_file_reads_as_a_read_one() {
         let mut bytes: Vec<u8> = (0..3 * MAP_WINDOW + 100).map(|i| (i % 251) as u8).collect();
-        let tmp = TempFile::new("mapped", &bytes);
-        let mut b = mapped(&tmp.0);
+        let tmp = TempFile::holding("mapped", &bytes);
+        let mut b = mapped(tmp.path());
         // Opened, a file holds no more than a read buffer would.
         assert_eq!(b.fill(10).unwrap(), INITIAL_CAPACITY);
         b.consume(INITIAL_CAPACITY - 3);
@@ -666,7 +646,7 @@ mod tests {
         let more: Vec<u8> = (0..5000).map(|i| (i % 7) as u8).collect();
         std::fs::OpenOptions::new()
             .append(true)
-            .open(&tmp.0)
+            .open(tmp.path())
             .unwrap()
             .write_all(&more)
             .unwrap();
@@ -697,12 +677,12 @@ mod tests {
         const CHILD: &str = "WSCAP_TEST_TRUNCATE_CHILD";
         if std::env::var_os(CHILD).is_some() {
             let bytes = vec![7u8; 2 * MAP_WINDOW];
-            let tmp = TempFile::new("truncated", &bytes);
-            let mut b = mapped(&tmp.0);
+            let tmp = TempFile::holding("truncated", &bytes);
+            let mut b = mapped(tmp.path());
             b.fill(10).unwrap();
             std::fs::OpenOptions::new()
                 .write(true)
-                .open(&tmp.0)
+                .open(tmp.path())
                 .unwrap()
                 .set_len(0)
                 .unwrap();

@@ -553,13 +553,11 @@ fn short_reads_like_a_pipe_are_fine() {
 
 #[test]
 fn open_reads_a_file_whatever_its_name() {
-    let path = std::env::temp_dir().join(format!("wscap-capture-test-{}.pcap", std::process::id()));
-    std::fs::write(&path, gzip(&sample_pcapng(false))).unwrap();
-    let reader = CaptureReader::open(&path);
-    std::fs::remove_file(&path).unwrap();
-    let reader = reader.unwrap();
+    // Named .pcap, holding a gzipped pcapng.
+    let file = crate::test_util::TempFile::holding("open.pcap", &gzip(&sample_pcapng(false)));
+    let reader = CaptureReader::open(file.path()).unwrap();
     assert_eq!(reader.format(), Format::PcapNg);
-    assert_eq!(reader.name(), path.to_string_lossy());
+    assert_eq!(reader.name(), file.path().to_string_lossy());
     assert_eq!(drain(reader).packets.len(), 2);
 }
 

@@ -269,6 +269,7 @@ impl PacketTap {
 mod tests {
     use super::*;
     use crate::report::filter::Verdict;
+    use crate::test_util::TempFile;
     use crate::time::Timestamp;
 
     fn pkt(ts: i64, data: &[u8]) -> PacketRef<'_> {
@@ -291,14 +292,10 @@ mod tests {
         v
     }
 
-    fn temp(name: &str) -> PathBuf {
-        std::env::temp_dir().join(format!("wscap-pcap-out-{}-{name}", std::process::id()))
-    }
-
     #[test]
     fn undecided_connections_are_held_then_written_or_dropped() {
-        let path = temp("held");
-        let mut tap = PacketTap::create(&path).unwrap();
+        let file = TempFile::named("pcap-out-held");
+        let mut tap = PacketTap::create(file.path()).unwrap();
         let (yes, no, wait) = (
             Some(Verdict::Yes),
             Some(Verdict::No),
@@ -314,19 +311,18 @@ mod tests {
         // A late packet of a connection that passed, after its record.
         tap.packet(&pkt(7, b"c2"), Some((3, None)));
         assert_eq!(tap.finish(), Ok(None));
-        let got = read(&path);
+        let got = read(file.path());
         let want: Vec<(i64, Vec<u8>)> = [(3, "c1"), (1, "a1"), (4, "a2"), (7, "c2")]
             .iter()
             .map(|(t, d)| (*t, d.as_bytes().to_vec()))
             .collect();
         assert_eq!(got, want);
-        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]
     fn beyond_the_cap_a_connection_is_written_from_its_decision_on() {
-        let path = temp("cap");
-        let mut tap = PacketTap::create(&path).unwrap();
+        let file = TempFile::named("pcap-out-cap");
+        let mut tap = PacketTap::create(file.path()).unwrap();
         let big = vec![7u8; 64 << 10];
         let wait = Some(Verdict::Unknown);
         for i in 0..20 {
@@ -336,7 +332,6 @@ mod tests {
         tap.packet(&pkt(100, b"now"), Some((1, Some(Verdict::Yes))));
         let warning = tap.finish().unwrap().unwrap();
         assert!(warning.contains("1 connection(s) written without their first packets"));
-        assert_eq!(read(&path), [(100, b"now".to_vec())]);
-        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read(file.path()), [(100, b"now".to_vec())]);
     }
 }

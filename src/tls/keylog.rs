@@ -594,6 +594,7 @@ fn hex_pair(high: u8, low: u8) -> Option<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_util::TempFile;
 
     const R: &str = "aa00000000000000000000000000000000000000000000000000000000000001";
 
@@ -607,32 +608,10 @@ mod tests {
         s.map(|s| s.as_bytes().to_vec())
     }
 
-    /// A key log file in the temporary directory, removed when dropped.
-    struct TempLog(std::path::PathBuf);
-
-    impl TempLog {
-        fn new(name: &str, text: &[u8]) -> TempLog {
-            let file = format!("wscap-keylog-{}-{name}", std::process::id());
-            let log = TempLog(std::env::temp_dir().join(file));
-            std::fs::write(&log.0, text).unwrap();
-            log
-        }
-
-        fn open(&self) -> File {
-            File::open(&self.0).unwrap()
-        }
-    }
-
-    impl Drop for TempLog {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_file(&self.0);
-        }
-    }
-
     /// `text` indexed from a file, its client randoms hashed to
     /// `hash_mask`'s bits (0: every line collides with every other).
-    fn indexed(name: &str, text: &[u8], hash_mask: u64) -> (KeyLog, Parsed, TempLog) {
-        let log = TempLog::new(name, text);
+    fn indexed(name: &str, text: &[u8], hash_mask: u64) -> (KeyLog, Parsed, TempFile) {
+        let log = TempFile::holding(name, text);
         let (index, parsed) = Indexed::scan(log.open(), hash_mask).unwrap();
         let keys = KeyLog {
             sources: vec![Source::Indexed(Arc::new(index))],
@@ -822,7 +801,7 @@ mod tests {
     #[test]
     fn a_file_is_indexed_from_where_it_is_opened_at() {
         let line = format!("CLIENT_TRAFFIC_SECRET_0 {R} 0a0b\n");
-        let log = TempLog::new("position", format!("broken\n{line}").as_bytes());
+        let log = TempFile::holding("position", format!("broken\n{line}").as_bytes());
         let mut file = log.open();
         file.seek(io::SeekFrom::Start(7)).unwrap();
         let mut k = KeyLog::default();
@@ -869,7 +848,7 @@ mod tests {
              SERVER_HANDSHAKE_TRAFFIC_SECRET {R} 06\n"
         );
         let last = format!("CLIENT_HANDSHAKE_TRAFFIC_SECRET {R} 05\n");
-        let log = TempLog::new("order", file.as_bytes());
+        let log = TempFile::holding("order", file.as_bytes());
         let mut k = KeyLog::default();
         k.add(first.as_bytes());
         k.read_file(log.open()).unwrap();
@@ -917,17 +896,17 @@ mod tests {
             let all = nothing_but_what_was_logged(&k, &want, &text);
             let file = std::fs::OpenOptions::new()
                 .write(true)
-                .open(&log.0)
+                .open(log.path())
                 .unwrap();
             file.set_len(text.len() as u64 / 2).unwrap();
             let half = nothing_but_what_was_logged(&k, &want, &text);
             assert!(0 < half && half < all, "{half} of {all}");
             // Shifted: every offset now falls inside a line.
-            std::fs::write(&log.0, format!("# x\n{text}")).unwrap();
+            std::fs::write(log.path(), format!("# x\n{text}")).unwrap();
             assert_eq!(nothing_but_what_was_logged(&k, &want, &text), 0);
             // Lines longer than any indexed, without a line end; but the
             // last one, still whole where it was, at the end of the file.
-            std::fs::write(&log.0, text.replace('\n', " ")).unwrap();
+            std::fs::write(log.path(), text.replace('\n', " ")).unwrap();
             assert_eq!(nothing_but_what_was_logged(&k, &want, &text), 1);
             file.set_len(0).unwrap();
             assert_eq!(nothing_but_what_was_logged(&k, &want, &text), 0);
@@ -971,7 +950,7 @@ mod tests {
         let text = format!("CLIENT_TRAFFIC_SECRET_0 {R} 0123456789abcdef");
         let mut k = KeyLog::default();
         k.add(text.as_bytes());
-        let log = TempLog::new("debug", text.as_bytes());
+        let log = TempFile::holding("debug", text.as_bytes());
         k.read_file(log.open()).unwrap();
         let shown = format!("{k:?}");
         assert!(!shown.contains("0123456789"), "{shown}");
