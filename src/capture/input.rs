@@ -56,12 +56,14 @@ pub(crate) struct Opened {
     pub name: String,
     pub source: Box<dyn Read + Send>,
     pub waiter: Option<Waiter>,
-    /// The same file again, when it is a regular file that may be mapped.
+    /// The same file again, when it is a regular file and mapping was
+    /// asked for.
     pub mappable: Option<std::fs::File>,
 }
 
-/// Opens `path`, `-` being standard input.
-pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
+/// Opens `path`, `-` being standard input; with `map`, a regular file's
+/// descriptor is also kept for mapping it.
+pub(crate) fn open(path: &Path, map: bool) -> Result<Opened, CaptureError> {
     let (name, file) = if path.as_os_str() == "-" {
         let name = "-".to_owned();
         match live::stdin() {
@@ -84,7 +86,7 @@ pub(crate) fn open(path: &Path) -> Result<Opened, CaptureError> {
         }
     };
     // Standard input may be a file too, but not from its start.
-    let mappable = (path.as_os_str() != "-" && file.metadata().is_ok_and(|m| m.is_file()))
+    let mappable = (map && path.as_os_str() != "-" && file.metadata().is_ok_and(|m| m.is_file()))
         .then(|| file.try_clone().ok())
         .flatten();
     let (source, waiter) = live::classify(file);

@@ -318,7 +318,7 @@ impl CaptureReader {
         stop: &AtomicBool,
         map_window: Option<usize>,
     ) -> Result<CaptureReader, CaptureError> {
-        let opened = input::open(path)?;
+        let opened = input::open(path, map_window.is_some())?;
         let waiter = opened.waiter;
         let mut wait = || {
             if let Some(w) = &waiter {
