@@ -147,3 +147,51 @@ fn times_and_ids() {
     c.client.set_port(38777);
     assert_ne!(uid(&a), uid(&c));
 }
+
+/// Whatever a field holds, its escaped form has no separator, line end or
+/// bare set separator in a vector, and Zeek's reader (`\xNN` back to the
+/// byte) gets the string back.
+#[test]
+fn any_string_escapes_to_one_field_and_back() {
+    let unescape = |s: &str| {
+        let (b, mut out, mut i) = (s.as_bytes(), Vec::new(), 0);
+        while i < b.len() {
+            if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+                out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).unwrap());
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    };
+    let alphabet = [
+        'a', ',', '\t', '\n', '\\', '-', '(', ')', 'é', '\u{85}', '\0', ' ', 'x',
+    ];
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    for _ in 0..5000 {
+        let len = (seed % 9) as usize;
+        let s: String = (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                alphabet[(seed % alphabet.len() as u64) as usize]
+            })
+            .collect();
+        for in_vector in [false, true] {
+            let mut out = Vec::new();
+            push_tsv_string(&mut out, &s, in_vector);
+            let field = String::from_utf8(out).unwrap();
+            assert!(!field.contains(['\t', '\n']), "{s:?} -> {field:?}");
+            assert!(!(in_vector && field.contains(',')), "{s:?} -> {field:?}");
+            let back = if field == EMPTY {
+                String::new()
+            } else {
+                unescape(&field)
+            };
+            assert_eq!(back, s, "{field:?}");
+        }
+    }
+}
