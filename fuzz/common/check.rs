@@ -1,10 +1,11 @@
-//! What the pipeline targets check on every record, and the options their
-//! settings byte selects.
+//! What the pipeline targets check on every record (as JSON, and each
+//! connection as a Zeek websocket.log row), and the options their settings
+//! byte selects.
 
 use wscap::pipeline::Options;
 use wscap::record::{Record, Sink};
-use wscap::report::PayloadMode;
 use wscap::report::frame_json::write_frame;
+use wscap::report::{PayloadMode, ZeekStyle, ZeekWriter};
 
 #[derive(Default)]
 pub struct Check {
@@ -36,10 +37,33 @@ impl Sink for Check {
                 assert_eq!(v["payload_len"], f.payload_len);
                 assert_eq!(v["findings"].as_array().map(Vec::len), Some(f.findings.len()));
             }
-            Record::Connection(_) => self.connections += 1,
+            Record::Connection(c) => {
+                self.connections += 1;
+                zeek_rows_are_whole(c);
+            }
             Record::Summary(s) => self.summary_frames = Some(s.frames),
         }
         Ok(())
+    }
+}
+
+/// Zeek's websocket.log row of any connection record is one line: 13
+/// tab-separated fields (no field's bytes break out of it), or one valid
+/// JSON object.
+fn zeek_rows_are_whole(c: &wscap::record::ConnectionRecord) {
+    for style in [ZeekStyle::Tsv, ZeekStyle::Json] {
+        let mut w = ZeekWriter::new(Vec::new(), style);
+        w.record(Record::Connection(c)).expect("writes into memory");
+        let out = String::from_utf8(w.finish().expect("writes into memory")).expect("UTF-8");
+        for row in out.lines().filter(|l| !l.starts_with('#')) {
+            match style {
+                ZeekStyle::Tsv => assert_eq!(row.split('\t').count(), 13, "{row:?}"),
+                ZeekStyle::Json => {
+                    let v: serde_json::Value = serde_json::from_str(row).expect("valid JSON");
+                    assert!(v["uid"].is_string());
+                }
+            }
+        }
     }
 }
 

@@ -64,21 +64,16 @@ fuzz_target!(|data: &[u8]| {
             &mut |ev| match ev {
                 Event::Data {
                     dir,
-                    offset,
-                    data,
-                    packet: first,
+                    chunk,
                     end_packet,
-                    ..
                 } => {
-                    assert_eq!(offset, next[dir.index()], "plaintext out of order");
-                    assert!(first <= end_packet);
-                    next[dir.index()] += data.len() as u64;
+                    assert_eq!(chunk.offset, next[dir.index()], "plaintext out of order");
+                    assert!(chunk.packet <= end_packet);
+                    next[dir.index()] += chunk.data.len() as u64;
                 }
-                Event::Gap {
-                    dir, offset, len, ..
-                } => {
-                    assert_eq!(offset, next[dir.index()], "gap out of order");
-                    next[dir.index()] += len;
+                Event::Gap { dir, gap } => {
+                    assert_eq!(gap.offset, next[dir.index()], "gap out of order");
+                    next[dir.index()] += gap.len;
                 }
                 Event::Finding(_) => {}
             },
