@@ -6,17 +6,17 @@ use crate::record::SummaryRecord;
 
 /// A WebSocket connection (or, `websocket: false`, a plain TCP one).
 fn conn(id: u64, websocket: bool) -> ConnectionRecord {
-    let upgraded = ConnectionRecord::example();
-    ConnectionRecord {
+    let mut c = ConnectionRecord {
         conn: id,
         client: ([10, 0, 0, 1], 40000 + id as u16).into(),
         server: ([10, 0, 0, 2], 8080).into(),
         websocket,
-        detected_by: upgraded.detected_by.filter(|_| websocket),
-        request: upgraded.request.filter(|_| websocket),
-        response: upgraded.response.filter(|_| websocket),
         ..ConnectionRecord::example()
+    };
+    if !websocket {
+        (c.detected_by, c.request, c.response) = (None, None, None);
     }
+    c
 }
 
 fn frame(conn: u64, packet: u64, preview: &[u8], payload_len: u64) -> FrameRecord {
