@@ -146,13 +146,11 @@ struct Row<'a> {
     uid: String,
     orig: SocketAddr,
     resp: SocketAddr,
-    host: Option<&'a str>,
-    uri: Option<&'a str>,
-    user_agent: Option<&'a str>,
-    subprotocol: Option<&'a str>,
-    client_protocols: Option<Vec<&'a str>>,
-    server_extensions: Option<Vec<&'a str>>,
-    client_extensions: Option<Vec<&'a str>>,
+    /// `host`, `uri`, `user_agent`, `subprotocol` ([`FIELDS`] 6-9).
+    strings: [Option<&'a str>; 4],
+    /// `client_protocols`, `server_extensions`, `client_extensions`
+    /// ([`FIELDS`] 10-12).
+    vectors: [Option<Vec<&'a str>>; 3],
 }
 
 impl<'a> Row<'a> {
@@ -171,26 +169,18 @@ impl<'a> Row<'a> {
             uid: uid(c),
             orig: c.client,
             resp: c.server,
-            host: req.host.as_deref(),
-            uri: Some(req.target.as_str()),
-            user_agent: req.user_agent.as_deref(),
-            subprotocol: resp.sec_websocket_protocol.as_deref(),
-            client_protocols: req.sec_websocket_protocol.as_deref().map(split_list),
-            server_extensions: resp.sec_websocket_extensions.as_deref().map(split_list),
-            client_extensions: req.sec_websocket_extensions.as_deref().map(split_list),
+            strings: [
+                req.host.as_deref(),
+                Some(req.target.as_str()),
+                req.user_agent.as_deref(),
+                resp.sec_websocket_protocol.as_deref(),
+            ],
+            vectors: [
+                req.sec_websocket_protocol.as_deref().map(split_list),
+                resp.sec_websocket_extensions.as_deref().map(split_list),
+                req.sec_websocket_extensions.as_deref().map(split_list),
+            ],
         })
-    }
-
-    fn strings(&self) -> [Option<&'a str>; 4] {
-        [self.host, self.uri, self.user_agent, self.subprotocol]
-    }
-
-    fn vectors(&self) -> [&Option<Vec<&'a str>>; 3] {
-        [
-            &self.client_protocols,
-            &self.server_extensions,
-            &self.client_extensions,
-        ]
     }
 
     fn write_tsv(&self, out: &mut Vec<u8>) {
@@ -206,14 +196,14 @@ impl<'a> Row<'a> {
             out.push(b'\t');
             out.extend_from_slice(part.as_bytes());
         }
-        for s in self.strings() {
+        for s in self.strings {
             out.push(b'\t');
             match s {
                 None => out.extend_from_slice(UNSET.as_bytes()),
                 Some(s) => push_tsv_string(out, s, false),
             }
         }
-        for v in self.vectors() {
+        for v in &self.vectors {
             out.push(b'\t');
             match v {
                 None => out.extend_from_slice(UNSET.as_bytes()),
@@ -241,12 +231,12 @@ impl<'a> Row<'a> {
         o.raw("id.orig_p", &self.orig.port().to_string());
         o.string("id.resp_h", &self.resp.ip().to_string());
         o.raw("id.resp_p", &self.resp.port().to_string());
-        for ((name, _), s) in FIELDS[6..10].iter().zip(self.strings()) {
+        for ((name, _), s) in FIELDS[6..10].iter().zip(self.strings) {
             if let Some(s) = s {
                 o.string(name, s);
             }
         }
-        for ((name, _), v) in FIELDS[10..].iter().zip(self.vectors()) {
+        for ((name, _), v) in FIELDS[10..].iter().zip(&self.vectors) {
             if let Some(v) = v {
                 o.strings(name, v);
             }
