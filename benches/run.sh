@@ -105,11 +105,13 @@ frames_of() { sed -n 's/.* \([0-9][0-9]*\) frames .*/\1/p' "$1.meta"; }
 
 # Output formats of `wscap analyze` to measure: jsonl always, summary when
 # --help lists it among --format's values.
-# (The help is read whole first: with pipefail, grep -q leaving early
-# could fail the pipe and drop summary.)
+# (No pipe into grep -q: with pipefail, grep leaving at its first match
+# fails the writer with SIGPIPE once the help outgrows a pipe's buffer,
+# and summary was silently dropped.)
 FORMATS=(jsonl)
 HELP=$("$WSCAP" analyze --help 2>/dev/null || true)
-if tr -d ',[]' <<<"$HELP" | grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b|Output format:.*summary)'; then
+HELP=$(tr -d ',[]' <<<"$HELP")
+if grep -Eq '(possible values:.*[[:space:]]summary\b|^[[:space:]]*-[[:space:]]*summary\b|Output format:.*summary)' <<<"$HELP"; then
     FORMATS+=(summary)
 fi
 
