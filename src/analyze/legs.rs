@@ -8,7 +8,7 @@
 //! the other leg closed first, its causes are carried over, so the leg a
 //! user looks at explains the failure even when it only relays the symptom.
 
-use crate::record::{ConnectionRecord, Diagnosis, Hop};
+use crate::record::{ConnectionRecord, Diagnosis, Hop, Text};
 use crate::time::Timestamp;
 use std::collections::HashMap;
 
@@ -18,7 +18,7 @@ const LEG_WINDOW_NS: u64 = 10_000_000_000;
 /// Upgrade requests by Sec-WebSocket-Key.
 #[derive(Default)]
 pub(super) struct Legs {
-    by_key: HashMap<String, KeyLegs>,
+    by_key: HashMap<Text, KeyLegs>,
 }
 
 /// The connections that sent one Sec-WebSocket-Key.
@@ -43,7 +43,7 @@ struct Leg {
 
 impl Legs {
     /// Connection `conn` sent an upgrade request with `key` at `ts`.
-    pub fn requested(&mut self, key: String, conn: u64, ts: Timestamp) {
+    pub fn requested(&mut self, key: Text, conn: u64, ts: Timestamp) {
         let e = self.by_key.entry(key).or_insert_with(|| KeyLegs {
             legs: Vec::with_capacity(2),
             ..KeyLegs::default()

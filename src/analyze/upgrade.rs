@@ -31,7 +31,7 @@ use super::connection::ConnAcc;
 use super::legs::Legs;
 use crate::finding::{Code, Finding};
 use crate::http::{self, BodyProgress, BodyReader, Field, HeadReader, Progress, looks_like_tls};
-use crate::record::{Detection, RequestInfo, ResponseInfo, TlsInfo};
+use crate::record::{Detection, RequestInfo, ResponseInfo, Text, TlsInfo};
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, RoleSource};
 use crate::time::Timestamp;
 use crate::websocket::Expect;
@@ -39,7 +39,6 @@ use crate::websocket::Expect;
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::kept::Kept;
 use crate::websocket::resync::proven_frames;
-use std::borrow::Cow;
 
 /// Client bytes after the request head, held until the response decides
 /// what they are; more than this and the connection is given up.
@@ -626,26 +625,24 @@ impl Upgrade {
     /// A complete request head, ending at stream offset `end`.
     fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
         let first = self.head_first(Dir::ClientToServer, packet);
-        let mut req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+        let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
-        if let Some(key) = req.headers.get(Field::SecWebSocketKey) {
-            cx.legs
-                .requested(key.into_owned(), cx.meta.id, cx.meta.last_ts);
-        }
-        // The record takes the request line's words; the response is
-        // checked against the headers only.
         let words = [
-            std::mem::take(&mut req.method),
-            std::mem::take(&mut req.target),
+            Text::from(req.method.as_str()),
+            Text::from(req.target.as_str()),
             req.version.text(),
         ];
         let at = (first, self.head_first_ts(Dir::ClientToServer));
-        self.request = Some(Box::new(request_info(words, &req.headers, at)));
+        let info = request_info(words, &req.headers, at);
+        if let Some(key) = &info.sec_websocket_key {
+            cx.legs.requested(key.clone(), cx.meta.id, cx.meta.last_ts);
+        }
+        self.request = Some(Box::new(info));
         self.req = Some(Box::new(req));
         self.sides[0] = Side::Pending {
             offset: end,
@@ -658,7 +655,7 @@ impl Upgrade {
     /// it switched protocols, with where the client's frames start.
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
-        let mut resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+        let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
             Ok(r) if !self.plain.is_empty() => {
                 self.plain_response(&r);
                 return None;
@@ -682,7 +679,7 @@ impl Upgrade {
             }
         };
         let at = (first, self.head_first_ts(Dir::ServerToClient));
-        let reason = std::mem::take(&mut resp.reason);
+        let reason = Text::from(resp.reason.as_str());
         let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
         if resp.status == 101 {
@@ -782,7 +779,11 @@ impl Upgrade {
     }
 
     fn cut_request(&mut self, cx: &mut Ctx<'_>, head: http::CutHead, packet: u64, after: u64) {
-        let word = |i: usize| head.words.get(i).cloned().unwrap_or_default();
+        let word = |i: usize| {
+            head.words
+                .get(i)
+                .map_or_else(Text::default, |w| Text::from(w.as_str()))
+        };
         let info = request_info(
             [word(0), word(1), word(2)],
             &head.headers,
@@ -811,9 +812,9 @@ impl Upgrade {
         let reason = head.words[2..].join(" ");
         let at = (packet, self.head_first_ts(Dir::ServerToClient));
         let info = response_info(
-            head.words[0].clone(),
+            Text::from(head.words[0].as_str()),
             status,
-            reason.clone(),
+            Text::from(reason.as_str()),
             &head.headers,
             at,
         );
@@ -872,9 +873,9 @@ pub(super) fn tls_info(data: &[u8], packet: u64) -> TlsInfo {
 type At = (u64, Timestamp);
 
 /// A request as recorded: its line's words and the headers it shows.
-fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> RequestInfo {
+fn request_info(words: [Text; 3], h: &http::Headers, (packet, ts): At) -> RequestInfo {
     let [method, target, version] = words;
-    let get = |f| h.get(f).map(Cow::into_owned);
+    let get = |f| h.get(f).map(|v| Text::from(v.as_ref()));
     RequestInfo {
         packet,
         ts,
@@ -895,13 +896,13 @@ fn request_info(words: [String; 3], h: &http::Headers, (packet, ts): At) -> Requ
 
 /// A response as recorded: its status line and the headers it shows.
 fn response_info(
-    version: String,
+    version: Text,
     status: u16,
-    reason: String,
+    reason: Text,
     h: &http::Headers,
     (packet, ts): At,
 ) -> ResponseInfo {
-    let get = |f| h.get(f).map(Cow::into_owned);
+    let get = |f| h.get(f).map(|v| Text::from(v.as_ref()));
     ResponseInfo {
         packet,
         ts,

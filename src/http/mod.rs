@@ -136,12 +136,12 @@ pub struct Version {
 impl Version {
     /// As sent ("HTTP/1.1"), as Display writes it but without the
     /// formatting machinery: every handshake records two.
-    pub fn text(self) -> String {
+    pub fn text(self) -> crate::record::Text {
         let digit = |d: u8| char::from_digit(d.into(), 10);
         let (Some(major), Some(minor)) = (digit(self.major), digit(self.minor)) else {
-            return self.to_string();
+            return self.to_string().into();
         };
-        let mut s = String::with_capacity(8);
+        let mut s = crate::record::Text::default();
         s.push_str("HTTP/");
         s.push(major);
         s.push('.');
