@@ -632,11 +632,7 @@ impl Upgrade {
         };
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
-        let words = [
-            Text::from(req.method.as_str()),
-            Text::from(req.target.as_str()),
-            req.version.text(),
-        ];
+        let words = [req.method.clone(), req.target.clone(), req.version.text()];
         let at = (first, self.head_first_ts(Dir::ClientToServer));
         let info = request_info(words, &req.headers, at);
         if let Some(key) = &info.sec_websocket_key {
@@ -679,7 +675,7 @@ impl Upgrade {
             }
         };
         let at = (first, self.head_first_ts(Dir::ServerToClient));
-        let reason = Text::from(resp.reason.as_str());
+        let reason = resp.reason.clone();
         let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
         if resp.status == 101 {

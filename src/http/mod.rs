@@ -25,6 +25,7 @@ pub mod tls;
 pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
+use crate::record::Text;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
@@ -136,12 +137,12 @@ pub struct Version {
 impl Version {
     /// As sent ("HTTP/1.1"), as Display writes it but without the
     /// formatting machinery: every handshake records two.
-    pub fn text(self) -> crate::record::Text {
+    pub fn text(self) -> Text {
         let digit = |d: u8| char::from_digit(d.into(), 10);
         let (Some(major), Some(minor)) = (digit(self.major), digit(self.minor)) else {
             return self.to_string().into();
         };
-        let mut s = crate::record::Text::default();
+        let mut s = Text::default();
         s.push_str("HTTP/");
         s.push(major);
         s.push('.');
@@ -395,8 +396,8 @@ fn trim_span(text: &str, span: Range<usize>) -> Range<usize> {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Request {
-    pub method: String,
-    pub target: String,
+    pub method: Text,
+    pub target: Text,
     pub version: Version,
     pub headers: Headers,
 }
@@ -405,7 +406,7 @@ pub struct Request {
 pub struct Response {
     pub version: Version,
     pub status: u16,
-    pub reason: String,
+    pub reason: Text,
     pub headers: Headers,
 }
 
@@ -508,8 +509,8 @@ pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
         return Err(bad());
     };
     Ok(Request {
-        method: method.to_string(),
-        target: target.to_string(),
+        method: method.into(),
+        target: target.into(),
         version: parse_version(version).ok_or_else(bad)?,
         headers: headers?,
     })
@@ -531,7 +532,7 @@ pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
     Ok(Response {
         version,
         status,
-        reason: reason.unwrap_or_default().to_string(),
+        reason: reason.unwrap_or_default().into(),
         headers: headers?,
     })
 }
