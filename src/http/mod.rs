@@ -25,7 +25,7 @@ pub mod tls;
 pub use body::{BodyLen, BodyProgress, BodyReader, request_body, response_body};
 pub use sniff::{looks_like_http, looks_like_request, looks_like_response, looks_like_tls};
 
-use crate::record::Text;
+use crate::text::Text;
 use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;

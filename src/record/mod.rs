@@ -22,12 +22,8 @@ use crate::websocket::Opcode;
 use serde::{Serialize, Serializer};
 use std::net::SocketAddr;
 
-/// A record's text field that is usually short (a handshake's method,
-/// version and most header values): up to 24 bytes are held inline, so a
-/// connection's handshake costs a few allocations, not a score of them (the
-/// thousand handshakes at the start of a capture were a fifth of the
-/// analysis's allocations). Serialised as a string, like `String`.
-pub type Text = compact_str::CompactString;
+/// The records' short strings (see [`crate::text::Text`]).
+pub use crate::text::Text;
 
 /// Where records go. Writers implement it; an error (e.g. a closed pipe)
 /// stops the analysis.
