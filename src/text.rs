@@ -320,6 +320,25 @@ mod tests {
         );
         assert_eq!(excerpt(&[b'a'; 40]).matches('a').count(), 32);
     }
+
+    /// The records' schema does not change with the type: a `Text`, held
+    /// inline or not, is written as the same JSON string as a `String`.
+    #[test]
+    fn text_serialises_as_a_string() {
+        for s in [
+            "",
+            "GET",
+            "dGhlIHNhbXBsZSBub25jZQ==",
+            "a \"quoted\"\n\u{1} é value of more than twenty-four bytes",
+        ] {
+            let text = Text::from(s);
+            assert_eq!(text.is_heap_allocated(), s.len() > 24, "{s:?}");
+            assert_eq!(
+                serde_json::to_string(&text).unwrap(),
+                serde_json::to_string(&s.to_string()).unwrap()
+            );
+        }
+    }
 }
 
 #[cfg(test)]
