@@ -625,14 +625,20 @@ impl Upgrade {
     /// A complete request head, ending at stream offset `end`.
     fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
         let first = self.head_first(Dir::ClientToServer, packet);
-        let req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+        let mut req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
         };
         cx.acc
             .extend_unbounded(handshake::check_request(&req, first));
-        let words = [req.method.clone(), req.target.clone(), req.version.text()];
+        // The record takes the request line's words; the response is
+        // checked against the headers only.
+        let words = [
+            std::mem::take(&mut req.method),
+            std::mem::take(&mut req.target),
+            req.version.text(),
+        ];
         let at = (first, self.head_first_ts(Dir::ClientToServer));
         let info = request_info(words, &req.headers, at);
         if let Some(key) = &info.sec_websocket_key {
@@ -651,7 +657,7 @@ impl Upgrade {
     /// it switched protocols, with where the client's frames start.
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
-        let resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+        let mut resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
             Ok(r) if !self.plain.is_empty() => {
                 self.plain_response(&r);
                 return None;
@@ -675,7 +681,7 @@ impl Upgrade {
             }
         };
         let at = (first, self.head_first_ts(Dir::ServerToClient));
-        let reason = resp.reason.clone();
+        let reason = std::mem::take(&mut resp.reason);
         let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
         self.response = Some(Box::new(info));
         if resp.status == 101 {
