@@ -781,11 +781,7 @@ impl Upgrade {
     }
 
     fn cut_request(&mut self, cx: &mut Ctx<'_>, head: http::CutHead, packet: u64, after: u64) {
-        let word = |i: usize| {
-            head.words
-                .get(i)
-                .map_or_else(Text::default, |w| Text::from(w.as_str()))
-        };
+        let word = |i: usize| head.words.get(i).cloned().unwrap_or_default();
         let info = request_info(
             [word(0), word(1), word(2)],
             &head.headers,
@@ -814,7 +810,7 @@ impl Upgrade {
         let reason = head.words[2..].join(" ");
         let at = (packet, self.head_first_ts(Dir::ServerToClient));
         let info = response_info(
-            Text::from(head.words[0].as_str()),
+            head.words[0].clone(),
             status,
             Text::from(reason.as_str()),
             &head.headers,

@@ -543,7 +543,7 @@ pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CutHead {
     /// The request or status line's words as far as they go.
-    pub words: Vec<String>,
+    pub words: Vec<Text>,
     pub headers: Headers,
 }
 
@@ -553,10 +553,10 @@ pub fn parse_cut_head(bytes: &[u8]) -> Option<CutHead> {
     let line_end = bytes.iter().position(|&b| b == b'\n');
     let first = &bytes[..line_end.unwrap_or(bytes.len())];
     let first = first.strip_suffix(b"\r").unwrap_or(first);
-    let words: Vec<String> = first
+    let words: Vec<Text> = first
         .split(|&b| b == b' ')
         .filter(|w| !w.is_empty())
-        .map(text)
+        .map(|w| Text::from(text(w)))
         .collect();
     if words.len() < 2 {
         return None;
