@@ -198,8 +198,8 @@ impl Batch {
         self.named = 0;
     }
 
-    fn full(&self) -> bool {
-        self.bytes.len() + self.named >= BATCH_BYTES || self.calls.len() >= BATCH_CALLS
+    fn full(&self, calls: usize) -> bool {
+        self.bytes.len() + self.named >= BATCH_BYTES || self.calls.len() >= calls
     }
 
     /// Names `data` by its place in `window` if it lies there.
@@ -270,7 +270,15 @@ pub struct Recorder {
     /// mapped capture, which costs it 8% on small messages); when it is
     /// this side that keeps the other waiting, naming saves it the copy.
     ahead: bool,
+    /// Calls in the batch being recorded before it is sent: the first
+    /// batches are small, so that the replaying side, idle until the first
+    /// one comes, starts early; each is twice the last, up to
+    /// [`BATCH_CALLS`].
+    calls_limit: usize,
 }
+
+/// Calls in the first batch.
+const FIRST_BATCH_CALLS: usize = 64;
 
 /// The longest chunk copied while this side is ahead: any segment of a
 /// 1,500-byte MTU (256 bytes, small messages only, measured the same);
@@ -304,6 +312,7 @@ pub fn channel<H: TlsHandler>(handler: H) -> (Recorder, Replayer<H>) {
         slots: 0,
         free: Vec::new(),
         ahead: false,
+        calls_limit: FIRST_BATCH_CALLS,
     };
     let replayer = Replayer {
         handler,
@@ -317,7 +326,8 @@ pub fn channel<H: TlsHandler>(handler: H) -> (Recorder, Replayer<H>) {
 impl Recorder {
     fn push(&mut self, call: Call) {
         self.batch.calls.push(call);
-        if self.batch.full() {
+        if self.batch.full(self.calls_limit) {
+            self.calls_limit = (self.calls_limit * 2).min(BATCH_CALLS);
             self.send();
         }
     }

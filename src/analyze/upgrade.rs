@@ -615,6 +615,14 @@ impl Upgrade {
         }
     }
 
+    /// The complete head read in direction `d`, taken from its reader.
+    fn take_head(&mut self, d: Dir) -> Vec<u8> {
+        match &mut self.sides[d.index()] {
+            Side::Head { reader, .. } => reader.take(),
+            _ => Vec::new(),
+        }
+    }
+
     fn head_bytes(&self, d: Dir) -> &[u8] {
         match &self.sides[d.index()] {
             Side::Head { reader, .. } => reader.bytes(),
@@ -625,7 +633,7 @@ impl Upgrade {
     /// A complete request head, ending at stream offset `end`.
     fn request_done(&mut self, cx: &mut Ctx<'_>, packet: u64, end: u64) {
         let first = self.head_first(Dir::ClientToServer, packet);
-        let mut req = match http::parse_request(self.head_bytes(Dir::ClientToServer)) {
+        let mut req = match http::parse_request(self.take_head(Dir::ClientToServer)) {
             Ok(req) if wants_websocket(&req) => req,
             Ok(req) => return self.plain_request(&req),
             Err(_) => return self.give_up(),
@@ -657,7 +665,7 @@ impl Upgrade {
     /// it switched protocols, with where the client's frames start.
     fn response_done(&mut self, cx: &mut Ctx<'_>, packet: u64) -> Option<Option<u64>> {
         let first = self.head_first(Dir::ServerToClient, packet);
-        let mut resp = match http::parse_response(self.head_bytes(Dir::ServerToClient)) {
+        let mut resp = match http::parse_response(self.take_head(Dir::ServerToClient)) {
             Ok(r) if !self.plain.is_empty() => {
                 self.plain_response(&r);
                 return None;

@@ -68,6 +68,12 @@ impl HeadReader {
         self.buf.clear();
     }
 
+    /// The bytes collected, the reader left empty: a complete head's, to
+    /// be parsed without a copy.
+    pub fn take(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
     /// Takes the next bytes of the stream.
     pub fn push(&mut self, data: &[u8]) -> Progress {
         let old = self.buf.len();
@@ -138,16 +144,12 @@ impl Version {
     /// As sent ("HTTP/1.1"), as Display writes it but without the
     /// formatting machinery: every handshake records two.
     pub fn text(self) -> Text {
-        let digit = |d: u8| char::from_digit(d.into(), 10);
-        let (Some(major), Some(minor)) = (digit(self.major), digit(self.minor)) else {
+        if self.major > 9 || self.minor > 9 {
             return self.to_string().into();
-        };
-        let mut s = Text::default();
-        s.push_str("HTTP/");
-        s.push(major);
-        s.push('.');
-        s.push(minor);
-        s
+        }
+        let text = [b'H', b'T', b'T', b'P', b'/', b'0' + self.major, b'.', b'0' + self.minor];
+        // ASCII digits: always UTF-8.
+        Text::from_utf8(text).unwrap_or_default()
     }
 }
 
@@ -179,7 +181,9 @@ pub enum Field {
 impl Field {
     /// Each field and its name as the RFCs spell it, in declaration order
     /// (so that `NAMES[f as usize]` is `f`'s).
-    const NAMES: [(Field, &'static str); 12] = [
+    const COUNT: usize = 12;
+
+    const NAMES: [(Field, &'static str); Field::COUNT] = [
         (Field::Host, "Host"),
         (Field::Origin, "Origin"),
         (Field::Upgrade, "Upgrade"),
@@ -229,29 +233,52 @@ impl<'a> From<&'a str> for Name<'a> {
     }
 }
 
-/// One field line: where its name is in the head's text, its value, and
-/// which [`Field`] it is.
-#[derive(Clone, Debug)]
+/// One field line: where its name and value are in the head's text, and
+/// which [`Field`] it is. Offsets as `u32`: a head is at most
+/// [`MAX_HEAD`] bytes, and a line is looked at for every lookup.
+#[derive(Clone, Copy, Debug)]
 struct Line {
-    name: Range<usize>,
-    value: Value,
+    name: Span,
+    value: Span,
     field: Option<Field>,
 }
 
-/// A field value: where it is in the head's text or, continued on
-/// obsolete folded lines, the joined text.
-#[derive(Clone, Debug)]
-enum Value {
-    Span(Range<usize>),
-    Folded(String),
+/// Where some text is in a head's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+impl Span {
+    fn new(r: Range<usize>) -> Span {
+        let at = |i: usize| u32::try_from(i).expect("a head shorter than 4 GiB");
+        Span {
+            start: at(r.start),
+            end: at(r.end),
+        }
+    }
+
+    fn of(self, text: &str) -> &str {
+        &text[self.start as usize..self.end as usize]
+    }
 }
 
 /// Header fields in order, names as sent (compared case-insensitively).
-/// The head's text is kept once; each field points into it.
+/// The head's text is kept once, as read; each field points into it. A
+/// value continued on obsolete folded lines is joined at the end of the
+/// text, past the head.
+///
+/// Each [`Field`] is indexed as the head is read: a handshake is looked up
+/// some thirty times, each a step to one line instead of a walk past all.
 #[derive(Clone, Debug, Default)]
 pub struct Headers {
     text: String,
     lines: Vec<Line>,
+    /// For each [`Field`], 1 + the index of its first line; 0 when absent.
+    first: [u16; Field::COUNT],
+    /// The [`Field`]s sent on more than one line (a bit each).
+    repeated: u16,
 }
 
 /// Equal when the same fields are there in the same order, however the
@@ -265,22 +292,29 @@ impl PartialEq for Headers {
 impl Eq for Headers {}
 
 impl Headers {
-    /// Reads header lines until the blank line; obsolete folding (a line
-    /// starting with SP or HTAB, RFC 9112 5.2) continues the previous value.
-    fn parse(text: String) -> Result<Headers, HeadError> {
-        // A handshake has about ten fields: room for them from the start.
-        let mut lines: Vec<Line> = Vec::with_capacity(16);
-        for span in line_spans(text.as_bytes()) {
-            let line = &text[span.clone()];
+    /// Reads the header lines of `text` from offset `from` until the blank
+    /// line; obsolete folding (a line starting with SP or HTAB, RFC 9112
+    /// 5.2) continues the previous value.
+    fn parse(mut text: String, from: usize) -> Result<Headers, HeadError> {
+        let head_end = text.len();
+        let mut h = Headers {
+            // A handshake has about ten fields: room for them from the start.
+            lines: Vec::with_capacity(16),
+            ..Headers::default()
+        };
+        let mut at = from;
+        while at <= head_end {
+            let span = line_at(text.as_bytes(), at, head_end);
+            at = span.next;
+            let line = &text[span.line.clone()];
             let bad = || HeadError::HeaderLine(line.to_string());
             match line.as_bytes() {
                 [] => break,
                 [b' ' | b'\t', ..] => {
-                    let last = lines.last_mut().ok_or_else(bad)?;
-                    let cont = line.trim_ascii();
+                    let last = h.lines.last_mut().ok_or_else(bad)?;
+                    let cont = trim_span(&text, span.line);
                     if !cont.is_empty() {
-                        let joined = format!("{} {cont}", value_of(&text, &last.value));
-                        last.value = Value::Folded(joined);
+                        last.value = fold(&mut text, head_end, last.value, cont);
                     }
                 }
                 bytes => {
@@ -289,27 +323,55 @@ impl Headers {
                         .iter()
                         .position(|&b| b == b':' || b.is_ascii_whitespace());
                     let colon = end.filter(|&i| i > 0 && bytes[i] == b':').ok_or_else(bad)?;
-                    let name = span.start..span.start + colon;
-                    lines.push(Line {
-                        field: Field::of(&text[name.clone()]),
-                        value: Value::Span(trim_span(&text, name.end + 1..span.end)),
-                        name,
+                    let name = span.line.start..span.line.start + colon;
+                    let field = Field::of(&text[name.clone()]);
+                    let value = trim_span(&text, name.end + 1..span.line.end);
+                    h.push(Line {
+                        name: Span::new(name),
+                        value: Span::new(value),
+                        field,
                     });
                 }
             }
         }
-        Ok(Headers { text, lines })
+        h.text = text;
+        Ok(h)
     }
 
-    fn value<'a>(&'a self, line: &'a Line) -> &'a str {
-        value_of(&self.text, &line.value)
+    fn push(&mut self, line: Line) {
+        if let Some(f) = line.field {
+            let first = &mut self.first[f as usize];
+            if *first == 0 {
+                // At most MAX_HEAD / 3 lines: their number fits.
+                *first = u16::try_from(self.lines.len() + 1).unwrap_or(u16::MAX);
+            } else {
+                self.repeated |= 1 << f as u16;
+            }
+        }
+        self.lines.push(line);
+    }
+
+    /// The one line of `f` when it was sent once; `Err` when it was sent
+    /// on several lines (the lookup then walks them all).
+    fn single(&self, f: Field) -> Result<Option<&Line>, ()> {
+        if self.repeated & (1 << f as u16) != 0 {
+            return Err(());
+        }
+        Ok(match self.first[f as usize] {
+            0 => None,
+            i => self.lines.get(usize::from(i) - 1),
+        })
+    }
+
+    fn value(&self, line: &Line) -> &str {
+        line.value.of(&self.text)
     }
 
     /// The fields as (name, value), in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
         self.lines
             .iter()
-            .map(|l| (&self.text[l.name.clone()], self.value(l)))
+            .map(|l| (l.name.of(&self.text), self.value(l)))
     }
 
     /// All values of `name`, in order.
@@ -319,7 +381,7 @@ impl Headers {
             .iter()
             .filter(move |l| match name {
                 Name::Known(f) => l.field == Some(f),
-                Name::Other(n) => self.text[l.name.clone()].eq_ignore_ascii_case(n),
+                Name::Other(n) => l.name.of(&self.text).eq_ignore_ascii_case(n),
             })
             .map(|l| self.value(l))
     }
@@ -328,6 +390,12 @@ impl Headers {
     /// 5.3: repeated fields are equivalent to one with the values joined);
     /// borrowed when the field is there once, as it nearly always is.
     pub fn get<'a>(&'a self, name: impl Into<Name<'a>>) -> Option<Cow<'a, str>> {
+        let name = name.into();
+        if let Name::Known(f) = name
+            && let Ok(line) = self.single(f)
+        {
+            return line.map(|l| Cow::Borrowed(self.value(l)));
+        }
         let mut it = self.all(name);
         let first = it.next()?;
         let Some(second) = it.next() else {
@@ -342,6 +410,12 @@ impl Headers {
     }
 
     pub fn count<'a>(&'a self, name: impl Into<Name<'a>>) -> usize {
+        let name = name.into();
+        if let Name::Known(f) = name
+            && let Ok(line) = self.single(f)
+        {
+            return usize::from(line.is_some());
+        }
         self.all(name).count()
     }
 
@@ -352,9 +426,55 @@ impl Headers {
 
     /// Whether the list in `name` holds `token` (case-insensitive).
     pub fn has_token<'a>(&'a self, name: impl Into<Name<'a>>, token: &str) -> bool {
-        self.all(name)
-            .any(|v| list_elements(v).any(|t| t.eq_ignore_ascii_case(token)))
+        let name = name.into();
+        let holds = |v: &str| list_elements(v).any(|t| t.eq_ignore_ascii_case(token));
+        if let Name::Known(f) = name
+            && let Ok(line) = self.single(f)
+        {
+            return line.is_some_and(|l| holds(self.value(l)));
+        }
+        self.all(name).any(holds)
     }
+}
+
+/// A line of a head: where it is (its CR, if any, left out), and where the
+/// next one starts.
+struct LineAt {
+    line: Range<usize>,
+    next: usize,
+}
+
+/// The line of `text[..end]` starting at `at`.
+fn line_at(text: &[u8], at: usize, end: usize) -> LineAt {
+    let lf = find_byte(&text[at..end], b'\n');
+    let stop = lf.map_or(end, |i| at + i);
+    let line = match text[at..stop] {
+        [.., b'\r'] => at..stop - 1,
+        _ => at..stop,
+    };
+    LineAt {
+        line,
+        next: stop + 1,
+    }
+}
+
+/// `value` continued by `cont` (both in `text`, whose head ends at
+/// `head_end`): the two joined by a space past the head. A value continued
+/// before is already the last thing there (only the last line can be
+/// continued) and grows in place, so a head of many folded lines costs its
+/// length once more, not its square.
+fn fold(text: &mut String, head_end: usize, value: Span, cont: Range<usize>) -> Span {
+    let value = value.start as usize..value.end as usize;
+    let start = if value.start >= head_end {
+        value.start
+    } else {
+        let start = text.len();
+        text.extend_from_within(value);
+        start
+    };
+    text.push(' ');
+    text.extend_from_within(cont);
+    Span::new(start..text.len())
 }
 
 /// The elements of a comma-separated list (RFC 9110 5.6.1), trimmed, the
@@ -377,13 +497,6 @@ fn list_elements(list: &str) -> impl Iterator<Item = &str> {
             }
         }
     })
-}
-
-fn value_of<'a>(text: &'a str, value: &'a Value) -> &'a str {
-    match value {
-        Value::Span(r) => &text[r.clone()],
-        Value::Folded(s) => s,
-    }
 }
 
 /// `span` of `text` without the ASCII whitespace at either end.
@@ -439,25 +552,6 @@ fn parse_version(v: &str) -> Option<Version> {
     }
 }
 
-/// The lines of `text` (split at LF, a CR before it dropped), as where
-/// each is in `text`.
-fn line_spans(text: &[u8]) -> impl Iterator<Item = Range<usize>> + '_ {
-    let mut start = 0;
-    std::iter::from_fn(move || {
-        if start > text.len() {
-            return None;
-        }
-        let lf = find_byte(&text[start..], b'\n');
-        let end = lf.map_or(text.len(), |i| start + i);
-        let line = start..end;
-        start = end + 1;
-        match text[line.clone()] {
-            [.., b'\r'] => Some(line.start..line.end - 1),
-            _ => Some(line),
-        }
-    })
-}
-
 /// The words of a line between spaces, runs of spaces counting as one.
 fn words(line: &str) -> impl Iterator<Item = &str> {
     let mut rest = line;
@@ -479,47 +573,49 @@ fn split_at_space(s: &str) -> (&str, Option<&str>) {
 }
 
 /// A head as text: the checks are all on ASCII bytes, which a lossy
-/// conversion (of bytes that are not UTF-8) leaves where they were.
-fn head_text(head: &[u8]) -> Cow<'_, str> {
-    match std::str::from_utf8(head) {
-        Ok(text) => Cow::Borrowed(text),
-        Err(_) => String::from_utf8_lossy(head),
-    }
+/// conversion (of bytes that are not UTF-8) leaves where they were. The
+/// bytes become the text as they are when they are UTF-8.
+fn head_text(head: Vec<u8>) -> String {
+    String::from_utf8(head).unwrap_or_else(|e| text(e.as_bytes()))
 }
 
-/// A head's first line, and its header fields.
-fn split_head(text: &str) -> (&str, Result<Headers, HeadError>) {
-    let (first, rest) = match find_byte(text.as_bytes(), b'\n') {
-        Some(lf) => (&text[..lf], &text[lf + 1..]),
-        None => (text, ""),
-    };
-    let first = first.strip_suffix('\r').unwrap_or(first);
-    (first, Headers::parse(rest.to_string()))
+/// Where a head's first line is (its CR left out), and where its header
+/// lines start.
+fn first_line(text: &str) -> (Range<usize>, usize) {
+    let at = line_at(text.as_bytes(), 0, text.len());
+    (at.line, at.next.min(text.len()))
 }
 
-/// Reads a request head (as collected by [`HeadReader`]).
-pub fn parse_request(head: &[u8]) -> Result<Request, HeadError> {
-    let text = head_text(head);
-    let (line, headers) = split_head(&text);
-    let bad = || HeadError::RequestLine(line.to_string());
-    let mut parts = words(line);
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(bad());
+/// Reads a request head (as collected by [`HeadReader`]); the head's
+/// bytes, when given as a `Vec`, become the headers' text.
+pub fn parse_request(head: impl Into<Vec<u8>>) -> Result<Request, HeadError> {
+    let text = head_text(head.into());
+    let (line, from) = first_line(&text);
+    let (method, target, version) = {
+        let line = &text[line];
+        let bad = || HeadError::RequestLine(line.to_string());
+        let mut parts = words(line);
+        let (Some(method), Some(target), Some(version), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let version = parse_version(version).ok_or_else(bad)?;
+        (method.into(), target.into(), version)
     };
     Ok(Request {
-        method: method.into(),
-        target: target.into(),
-        version: parse_version(version).ok_or_else(bad)?,
-        headers: headers?,
+        method,
+        target,
+        version,
+        headers: Headers::parse(text, from)?,
     })
 }
 
-/// Reads a response head.
-pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
-    let text = head_text(head);
-    let (line, headers) = split_head(&text);
+/// Reads a response head, as [`parse_request`] a request's.
+pub fn parse_response(head: impl Into<Vec<u8>>) -> Result<Response, HeadError> {
+    let text = head_text(head.into());
+    let (line, from) = first_line(&text);
+    let line = &text[line];
     let bad = || HeadError::StatusLine(line.to_string());
     // HTTP-version SP status-code SP reason-phrase (RFC 9112 4).
     let (version, rest) = split_at_space(line);
@@ -529,11 +625,12 @@ pub fn parse_response(head: &[u8]) -> Result<Response, HeadError> {
         .filter(|s| s.len() == 3 && s.bytes().all(|b| b.is_ascii_digit()))
         .and_then(|s| s.parse().ok())
         .ok_or_else(bad)?;
+    let reason = reason.unwrap_or_default().into();
     Ok(Response {
         version,
         status,
-        reason: reason.unwrap_or_default().into(),
-        headers: headers?,
+        reason,
+        headers: Headers::parse(text, from)?,
     })
 }
 
@@ -567,7 +664,7 @@ pub fn parse_cut_head(bytes: &[u8]) -> Option<CutHead> {
         .iter()
         .rposition(|&b| b == b'\n')
         .map_or(&[][..], |e| &rest[..=e]);
-    let headers = Headers::parse(text(whole)).unwrap_or_default();
+    let headers = Headers::parse(text(whole), 0).unwrap_or_default();
     Some(CutHead { words, headers })
 }
 
@@ -633,6 +730,43 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     }
 
     #[test]
+    fn folded_values_joined_past_the_head() {
+        let head = b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\tc\r\nX-B:\r\n d\r\nHost: h\r\n\r\n";
+        let req = parse_request(&head[..]).unwrap();
+        let h = &req.headers;
+        assert_eq!(h.get("x-a").as_deref(), Some("a b c"));
+        assert_eq!(h.get("X-B").as_deref(), Some(" d"));
+        assert_eq!(h.get(Field::Host).as_deref(), Some("h"));
+        // Many folded lines: the joined value is made once, in place.
+        let mut long = b"GET / HTTP/1.1\r\nX-Long: v\r\n".to_vec();
+        for _ in 0..2000 {
+            long.extend_from_slice(b" w\r\n");
+        }
+        long.extend_from_slice(b"\r\n");
+        let req = parse_request(long.clone()).unwrap();
+        let value = req.headers.get("x-long").unwrap();
+        assert_eq!(value.len(), 1 + 2 * 2000);
+        assert!(req.headers.text.len() < 2 * long.len());
+    }
+
+    #[test]
+    fn known_fields_indexed_once_or_repeated() {
+        let req = parse_request(
+            &b"GET / HTTP/1.1\r\nConnection: a\r\nUpgrade: websocket\r\nconnection: b, Upgrade\r\n\r\n"[..],
+        )
+        .unwrap();
+        let h = &req.headers;
+        assert_eq!(h.get(Field::Connection).as_deref(), Some("a, b, Upgrade"));
+        assert_eq!(h.count(Field::Connection), 2);
+        assert!(h.has_token(Field::Connection, "upgrade"));
+        assert_eq!(h.count(Field::Upgrade), 1);
+        assert!(h.has_token(Field::Upgrade, "WebSocket"));
+        assert_eq!(h.count(Field::Origin), 0);
+        assert_eq!(h.get(Field::Origin), None);
+        assert!(!h.has_token(Field::Origin, "x"));
+    }
+
+    #[test]
     fn fields_known_in_any_case() {
         for (i, (f, name)) in Field::NAMES.into_iter().enumerate() {
             assert_eq!(f as usize, i);
@@ -693,12 +827,20 @@ Sec-WebSocket-Version: 13\r\n\r\n";
     }
 
     #[test]
-    fn line_spans_drop_one_cr() {
+    fn lines_drop_one_cr() {
         let text = b"a\r\nb\n\r\r\nc";
-        let lines: Vec<&[u8]> = line_spans(text).map(|r| &text[r]).collect();
+        let mut lines: Vec<&[u8]> = Vec::new();
+        let mut at = 0;
+        while at <= text.len() {
+            let l = line_at(text, at, text.len());
+            lines.push(&text[l.line]);
+            at = l.next;
+        }
         assert_eq!(lines, [&b"a"[..], b"b", b"\r", b"c"]);
-        assert_eq!(line_spans(b"").collect::<Vec<_>>(), vec![0..0]);
-        assert_eq!(line_spans(b"x\n").collect::<Vec<_>>(), [0..1, 2..2]);
+        assert_eq!(line_at(b"", 0, 0).line, 0..0);
+        let x = line_at(b"x\n", 0, 2);
+        assert_eq!((x.line, x.next), (0..1, 2));
+        assert_eq!(line_at(b"x\n", 2, 2).line, 2..2);
     }
 
     #[test]
