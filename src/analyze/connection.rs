@@ -12,10 +12,11 @@ use super::upgrade::Upgrade;
 use crate::diagnosis::{self, CloseEvidence, Evidence, FrameEvidence};
 use crate::finding::{Code, Finding, Severity};
 use crate::record::{
-    ConnectionRecord, Counts, DeflateInfo, FrameRecord, NegotiatedInfo, PerDir, Roles, TcpDirInfo,
-    wireshark,
+    CloseCodes, ConnectionRecord, Counts, DeflateInfo, FrameRecord, NegotiatedInfo, PerDir, Roles,
+    TcpDirInfo, wireshark,
 };
 use crate::tcp::{CloseReason, ConnMeta, Dir, GapReason, RoleSource};
+use crate::text::Text;
 use crate::time::Timestamp;
 use crate::websocket::handshake::Negotiated;
 
@@ -84,7 +85,7 @@ pub(super) struct ConnAcc {
     /// Gaps and conflicts, when there are any (most connections have none:
     /// their state stays small).
     tallies: Option<Box<Tallies>>,
-    close_codes: PerDir<Vec<u16>>,
+    close_codes: PerDir<CloseCodes>,
     /// The first frame showing each finding code (and what the upgrade
     /// saw), for the diagnosis.
     evidence: Evidence,
@@ -138,15 +139,12 @@ impl ConnAcc {
         *total = total.saturating_add(payload_len);
     }
 
-    /// A close frame from `d`. A few close codes tell the story; a peer
-    /// sending thousands of close frames must not grow memory. The first
-    /// close of each side is kept for the diagnosis, with or without a code.
+    /// A close frame from `d`. A few close codes tell the story
+    /// ([`CloseCodes`] keeps the first few). The first close of each side
+    /// is kept for the diagnosis, with or without a code.
     pub fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64) {
-        let codes = self.close_codes.get_mut(d);
-        if let Some(code) = code
-            && codes.len() < MAX_FINDINGS_PER_CODE
-        {
-            codes.push(code);
+        if let Some(code) = code {
+            self.close_codes.get_mut(d).push(code);
         }
         self.evidence
             .closes
@@ -245,7 +243,7 @@ impl ConnAcc {
     /// Its findings are counted into `totals`.
     pub fn into_record(
         mut self,
-        up: Upgrade,
+        mut up: Upgrade,
         meta: &ConnMeta,
         reason: CloseReason,
         totals: &mut Totals,
@@ -258,12 +256,13 @@ impl ConnAcc {
         };
         let roles = match (up.swapped, meta.roles) {
             (true, _) => Roles::Http,
-            (false, RoleSource::PortGuess) if up.request.is_some() => Roles::Http,
+            (false, RoleSource::PortGuess) if up.request().is_some() => Roles::Http,
             (false, RoleSource::PortGuess) => Roles::PortGuess,
             (false, RoleSource::Syn) => Roles::Syn,
             (false, RoleSource::SynAck) => Roles::SynAck,
         };
         let findings = self.final_findings(totals);
+        let hs = up.take_handshake();
         // A TLS client the server answered in plaintext is a placement
         // problem (tls_on_plaintext_port), not a TLS connection.
         let tls = up
@@ -292,9 +291,9 @@ impl ConnAcc {
             last_frame_ts: self.per_frame.last_ts,
             end_packet: meta.end_packet,
             end: reason,
-            negotiated: up.negotiated.map(|n| negotiated_info(*n)),
-            request: up.request.map(|r| *r),
-            response: up.response.map(|r| *r),
+            negotiated: hs.negotiated.map(negotiated_info),
+            request: hs.request,
+            response: hs.response,
             other_leg: None,
             frames: self.per_frame.frames,
             payload_bytes: self.per_frame.payload_bytes,
@@ -317,11 +316,11 @@ impl ConnAcc {
 /// `tcp.stream eq N` where wscap's number is Wireshark's: one file given
 /// (the numbers of merged files are not those of any one file) and nothing
 /// before the connection that Wireshark may have counted differently.
-fn wireshark_filter(meta: &ConnMeta, files: &[String]) -> String {
+fn wireshark_filter(meta: &ConnMeta, files: &[String]) -> Text {
     if meta.wireshark_numbered && files.len() < 2 {
         wireshark::conn_filter(meta.id)
     } else {
-        wireshark::endpoints_filter(meta.client, meta.server)
+        wireshark::endpoints_filter(meta.client, meta.server).into()
     }
 }
 

@@ -62,7 +62,11 @@ fn cost(rec: &FrameRecord) -> usize {
     std::mem::size_of::<FrameRecord>()
         + findings
         + rec.preview.capacity()
-        + rec.close_reason.as_ref().map_or(0, String::capacity)
+        + rec
+            .close_reason
+            .as_ref()
+            .filter(|r| r.is_heap_allocated())
+            .map_or(0, |r| r.capacity())
 }
 
 /// A copy of `rec` holding no spare capacity.

@@ -358,8 +358,8 @@ fn connection_record_totals() {
     assert_eq!((conn.frames.c2s, conn.frames.s2c), (2, 1));
     assert_eq!((conn.payload_bytes.c2s, conn.payload_bytes.s2c), (6, 2));
     assert_eq!(
-        (conn.close_codes.c2s.clone(), conn.close_codes.s2c.clone()),
-        (vec![1000], vec![1000])
+        (&conn.close_codes.c2s[..], &conn.close_codes.s2c[..]),
+        (&[1000][..], &[1000][..])
     );
     assert_eq!(conn.end, CloseReason::Fin);
     assert!(conn.diagnosis.is_empty());

@@ -189,11 +189,8 @@ pub(super) struct Upgrade {
     port_mode: bool,
     pub detected_by: Option<Detection>,
     sides: [Side; 2],
-    pub request: Option<Box<RequestInfo>>,
-    pub response: Option<Box<ResponseInfo>>,
-    /// The parsed upgrade request, until the response is checked against it.
-    req: Option<Box<http::Request>>,
-    pub negotiated: Option<Box<Negotiated>>,
+    /// The opening handshake, once its request is read.
+    hs: Option<Box<Handshake>>,
     /// The client's first bytes were a TLS record (where the upgrade
     /// request was expected): its packet and what its hello says. Boxed:
     /// most connections have none.
@@ -207,6 +204,17 @@ pub(super) struct Upgrade {
     /// have not been read, each `true` when it was a HEAD request (whose
     /// response has no body, RFC 9112 6.3).
     plain: PlainRequests,
+}
+
+/// What the opening handshake showed, in one allocation: a connection
+/// carries all of it or none (most of those that carry none are not HTTP).
+#[derive(Debug, Default)]
+pub(super) struct Handshake {
+    pub request: Option<RequestInfo>,
+    pub response: Option<ResponseInfo>,
+    /// The parsed upgrade request, until the response is checked against it.
+    req: Option<http::Request>,
+    pub negotiated: Option<Negotiated>,
 }
 
 impl Upgrade {
@@ -224,15 +232,34 @@ impl Upgrade {
             port_mode,
             detected_by: None,
             sides: [new_head(), new_head()],
-            request: None,
-            response: None,
-            req: None,
-            negotiated: None,
+            hs: None,
             tls: None,
             server_answered_tls: false,
             extensions_unknown: false,
             plain: PlainRequests::default(),
         }
+    }
+
+    pub fn request(&self) -> Option<&RequestInfo> {
+        self.hs.as_ref()?.request.as_ref()
+    }
+
+    pub fn response(&self) -> Option<&ResponseInfo> {
+        self.hs.as_ref()?.response.as_ref()
+    }
+
+    fn parsed_request(&self) -> Option<&http::Request> {
+        self.hs.as_ref()?.req.as_ref()
+    }
+
+    /// The handshake, to be recorded.
+    pub fn take_handshake(&mut self) -> Handshake {
+        self.hs.take().map(|h| *h).unwrap_or_default()
+    }
+
+    /// The handshake, made when its request is read.
+    fn hs(&mut self) -> &mut Handshake {
+        self.hs.get_or_insert_with(Box::default)
     }
 
     /// Whether client and server may still turn out the other way round
@@ -243,7 +270,7 @@ impl Upgrade {
 
     /// The negotiated permessage-deflate parameters, if any.
     pub fn deflate(&self) -> Option<handshake::Deflate> {
-        self.negotiated.as_ref().and_then(|n| n.deflate)
+        self.hs.as_ref()?.negotiated.as_ref()?.deflate
     }
 
     /// Whether direction `d`'s bytes go to the frame part.
@@ -406,7 +433,7 @@ impl Upgrade {
         };
         let s = if self.swapped { 0 } else { 1 };
         let server_closed = matches!(reason, CloseReason::Fin | CloseReason::Rst);
-        if self.response.is_none() && server_closed && meta.stats[s].wire_bytes == 0 {
+        if self.response().is_none() && server_closed && meta.stats[s].wire_bytes == 0 {
             let detail = "the client opened with a TLS ClientHello and the server closed the connection \
                           without any TLS reply: the server likely speaks plaintext (ws://) while the client \
                           uses TLS (wss://), or TLS is terminated in the wrong place";
@@ -533,7 +560,9 @@ impl Upgrade {
     fn give_up(&mut self) {
         self.mode = Mode::Done;
         self.sides = [Side::Idle, Side::Idle];
-        self.req = None;
+        if let Some(hs) = &mut self.hs {
+            hs.req = None;
+        }
     }
 
     /// Reads a head in direction `d` from `data` (at stream `offset`).
@@ -582,7 +611,7 @@ impl Upgrade {
         if let Some(tls) = &mut self.tls {
             tls.version = http::tls::server_hello_version(data).map(http::tls::version_name);
         }
-        if self.request.is_some() {
+        if self.request().is_some() {
             self.server_answered_tls = looks_like_tls(data);
             let detail = if self.server_answered_tls {
                 "the server answered the plaintext upgrade request with TLS: it expects TLS on this port"
@@ -652,8 +681,9 @@ impl Upgrade {
         if let Some(key) = &info.sec_websocket_key {
             cx.legs.requested(key.clone(), cx.meta.id, cx.meta.last_ts);
         }
-        self.request = Some(Box::new(info));
-        self.req = Some(Box::new(req));
+        let hs = self.hs();
+        hs.request = Some(info);
+        hs.req = Some(req);
         self.sides[0] = Side::Pending {
             offset: end,
             chunks: Vec::new(),
@@ -670,7 +700,7 @@ impl Upgrade {
                 self.plain_response(&r);
                 return None;
             }
-            Ok(r) if self.request.is_some() => r,
+            Ok(r) if self.request().is_some() => r,
             Ok(r) if self.tls.is_some() => {
                 let detail = format!(
                     "the client sent a TLS record and the server answered in plaintext HTTP ({} {}): \
@@ -691,19 +721,19 @@ impl Upgrade {
         let at = (first, self.head_first_ts(Dir::ServerToClient));
         let reason = std::mem::take(&mut resp.reason);
         let info = response_info(resp.version.text(), resp.status, reason, &resp.headers, at);
-        self.response = Some(Box::new(info));
+        self.hs().response = Some(info);
         if resp.status == 101 {
             return Some(self.upgraded(cx, &resp, first));
         }
         if resp.status / 100 == 1 {
             // An interim response (RFC 9110 15.2): the real answer follows.
             self.sides[1] = new_head();
-        } else if self.req.is_none() {
+        } else if self.parsed_request().is_none() {
             // The request was cut by the snaplen: whether it asked for an
             // upgrade is not known, so a refusal cannot be told.
             self.give_up();
         } else {
-            let reason = self.response.as_ref().map_or("", |r| r.reason.as_str());
+            let reason = self.response().map_or("", |r| r.reason.as_str());
             let detail = format!("server answered the upgrade with {} {reason}", resp.status);
             cx.acc
                 .add(Finding::new(Code::HandshakeRejected, detail).at(first));
@@ -748,10 +778,11 @@ impl Upgrade {
     fn upgraded(&mut self, cx: &mut Ctx<'_>, resp: &http::Response, packet: u64) -> Option<u64> {
         self.mode = Mode::WebSocket;
         self.detected_by = Some(Detection::Handshake);
-        if let Some(req) = self.req.take() {
+        let hs = self.hs();
+        if let Some(req) = hs.req.take() {
             let (findings, negotiated) = handshake::check_response(&req, resp, packet);
             findings.into_iter().for_each(|f| cx.acc.add(f));
-            self.negotiated = Some(Box::new(negotiated));
+            hs.negotiated = Some(negotiated);
         }
         self.sides[1] = Side::Frames;
         match &self.sides[0] {
@@ -777,7 +808,7 @@ impl Upgrade {
                 GapStep::Ignore
             }
             (Dir::ServerToClient, Some(head))
-                if self.request.is_some() && self.plain.is_empty() =>
+                if self.request().is_some() && self.plain.is_empty() =>
             {
                 self.cut_response(cx, head, first, after)
             }
@@ -798,8 +829,9 @@ impl Upgrade {
         if let Some(key) = info.sec_websocket_key.clone() {
             cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
         }
-        self.request = Some(Box::new(info));
-        self.req = None;
+        let hs = self.hs();
+        hs.request = Some(info);
+        hs.req = None;
         self.sides[0] = Side::Pending {
             offset: after,
             chunks: Vec::new(),
@@ -824,9 +856,9 @@ impl Upgrade {
             &head.headers,
             at,
         );
-        self.response = Some(Box::new(info));
+        self.hs().response = Some(info);
         if status != 101 {
-            if self.req.is_some() && status / 100 != 1 {
+            if self.parsed_request().is_some() && status / 100 != 1 {
                 let detail = format!(
                     "server answered the upgrade with {status} {reason} (head cut by the snaplen)"
                 );
@@ -838,7 +870,7 @@ impl Upgrade {
         }
         self.mode = Mode::WebSocket;
         self.detected_by = Some(Detection::Handshake);
-        self.req = None;
+        self.hs().req = None;
         self.sides[1] = Side::Frames;
         let client = match &self.sides[0] {
             Side::Pending { offset, .. } => Some(*offset),

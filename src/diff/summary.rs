@@ -5,8 +5,8 @@
 
 use crate::finding::{Code, Severity};
 use crate::record::{
-    Cause, ConnectionRecord, Counts, DeflateInfo, FrameRecord, Hop, PerDir, Record, Sink,
-    SummaryRecord,
+    Cause, CloseCodes, ConnectionRecord, Counts, DeflateInfo, FrameRecord, Hop, PerDir, Record,
+    Sink, SummaryRecord,
 };
 use crate::tcp::{CloseReason, Dir};
 use crate::websocket::Opcode;
@@ -163,7 +163,7 @@ pub struct ConnSummary {
     /// The opening handshake succeeded (101 with WebSocket recognised).
     pub handshake_ok: bool,
     pub dirs: PerDir<DirSummary>,
-    pub close_codes: PerDir<Vec<u16>>,
+    pub close_codes: PerDir<CloseCodes>,
     /// Who sent the first close frame.
     pub closed_first: Option<Dir>,
     pub end: CloseReason,
@@ -343,7 +343,7 @@ fn summarise(c: &ConnectionRecord, open: OpenConn) -> ConnSummary {
         websocket: c.websocket,
         handshake_ok: c.websocket && resp.is_some_and(|r| r.status == 101),
         dirs,
-        close_codes: c.close_codes.clone(),
+        close_codes: c.close_codes,
         closed_first: first_close.map(|(_, d)| d),
         end: c.end,
         abrupt,

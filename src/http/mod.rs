@@ -147,7 +147,16 @@ impl Version {
         if self.major > 9 || self.minor > 9 {
             return self.to_string().into();
         }
-        let text = [b'H', b'T', b'T', b'P', b'/', b'0' + self.major, b'.', b'0' + self.minor];
+        let text = [
+            b'H',
+            b'T',
+            b'T',
+            b'P',
+            b'/',
+            b'0' + self.major,
+            b'.',
+            b'0' + self.minor,
+        ];
         // ASCII digits: always UTF-8.
         Text::from_utf8(text).unwrap_or_default()
     }

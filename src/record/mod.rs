@@ -176,7 +176,7 @@ pub struct FrameRecord {
     pub compressed: bool,
     /// Close frames: the status code and reason, when present.
     pub close_code: Option<u16>,
-    pub close_reason: Option<String>,
+    pub close_reason: Option<Text>,
     /// The first bytes of the unmasked (and inflated) payload, when previews
     /// were asked for (`--payload`); the writer renders them.
     pub preview: Vec<u8>,
@@ -383,6 +383,50 @@ pub struct Diagnosis {
     pub hop: Option<Hop>,
 }
 
+/// The close codes one side sent, in order, the first
+/// [`CloseCodes::MAX`] of them (a peer sending thousands of close frames
+/// must not grow memory). Held inline, as every closed connection has
+/// them; written as a JSON array.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CloseCodes {
+    codes: [u16; CloseCodes::MAX],
+    len: u8,
+}
+
+impl CloseCodes {
+    pub const MAX: usize = 8;
+
+    /// Keeps `code` if fewer than [`CloseCodes::MAX`] are kept.
+    pub fn push(&mut self, code: u16) {
+        if let Some(slot) = self.codes.get_mut(usize::from(self.len)) {
+            *slot = code;
+            self.len += 1;
+        }
+    }
+}
+
+impl std::ops::Deref for CloseCodes {
+    type Target = [u16];
+
+    fn deref(&self) -> &[u16] {
+        &self.codes[..usize::from(self.len)]
+    }
+}
+
+impl<const N: usize> From<[u16; N]> for CloseCodes {
+    fn from(codes: [u16; N]) -> CloseCodes {
+        let mut c = CloseCodes::default();
+        codes.into_iter().for_each(|code| c.push(code));
+        c
+    }
+}
+
+impl Serialize for CloseCodes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
 /// Per-direction counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PerDir<T> {
@@ -504,7 +548,7 @@ pub struct ConnectionRecord {
     /// A Wireshark display filter that selects this connection
     /// (`tcp.stream eq N`, or by addresses and ports; see
     /// [`wireshark`]).
-    pub wireshark_filter: String,
+    pub wireshark_filter: Text,
     /// The input files that held its packets, as given, when several were
     /// given (empty, and not written, for one).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -537,7 +581,7 @@ pub struct ConnectionRecord {
     pub payload_bytes: PerDir<u64>,
     pub tcp: PerDir<TcpDirInfo>,
     /// Close codes sent by each side (in order).
-    pub close_codes: PerDir<Vec<u16>>,
+    pub close_codes: PerDir<CloseCodes>,
     pub findings: Vec<Finding>,
     /// Findings of this connection and its frames, counted by code.
     pub findings_by_code: Counts<Code>,

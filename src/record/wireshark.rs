@@ -11,11 +11,16 @@
 //! the connection is selected by its addresses and ports instead.
 //! A packet is selected by `frame.number == N`.
 
+use crate::text::Text;
+use compact_str::ToCompactString;
 use std::net::{IpAddr, SocketAddr};
 
 /// The filter for connection `conn` by Wireshark's TCP stream index.
-pub fn conn_filter(conn: u64) -> String {
-    format!("tcp.stream eq {conn}")
+/// Held inline, not allocated, as every connection record has one.
+pub fn conn_filter(conn: u64) -> Text {
+    let mut f = Text::const_new("tcp.stream eq ");
+    f.push_str(&conn.to_compact_string());
+    f
 }
 
 /// The filter for the connection between `a` and `b` by addresses and

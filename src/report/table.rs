@@ -53,6 +53,7 @@ use crate::finding::Finding;
 use crate::record::Roles;
 use crate::record::{ConnectionRecord, FrameRecord, Record, Sink};
 use crate::tcp::Dir;
+use crate::text::Text;
 use crate::time::Timestamp;
 use crate::websocket::Opcode;
 use clock::Clock;
@@ -119,7 +120,7 @@ struct Row {
     masked: bool,
     payload_len: u64,
     close_code: Option<u16>,
-    close_reason: Option<String>,
+    close_reason: Option<Text>,
     findings: Vec<Finding>,
     /// The payload's first bytes, kept only when previews are shown.
     preview: Option<Box<[u8]>>,
@@ -364,7 +365,7 @@ impl<W: Write> TableWriter<W> {
         }
         // The record's own filter: the address form where the stream
         // number may not be Wireshark's.
-        pieces.push((c.wireshark_filter.clone(), Paint::Plain));
+        pieces.push((c.wireshark_filter.to_string(), Paint::Plain));
         self.packed(&pieces, "  ", "", "  ")
     }
 
@@ -667,7 +668,7 @@ impl<W: Write> TableWriter<W> {
                 &[
                     (format!("conn {conn}"), Paint::Bold),
                     ("(no connection record)".to_owned(), Paint::Plain),
-                    (conn_filter(conn), Paint::Plain),
+                    (conn_filter(conn).into(), Paint::Plain),
                 ],
                 "  ",
                 "",

@@ -11,7 +11,7 @@
 use super::frame::{BrokenRules, FrameHeader, Opcode, broken_rules};
 use super::handshake::Deflate;
 use crate::finding::{Code, Finding};
-use crate::text::utf8_width;
+use crate::text::{Text, utf8_width};
 use flate2::{Decompress, FlushDecompress, Status};
 
 /// How the checks are configured for a direction.
@@ -36,7 +36,7 @@ pub struct Config {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FrameFacts {
     pub close_code: Option<u16>,
-    pub close_reason: Option<String>,
+    pub close_reason: Option<Text>,
     /// Part of a permessage-deflate compressed message.
     pub compressed: bool,
     /// Bytes this compressed frame inflated to, when it could be inflated
@@ -632,9 +632,9 @@ impl Validator {
         }
         let reason = &body[2..];
         match std::str::from_utf8(reason) {
-            Ok(s) => facts.close_reason = Some(s.to_string()),
+            Ok(s) => facts.close_reason = Some(s.into()),
             Err(e) => {
-                facts.close_reason = Some(String::from_utf8_lossy(reason).into_owned());
+                facts.close_reason = Some(String::from_utf8_lossy(reason).into());
                 out.push(Finding::new(
                     Code::InvalidUtf8,
                     format!("close reason is not UTF-8 (byte {})", e.valid_up_to()),
