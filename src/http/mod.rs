@@ -147,16 +147,9 @@ impl Version {
         if self.major > 9 || self.minor > 9 {
             return self.to_string().into();
         }
-        let text = [
-            b'H',
-            b'T',
-            b'T',
-            b'P',
-            b'/',
-            b'0' + self.major,
-            b'.',
-            b'0' + self.minor,
-        ];
+        let mut text = *b"HTTP/0.0";
+        text[5] += self.major;
+        text[7] += self.minor;
         // ASCII digits: always UTF-8.
         Text::from_utf8(text).unwrap_or_default()
     }
