@@ -215,6 +215,66 @@ pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
     }
 }
 
+/// `s` as a JSON string (quotes included), escaped exactly as serde_json
+/// escapes: `"`, `\\` and the control characters below U+0020 (as `\\n`,
+/// `\\t`... or `\\u00XX`), everything else (DEL and all of non-ASCII) as it
+/// is. The stretches between escapes are found eight bytes at a time and
+/// copied whole: the strings of a record are mostly short and clean.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let mut rest = s.as_bytes();
+    while let Some(at) = first_json_escape(rest) {
+        out.extend_from_slice(&rest[..at]);
+        push_json_escape(out, rest[at]);
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
+}
+
+/// serde_json's escape of one byte that needs one.
+fn push_json_escape(out: &mut Vec<u8>, b: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let short = match b {
+        b'"' => b'"',
+        b'\\' => b'\\',
+        0x08 => b'b',
+        0x0c => b'f',
+        b'\n' => b'n',
+        b'\r' => b'r',
+        b'\t' => b't',
+        _ => {
+            let (hi, lo) = (HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]);
+            out.extend_from_slice(&[b'\\', b'u', b'0', b'0', hi, lo]);
+            return;
+        }
+    };
+    out.extend_from_slice(&[b'\\', short]);
+}
+
+/// Index of the first byte JSON escapes: below 0x20, `"` or `\\`.
+fn first_json_escape(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([1; 8]);
+    const HIGHS: u64 = ONES << 7;
+    // A byte is flagged where `x - ONES * n` borrows into a high bit `x`
+    // did not have: it is below n (n up to 128), or zero after an XOR with
+    // a needle. Borrows carry only upwards, so the lowest flag of each test
+    // is a real match, and so the lowest of all three.
+    let below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGHS;
+    let (words, tail) = bytes.as_chunks::<8>();
+    for (i, word) in words.iter().enumerate() {
+        let x = u64::from_le_bytes(*word);
+        let flags = below(x, 0x20) | below(x ^ (ONES * 0x22), 1) | below(x ^ (ONES * 0x5c), 1);
+        if flags != 0 {
+            return Some(i * 8 + (flags.trailing_zeros() / 8) as usize);
+        }
+    }
+    let at = bytes.len() - tail.len();
+    tail.iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
+}
+
 /// ASCII that a JSON preview copies as it is: the printable characters but
 /// `"` and `\\`.
 const PLAIN_ASCII: [bool; 256] = {
@@ -297,6 +357,27 @@ pub fn excerpt(data: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_strings_as_serde_json_writes_them() {
+        let check = |s: &str| {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        };
+        for c in (0..0x800).filter_map(char::from_u32) {
+            check(&c.to_string());
+            // Around and across the eight-byte steps.
+            for n in [3, 7, 8, 9, 15, 16, 17] {
+                let mut s = "a".repeat(n);
+                s.push(c);
+                s.push_str(&"b".repeat(n));
+                check(&s);
+            }
+        }
+        check("");
+        check("tcp.stream eq 12\u{7f}\u{1f}\"\\é\r\n\t\u{8}\u{c}😀");
+    }
     use super::*;
 
     #[test]

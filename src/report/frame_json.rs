@@ -125,7 +125,7 @@ fn push_opcode(out: &mut Vec<u8>, op: Opcode) {
 const UINT_WIDTH: usize = 20;
 
 /// The longest key [`int`] writes before a number.
-const KEY_WIDTH: usize = 24;
+pub(super) const KEY_WIDTH: usize = 24;
 
 /// "00" to "99": two digits are made per division.
 const DIGIT_PAIRS: [[u8; 2]; 100] = {
@@ -145,7 +145,7 @@ const DIGIT_PAIRS: [[u8; 2]; 100] = {
 /// few moves, one known only when running a call to memcpy. Inlined, so
 /// that the key is a constant.
 #[inline(always)]
-fn int(out: &mut Vec<u8>, key: &[u8], v: u64) {
+pub(super) fn int(out: &mut Vec<u8>, key: &[u8], v: u64) {
     debug_assert!(key.len() <= KEY_WIDTH, "a key of up to KEY_WIDTH bytes");
     let mut buf = [0u8; KEY_WIDTH + 2 * UINT_WIDTH];
     let digits_end = KEY_WIDTH + UINT_WIDTH;
@@ -181,7 +181,15 @@ thread_local! {
 /// `,"ts":"` and `ts` as [`Timestamp`]'s `Display` writes it (RFC 3339,
 /// nanoseconds), as one block.
 fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
-    const KEY: &[u8] = b",\"ts\":\"";
+    key_ts(out, b",\"ts\":\"", ts);
+}
+
+/// `key` (up to [`KEY_WIDTH`] bytes, its opening quote included) and `ts`
+/// as [`Timestamp`]'s `Display` writes it (RFC 3339, nanoseconds), as one
+/// block; the closing quote is the caller's.
+#[inline(always)]
+pub(super) fn key_ts(out: &mut Vec<u8>, key: &[u8], ts: Timestamp) {
+    debug_assert!(key.len() <= KEY_WIDTH, "a key of up to KEY_WIDTH bytes");
     let secs = ts.0.div_euclid(1_000_000_000);
     let (cached, mut prefix) = SECOND.get();
     if cached != secs {
@@ -191,18 +199,19 @@ fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
         // Every i64 timestamp has this width; were one not to, it is
         // written as it comes.
         if write!(rest, "{ts}").is_err() || !rest.is_empty() {
-            out.extend_from_slice(KEY);
+            out.extend_from_slice(key);
             let _ = write!(out, "{ts}");
             return;
         }
         prefix.copy_from_slice(&text[..20]);
         SECOND.set((secs, prefix));
     }
-    let mut text = [0u8; KEY.len() + 30];
-    text[..KEY.len()].copy_from_slice(KEY);
-    text[KEY.len()..KEY.len() + 20].copy_from_slice(&prefix);
+    let mut text = [0u8; KEY_WIDTH + 30];
+    let n = key.len();
+    text[..n].copy_from_slice(key);
+    text[n..n + 20].copy_from_slice(&prefix);
     // Nine digits, two per division, and the zone.
-    let digits = &mut text[KEY.len() + 20..];
+    let digits = &mut text[n + 20..n + 30];
     let mut nanos = ts.0.rem_euclid(1_000_000_000) as usize;
     for at in [7, 5, 3, 1] {
         digits[at..at + 2].copy_from_slice(&DIGIT_PAIRS[nanos % 100]);
@@ -210,7 +219,7 @@ fn push_ts(out: &mut Vec<u8>, ts: Timestamp) {
     }
     digits[0] = b'0' + nanos as u8;
     digits[9] = b'Z';
-    out.extend_from_slice(&text);
+    out.extend_from_slice(&text[..n + 30]);
 }
 
 #[cfg(test)]

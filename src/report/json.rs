@@ -19,6 +19,7 @@
 //! arrives and memory stays flat however large the capture; two arrays
 //! would need one of them held back until the end.
 
+use super::conn_json::write_connection;
 use super::frame_json::write_frame;
 use super::preview::PayloadMode;
 use crate::record::{Record, Sink};
@@ -32,7 +33,7 @@ pub struct JsonWriter<W: Write> {
     closed: bool,
     started: bool,
     preview: PayloadMode,
-    /// Reused for frames and their previews.
+    /// Reused for each record and frames' previews.
     frame: Vec<u8>,
     scratch: String,
 }
@@ -80,27 +81,23 @@ impl<W: Write> Sink for JsonWriter<W> {
             return Ok(());
         }
         self.start()?;
+        self.frame.clear();
         match r {
             Record::Summary(_) => {
                 self.w.write_all(b"\n],\n\"summary\":")?;
                 serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
                 self.w.write_all(b"}\n")?;
                 self.closed = true;
+                return Ok(());
             }
-            _ => {
-                if self.records > 0 {
-                    self.w.write_all(b",\n")?;
-                }
-                self.records += 1;
-                if let Record::Frame(f) = r {
-                    self.frame.clear();
-                    write_frame(f, self.preview, &mut self.scratch, &mut self.frame);
-                    self.w.write_all(&self.frame)?;
-                } else {
-                    serde_json::to_writer(&mut self.w, &r).map_err(io::Error::from)?;
-                }
-            }
+            Record::Frame(f) => write_frame(f, self.preview, &mut self.scratch, &mut self.frame),
+            Record::Connection(c) => write_connection(c, &mut self.frame),
         }
+        if self.records > 0 {
+            self.w.write_all(b",\n")?;
+        }
+        self.records += 1;
+        self.w.write_all(&self.frame)?;
         Ok(())
     }
 

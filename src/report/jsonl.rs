@@ -2,6 +2,7 @@
 //! consumer (jq, a log shipper) sees the first frames before the capture is
 //! finished. The schema is in docs/records.md.
 
+use super::conn_json::write_connection;
 use super::frame_json::write_frame;
 use super::preview::PayloadMode;
 use crate::record::{Record, Sink};
@@ -41,8 +42,10 @@ impl<W: Write> JsonlWriter<W> {
 impl<W: Write> Sink for JsonlWriter<W> {
     fn record(&mut self, r: Record<'_>) -> io::Result<()> {
         match r {
-            // Frames are most of the output: written by hand (same bytes).
+            // Frames are most of the output, and connections end in bursts:
+            // both written by hand (same bytes).
             Record::Frame(f) => write_frame(f, self.preview, &mut self.scratch, &mut self.buf),
+            Record::Connection(c) => write_connection(c, &mut self.buf),
             other => serde_json::to_writer(&mut self.buf, &other).map_err(io::Error::from)?,
         }
         self.buf.push(b'\n');

@@ -18,6 +18,7 @@
 //!
 //! The schema of the records is in docs/records.md.
 
+pub mod conn_json;
 pub mod diff;
 pub mod explain;
 pub mod filter;
