@@ -23,6 +23,11 @@
 #   RSS_LIMIT_MIB    peak RSS limit (default 64)
 #   RSS_GROWTH       largest allowed peak RSS ratio SIZE : SIZE/4 (default 1.5)
 #   WSCAP_REV        label for the report header (default: git describe of HEAD)
+#   LINEAR           "SMALL BIG" (e.g. "200MiB 2GiB"): instead of the above,
+#                    time each format and the walk on both sizes of each
+#                    profile, the two sizes alternated REPEAT times in one
+#                    sitting, and report the time ratio against the bytes
+#                    ratio (issue 12's target: within 15% of it)
 #
 # Exit status: 0 all good; 1 a memory check failed or wscap exited with 2
 # (damaged input / error); other values: the setup failed.
@@ -176,6 +181,66 @@ measure() {
     log "$(printf '%-6s %-8s %-6s %6s  %7.3fs  rss %6.1f MiB  rc %s' "$tool" "$format" "$profile" \
         "$(human "$bytes")" "$best" "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$rc")"
 }
+
+# Wall seconds of one run of COMMAND (output discarded).
+time_once() {
+    local t0 t1
+    t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>&1 || true
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.5f", b - a }'
+}
+
+# Time against size: the two captures of each profile timed alternately
+# in one sitting (REPEAT times, best of each kept), so that the machine's
+# state, which moves by 10-30% between sittings here, is the same for
+# both; separate sittings were what the ratio first compared.
+linear() {
+    local small_b big_b
+    read -r small_b big_b <<<"$LINEAR"
+    small_b=$(to_bytes "$small_b") big_b=$(to_bytes "$big_b")
+    echo "wscap $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), REPEAT=$REPEAT, alternated"
+    echo
+    echo "| tool | format | profile | $(human "$small_b") s | $(human "$big_b") s | ratio | bytes ratio | within +-15% of it |"
+    echo "|---|---|---|---:|---:|---:|---:|---|"
+    for profile in $PROFILES; do
+        local caps=() cap
+        caps=("$(capture "$profile" "$small_b")" "$(capture "$profile" "$big_b")")
+        for cap in "${caps[@]}"; do cache_afresh "$cap"; done
+        for format in "${FORMATS[@]}" walk; do
+            local best=("" "") i k t cmd
+            for ((i = 0; i < REPEAT; i++)); do
+                for k in 0 1; do
+                    cap=${caps[k]}
+                    if [[ $format == walk ]]; then
+                        cmd=("$WALK" "$cap")
+                    else
+                        cmd=("$WSCAP" analyze --format "$format")
+                        [[ $profile == *-tls ]] && cmd+=(--tls-keylog "$cap.keys")
+                        cmd+=("$cap")
+                    fi
+                    t=$(time_once "${cmd[@]}")
+                    if [[ -z ${best[k]} ]] || awk -v a="$t" -v b="${best[k]}" 'BEGIN { exit !(a < b) }'; then
+                        best[k]=$t
+                    fi
+                done
+            done
+            awk -v tool="$([[ $format == walk ]] && echo walk || echo wscap)" \
+                -v f="$([[ $format == walk ]] && echo - || echo "$format")" -v p="$profile" \
+                -v a="${best[0]}" -v b="${best[1]}" -v sa="$(stat -c %s "${caps[0]}")" \
+                -v sb="$(stat -c %s "${caps[1]}")" 'BEGIN {
+                r = b / a
+                printf "| %s | %s | %s | %.4f | %.3f | %.2f | %.2f | %s |\n", tool, f, p, a, b, r, sb / sa,
+                    (r >= 0.85 * sb / sa && r <= 1.15 * sb / sa) ? "yes" : "no" }'
+            log "$profile $format done"
+        done
+    done
+}
+
+if [[ -n ${LINEAR:-} ]]; then
+    linear
+    exit 0
+fi
 
 for profile in $PROFILES; do
     big=$(capture "$profile" "$SIZE_B")
