@@ -316,7 +316,9 @@ pub fn channel<H: TlsHandler>(handler: H) -> (Recorder, Replayer<H>) {
     };
     let replayer = Replayer {
         handler,
-        conns: Vec::new(),
+        // Room for the connections open at once in most captures: each
+        // doubling copies every slot into memory touched for the first time.
+        conns: Vec::with_capacity(1024),
         from: Some(from),
         back,
     };

@@ -21,10 +21,15 @@ pub(super) struct FlowTable<V> {
     hasher: foldhash::fast::RandomState,
 }
 
+/// Connections the table has room for from the start: captures open
+/// hundreds at once, and each doubling on the way there rehashes the table
+/// into memory touched for the first time.
+const INITIAL_ROOM: usize = 1024;
+
 impl<V> Default for FlowTable<V> {
     fn default() -> Self {
         FlowTable {
-            table: HashTable::new(),
+            table: HashTable::with_capacity(INITIAL_ROOM),
             hasher: foldhash::fast::RandomState::default(),
         }
     }
