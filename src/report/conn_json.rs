@@ -79,27 +79,33 @@ pub fn write_connection(c: &ConnectionRecord, out: &mut Vec<u8>) {
 /// The findings, their counts and the diagnosis: empty on most
 /// connections, serde's when not.
 fn tail(out: &mut Vec<u8>, c: &ConnectionRecord) {
-    if c.findings.is_empty() {
-        out.extend_from_slice(b",\"findings\":[]");
-    } else {
-        key_serde(out, b",\"findings\":", &c.findings);
-    }
-    if c.findings_by_code.is_empty() {
-        out.extend_from_slice(b",\"findings_by_code\":{}");
-    } else {
-        key_serde(out, b",\"findings_by_code\":", &c.findings_by_code);
-    }
-    if c.findings_by_severity.is_empty() {
-        out.extend_from_slice(b",\"findings_by_severity\":{}");
-    } else {
-        key_serde(out, b",\"findings_by_severity\":", &c.findings_by_severity);
-    }
-    if c.diagnosis.is_empty() {
-        out.extend_from_slice(b",\"diagnosis\":[]}");
-    } else {
-        key_serde(out, b",\"diagnosis\":", &c.diagnosis);
-        out.push(b'}');
-    }
+    let findings = &c.findings;
+    key_serde_or(out, b",\"findings\":", findings.is_empty(), b"[]", findings);
+    let by_code = &c.findings_by_code;
+    key_serde_or(
+        out,
+        b",\"findings_by_code\":",
+        by_code.is_empty(),
+        b"{}",
+        by_code,
+    );
+    let by_severity = &c.findings_by_severity;
+    key_serde_or(
+        out,
+        b",\"findings_by_severity\":",
+        by_severity.is_empty(),
+        b"{}",
+        by_severity,
+    );
+    let diagnosis = &c.diagnosis;
+    key_serde_or(
+        out,
+        b",\"diagnosis\":",
+        diagnosis.is_empty(),
+        b"[]",
+        diagnosis,
+    );
+    out.push(b'}');
 }
 
 fn request(out: &mut Vec<u8>, r: &RequestInfo) {
@@ -275,6 +281,23 @@ fn key_serde<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, key: &[u8], v: &T)
     out.extend_from_slice(key);
     // Writing these to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, v);
+}
+
+/// `key` and `v`, or `empty` (serde_json's text for it) when `v` holds
+/// nothing, as it mostly does.
+fn key_serde_or<T: serde::Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    is_empty: bool,
+    empty: &[u8],
+    v: &T,
+) {
+    if is_empty {
+        out.extend_from_slice(key);
+        out.extend_from_slice(empty);
+    } else {
+        key_serde(out, key, v);
+    }
 }
 
 #[cfg(test)]
