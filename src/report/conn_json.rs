@@ -12,6 +12,10 @@
 //! copied with the value after them, the strings are escaped a word at a
 //! time, and only what is rare and nested (findings, diagnoses, TLS, the
 //! file list) goes through serde.
+//!
+//! A field added to [`ConnectionRecord`] is written here too: until it is,
+//! the test below, which sets every field, finds serde's text and this one
+//! apart.
 
 use super::frame_json::{int, key_ts};
 use crate::record::{
