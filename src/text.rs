@@ -216,8 +216,8 @@ pub fn push_escaped_json(out: &mut Vec<u8>, bytes: &[u8]) {
 }
 
 /// `s` as a JSON string (quotes included), escaped exactly as serde_json
-/// escapes: `"`, `\\` and the control characters below U+0020 (as `\\n`,
-/// `\\t`... or `\\u00XX`), everything else (DEL and all of non-ASCII) as it
+/// escapes: `"`, `\\` and the control characters below U+0020 (as `\n`,
+/// `\t`... or `\u00XX`), everything else (DEL and all of non-ASCII) as it
 /// is. The stretches between escapes are found eight bytes at a time and
 /// copied whole: the strings of a record are mostly short and clean.
 pub fn push_json_str(out: &mut Vec<u8>, s: &str) {

@@ -1,9 +1,10 @@
 //! A frame record as one JSON object, written by hand: frame records are
 //! most of the output on a busy capture, and fixed keys, integers and the
 //! timestamp go straight into the buffer, and so does the preview, escaped
-//! as serde_json would. The rare strings (a close reason, findings) are
-//! serde_json's, so the bytes are what serde would write (a test parses
-//! them back). Both JSON writers use it.
+//! as serde_json would. A close reason is escaped as serde_json escapes
+//! (`text::push_json_str`), the rare findings are serde_json's, so the
+//! bytes are what serde would write (a test parses them back). Both JSON
+//! writers use it.
 
 use super::preview::PayloadMode;
 use crate::record::FrameRecord;
@@ -64,8 +65,7 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
     }
     if let Some(r) = &f.close_reason {
         out.extend_from_slice(b",\"close_reason\":");
-        // serde_json's escaping, on a string that cannot fail.
-        let _ = serde_json::to_writer(&mut *out, r);
+        crate::text::push_json_str(out, r);
     }
     if mode != PayloadMode::None {
         out.extend_from_slice(b",\"preview\":\"");
@@ -125,7 +125,7 @@ fn push_opcode(out: &mut Vec<u8>, op: Opcode) {
 const UINT_WIDTH: usize = 20;
 
 /// The longest key [`int`] writes before a number.
-pub(super) const KEY_WIDTH: usize = 24;
+const KEY_WIDTH: usize = 24;
 
 /// "00" to "99": two digits are made per division.
 const DIGIT_PAIRS: [[u8; 2]; 100] = {
