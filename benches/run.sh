@@ -27,7 +27,9 @@
 #                    time each format and the walk on both sizes of each
 #                    profile, the two sizes alternated REPEAT times in one
 #                    sitting, and report the time ratio against the bytes
-#                    ratio (issue 12's target: within 15% of it)
+#                    ratio (issue 12's target: within 15% of it). BIG may
+#                    be "xN" (e.g. "200MiB x10"): SMALL's traffic N times
+#                    over (gencap --repeat N), exactly N times the work
 #
 # Exit status: 0 all good; 1 a memory check failed or wscap exited with 2
 # (damaged input / error); other values: the setup failed.
@@ -90,11 +92,14 @@ mkdir -p "$DIR"
 SIZE_B=$(to_bytes "$SIZE")
 QUARTER_B=$((SIZE_B / 4))
 
-# Capture for profile $1 of $2 bytes, generated once; prints its path. The
-# generator's report is kept next to it (.meta) for the frame count.
+# Capture for profile $1 of $2 bytes (times $3, gencap --repeat, if given),
+# generated once; prints its path. The generator's report is kept next to
+# it (.meta) for the frame count.
 capture() {
-    local profile=$1 bytes=$2
-    local f="$DIR/$profile-$(human "$bytes")-c$CONNS-s$SEED"
+    local profile=$1 bytes=$2 repeat=${3:-1}
+    local f="$DIR/$profile-$(human "$bytes")"
+    ((repeat == 1)) || f="$f-x$repeat"
+    f="$f-c$CONNS-s$SEED"
     [[ $PPS == 500000 ]] || f="$f-pps$PPS"
     f="$f.pcap"
     local tls=()
@@ -102,7 +107,7 @@ capture() {
     if [[ ! -s $f || ! -s $f.meta ]]; then
         log "generating $f"
         "$GENCAP" --profile "${profile%-tls}" --size "$bytes" --conns "$CONNS" --seed "$SEED" \
-            --pps "$PPS" "${tls[@]}" --out "$f.tmp" >"$f.meta.tmp"
+            --pps "$PPS" --repeat "$repeat" "${tls[@]}" --out "$f.tmp" >"$f.meta.tmp"
         mv "$f.tmp" "$f" && mv "$f.meta.tmp" "$f.meta"
         cat "$f.meta" >&2
     fi
@@ -194,18 +199,35 @@ time_once() {
 # Time against size: the two captures of each profile timed alternately
 # in one sitting (REPEAT times, best of each kept), so that the machine's
 # state, which moves by 10-30% between sittings here, is the same for
-# both; separate sittings were what the ratio first compared.
+# both; separate sittings were what the ratio first compared. A BIG of
+# "xN" is the small capture's traffic N times over (gencap --repeat): one
+# generation at N times the size holds the same thousand connections'
+# opening and closing as the small one, so not N times its work.
 linear() {
-    local small_b big_b
+    local small_b big_b repeat=1
     read -r small_b big_b <<<"$LINEAR"
-    small_b=$(to_bytes "$small_b") big_b=$(to_bytes "$big_b")
+    small_b=$(to_bytes "$small_b")
+    if [[ $big_b == x* ]]; then
+        repeat=${big_b#x}
+        [[ $repeat =~ ^[1-9][0-9]*$ ]] || { log "LINEAR: bad repeat $big_b"; exit 3; }
+        big_b=$((repeat * small_b))
+    else
+        big_b=$(to_bytes "$big_b")
+    fi
+    local big_label
+    big_label=$(human "$big_b")
+    ((repeat == 1)) || big_label="$(human "$small_b") x$repeat"
     echo "wscap $(git rev-parse --short HEAD 2>/dev/null || echo '?'), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), REPEAT=$REPEAT, alternated"
     echo
-    echo "| tool | format | profile | $(human "$small_b") s | $(human "$big_b") s | ratio | bytes ratio | within +-15% of it |"
+    echo "| tool | format | profile | $(human "$small_b") s | $big_label s | ratio | bytes ratio | within +-15% of it |"
     echo "|---|---|---|---:|---:|---:|---:|---|"
     for profile in $PROFILES; do
         local caps=() cap
-        caps=("$(capture "$profile" "$small_b")" "$(capture "$profile" "$big_b")")
+        if ((repeat == 1)); then
+            caps=("$(capture "$profile" "$small_b")" "$(capture "$profile" "$big_b")")
+        else
+            caps=("$(capture "$profile" "$small_b")" "$(capture "$profile" "$small_b" "$repeat")")
+        fi
         for cap in "${caps[@]}"; do cache_afresh "$cap"; done
         for format in "${FORMATS[@]}" walk; do
             local best=("" "") i k t cmd

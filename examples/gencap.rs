@@ -30,6 +30,17 @@
 //!
 //! Output is deterministic for a given profile, size, conns and seed.
 //!
+//! `--repeat N` writes that traffic N times in a row, each time from the
+//! same seed (the same messages, segments and sizes) but with fresh client
+//! addresses and later timestamps: every connection of one repetition has
+//! closed before the next one's open. The capture then holds exactly N
+//! times the work of one `--size` capture, which is what a time-against-
+//! size measurement needs: one run of the generator at N times the size
+//! is not that, since its `--conns` connections open together at the
+//! start and close together at the end whatever the size, and a
+//! connection of the mixed profile carries about a megabyte, so a larger
+//! capture holds proportionally fewer of them.
+//!
 //! `--tls-keylog FILE` puts every WebSocket connection inside TLS 1.3
 //! (TLS_AES_128_GCM_SHA256): a ClientHello and ServerHello in plaintext,
 //! both Finished messages under the handshake keys, then the upgrade and
@@ -102,10 +113,13 @@ struct Args {
     verify: bool,
     /// `--tls-keylog`: WebSocket inside TLS 1.3, secrets logged here.
     tls_keylog: Option<PathBuf>,
+    /// `--repeat`: the traffic of one `--size` capture this many times.
+    repeat: u64,
 }
 
 const USAGE: &str = "usage: gencap --profile mixed|small|large --size SIZE --out FILE \
-[--conns N (1000)] [--seed S (1)] [--pps N (500000)] [--verify] [--tls-keylog FILE]\n\
+[--conns N (1000)] [--seed S (1)] [--pps N (500000)] [--repeat N (1)] [--verify]\n\
+[--tls-keylog FILE]\n\
 SIZE: bytes, or with a suffix K/M/G (10^3..) or KiB/MiB/GiB (2^10..)";
 
 fn parse_size(s: &str) -> Option<u64> {
@@ -137,6 +151,7 @@ fn parse_args() -> Result<Args, String> {
     let mut pps = DEFAULT_PPS;
     let mut verify = false;
     let mut tls_keylog = None;
+    let mut repeat = 1;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let (flag, inline) = match a.split_once('=') {
@@ -176,6 +191,12 @@ fn parse_args() -> Result<Args, String> {
                     return Err("--pps must be in 1..=1000000000".into());
                 }
             }
+            "--repeat" => {
+                repeat = value()?.parse().map_err(|e| format!("--repeat: {e}"))?;
+                if repeat == 0 {
+                    return Err("--repeat must be positive".into());
+                }
+            }
             "--verify" => verify = true,
             "--tls-keylog" => tls_keylog = Some(PathBuf::from(value()?)),
             "-h" | "--help" => return Err(String::new()),
@@ -191,12 +212,14 @@ fn parse_args() -> Result<Args, String> {
         pps,
         verify,
         tls_keylog,
+        repeat,
     })
 }
 
 // ---------------------------------------------------------------- randomness
 
 /// xorshift64*: tiny, fast, deterministic.
+#[derive(Clone)]
 struct Rng(u64);
 
 impl Rng {
@@ -1099,6 +1122,47 @@ impl Gen {
         Ok(true)
     }
 
+    /// Runs `conns` connection slots in turns until the size budget is
+    /// spent and every connection has closed.
+    fn generate(&mut self, conns: usize) -> io::Result<()> {
+        let mut slots: Vec<Option<Conn>> = (0..conns).map(|_| None).collect();
+        let mut live = 0u64;
+        let mut accepting = true;
+        let mut turn = 0u64;
+        loop {
+            let mut progressed = false;
+            for slot in slots.iter_mut() {
+                turn += 1;
+                if self.profile == Profile::Mixed && turn.is_multiple_of(40) && self.fits(500, live) {
+                    self.udp()?;
+                }
+                if slot.is_none() {
+                    if !accepting || !self.fits(OPEN_COST + CLOSE_COST + 2_000, live) {
+                        accepting = false;
+                        continue;
+                    }
+                    *slot = Some(self.new_conn());
+                    live += 1;
+                }
+                let conn = slot.as_mut().unwrap();
+                progressed = true;
+                if !conn.opened {
+                    self.open(conn)?;
+                    continue;
+                }
+                if !self.segment(conn, live)? {
+                    self.close(conn)?;
+                    *slot = None;
+                    live -= 1;
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Compares the packet in `buf` with what the library builds.
     fn check(&mut self, t: &Template, seq: u32, ack: u32, flags: u8) {
         if self.verify_left == 0 {
@@ -1183,40 +1247,16 @@ fn run(args: &Args) -> io::Result<()> {
         tls: args.tls_keylog.as_ref().map(TlsGen::new).transpose()?,
     };
 
-    let mut slots: Vec<Option<Conn>> = (0..args.conns).map(|_| None).collect();
-    let mut live = 0u64;
-    let mut accepting = true;
-    let mut turn = 0u64;
-    loop {
-        let mut progressed = false;
-        for slot in slots.iter_mut() {
-            turn += 1;
-            if g.profile == Profile::Mixed && turn.is_multiple_of(40) && g.fits(500, live) {
-                g.udp()?;
-            }
-            if slot.is_none() {
-                if !accepting || !g.fits(OPEN_COST + CLOSE_COST + 2_000, live) {
-                    accepting = false;
-                    continue;
-                }
-                *slot = Some(g.new_conn());
-                live += 1;
-            }
-            let conn = slot.as_mut().unwrap();
-            progressed = true;
-            if !conn.opened {
-                g.open(conn)?;
-                continue;
-            }
-            if !g.segment(conn, live)? {
-                g.close(conn)?;
-                *slot = None;
-                live -= 1;
-            }
+    // Each repetition starts from the generator's state after the corpus,
+    // with the first one's budget (not what the last left unspent), so it
+    // draws the same traffic; addresses (conn_seq) and time go on.
+    let start = g.rng.clone();
+    for rep in 0..args.repeat {
+        if rep > 0 {
+            g.rng = start.clone();
+            g.target = g.written + args.size.saturating_sub(24);
         }
-        if !progressed {
-            break;
-        }
+        g.generate(args.conns)?;
     }
     g.out.get_mut().flush()?;
     if let Some(tls) = &mut g.tls {
