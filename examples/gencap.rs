@@ -1133,7 +1133,8 @@ impl Gen {
             let mut progressed = false;
             for slot in slots.iter_mut() {
                 turn += 1;
-                if self.profile == Profile::Mixed && turn.is_multiple_of(40) && self.fits(500, live) {
+                if self.profile == Profile::Mixed && turn.is_multiple_of(40) && self.fits(500, live)
+                {
                     self.udp()?;
                 }
                 if slot.is_none() {

@@ -542,10 +542,11 @@ impl<H: StreamHandler> Reassembler<H> {
         let src = SocketAddr::new(seg.src, seg.src_port);
         let dst = SocketAddr::new(seg.dst, seg.dst_port);
         let key = FlowKey::new(src, dst);
+        let hash = self.conns.hash(&key);
         let fresh_syn = seg.flags.syn() && !seg.flags.ack();
         self.last_conn = None;
 
-        match self.conns.get(&key) {
+        match self.conns.get_hashed(hash, &key) {
             None => self.open(key, seg, src, dst, packet, ts, h),
             // RFC 9293 3.6.1 (MAY-2): a new SYN may reopen a 4-tuple straight
             // from TIME-WAIT, which the tombstone stands for.
@@ -585,7 +586,7 @@ impl<H: StreamHandler> Reassembler<H> {
                 }
             }
         }
-        self.segment(key, seg, src, packet, ts, h);
+        self.segment(key, hash, seg, src, packet, ts, h);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -694,16 +695,18 @@ impl<H: StreamHandler> Reassembler<H> {
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn segment(
         &mut self,
         key: FlowKey,
+        hash: u64,
         seg: &TcpSegment<'_>,
         src: SocketAddr,
         packet: u64,
         ts: Timestamp,
         h: &mut H,
     ) {
-        let Some(Slot::Live(c)) = self.conns.get_mut(&key) else {
+        let Some(Slot::Live(c)) = self.conns.get_mut_hashed(hash, &key) else {
             return;
         };
         let dir = if src == c.meta.client {

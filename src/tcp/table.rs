@@ -36,7 +36,9 @@ impl<V> Default for FlowTable<V> {
 }
 
 impl<V> FlowTable<V> {
-    fn hash(&self, key: &FlowKey) -> u64 {
+    /// The hash `key` is found by: a packet looks its connection up more
+    /// than once (to decide, then to change it), hashing its key once.
+    pub fn hash(&self, key: &FlowKey) -> u64 {
         self.hasher.hash_one(key)
     }
 
@@ -45,7 +47,11 @@ impl<V> FlowTable<V> {
     }
 
     pub fn get_mut(&mut self, key: &FlowKey) -> Option<&mut V> {
-        let hash = self.hash(key);
+        self.get_mut_hashed(self.hash(key), key)
+    }
+
+    /// [`FlowTable::get_mut`] with the key's [`FlowTable::hash`].
+    pub fn get_mut_hashed(&mut self, hash: u64, key: &FlowKey) -> Option<&mut V> {
         self.table.find_mut(hash, |(k, _)| k == key).map(|(_, v)| v)
     }
 
@@ -97,7 +103,7 @@ impl<V> FlowTable<V> {
         hash
     }
 
-    /// [`FlowTable::get`] with the key's hash as
+    /// [`FlowTable::get`] with the key's hash as [`FlowTable::hash`] or
     /// [`FlowTable::prefetch_entry`] gave it.
     pub fn get_hashed(&self, hash: u64, key: &FlowKey) -> Option<&V> {
         self.table.find(hash, |(k, _)| k == key).map(|(_, v)| v)
