@@ -29,6 +29,7 @@ pub mod diff;
 pub mod finding;
 pub mod handoff;
 pub mod http;
+pub mod http2;
 pub mod packet;
 pub mod pipeline;
 pub mod prefetch;
