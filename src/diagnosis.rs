@@ -161,6 +161,8 @@ pub fn diagnose(rec: &ConnectionRecord, evidence: &Evidence) -> Vec<Diagnosis> {
         unclean_close,
         conflicting_retransmission,
         capture_limits,
+        http2_websocket_not_enabled,
+        http2_violation,
     ] {
         rule(&c, &mut out);
     }
@@ -212,6 +214,9 @@ fn proxy_not_websocket_aware(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 
 fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     let rec = c.rec;
+    if has(rec, Code::H2ConnectRejected) && !has(rec, Code::H2ConnectNotEnabled) {
+        return h2_connect_refused(c, out);
+    }
     if !has(rec, Code::HandshakeRejected)
         || has(rec, Code::Http10Upgrade)
         || has(rec, Code::UpgradeHeaderMissing)
@@ -264,6 +269,115 @@ fn handshake_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
             Code::BadWebsocketVersion,
         ]),
         fix,
+        hop: None,
+    });
+}
+
+/// An extended CONNECT (RFC 8441) refused by a server that had enabled
+/// it: with a status, as an HTTP/1.1 upgrade is refused, or a reset.
+fn h2_connect_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[Code] = &[Code::H2ConnectRejected, Code::BadWebsocketVersion];
+    let (summary, fix) = match c.rec.response.as_ref().map(|r| r.status) {
+        Some(404) => (
+            "no WebSocket endpoint at this path (404 to the extended CONNECT over HTTP/2)".to_string(),
+            "check the WebSocket URL path against the server's routes (and the proxy's)",
+        ),
+        Some(401 | 403 | 407) => (
+            "the server refused the WebSocket over HTTP/2 for access reasons (authentication or Origin)"
+                .to_string(),
+            "send the credentials the endpoint expects and allow the page's Origin on the server",
+        ),
+        Some(status) => (
+            format!("the server refused the WebSocket over HTTP/2 with {status}"),
+            "read the response in the capture for the server's reason",
+        ),
+        None => (
+            "the server reset the stream of the WebSocket over HTTP/2 instead of answering it".to_string(),
+            "look at the server's logs for why it found the extended CONNECT malformed or refused it",
+        ),
+    };
+    out.push(Diagnosis {
+        cause: Cause::HandshakeRefused,
+        summary,
+        codes: c.present(CODES),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
+        fix: vec![fix.to_string()],
+        hop: None,
+    });
+}
+
+/// RFC 8441 3: the client opened a WebSocket over HTTP/2 that the server
+/// had not enabled.
+fn http2_websocket_not_enabled(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[Code] = &[Code::H2ConnectNotEnabled, Code::H2ConnectRejected];
+    if !c.has(Code::H2ConnectNotEnabled) {
+        return;
+    }
+    let refused = c.has(Code::H2ConnectRejected);
+    let summary = if refused {
+        "the client opened a WebSocket over HTTP/2 and the server, which never enabled WebSocket over HTTP/2 \
+         (SETTINGS_ENABLE_CONNECT_PROTOCOL), refused it: browsers then fail the connection or fall back"
+    } else {
+        "the client opened a WebSocket over HTTP/2 that the server never enabled \
+         (SETTINGS_ENABLE_CONNECT_PROTOCOL): a server following RFC 8441 refuses it"
+    };
+    out.push(Diagnosis {
+        cause: Cause::Http2WebsocketNotEnabled,
+        summary: summary.to_string(),
+        codes: c.present(CODES),
+        packet: c.first_packet(CODES),
+        evidence: c.details(CODES),
+        fix: vec![
+            "enable WebSocket over HTTP/2 (RFC 8441) on the server or proxy that terminates HTTP/2, so that it \
+             sends SETTINGS_ENABLE_CONNECT_PROTOCOL = 1"
+                .to_string(),
+            "or keep WebSocket on HTTP/1.1 there: serve only http/1.1 in ALPN on the WebSocket host, or route \
+             the upgrade to an HTTP/1.1 listener"
+                .to_string(),
+            "a client must wait for the server's SETTINGS before an extended CONNECT".to_string(),
+        ],
+        hop: None,
+    });
+}
+
+/// The HTTP/2 layer under the WebSockets breaks its own rules.
+fn http2_violation(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
+    const CODES: &[Code] = &[
+        Code::H2ConnectionHeader,
+        Code::H2BadConnect,
+        Code::H2ProtocolError,
+    ];
+    let codes = c.present(CODES);
+    let Some(&first) = codes.first() else { return };
+    let summary = match first {
+        Code::H2ConnectionHeader => {
+            "HTTP/1.1 connection headers (Connection, Upgrade, ...) travel in HTTP/2 header blocks: a proxy \
+             or client copies the HTTP/1.1 upgrade into HTTP/2, and a strict peer rejects the request as \
+             malformed"
+        }
+        Code::H2BadConnect => {
+            "a malformed extended CONNECT: the WebSocket over HTTP/2 cannot open (RFC 8441 4)"
+        }
+        _ => {
+            "the HTTP/2 connection breaks framing or header compression rules: the peer ends it with GOAWAY"
+        }
+    };
+    out.push(Diagnosis {
+        cause: Cause::Http2Violation,
+        summary: summary.to_string(),
+        packet: c.first_packet(&codes),
+        codes,
+        evidence: c.details(CODES),
+        fix: vec![
+            "drop hop-by-hop headers (Connection, Upgrade, Keep-Alive, Proxy-Connection, Transfer-Encoding) \
+             when speaking HTTP/2, and open WebSockets with an extended CONNECT carrying :protocol, :scheme, \
+             :path and :authority"
+                .to_string(),
+            "for framing or HPACK errors, the packet names the side: update its HTTP/2 library or the proxy \
+             in between"
+                .to_string(),
+        ],
         hop: None,
     });
 }
@@ -534,6 +648,7 @@ const HANDSHAKE_CAUSES: &[Cause] = &[
     Cause::HandshakeAnswerBroken,
     Cause::TlsMisplaced,
     Cause::InvalidClientHandshake,
+    Cause::Http2WebsocketNotEnabled,
 ];
 
 fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {

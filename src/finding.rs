@@ -85,6 +85,19 @@ codes! {
         "the server chose an extension the client did not offer";
     SubprotocolNotOffered = "subprotocol_not_offered", Error, "RFC 6455 4.1",
         "the server chose a subprotocol the client did not offer";
+    // WebSocket over HTTP/2 (RFC 8441, RFC 9113).
+    H2ConnectNotEnabled = "h2_connect_not_enabled", Error, "RFC 8441 3",
+        "an extended CONNECT sent before the server's SETTINGS_ENABLE_CONNECT_PROTOCOL = 1";
+    H2ConnectRejected = "h2_connect_rejected", Error, "RFC 8441 5",
+        "the server answered the extended CONNECT with a status other than 2xx";
+    H2BadConnect = "h2_bad_connect", Error, "RFC 8441 4",
+        "an extended CONNECT without :scheme or :path, or :protocol on another method";
+    H2ConnectionHeader = "h2_connection_header", Error, "RFC 9113 8.2.2",
+        "a connection-specific header field (Connection, Upgrade, ...) in an HTTP/2 header block";
+    H2ProtocolError = "h2_protocol_error", Error, "RFC 9113 5.4.1",
+        "the HTTP/2 framing or header compression breaks a rule (the detail says which)";
+    H2StreamReset = "h2_stream_reset", Warning, "RFC 8441 5",
+        "a WebSocket's HTTP/2 stream was reset (RST_STREAM), the equivalent of a TCP reset";
     // Framing (RFC 6455 section 5, RFC 7692).
     UnmaskedClientFrame = "unmasked_client_frame", Error, "RFC 6455 5.1",
         "a client frame is not masked";
@@ -139,7 +152,7 @@ codes! {
     TlsDecryptFailed = "tls_decrypt_failed", Warning, "RFC 8446 5.2",
         "a TLS record did not decrypt with the logged secrets (or cannot be decrypted)";
     Http2NotDecoded = "http2_not_decoded", Info, "RFC 8441 4",
-        "the server chose HTTP/2 (ALPN h2): WebSocket over HTTP/2 is not decoded";
+        "no longer reported (HTTP/2 is decoded): what older versions said of an HTTP/2 connection they did not read";
     HandshakeNotCaptured = "handshake_not_captured", Info, "RFC 6455 4",
         "the opening handshake is not in the capture";
     CaptureGap = "capture_gap", Info, "RFC 9293 3.10.7.4",
@@ -224,6 +237,6 @@ mod tests {
             );
             assert!(c.rfc().starts_with("RFC "));
         }
-        assert_eq!(Code::ALL.len(), 41);
+        assert_eq!(Code::ALL.len(), 47);
     }
 }

@@ -1,5 +1,5 @@
-//! Every capture's output, kept: each capture in `testdata/captures/` and
-//! `../shared/captures-public/` is run through the binary in four ways and
+//! Every capture's output, kept: each capture in `testdata/captures/`,
+//! `testdata/h2/` and `../shared/captures-public/` is run through the binary in four ways and
 //! the result compared byte for byte with `tests/golden/`.
 //!
 //! This is how a change to the analysis shows every difference it makes to
@@ -118,6 +118,7 @@ fn output_is_unchanged_on_every_capture() {
     std::fs::create_dir_all(root().join("tests/golden")).unwrap();
     let mut failures = Vec::new();
     let mut checked = check_dir(&root().join("testdata/captures"), bless, &mut failures);
+    checked += check_dir(&root().join("testdata/h2"), bless, &mut failures);
     let public = root().join("../shared/captures-public");
     if public.is_dir() {
         checked += check_dir(&public, bless, &mut failures);

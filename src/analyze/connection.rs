@@ -248,6 +248,7 @@ impl ConnAcc {
         reason: CloseReason,
         totals: &mut Totals,
         files: &[String],
+        http2: Option<crate::record::Http2Info>,
     ) -> ConnectionRecord {
         let (client, server) = if up.swapped {
             (meta.server, meta.client)
@@ -306,6 +307,7 @@ impl ConnAcc {
             findings_by_code: self.by_code,
             findings_by_severity: self.by_severity,
             diagnosis: Vec::new(),
+            http2,
         };
         self.evidence.server_answered_tls = up.server_answered_tls;
         rec.diagnosis = diagnosis::diagnose(&rec, &self.evidence);

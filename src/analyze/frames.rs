@@ -108,6 +108,13 @@ impl DirFrames {
         }
     }
 
+    /// Frames of the WebSocket on HTTP/2 stream `id` (RFC 8441): their
+    /// records say so.
+    pub fn on_h2_stream(mut self, id: u32) -> DirFrames {
+        self.frame.rec.h2_stream = Some(id);
+        self
+    }
+
     /// Still searching for where frames start: frames it finds later may
     /// begin before ones the other direction already gave.
     pub fn searching(&self) -> bool {

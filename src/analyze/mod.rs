@@ -17,6 +17,7 @@
 
 mod connection;
 mod frames;
+mod h2;
 mod legs;
 mod masking;
 mod upgrade;
@@ -27,7 +28,8 @@ mod tests;
 use crate::finding::{Code, Finding, Severity};
 use crate::prefetch;
 use crate::record::{
-    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Record, Sink, TlsInfo,
+    Cause, CodesBySeverity, ConnFacts, ConnectionRecord, Counts, FrameRecord, Http2Info, Record,
+    Sink, TlsInfo,
 };
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
 use crate::tls;
@@ -186,6 +188,8 @@ pub struct ConnState {
     acc: Box<ConnAcc>,
     /// A TLS connection being decrypted (boxed: only those pay for it).
     tls: Option<Box<TlsConn>>,
+    /// An HTTP/2 connection (RFC 9113), its WebSocket streams (RFC 8441).
+    h2: Option<Box<h2::H2Part>>,
 }
 
 /// A TLS connection being decrypted (by the TLS stage, before this one):
@@ -283,6 +287,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             masking: Masking::default(),
             acc: Box::default(),
             tls: None,
+            h2: None,
         }
     }
 
@@ -329,6 +334,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             self.drive(&mut st, meta, d, |f, out| f.finish(out));
         }
+        let http2 = self.finish_h2(&mut st, meta);
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
             if t.learnt.hello.client_random.is_none() {
@@ -349,6 +355,7 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             reason,
             &mut self.out.totals,
             &self.opts.files,
+            http2,
         );
         self.legs.closed(&mut rec);
         self.record(&rec);
@@ -416,6 +423,9 @@ impl<S: Sink> Analyzer<S> {
     }
 
     fn data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        if self.is_h2(st, meta, d, &chunk) {
+            return self.h2_data(st, meta, d, chunk);
+        }
         let mut cx = Ctx {
             meta,
             acc: &mut st.acc,
@@ -516,6 +526,9 @@ impl<S: Sink> Analyzer<S> {
     /// A gap in direction `d`'s bytes for the HTTP and WebSocket parts
     /// (already counted on the connection).
     fn plain_gap(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, gap: Gap) {
+        if let Some(h2) = st.h2.as_mut() {
+            return h2.gap(d);
+        }
         if st.upgrade.in_frames(d) {
             self.drive(st, meta, d, |f, out| f.gap(gap, out));
             return self.settle_deferred(st);
@@ -544,6 +557,92 @@ impl<S: Sink> Analyzer<S> {
             self.out.totals.diagnoses.add(d.cause, 1);
         }
         self.out.emit(Record::Connection(rec));
+    }
+}
+
+/// HTTP/2 connections (RFC 9113) and the WebSockets in their streams (RFC
+/// 8441).
+impl<S: Sink> Analyzer<S> {
+    /// Whether direction `d`'s `chunk` goes to the HTTP/2 part: it exists,
+    /// or these first bytes of the connection start one (the client's
+    /// preface, or the SETTINGS a server may send first).
+    fn is_h2(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: &Chunk<'_>) -> bool {
+        let first = chunk.offset == 0;
+        if let Some(part) = &st.h2 {
+            // Taken for HTTP/2 from the server's bytes, and the client's
+            // first ones are not a preface: not HTTP/2 after all.
+            let refuted = d == Dir::ClientToServer
+                && first
+                && !part.confirmed()
+                && !h2::starts_preface(chunk.data);
+            if refuted {
+                st.h2 = None;
+            }
+            return !refuted;
+        }
+        if !first || !st.upgrade.undecided() {
+            return false;
+        }
+        let starts = match d {
+            Dir::ClientToServer => h2::starts_preface(chunk.data),
+            Dir::ServerToClient => h2::starts_server_preface(chunk.data),
+        };
+        if starts {
+            let f = st.facts(meta);
+            self.out.sink.endpoints(meta.id, f.client, f.server);
+            let part = h2::H2Part::new(meta.id, self.frame_config(st));
+            st.h2 = Some(Box::new(part));
+        }
+        starts
+    }
+
+    fn h2_data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
+        let ConnState {
+            upgrade,
+            h2,
+            acc,
+            masking,
+            deferred,
+            ..
+        } = st;
+        let Some(part) = h2.as_mut() else { return };
+        let mut out = ConnOut {
+            meta,
+            swapped: upgrade.swapped,
+            acc,
+            masking,
+            deferred,
+            out: &mut self.out,
+            held: &mut self.held,
+        };
+        part.push(d, chunk.data, (chunk.packet, chunk.ts), &mut out);
+    }
+
+    /// The connection ends: its WebSocket streams' frames in progress are
+    /// cut short, and its first WebSocket's handshake becomes the record's.
+    fn finish_h2(&mut self, st: &mut ConnState, meta: &ConnMeta) -> Option<Http2Info> {
+        let part = st.h2.take()?;
+        let ConnState {
+            upgrade,
+            acc,
+            masking,
+            deferred,
+            ..
+        } = st;
+        let mut out = ConnOut {
+            meta,
+            swapped: upgrade.swapped,
+            acc,
+            masking,
+            deferred,
+            out: &mut self.out,
+            held: &mut self.held,
+        };
+        let (info, handshake) = part.finish(&mut out);
+        if let Some(hs) = handshake {
+            upgrade.http2(hs);
+        }
+        Some(info)
     }
 }
 

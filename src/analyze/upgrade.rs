@@ -273,6 +273,24 @@ impl Upgrade {
         self.hs.as_ref()?.negotiated.as_ref()?.deflate
     }
 
+    /// Whether nothing has been read yet to decide what the connection is.
+    pub fn undecided(&self) -> bool {
+        self.mode == Mode::Undecided
+    }
+
+    /// The connection was HTTP/2: the record shows the handshake of its
+    /// (first) WebSocket stream, an extended CONNECT and its answer.
+    pub fn http2(&mut self, h: super::h2::Handshake) {
+        if h.established {
+            self.mode = Mode::WebSocket;
+            self.detected_by = Some(Detection::Http2);
+        }
+        let hs = self.hs();
+        hs.request = Some(h.request);
+        hs.response = h.response;
+        hs.negotiated = h.negotiated;
+    }
+
     /// Whether direction `d`'s bytes go to the frame part.
     pub fn in_frames(&self, d: Dir) -> bool {
         matches!(self.sides[d.index()], Side::Frames)

@@ -24,6 +24,10 @@ pub fn description(c: Cause) -> &'static str {
         Cause::ClosedWithErrorCode => "a side closed with a close code that reports a failure",
         Cause::ConflictingRetransmission => "a retransmission carried different bytes",
         Cause::IncompleteCapture => "the capture misses part of the connection",
+        Cause::Http2WebsocketNotEnabled => {
+            "a WebSocket over HTTP/2 met a server that did not enable it"
+        }
+        Cause::Http2Violation => "the HTTP/2 layer under a WebSocket breaks a rule",
     }
 }
 
@@ -46,6 +50,8 @@ pub fn explanation(c: Cause) -> Explanation {
         Cause::ClosedWithErrorCode => CLOSED_WITH_ERROR_CODE,
         Cause::ConflictingRetransmission => CONFLICTING_RETRANSMISSION,
         Cause::IncompleteCapture => INCOMPLETE_CAPTURE,
+        Cause::Http2WebsocketNotEnabled => HTTP2_WEBSOCKET_NOT_ENABLED,
+        Cause::Http2Violation => HTTP2_VIOLATION,
     }
 }
 
@@ -228,6 +234,33 @@ const INCOMPLETE_CAPTURE: Explanation = ex(
      mirror port losing packets.",
     "Capture with `tcpdump -s 0 -B 16384`, from before the connection opens, filtered to the port of \
      interest.",
+);
+
+const HTTP2_WEBSOCKET_NOT_ENABLED: Explanation = ex(
+    "A client opened a WebSocket over HTTP/2 (an extended CONNECT) on a connection whose server never \
+     enabled it, and the server refused the stream or would have. Findings: h2_connect_not_enabled, \
+     often with h2_connect_rejected.",
+    "RFC 8441 section 3: extended CONNECT is allowed only after the server's SETTINGS carry \
+     SETTINGS_ENABLE_CONNECT_PROTOCOL = 1; without it the request is malformed (RFC 9113 section 8.1.1).",
+    "An HTTP/2 server or proxy without RFC 8441 support (or with it switched off) in front of the \
+     WebSocket endpoint, reached by a client that assumes it, or does not wait for the server's SETTINGS.",
+    "Enable WebSocket over HTTP/2 on the server or proxy, or keep WebSocket on HTTP/1.1 there (serve \
+     ALPN http/1.1 on the WebSocket host, or route the upgrade to an HTTP/1.1 listener); fix a client \
+     that sends an extended CONNECT before the server's SETTINGS arrive.",
+);
+
+const HTTP2_VIOLATION: Explanation = ex(
+    "The HTTP/2 connection that carries WebSockets breaks a rule of its own layer: a malformed extended \
+     CONNECT, connection-specific headers such as Upgrade or Connection in HTTP/2, or a framing or \
+     header compression error. Findings: h2_bad_connect, h2_connection_header, h2_protocol_error.",
+    "RFC 8441 sections 4 and 5 (the extended CONNECT), RFC 9113 section 8.2.2 (no connection-specific \
+     fields) and sections 4 to 6 (frames), RFC 7541 (HPACK). Receivers answer with a stream or \
+     connection error, and the WebSocket fails before or while it runs.",
+    "A proxy that translates HTTP/1.1 upgrades into HTTP/2 and copies the hop-by-hop headers, a \
+     hand-built extended CONNECT, or an HTTP/2 implementation bug.",
+    "Fix the side the finding names (its packet number is given): drop Connection, Upgrade and the \
+     other hop-by-hop fields when speaking HTTP/2, send :scheme and :path with the extended CONNECT, \
+     and update the HTTP/2 library or proxy that breaks the framing.",
 );
 
 #[cfg(test)]

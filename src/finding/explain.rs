@@ -51,6 +51,12 @@ impl Code {
             Code::BadAcceptKey => BAD_ACCEPT_KEY,
             Code::ExtensionNotOffered => EXTENSION_NOT_OFFERED,
             Code::SubprotocolNotOffered => SUBPROTOCOL_NOT_OFFERED,
+            Code::H2ConnectNotEnabled => H2_CONNECT_NOT_ENABLED,
+            Code::H2ConnectRejected => H2_CONNECT_REJECTED,
+            Code::H2BadConnect => H2_BAD_CONNECT,
+            Code::H2ConnectionHeader => H2_CONNECTION_HEADER,
+            Code::H2ProtocolError => H2_PROTOCOL_ERROR,
+            Code::H2StreamReset => H2_STREAM_RESET,
             Code::UnmaskedClientFrame => UNMASKED_CLIENT_FRAME,
             Code::MaskedServerFrame => MASKED_SERVER_FRAME,
             Code::ReservedOpcode => RESERVED_OPCODE,
@@ -620,15 +626,93 @@ const TLS_DECRYPT_FAILED: Explanation = ex(
 );
 
 const HTTP2_NOT_DECODED: Explanation = ex(
-    "The TLS connection negotiated HTTP/2 (ALPN h2). WebSocket can run over HTTP/2 streams (an extended \
-     CONNECT), which wscap does not decode yet: the connection is decrypted but not read further.",
+    "The TLS connection negotiated HTTP/2 (ALPN h2) and wscap did not read it. Versions of wscap before \
+     it decoded HTTP/2 reported this; it reads WebSocket over HTTP/2 now and no longer does.",
     "RFC 8441 section 4: a WebSocket over HTTP/2 opens with an extended CONNECT request carrying \
-     :protocol = websocket on one HTTP/2 stream, and its frames travel in that stream's DATA frames, not \
-     on the TCP connection's bytes as with HTTP/1.1.",
-    "A browser or client that prefers HTTP/2 against a server that enables RFC 8441 \
-     (SETTINGS_ENABLE_CONNECT_PROTOCOL), or an HTTP/2 connection that carries no WebSocket at all.",
-    "Capture the HTTP/1.1 leg (behind a proxy that speaks HTTP/1.1 to the backend), or make the client \
-     offer only http/1.1 in ALPN for the test, so the upgrade runs over HTTP/1.1 and wscap can read it.",
+     :protocol = websocket on one HTTP/2 stream, and its frames travel in that stream's DATA frames.",
+    "A record written by an older wscap, which stopped at the HTTP/2 connection and left its streams \
+     unread.",
+    "Run this version of wscap on the capture: the HTTP/2 streams and the WebSocket frames in them are \
+     decoded.",
+);
+
+// WebSocket over HTTP/2 (RFC 8441).
+
+const H2_CONNECT_NOT_ENABLED: Explanation = ex(
+    "The client opened a WebSocket with an extended CONNECT (a CONNECT request with :protocol) on an \
+     HTTP/2 connection whose server had not sent SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, or had not sent \
+     its SETTINGS at all yet.",
+    "RFC 8441 section 3: a client MUST NOT send a CONNECT request with the :protocol pseudo-header field \
+     unless it has received this setting with a value of 1; a server that did not enable it treats the \
+     request as malformed.",
+    "A server or proxy that speaks HTTP/2 but does not support WebSocket over HTTP/2 (several leave RFC \
+     8441 off unless configured), or a client that does not wait for the server's SETTINGS before \
+     opening the WebSocket.",
+    "Enable RFC 8441 on the server or proxy (it then sends SETTINGS_ENABLE_CONNECT_PROTOCOL = 1), or \
+     make the client fall back to HTTP/1.1 for WebSocket (offer only http/1.1 in ALPN on that host); a \
+     client must wait for the server's first SETTINGS before an extended CONNECT.",
+);
+
+const H2_CONNECT_REJECTED: Explanation = ex(
+    "The server answered the extended CONNECT that opens a WebSocket over HTTP/2 with a status other \
+     than 2xx, so no WebSocket was opened on that stream.",
+    "RFC 8441 section 5: a 2xx response (200) to the extended CONNECT establishes the WebSocket; any \
+     other status refuses it, as a status other than 101 does for the HTTP/1.1 upgrade (RFC 6455 section \
+     4.1).",
+    "No WebSocket handler at that path (404), authentication or origin checks (401, 403), a proxy that \
+     takes the extended CONNECT for a plain CONNECT it refuses (405, 400), or a backend that is down \
+     (502, 503).",
+    "Look at the status and the response headers in the capture; make the path, credentials and Origin \
+     match what the server expects, or route the path to the WebSocket backend.",
+);
+
+const H2_BAD_CONNECT: Explanation = ex(
+    "A request that should open a WebSocket over HTTP/2 is malformed: an extended CONNECT without \
+     :scheme or :path, or a :protocol pseudo-header on a method other than CONNECT.",
+    "RFC 8441 section 4: requests with the :protocol pseudo-header field MUST include :scheme and :path, \
+     and :protocol belongs only to CONNECT; RFC 9113 section 8.1.1 makes a malformed request a stream \
+     error.",
+    "A client or proxy that builds the request by hand, or a translation from an HTTP/1.1 upgrade that \
+     dropped the target.",
+    "Send CONNECT with :protocol websocket, :scheme, :path and :authority (the target of the ws:// or \
+     wss:// URI), as RFC 8441 section 5 shows.",
+);
+
+const H2_CONNECTION_HEADER: Explanation = ex(
+    "An HTTP/2 header block carries a connection-specific header field: Connection, Upgrade, \
+     Keep-Alive, Proxy-Connection or Transfer-Encoding (or TE other than trailers).",
+    "RFC 9113 section 8.2.2: HTTP/2 does not use these fields; an endpoint MUST NOT generate them and \
+     MUST treat a message that has them as malformed. A WebSocket over HTTP/2 opens with an extended \
+     CONNECT, not with Upgrade: websocket (RFC 8441 section 5).",
+    "A proxy or client that copies the HTTP/1.1 upgrade headers into an HTTP/2 request or response, \
+     typically while translating between HTTP/1.1 and HTTP/2.",
+    "Drop hop-by-hop headers when translating to HTTP/2 (most proxies have an option; custom code must \
+     remove them), and open WebSockets over HTTP/2 with an extended CONNECT.",
+);
+
+const H2_PROTOCOL_ERROR: Explanation = ex(
+    "The HTTP/2 connection breaks a framing rule (a frame too large, on the wrong stream, of the wrong \
+     length, badly padded, a header block interrupted, a bad setting, a bad connection preface) or a \
+     header block does not decode with HPACK; the detail names the rule.",
+    "RFC 9113 section 5.4.1: such errors are connection errors, and the receiver closes the connection \
+     with GOAWAY (PROTOCOL_ERROR, FRAME_SIZE_ERROR or COMPRESSION_ERROR). After a header block that does \
+     not decode, the header compression state is lost (RFC 9113 section 4.3) and wscap does not decode \
+     that direction's later header blocks.",
+    "An HTTP/2 implementation bug, a proxy that rewrites frames, or bytes lost from the capture that \
+     wscap could not tell from the traffic (a capture gap finding then comes with it).",
+    "Find the side whose frame breaks the rule (the packet number is given) and check its HTTP/2 stack \
+     and any proxy in between; if the capture lost packets, capture again.",
+);
+
+const H2_STREAM_RESET: Explanation = ex(
+    "The HTTP/2 stream carrying a WebSocket was reset with RST_STREAM before both sides had ended it \
+     (the detail gives the error code and who reset it).",
+    "RFC 8441 section 5: the orderly end of a WebSocket over HTTP/2 is END_STREAM from each side after \
+     the close frames; RST_STREAM (with CANCEL or another code) is the equivalent of a TCP reset.",
+    "A client or server tearing the WebSocket down without the closing handshake (a page closed, a \
+     timeout, a crash), a proxy cancelling the stream, or flow-control and protocol errors on the stream.",
+    "Check whether close frames were exchanged before the reset, and what the error code says: CANCEL is \
+     an application's choice, PROTOCOL_ERROR or FLOW_CONTROL_ERROR point at an implementation bug.",
 );
 
 #[cfg(test)]

@@ -123,6 +123,25 @@ struct Side {
 }
 
 impl Side {
+    /// RFC 9113 6.10: nothing but CONTINUATIONs of the same stream may
+    /// come between HEADERS without END_HEADERS and the block's end.
+    fn check_block_order(&mut self, h: &FrameHeader, emit: &mut impl FnMut(Event<'_>)) {
+        match &self.block {
+            Some(b) if h.kind != Kind::Continuation || h.stream != b.stream => {
+                let stream = b.stream;
+                self.block = None;
+                let kind = h.kind.name();
+                emit(Event::Error(
+                    FrameError::ContinuationExpected { kind, stream }.into(),
+                ));
+            }
+            None if h.kind == Kind::Continuation => {
+                emit(Event::Error(FrameError::ContinuationUnexpected.into()));
+            }
+            _ => {}
+        }
+    }
+
     fn new(client: bool) -> Side {
         Side {
             state: if client {
@@ -168,6 +187,16 @@ impl H2Conn {
         c
     }
 
+    /// Bytes of direction `dir` are missing (a capture gap): where the
+    /// next frame starts cannot be known, so that direction is read no
+    /// further, and its header compression state is lost with it.
+    pub fn lose(&mut self, dir: Dir) {
+        let side = &mut self.sides[dir.index()];
+        side.state = State::Dead;
+        side.block = None;
+        side.hpack.lose();
+    }
+
     /// Reads `data`, the next bytes of direction `dir`, calling `emit` with
     /// each event in order.
     pub fn push(&mut self, dir: Dir, mut data: &[u8], emit: &mut impl FnMut(Event<'_>)) {
@@ -207,76 +236,89 @@ impl H2Conn {
                 }
                 n
             }
-            State::Data {
-                h,
-                pad_byte,
-                body,
-                pad,
-            } => {
-                let h = *h;
-                if *pad_byte {
-                    // RFC 9113 6.1: padding as long as the payload (the
-                    // pad length byte and the `body` after it) or longer.
-                    *pad_byte = false;
-                    let p = usize::from(data[0]);
-                    if p > *body {
-                        emit(Event::Error(FrameError::Padding.into()));
-                        (*pad, *body) = (*body, 0);
-                    } else {
-                        (*pad, *body) = (p, *body - p);
-                    }
-                    self.data_frame_progress(dir, h, emit);
-                    return 1;
-                }
-                if *body > 0 {
-                    let n = (*body).min(data.len());
-                    *body -= n;
-                    let last = *body == 0 && *pad == 0;
-                    let end = last && h.has(flags::END_STREAM);
-                    emit(Event::Data {
-                        stream: h.stream,
-                        data: &data[..n],
-                        end_stream: end,
-                    });
-                    if last {
-                        side.state = State::Head(0);
-                    }
-                    n
-                } else {
-                    let n = (*pad).min(data.len());
-                    *pad -= n;
-                    if *pad == 0 {
-                        if h.has(flags::END_STREAM) {
-                            emit(Event::Data {
-                                stream: h.stream,
-                                data: &[],
-                                end_stream: true,
-                            });
-                        }
-                        side.state = State::Head(0);
-                    }
-                    n
-                }
+            State::Data { .. } => self.data_bytes(dir, data, emit),
+            State::Held { .. } => self.held_bytes(dir, data, emit),
+        }
+    }
+
+    /// Bytes of a DATA frame's payload: its pad length, the data handed
+    /// on, its padding dropped.
+    fn data_bytes(&mut self, dir: Dir, data: &[u8], emit: &mut impl FnMut(Event<'_>)) -> usize {
+        let side = &mut self.sides[dir.index()];
+        let State::Data {
+            h,
+            pad_byte,
+            body,
+            pad,
+        } = &mut side.state
+        else {
+            return 0;
+        };
+        let h = *h;
+        if *pad_byte {
+            // RFC 9113 6.1: padding as long as the payload (the pad length
+            // byte and the `body` after it) or longer.
+            *pad_byte = false;
+            let p = usize::from(data[0]);
+            if p > *body {
+                emit(Event::Error(FrameError::Padding.into()));
+                (*pad, *body) = (*body, 0);
+            } else {
+                (*pad, *body) = (p, *body - p);
             }
-            State::Held { h, left, skip } => {
-                let h = *h;
-                let n = (*left).min(data.len());
-                if !*skip {
-                    side.held.extend_from_slice(&data[..n]);
-                }
-                *left -= n;
-                if *left == 0 {
-                    let skipped = *skip;
-                    side.state = State::Head(0);
-                    if skipped {
-                        self.skipped_frame(dir, h, emit);
-                    } else {
-                        self.end_frame(dir, h, emit);
-                    }
-                }
-                n
+            self.data_frame_progress(dir, h, emit);
+            return 1;
+        }
+        if *body > 0 {
+            let n = (*body).min(data.len());
+            *body -= n;
+            let last = *body == 0 && *pad == 0;
+            emit(Event::Data {
+                stream: h.stream,
+                data: &data[..n],
+                end_stream: last && h.has(flags::END_STREAM),
+            });
+            if last {
+                side.state = State::Head(0);
+            }
+            return n;
+        }
+        let n = (*pad).min(data.len());
+        *pad -= n;
+        if *pad == 0 {
+            side.state = State::Head(0);
+            if h.has(flags::END_STREAM) {
+                emit(Event::Data {
+                    stream: h.stream,
+                    data: &[],
+                    end_stream: true,
+                });
             }
         }
+        n
+    }
+
+    /// Bytes of another frame's payload, held (or skipped) to its end.
+    fn held_bytes(&mut self, dir: Dir, data: &[u8], emit: &mut impl FnMut(Event<'_>)) -> usize {
+        let side = &mut self.sides[dir.index()];
+        let State::Held { h, left, skip } = &mut side.state else {
+            return 0;
+        };
+        let (h, skipped) = (*h, *skip);
+        let n = (*left).min(data.len());
+        if !skipped {
+            side.held.extend_from_slice(&data[..n]);
+        }
+        *left -= n;
+        if *left == 0 {
+            side.state = State::Head(0);
+            if skipped {
+                self.skipped_frame(dir, h, emit);
+            } else {
+                self.end_frame(dir, h, emit);
+            }
+        }
+        n
     }
 
     /// A frame header was read: checks it and sets up reading its payload.
@@ -291,54 +333,19 @@ impl H2Conn {
         if let Err(e) = h.check(side.max_frame) {
             emit(Event::Error(e.into()));
         }
-        // RFC 9113 6.10: nothing but CONTINUATIONs of the same stream may
-        // come between HEADERS without END_HEADERS and the block's end.
-        if let Some(b) = &side.block
-            && (h.kind != Kind::Continuation || h.stream != b.stream)
-        {
-            let stream = b.stream;
-            side.block = None;
-            emit(Event::Error(
-                FrameError::ContinuationExpected {
-                    kind: h.kind.name(),
-                    stream,
-                }
-                .into(),
-            ));
-        } else if side.block.is_none() && h.kind == Kind::Continuation {
-            emit(Event::Error(FrameError::ContinuationUnexpected.into()));
-        }
+        side.check_block_order(&h, emit);
         let len = h.len as usize;
         side.held.clear();
-        side.state = if h.kind == Kind::Data {
-            State::Data {
+        if h.kind == Kind::Data {
+            // The pad length byte itself is part of the payload.
+            let pad_byte = h.has(flags::PADDED) && len > 0;
+            side.state = State::Data {
                 h,
-                pad_byte: h.has(flags::PADDED) && len > 0,
-                body: len,
+                pad_byte,
+                body: len - usize::from(pad_byte),
                 pad: 0,
-            }
-        } else {
-            // Only what is parsed is held: a header block fragment up to
-            // the block's bound, other payloads up to MAX_HELD.
-            let parsed = match h.kind {
-                Kind::Headers | Kind::PushPromise | Kind::Continuation => len <= MAX_BLOCK,
-                Kind::Settings | Kind::RstStream | Kind::GoAway => len <= MAX_HELD,
-                _ => false,
             };
-            State::Held {
-                h,
-                left: len,
-                skip: !parsed,
-            }
-        };
-        match side.state {
-            State::Data { pad_byte: true, .. } => {
-                // The pad length byte itself is part of the payload.
-                if let State::Data { body, .. } = &mut side.state {
-                    *body -= 1;
-                }
-            }
-            State::Data { body: 0, .. } => {
+            if len == 0 {
                 if h.has(flags::PADDED) {
                     emit(Event::Error(FrameError::Padding.into()));
                 }
@@ -351,15 +358,27 @@ impl H2Conn {
                     });
                 }
             }
-            State::Held { left: 0, skip, .. } => {
-                side.state = State::Head(0);
-                if skip {
-                    self.skipped_frame(dir, h, emit);
-                } else {
-                    self.end_frame(dir, h, emit);
-                }
+            return;
+        }
+        // Only what is parsed is held: a header block fragment up to the
+        // block's bound, other payloads up to MAX_HELD.
+        let parsed = match h.kind {
+            Kind::Headers | Kind::PushPromise | Kind::Continuation => len <= MAX_BLOCK,
+            Kind::Settings | Kind::RstStream | Kind::GoAway => len <= MAX_HELD,
+            _ => false,
+        };
+        side.state = State::Held {
+            h,
+            left: len,
+            skip: !parsed,
+        };
+        if len == 0 {
+            side.state = State::Head(0);
+            if parsed {
+                self.end_frame(dir, h, emit);
+            } else {
+                self.skipped_frame(dir, h, emit);
             }
-            _ => {}
         }
     }
 

@@ -148,6 +148,9 @@ impl Serialize for MaskKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct FrameRecord {
     pub conn: u64,
+    /// The HTTP/2 stream carrying the WebSocket (RFC 8441), for frames
+    /// over HTTP/2; written only then, after `conn`.
+    pub h2_stream: Option<u32>,
     pub dir: Dir,
     /// Index of the frame in its direction, from 0.
     pub index: u64,
@@ -199,6 +202,7 @@ impl FrameRecord {
     pub fn empty(conn: u64, dir: Dir) -> FrameRecord {
         FrameRecord {
             conn,
+            h2_stream: None,
             dir,
             index: 0,
             packet: 0,
@@ -321,6 +325,8 @@ causes! {
     ClosedWithErrorCode = "closed_with_error_code",
     ConflictingRetransmission = "conflicting_retransmission",
     IncompleteCapture = "incomplete_capture",
+    Http2WebsocketNotEnabled = "http2_websocket_not_enabled",
+    Http2Violation = "http2_violation",
 }
 
 impl Named for Cause {
@@ -492,6 +498,9 @@ pub enum Detection {
     /// From a run of masked client frames, without a handshake.
     #[serde(rename = "heuristic")]
     Heuristic,
+    /// From an extended CONNECT over HTTP/2 (RFC 8441) and its 2xx.
+    #[serde(rename = "http2")]
+    Http2,
 }
 
 impl Detection {
@@ -500,8 +509,59 @@ impl Detection {
             Detection::Handshake => "handshake",
             Detection::Port => "port",
             Detection::Heuristic => "heuristic",
+            Detection::Http2 => "http2",
         }
     }
+}
+
+/// An HTTP/2 connection (RFC 9113), as far as WebSocket is concerned: its
+/// WebSocket streams (RFC 8441) and whether the server allowed them.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Http2Info {
+    /// Requests the client sent (header blocks opening a stream).
+    pub requests: u64,
+    /// The server's SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 3): null
+    /// before its first SETTINGS, then whether it was 1.
+    pub connect_protocol_enabled: Option<bool>,
+    /// The streams opened by an extended CONNECT with `:protocol:
+    /// websocket`, in the order they were opened.
+    pub websockets: Vec<H2WebSocket>,
+    /// Further WebSocket streams beyond those wscap follows on one
+    /// connection: counted, not decoded.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub websockets_not_followed: u64,
+    /// A GOAWAY: who sent it, its error code and packet.
+    pub goaway: Option<H2GoAway>,
+}
+
+/// One WebSocket over an HTTP/2 stream. Its frames are the frame records
+/// with this `h2_stream`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct H2WebSocket {
+    pub stream: u32,
+    /// The extended CONNECT's packet, and what it asked for.
+    pub request_packet: u64,
+    pub path: Option<Text>,
+    pub authority: Option<Text>,
+    /// The response's status and packet, once answered.
+    pub status: Option<u16>,
+    pub response_packet: Option<u64>,
+    pub frames: PerDir<u64>,
+    /// How the stream ended: `end_stream` (both sides ended it),
+    /// `rst_stream` (reset, with `reset_code`), or null while still open.
+    pub end: Option<&'static str>,
+    pub end_packet: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reset_code: Option<&'static str>,
+}
+
+/// An HTTP/2 GOAWAY (RFC 9113 6.8).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct H2GoAway {
+    pub packet: u64,
+    pub dir: Dir,
+    pub code: &'static str,
+    pub last_stream: u32,
 }
 
 /// What a connection that is TLS from its first byte shows of itself. Its
@@ -589,6 +649,9 @@ pub struct ConnectionRecord {
     /// violation counts as a warning).
     pub findings_by_severity: Counts<Severity>,
     pub diagnosis: Vec<Diagnosis>,
+    /// The connection is HTTP/2: written only then, last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http2: Option<Http2Info>,
 }
 
 #[cfg(test)]
@@ -639,6 +702,7 @@ impl ConnectionRecord {
             findings_by_code: Counts::default(),
             findings_by_severity: Counts::default(),
             diagnosis: Vec::new(),
+            http2: None,
         }
     }
 }

@@ -109,6 +109,9 @@ fn tail(out: &mut Vec<u8>, c: &ConnectionRecord) {
         b"[]",
         diagnosis,
     );
+    if let Some(h2) = &c.http2 {
+        key_serde(out, b",\"http2\":", h2);
+    }
     out.push(b'}');
 }
 

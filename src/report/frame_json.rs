@@ -30,11 +30,7 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
             out.extend_from_slice(no);
         }
     };
-    int(out, b"{\"type\":\"frame\",\"conn\":", f.conn);
-    match f.dir {
-        Dir::ClientToServer => int(out, b",\"dir\":\"c2s\",\"index\":", f.index),
-        Dir::ServerToClient => int(out, b",\"dir\":\"s2c\",\"index\":", f.index),
-    }
+    push_whose(out, f);
     int(out, b",\"packet\":", f.packet);
     int(out, b",\"last_packet\":", f.last_packet);
     push_ts(out, f.ts);
@@ -97,6 +93,19 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
         );
         let _ = serde_json::to_writer(&mut *out, &f.findings);
         out.push(b'}');
+    }
+}
+
+/// `{"type":"frame","conn":N[,"h2_stream":S],"dir":"D","index":I`: whose
+/// frame it is.
+fn push_whose(out: &mut Vec<u8>, f: &FrameRecord) {
+    int(out, b"{\"type\":\"frame\",\"conn\":", f.conn);
+    if let Some(s) = f.h2_stream {
+        int(out, b",\"h2_stream\":", u64::from(s));
+    }
+    match f.dir {
+        Dir::ClientToServer => int(out, b",\"dir\":\"c2s\",\"index\":", f.index),
+        Dir::ServerToClient => int(out, b",\"dir\":\"s2c\",\"index\":", f.index),
     }
 }
 

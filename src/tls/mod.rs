@@ -154,8 +154,6 @@ struct Core {
     /// TLS 1.3: each direction's logged application traffic secret, kept
     /// from the ServerHello until its Finished.
     app_secrets: [Option<Secret>; 2],
-    /// The server chose h2: application data is not handed on.
-    h2: bool,
 }
 
 impl TlsSession {
@@ -416,7 +414,7 @@ impl Core {
         }
         match kind {
             22 => self.handshake_bytes(dir, text, rec.packet, keys, out),
-            23 if !self.h2 && !text.is_empty() => {
+            23 if !text.is_empty() => {
                 let d = &mut self.dirs[i];
                 let chunk = Chunk {
                     offset: d.plain,
@@ -557,31 +555,18 @@ impl Core {
                 self.hello.suite = Some(sh.suite);
                 self.hello.etm = sh.etm;
                 if sh.alpn.is_some() {
-                    self.set_alpn(sh.alpn, packet, out);
+                    self.hello.alpn = sh.alpn;
                 }
                 self.keys_for(packet, keys, out);
             }
-            (Dir::ServerToClient, 8) => {
-                self.set_alpn(handshake::alpn_of_extensions(body), packet, out)
-            }
+            // EncryptedExtensions (TLS 1.3) carry the chosen ALPN.
+            (Dir::ServerToClient, 8) => self.hello.alpn = handshake::alpn_of_extensions(body),
             (_, 20) if self.hello.tls13() => {
                 self.app_keys(dir);
             }
             (_, 24) if self.hello.tls13() => self.key_update(dir),
             _ => {}
         }
-    }
-
-    fn set_alpn(&mut self, alpn: Option<String>, packet: u64, out: &mut impl FnMut(Event<'_>)) {
-        if alpn.as_deref() == Some("h2") && !self.h2 {
-            self.h2 = true;
-            let detail = "the server chose HTTP/2 (ALPN h2): WebSocket over HTTP/2 (RFC 8441) is not \
-                          decoded yet, so the decrypted streams are not read";
-            out(Event::Finding(
-                Finding::new(Code::Http2NotDecoded, detail).at(packet),
-            ));
-        }
-        self.hello.alpn = alpn;
     }
 
     /// The ServerHello fixed the suite: find this connection's secrets

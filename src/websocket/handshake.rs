@@ -195,6 +195,45 @@ fn check_accept(key: &str, h: &Headers, add: &mut impl FnMut(Code, String)) -> b
     ok
 }
 
+/// What a server's answer chose, checked against what the client offered
+/// (RFC 6455 4.1, the client's checks 5 and 6; RFC 7692 5): its
+/// extensions (`chosen_ext`, against `offered_ext`) and subprotocol (one
+/// the client offered, `offers` tells). Also for WebSocket over HTTP/2
+/// (RFC 8441 5), whose handshake has the same two headers.
+pub fn negotiate(
+    offered_ext: Option<&str>,
+    offers: impl Fn(&str) -> bool,
+    chosen_ext: Option<&str>,
+    chosen_protocol: Option<&str>,
+    add: &mut impl FnMut(Code, String),
+) -> Negotiated {
+    let mut neg = Negotiated::default();
+    let offered = extensions(offered_ext);
+    for (name, params) in extensions(chosen_ext) {
+        if !offered.iter().any(|(n, _)| *n == name) {
+            add(
+                Code::ExtensionNotOffered,
+                format!("the server chose extension {name:?}, which the client did not offer"),
+            );
+        }
+        if name == "permessage-deflate" {
+            neg.deflate = Some(deflate_params(&params));
+        }
+        neg.extensions.push(name);
+    }
+    if let Some(proto) = chosen_protocol {
+        let proto = proto.trim().to_string();
+        if !offers(&proto) {
+            add(
+                Code::SubprotocolNotOffered,
+                format!("the server chose subprotocol {proto:?}, which the client did not offer"),
+            );
+        }
+        neg.subprotocol = Some(proto);
+    }
+    neg
+}
+
 /// Checks a 101 response against its request (section 4.1, client
 /// requirements for the server's handshake, 1-6) and returns what it
 /// negotiated.
@@ -224,37 +263,19 @@ pub fn check_response(req: &Request, resp: &Response, packet: u64) -> (Vec<Findi
         .headers
         .get(Field::SecWebSocketKey)
         .map(|key| check_accept(&key, h, &mut add));
-    let mut neg = Negotiated {
-        accept_ok,
-        ..Negotiated::default()
-    };
-    let offered = extensions(req.headers.get(Field::SecWebSocketExtensions).as_deref());
-    for (name, params) in extensions(h.get(Field::SecWebSocketExtensions).as_deref()) {
-        if !offered.iter().any(|(n, _)| *n == name) {
-            add(
-                Code::ExtensionNotOffered,
-                format!("the server chose extension {name:?}, which the client did not offer"),
-            );
-        }
-        if name == "permessage-deflate" {
-            neg.deflate = Some(deflate_params(&params));
-        }
-        neg.extensions.push(name);
-    }
-    if let Some(proto) = h.get(Field::SecWebSocketProtocol) {
-        let proto = proto.trim().to_string();
-        if !req
-            .headers
+    let offers = |p: &str| {
+        req.headers
             .tokens(Field::SecWebSocketProtocol)
-            .any(|p| p == proto)
-        {
-            add(
-                Code::SubprotocolNotOffered,
-                format!("the server chose subprotocol {proto:?}, which the client did not offer"),
-            );
-        }
-        neg.subprotocol = Some(proto);
-    }
+            .any(|o| o == p)
+    };
+    let mut neg = negotiate(
+        req.headers.get(Field::SecWebSocketExtensions).as_deref(),
+        offers,
+        h.get(Field::SecWebSocketExtensions).as_deref(),
+        h.get(Field::SecWebSocketProtocol).as_deref(),
+        &mut add,
+    );
+    neg.accept_ok = accept_ok;
     (out, neg)
 }
 

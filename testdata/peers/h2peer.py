@@ -19,8 +19,9 @@ Sub-commands:
             masked; --scenario picks the fixed list of messages.
 
 Servers print "READY" on stdout once listening and exit by themselves after
---lifetime seconds. With --keylog the client writes the NSS key log of its
-TLS connection (SSLContext.keylog_filename).
+--lifetime seconds (25 by default, so within 30 s even with hypercorn's
+one-second graceful shutdown). With --keylog the client writes the NSS key
+log of its TLS connection (SSLContext.keylog_filename).
 """
 import argparse
 import asyncio
@@ -642,8 +643,9 @@ def main():
         q.add_argument("--host", default="127.0.0.1")
         q.add_argument("--port", type=int, required=True)
         if name != "client":
-            q.add_argument("--lifetime", type=float, default=30.0,
-                           help="exit after this many seconds (default 30)")
+            q.add_argument("--lifetime", type=float, default=25.0,
+                           help="exit after this many seconds (default 25; hypercorn"
+                           " then takes at most 1 s more to shut down)")
         if name == "server":
             q.add_argument("--cert", help="TLS certificate (PEM): TLS with ALPN h2")
             q.add_argument("--key", help="its private key (PEM)")

@@ -1,0 +1,617 @@
+//! WebSocket over HTTP/2 (RFC 8441) on one connection: the HTTP/2 reader's
+//! events ([`crate::http2`]) turned into WebSocket streams, each with the
+//! frame part of each direction ([`DirFrames`], as on an upgraded HTTP/1.1
+//! connection), and the findings of RFC 8441 and RFC 9113.
+//!
+//! A WebSocket stream opens with an extended CONNECT (`:method CONNECT`,
+//! `:protocol websocket`, RFC 8441 4) and is established by a 2xx (RFC 8441
+//! 5); its frames are the DATA payloads of that stream, each direction a
+//! byte stream of RFC 6455 frames with the usual masking rules. It ends
+//! with END_STREAM from both sides, or a RST_STREAM.
+
+use super::frames::{DirFrames, FrameConfig, FrameOut};
+use crate::finding::{Code, Finding};
+use crate::http2::frame::{self, Setting};
+use crate::http2::hpack::Field;
+use crate::http2::{Event, H2Conn};
+use crate::record::{FrameRecord, H2GoAway, H2WebSocket, Http2Info, PerDir};
+use crate::record::{RequestInfo, ResponseInfo};
+use crate::tcp::{CloseReason, Dir};
+use crate::text::Text;
+use crate::time::Timestamp;
+use crate::websocket::handshake::{self, Negotiated};
+use crate::websocket::validate::Scratch;
+
+/// WebSocket streams followed on one connection; further ones are counted
+/// (`websockets_not_followed`). Each holds two directions' frame state
+/// until the connection ends.
+pub(super) const MAX_FOLLOWED: usize = 64;
+
+/// Whether `data`, a client's first bytes, begin the HTTP/2 connection
+/// preface (RFC 9113 3.4); at least its first four bytes are needed.
+pub(super) fn starts_preface(data: &[u8]) -> bool {
+    let n = data.len().min(frame::PREFACE.len());
+    n >= 4 && data[..n] == frame::PREFACE[..n]
+}
+
+/// Whether `data`, a server's first bytes, begin an HTTP/2 server preface:
+/// a SETTINGS frame on stream 0 without ACK (RFC 9113 3.4, 6.5), which a
+/// server may send before the client's preface arrives.
+pub(super) fn starts_server_preface(data: &[u8]) -> bool {
+    let Some(h) = data.first_chunk::<{ frame::HEADER_LEN }>() else {
+        return false;
+    };
+    let h = frame::FrameHeader::parse(h);
+    h.kind == frame::Kind::Settings
+        && h.flags == 0
+        && h.stream == 0
+        && h.len.is_multiple_of(6)
+        && h.len <= 600
+}
+
+/// One WebSocket stream.
+struct WsStream {
+    id: u32,
+    request: RequestInfo,
+    response: Option<ResponseInfo>,
+    negotiated: Option<Negotiated>,
+    /// Answered with a status other than 2xx: no WebSocket.
+    refused: bool,
+    frames: [Option<Box<DirFrames>>; 2],
+    ended: [bool; 2],
+}
+
+/// The HTTP/2 part of a connection.
+pub(super) struct H2Part {
+    conn: H2Conn,
+    streams: Streams,
+}
+
+/// What the reader's events build (apart from the reader, so that both can
+/// be borrowed at once).
+struct Streams {
+    conn_id: u64,
+    cfg: FrameConfig,
+    info: Http2Info,
+    ws: Vec<WsStream>,
+    /// The highest stream a request opened: a header block on a lower one
+    /// is trailers, not a request.
+    last_request: u32,
+    /// The client's preface was read (before it, the connection is only
+    /// taken for HTTP/2 because of the server's first bytes).
+    confirmed: bool,
+}
+
+impl H2Part {
+    /// The HTTP/2 part of connection `conn_id`; `cfg` is how frames are
+    /// checked (each stream adds what its handshake negotiated).
+    pub fn new(conn_id: u64, cfg: FrameConfig) -> H2Part {
+        H2Part {
+            conn: H2Conn::default(),
+            streams: Streams {
+                conn_id,
+                cfg,
+                info: Http2Info::default(),
+                ws: Vec::new(),
+                last_request: 0,
+                confirmed: false,
+            },
+        }
+    }
+
+    /// Whether the client's bytes confirmed HTTP/2: before, only the
+    /// server's first bytes suggested it.
+    pub fn confirmed(&self) -> bool {
+        self.streams.confirmed
+    }
+
+    /// The next bytes of direction `d`, from `packet` at `ts`.
+    pub fn push(
+        &mut self,
+        d: Dir,
+        data: &[u8],
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        if d == Dir::ClientToServer {
+            self.streams.confirmed = true;
+        }
+        let s = &mut self.streams;
+        self.conn
+            .push(d, data, &mut |ev| s.event(d, ev, packet, ts, out));
+    }
+
+    /// Bytes of direction `d` are missing: HTTP/2 frames cannot be found
+    /// again after a hole, so that direction is read no further.
+    pub fn gap(&mut self, d: Dir) {
+        self.conn.lose(d);
+    }
+
+    /// The connection ended: frames in progress are cut short. Returns
+    /// what the record says of HTTP/2, and the first WebSocket stream's
+    /// handshake (the connection record's request and response).
+    pub fn finish(self, out: &mut impl FrameOut) -> (Http2Info, Option<Handshake>) {
+        let Streams { mut info, ws, .. } = self.streams;
+        // The first WebSocket established, else the first asked for.
+        let mut chosen: Option<Handshake> = None;
+        for (mut s, rec) in ws.into_iter().zip(&mut info.websockets) {
+            let mut o = StreamOut {
+                out: &mut *out,
+                frames: &mut rec.frames,
+            };
+            for f in s.frames.iter_mut().flatten() {
+                f.finish(&mut o);
+            }
+            let established = matches!(rec.status, Some(200..=299));
+            if chosen
+                .as_ref()
+                .is_none_or(|c| established && !c.established)
+            {
+                chosen = Some(Handshake {
+                    request: s.request,
+                    response: s.response,
+                    negotiated: s.negotiated,
+                    established,
+                });
+            }
+        }
+        (info, chosen)
+    }
+}
+
+/// The opening handshake of a WebSocket stream, as the connection record
+/// shows an HTTP/1.1 one.
+pub(super) struct Handshake {
+    pub request: RequestInfo,
+    pub response: Option<ResponseInfo>,
+    pub negotiated: Option<Negotiated>,
+    /// Answered with a 2xx: the connection carried a WebSocket.
+    pub established: bool,
+}
+
+/// Who sent direction `d`'s bytes.
+fn who(d: Dir) -> &'static str {
+    match d {
+        Dir::ClientToServer => "client",
+        Dir::ServerToClient => "server",
+    }
+}
+
+/// A header field's value (several fields of the name joined by ", ",
+/// RFC 9110 5.3), as text.
+fn header(fields: &[Field], name: &str) -> Option<Text> {
+    let mut values = fields.iter().filter(|f| f.name == name.as_bytes());
+    let first = values.next()?;
+    let mut v = String::from_utf8_lossy(&first.value).into_owned();
+    for more in values {
+        v.push_str(", ");
+        v.push_str(&String::from_utf8_lossy(&more.value));
+    }
+    Some(Text::from(v.as_str()))
+}
+
+/// An extended CONNECT as the record shows a request (RFC 8441 5 maps
+/// the HTTP/1.1 upgrade's headers onto it).
+fn request_info(fields: &[Field], (packet, ts): (u64, Timestamp)) -> RequestInfo {
+    let get = |name| header(fields, name);
+    RequestInfo {
+        packet,
+        ts,
+        method: "CONNECT".into(),
+        target: get(":path").unwrap_or_default(),
+        version: "HTTP/2".into(),
+        host: get(":authority"),
+        origin: get("origin"),
+        upgrade: get("upgrade"),
+        connection: get("connection"),
+        sec_websocket_key: get("sec-websocket-key"),
+        sec_websocket_version: get("sec-websocket-version"),
+        sec_websocket_protocol: get("sec-websocket-protocol"),
+        sec_websocket_extensions: get("sec-websocket-extensions"),
+        user_agent: get("user-agent"),
+    }
+}
+
+/// RFC 9113 8.2.2: the fields HTTP/2 does not carry (hop-by-hop in
+/// HTTP/1.1), which a block that has them is malformed for.
+fn connection_specific(fields: &[Field]) -> Vec<String> {
+    const NAMES: [&str; 5] = [
+        "connection",
+        "upgrade",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+    ];
+    let mut found: Vec<String> = Vec::new();
+    for f in fields {
+        let name = String::from_utf8_lossy(&f.name);
+        let bad = NAMES.contains(&name.as_ref()) || (name == "te" && f.value != b"trailers");
+        if bad && !found.iter().any(|n| *n == name) {
+            found.push(name.into_owned());
+        }
+    }
+    found
+}
+
+impl Streams {
+    fn event(
+        &mut self,
+        d: Dir,
+        ev: Event<'_>,
+        packet: u64,
+        ts: Timestamp,
+        out: &mut impl FrameOut,
+    ) {
+        match ev {
+            Event::Settings {
+                ack: false,
+                settings,
+            } if d == Dir::ServerToClient => self.server_settings(settings),
+            Event::Headers {
+                stream,
+                fields,
+                end_stream,
+                promised: None,
+            } => {
+                let at = (packet, ts);
+                if d == Dir::ClientToServer {
+                    self.request(stream, fields, end_stream, at, out);
+                } else {
+                    self.response(stream, fields, end_stream, at, out);
+                }
+            }
+            Event::Data {
+                stream,
+                data,
+                end_stream,
+            } => self.data(d, stream, data, end_stream, (packet, ts), out),
+            Event::RstStream { stream, code } => self.reset(d, stream, code, packet, out),
+            Event::GoAway { last_stream, code } => {
+                self.info.goaway.get_or_insert(H2GoAway {
+                    packet,
+                    dir: d,
+                    code: frame::error_name(code),
+                    last_stream,
+                });
+            }
+            Event::Error(e) => {
+                let detail = format!("{}: {e}", who(d));
+                out.finding(Finding::new(Code::H2ProtocolError, detail).at(packet));
+            }
+            // Frame headers, SETTINGS acknowledgments, the client's
+            // SETTINGS and pushed requests say nothing of WebSocket.
+            _ => {}
+        }
+    }
+
+    /// RFC 8441 3: the server allows extended CONNECT with
+    /// SETTINGS_ENABLE_CONNECT_PROTOCOL = 1. Its initial value is 0, and a
+    /// server may not take back a 1.
+    fn server_settings(&mut self, settings: &[Setting]) {
+        let said = settings.iter().rev().find_map(|s| match s {
+            Setting::EnableConnectProtocol(v) => Some(*v == 1),
+            _ => None,
+        });
+        let now = &mut self.info.connect_protocol_enabled;
+        *now = match (*now, said) {
+            (Some(true), _) => Some(true),
+            (_, Some(v)) => Some(v),
+            (before, None) => Some(before.unwrap_or(false)),
+        };
+    }
+
+    fn index(&self, stream: u32) -> Option<usize> {
+        self.ws.iter().position(|s| s.id == stream)
+    }
+
+    /// A client header block: a new request, perhaps an extended CONNECT.
+    fn request(
+        &mut self,
+        stream: u32,
+        fields: &[Field],
+        end_stream: bool,
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        if stream <= self.last_request {
+            // Trailers of an earlier request (or a repeated stream id).
+            if let Some(i) = self.index(stream).filter(|_| end_stream) {
+                self.end_side(i, Dir::ClientToServer, packet);
+            }
+            return;
+        }
+        self.last_request = stream;
+        self.info.requests += 1;
+        let bad = connection_specific(fields);
+        if !bad.is_empty() {
+            let detail = format!("the request on stream {stream} has {}", bad.join(", "));
+            out.finding(Finding::new(Code::H2ConnectionHeader, detail).at(packet));
+        }
+        let Some(protocol) = header(fields, ":protocol") else {
+            // An ordinary request.
+            return;
+        };
+        let method = header(fields, ":method").unwrap_or_default();
+        let add = &mut |code, detail: String| out.finding(Finding::new(code, detail).at(packet));
+        if method != "CONNECT" {
+            add(
+                Code::H2BadConnect,
+                format!(
+                    "stream {stream}: :protocol {protocol:?} on a {method:?} request (RFC 8441 4: CONNECT only)"
+                ),
+            );
+            return;
+        }
+        if !protocol.eq_ignore_ascii_case("websocket") {
+            // Another protocol bootstrapped the same way.
+            return;
+        }
+        self.check_connect(stream, fields, add);
+        if self.ws.len() >= MAX_FOLLOWED {
+            self.info.websockets_not_followed += 1;
+            return;
+        }
+        let request = request_info(fields, (packet, ts));
+        self.info.websockets.push(H2WebSocket {
+            stream,
+            request_packet: packet,
+            path: header(fields, ":path"),
+            authority: header(fields, ":authority"),
+            ..H2WebSocket::default()
+        });
+        self.ws.push(WsStream {
+            id: stream,
+            request,
+            response: None,
+            negotiated: None,
+            refused: false,
+            frames: [None, None],
+            ended: [false; 2],
+        });
+        if end_stream {
+            self.end_side(self.ws.len() - 1, Dir::ClientToServer, packet);
+        }
+    }
+
+    /// The rules of an extended CONNECT for a WebSocket (RFC 8441 3-5).
+    fn check_connect(&self, stream: u32, fields: &[Field], add: &mut impl FnMut(Code, String)) {
+        let missing: Vec<&str> = [":scheme", ":path"]
+            .into_iter()
+            .filter(|p| header(fields, p).is_none())
+            .collect();
+        if !missing.is_empty() {
+            add(
+                Code::H2BadConnect,
+                format!(
+                    "the extended CONNECT on stream {stream} has no {}",
+                    missing.join(" or ")
+                ),
+            );
+        }
+        match self.info.connect_protocol_enabled {
+            Some(true) => {}
+            Some(false) => add(
+                Code::H2ConnectNotEnabled,
+                format!(
+                    "the client opened stream {stream} with an extended CONNECT, but the server's SETTINGS \
+                     did not enable it (SETTINGS_ENABLE_CONNECT_PROTOCOL is not 1)"
+                ),
+            ),
+            None => add(
+                Code::H2ConnectNotEnabled,
+                format!(
+                    "the client opened stream {stream} with an extended CONNECT before the server's SETTINGS \
+                     arrived (none enabled SETTINGS_ENABLE_CONNECT_PROTOCOL yet)"
+                ),
+            ),
+        }
+        // RFC 8441 5: Sec-WebSocket-Version is used as in RFC 6455 4.1.
+        let version = header(fields, "sec-websocket-version");
+        if version.as_deref() != Some("13") {
+            let detail = match version {
+                Some(v) => {
+                    format!("stream {stream}: sec-websocket-version is {v:?}, expected \"13\"")
+                }
+                None => {
+                    format!("the extended CONNECT on stream {stream} has no sec-websocket-version")
+                }
+            };
+            add(Code::BadWebsocketVersion, detail);
+        }
+    }
+
+    /// A server header block on a WebSocket stream: its response (or,
+    /// after it, trailers).
+    fn response(
+        &mut self,
+        stream: u32,
+        fields: &[Field],
+        end_stream: bool,
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        let Some(i) = self.index(stream) else { return };
+        let status = header(fields, ":status").and_then(|s| s.parse::<u16>().ok());
+        if self.ws[i].response.is_none() && !matches!(status, Some(100..=199)) {
+            self.answer(i, fields, status, (packet, ts), out);
+        }
+        if end_stream {
+            self.end_side(i, Dir::ServerToClient, packet);
+        }
+    }
+
+    /// The final response to stream `i`'s extended CONNECT.
+    fn answer(
+        &mut self,
+        i: usize,
+        fields: &[Field],
+        status: Option<u16>,
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        let s = &mut self.ws[i];
+        let bad = connection_specific(fields);
+        if !bad.is_empty() {
+            let detail = format!("the response on stream {} has {}", s.id, bad.join(", "));
+            out.finding(Finding::new(Code::H2ConnectionHeader, detail).at(packet));
+        }
+        let get = |name| header(fields, name);
+        let response = ResponseInfo {
+            packet,
+            ts,
+            version: "HTTP/2".into(),
+            status: status.unwrap_or(0),
+            reason: Text::default(),
+            upgrade: get("upgrade"),
+            connection: get("connection"),
+            sec_websocket_accept: get("sec-websocket-accept"),
+            sec_websocket_protocol: get("sec-websocket-protocol"),
+            sec_websocket_extensions: get("sec-websocket-extensions"),
+        };
+        let rec = &mut self.info.websockets[i];
+        rec.status = status;
+        rec.response_packet = Some(packet);
+        let add = &mut |code, detail: String| out.finding(Finding::new(code, detail).at(packet));
+        if matches!(status, Some(200..=299)) {
+            let offered = s.request.sec_websocket_protocol.as_deref();
+            let offers = |p: &str| offered.is_some_and(|o| o.split(',').any(|x| x.trim() == p));
+            s.negotiated = Some(handshake::negotiate(
+                s.request.sec_websocket_extensions.as_deref(),
+                offers,
+                response.sec_websocket_extensions.as_deref(),
+                response.sec_websocket_protocol.as_deref(),
+                add,
+            ));
+        } else {
+            s.refused = true;
+            let shown = status.map_or("no :status".to_string(), |c| c.to_string());
+            add(
+                Code::H2ConnectRejected,
+                format!(
+                    "the server answered the extended CONNECT on stream {} with {shown}",
+                    s.id
+                ),
+            );
+        }
+        s.response = Some(response);
+    }
+
+    /// DATA on a stream: a WebSocket stream's frame bytes.
+    fn data(
+        &mut self,
+        d: Dir,
+        stream: u32,
+        data: &[u8],
+        end_stream: bool,
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        let Some(i) = self.index(stream) else { return };
+        let s = &mut self.ws[i];
+        if !s.refused && !data.is_empty() {
+            let cfg = FrameConfig {
+                deflate: s.negotiated.as_ref().and_then(|n| n.deflate),
+                ..self.cfg
+            };
+            let conn = self.conn_id;
+            let f = s.frames[d.index()].get_or_insert_with(|| {
+                Box::new(DirFrames::new(conn, d, 0, true, cfg).on_h2_stream(stream))
+            });
+            let mut o = StreamOut {
+                out,
+                frames: &mut self.info.websockets[i].frames,
+            };
+            f.push(data, packet, ts, &mut o);
+        }
+        if end_stream {
+            self.end_side(i, d, packet);
+        }
+    }
+
+    /// Direction `d` of stream `i` ended (END_STREAM).
+    fn end_side(&mut self, i: usize, d: Dir, packet: u64) {
+        let s = &mut self.ws[i];
+        s.ended[d.index()] = true;
+        let rec = &mut self.info.websockets[i];
+        if s.ended == [true; 2] && rec.end.is_none() {
+            rec.end = Some("end_stream");
+            rec.end_packet = Some(packet);
+        }
+    }
+
+    /// RST_STREAM on a stream (RFC 9113 6.4).
+    fn reset(&mut self, d: Dir, stream: u32, code: u32, packet: u64, out: &mut impl FrameOut) {
+        let Some(i) = self.index(stream) else { return };
+        let (s, rec) = (&self.ws[i], &mut self.info.websockets[i]);
+        if rec.end.is_some() {
+            return;
+        }
+        let name = frame::error_name(code);
+        rec.end = Some("rst_stream");
+        rec.reset_code = Some(name);
+        rec.end_packet = Some(packet);
+        if d == Dir::ServerToClient && s.response.is_none() {
+            // RFC 9113 8.1.1: a server refuses a malformed request (as an
+            // extended CONNECT it does not support is) with a stream error.
+            self.ws[i].refused = true;
+            let detail = format!(
+                "the server reset stream {stream} ({name}) instead of answering its extended CONNECT"
+            );
+            return out.finding(Finding::new(Code::H2ConnectRejected, detail).at(packet));
+        }
+        // A refused stream, or one its resetter had ended with NO_ERROR
+        // (RFC 9113 8.1: a server done with a stream may stop the upload
+        // so), ended as it should.
+        let orderly = code == 0 && s.ended[d.index()];
+        if !s.refused && !orderly {
+            let detail = format!(
+                "the {} reset stream {stream} ({name}) before both sides ended it",
+                who(d)
+            );
+            out.finding(Finding::new(Code::H2StreamReset, detail).at(packet));
+        }
+    }
+}
+
+/// Where one stream's frames go: the connection's [`FrameOut`], with the
+/// stream's frame counts kept on the side.
+struct StreamOut<'a, O> {
+    out: &'a mut O,
+    frames: &'a mut PerDir<u64>,
+}
+
+impl<O: FrameOut> FrameOut for StreamOut<'_, O> {
+    fn scratch(&mut self) -> &mut Scratch {
+        self.out.scratch()
+    }
+
+    fn frame_started(&mut self, d: Dir, payload_len: u64) {
+        *self.frames.get_mut(d) += 1;
+        self.out.frame_started(d, payload_len);
+    }
+
+    fn finding(&mut self, f: Finding) {
+        self.out.finding(f);
+    }
+
+    fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64) {
+        self.out.close_frame(d, code, packet);
+    }
+
+    fn ending(&self) -> Option<CloseReason> {
+        self.out.ending()
+    }
+
+    /// Stream offsets are not TCP offsets: what was acknowledged of them is
+    /// not known.
+    fn acked(&self, _: Dir) -> Option<u64> {
+        None
+    }
+
+    fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
+        self.out.frame_done(rec, acked);
+    }
+}
+
+#[cfg(test)]
+mod tests;

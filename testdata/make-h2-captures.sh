@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# Regenerates the captures of WebSocket over HTTP/2 (RFC 8441, extended
+# CONNECT) in h2/: NAME.pcap, NAME.pcap.tshark.tsv (tshark's HTTP/2
+# dissection, see h2tsv below) and, for the TLS one, NAME.keys (the client's
+# NSS key log).
+#
+#   ./make-h2-captures.sh              # all scenarios
+#   ./make-h2-captures.sh echo         # or only some (the names after cap_)
+#
+# Installs nothing; says what is missing and stops. Needs root (capturing on
+# lo, unshare -n), tcpdump and tshark (Debian `tcpdump`, `tshark`), openssl
+# (a throwaway certificate for the TLS scenario, made in the script's
+# temporary directory and deleted with it), unshare, ip and ethtool
+# (`util-linux`, `iproute2`, `ethtool`: the two MTU-1500 echo scenarios) and
+# python3 with hypercorn, h2 and wsproto (requirements.txt). The peers are
+# peers/h2peer.py: hypercorn serving a tiny ASGI echo app, a hand-written
+# server on the h2 library, and a client on h2 + wsproto. Servers listen on
+# 127.0.0.1 only, each scenario on its own port (18701-18707), exit by
+# themselves within 30 s and are stopped by PID.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# need: says every missing tool (and where it comes from) at once, then stops.
+need() {
+  local missing="" t m
+  for t in tcpdump:tcpdump tshark:tshark openssl:openssl unshare:util-linux ip:iproute2 \
+    ethtool:ethtool "$PY:python3"; do
+    command -v "${t%%:*}" >/dev/null || missing="$missing ${t%%:*} (Debian ${t##*:})"
+  done
+  for m in hypercorn h2 wsproto; do
+    "$PY" -c "import $m" 2>/dev/null || missing="$missing $m (pip install -r requirements.txt)"
+  done
+  [ "$(id -u)" = 0 ] || missing="$missing root"
+  if [ -n "$missing" ]; then
+    echo "make-h2-captures.sh needs:$missing" >&2
+    exit 1
+  fi
+}
+need
+
+# Not captures/: tests/golden.rs and tests/captures.rs enumerate that folder.
+CAPS="$HERE/h2"
+mkdir -p "$CAPS"
+
+# Throwaway P-256 certificate for wscap.test (the client verifies it).
+make_cert() {
+  [ -f "$WORK/cert.pem" ] && return 0
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -days 1 -subj /CN=wscap.test -addext subjectAltName=DNS:wscap.test \
+    -keyout "$WORK/key.pem" -out "$WORK/cert.pem" 2>/dev/null
+}
+
+# The TSV columns: one row per packet that holds HTTP/2 frames; a packet with
+# several frames (or headers, or settings) has its values joined with "|"
+# (not tshark's default ",": the date header has a comma). tshark 4.0.17 has
+# no http2.settings.value: each setting has a field of its own.
+H2_FIELDS=(frame.number tcp.srcport http2.streamid http2.type http2.flags http2.length
+  http2.header.name http2.header.value http2.header.repr http2.settings.id
+  http2.settings.header_table_size http2.settings.enable_push
+  http2.settings.max_concurrent_streams http2.settings.initial_window_size
+  http2.settings.max_frame_size http2.settings.max_header_list_size
+  http2.settings.extended_connect http2.window_update.window_size_increment
+  http2.rst_stream.error http2.goaway.last_stream_id http2.goaway.error)
+
+# h2tsv FILE [tshark options...]: writes FILE.tshark.tsv and checks what
+# tshark thinks: HTTP/2 frames present, no malformed packet, no expert
+# error; says whether tshark found any WebSocket frame. Cleartext h2c needs
+# `-d tcp.port==PORT,http2` (there is no ALPN to tell tshark); over TLS the
+# key log and ALPN h2 are enough (a -d there would hide the TLS layer).
+h2tsv() {
+  local file="$1"
+  shift
+  local opts=(-n -r "$file" "$@") args=() fld n
+  for fld in "${H2_FIELDS[@]}"; do args+=(-e "$fld"); done
+  tshark "${opts[@]}" -Y http2 -T fields -E separator=/t -E 'aggregator=|' "${args[@]}" \
+    >"$file.tshark.tsv"
+  n=$(wc -l <"$file.tshark.tsv")
+  say "$(basename "$file"): $n packets with HTTP/2 frames in tshark"
+  [ "$n" -gt 0 ] || { echo "ERROR: tshark found no HTTP/2 frame in $file" >&2; return 1; }
+  n=$(tshark "${opts[@]}" -Y '_ws.malformed || _ws.expert.severity >= "Error"' 2>/dev/null | wc -l)
+  [ "$n" = 0 ] || { echo "ERROR: tshark: $n malformed/error packets in $file" >&2; return 1; }
+  n=$(tshark "${opts[@]}" -Y websocket 2>/dev/null | wc -l)
+  say "$(basename "$file"): $n packets with WebSocket frames in tshark"
+}
+
+# h2_capture NAME PORT SERVER [server options...] -- [client options...]:
+# SERVER (server: hypercorn; h2server: the hand-written one) and the client
+# on PORT, captured on lo. With TLS=1, the server has the throwaway
+# certificate and the client writes NAME.keys.
+h2_capture() {
+  local name="$1" port="$2" server="$3"
+  shift 3
+  local srv=() cli=() f="$CAPS/$name.pcap" keys="$CAPS/$name.keys"
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do srv+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  cli=("$@")
+  say "$name"
+  if [ "${TLS:-0}" = 1 ]; then
+    make_cert
+    rm -f "$keys"
+    srv+=(--cert "$WORK/cert.pem" --key "$WORK/key.pem")
+    cli+=(--tls "$WORK/cert.pem" --keylog "$keys")
+  fi
+  start_capture tcpdump "$f" "tcp port $port" -i lo
+  start_server SRV_PID "$PY" "$PEERS/h2peer.py" "$server" --port "$port" "${srv[@]}"
+  "$PY" "$PEERS/h2peer.py" client --port "$port" "${cli[@]}"
+  stop_server SRV_PID
+  stop_capture
+  if [ "${TLS:-0}" = 1 ]; then
+    chmod 644 "$keys"
+    h2tsv "$f" -o "tls.keylog_file:$keys"
+  else
+    h2tsv "$f" -d "tcp.port==$port,http2"
+  fi
+}
+
+# in_mtu1500 FUNC: runs FUNC (through this script) in a private network
+# namespace (unshare -n) whose lo has MTU 1500 and segmentation offloads
+# off, as make-wss-captures.sh's MTU-1500 case: TCP segments of at most
+# 1448 bytes, so that DATA frames span segments and HTTP/2 frame headers
+# fall inside them. On the host's lo (MTU 65536, TSO/GSO on) each 16 KB DATA
+# frame would be a packet of its own. The host's interfaces are not touched.
+in_mtu1500() { unshare -n bash "$HERE/make-h2-captures.sh" __mtu1500 "$1"; }
+netns_mtu1500() {
+  ip link set lo up
+  ip link set lo mtu 1500
+  ethtool -K lo tso off gso off gro off >/dev/null
+  "$1"
+}
+
+# 1. One extended CONNECT on stream 1 to hypercorn (h2c, prior knowledge);
+#    texts of 13, 200 and 70,000 B (five DATA frames, flow control, about
+#    50 TCP segments), a 16 B binary, ping/pong, close 1000 with END_STREAM;
+#    all echoed. MTU 1500 (see in_mtu1500).
+cap_echo() { in_mtu1500 echo_mtu1500; }
+echo_mtu1500() { h2_capture h2-echo 18701 server -- --scenario echo; }
+
+# 2. Two WebSockets (streams 1 and 3) open at once with interleaved
+#    messages, and a GET /plain on stream 5 while both are open (HPACK's
+#    dynamic table reused across the three requests and their responses).
+cap_two_streams() { h2_capture h2-two-streams 18702 server -- --scenario two-streams; }
+
+# 3. The hand-written h2 server leaves SETTINGS_ENABLE_CONNECT_PROTOCOL out
+#    of its SETTINGS; the client sends the extended CONNECT anyway; the
+#    server resets the stream (RST_STREAM PROTOCOL_ERROR).
+cap_no_enable_connect() {
+  h2_capture h2-no-enable-connect 18703 h2server --connect-setting absent -- \
+    --scenario no-enable-connect
+}
+
+# 3b. The same with the server's SETTINGS carrying ENABLE_CONNECT_PROTOCOL=0
+#     explicitly (what the h2 library sends unless told otherwise).
+cap_no_enable_connect_zero() {
+  h2_capture h2-no-enable-connect-zero 18707 h2server --connect-setting zero -- \
+    --scenario no-enable-connect
+}
+
+# 4. CONNECT /reject: hypercorn's app refuses it with :status 404 and a body
+#    (ASGI websocket.http.response), END_STREAM.
+cap_rejected() { h2_capture h2-rejected 18704 server -- --scenario rejected; }
+
+# 5. Unmasked client frames (written by hand) in DATA frames to hypercorn.
+cap_unmasked() { h2_capture h2-unmasked 18705 server -- --scenario unmasked; }
+
+# 6. Scenario 1 over TLS 1.3 with ALPN h2 (only) to hypercorn; NAME.keys.
+#    MTU 1500 too: TLS records span segments.
+cap_tls_echo() { in_mtu1500 tls_echo_mtu1500; }
+tls_echo_mtu1500() { TLS=1 h2_capture h2-tls-echo 18706 server -- --scenario echo; }
+
+ALL=(echo two_streams no_enable_connect no_enable_connect_zero rejected unmasked tls_echo)
+if [ "${1:-}" = __mtu1500 ]; then netns_mtu1500 "$2"; exit 0; fi
+if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
+for s in "$@"; do "cap_$s"; done
+say "done"
