@@ -423,7 +423,8 @@ impl<S: Sink> Analyzer<S> {
     }
 
     fn data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
-        if self.is_h2(st, meta, d, &chunk) {
+        // Only a connection's first bytes can start HTTP/2.
+        if (st.h2.is_some() || chunk.offset == 0) && self.is_h2(st, meta, d, &chunk) {
             return self.h2_data(st, meta, d, chunk);
         }
         let mut cx = Ctx {

@@ -500,3 +500,179 @@ fn upgrade_seen_through_heads_cut_by_the_snaplen() {
         "{conn_codes:?}"
     );
 }
+
+// ---- WebSocket over HTTP/2 (RFC 8441)
+
+/// An HTTP/2 frame.
+fn h2(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = (payload.len() as u32).to_be_bytes();
+    let mut f = vec![len[1], len[2], len[3], kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// A header block of literals without indexing (RFC 7541 6.2.2).
+fn h2_block(fields: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (n, v) in fields {
+        b.extend([0, n.len() as u8]);
+        b.extend_from_slice(n.as_bytes());
+        b.push(v.len() as u8);
+        b.extend_from_slice(v.as_bytes());
+    }
+    b
+}
+
+fn h2_connect(path: &str) -> Vec<u8> {
+    h2_block(&[
+        (":method", "CONNECT"),
+        (":protocol", "websocket"),
+        (":scheme", "http"),
+        (":path", path),
+        (":authority", "x"),
+        ("sec-websocket-version", "13"),
+    ])
+}
+
+const END_STREAM: u8 = 1;
+const END_HEADERS: u8 = 4;
+
+fn h2_preface() -> Vec<u8> {
+    let mut p = crate::http2::frame::PREFACE.to_vec();
+    p.extend(h2(4, 0, 0, &[]));
+    p
+}
+
+/// The server's SETTINGS enabling extended CONNECT (RFC 8441 3).
+fn h2_enable() -> Vec<u8> {
+    h2(4, 0, 0, &[0, 8, 0, 0, 0, 1])
+}
+
+#[test]
+fn h2_two_websockets_on_one_connection() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    let ok = h2_block(&[(":status", "200")]);
+    let hello = frame(0x1, b"hello", Some([1, 2, 3, 4]));
+    c.send(C, &h2_preface())
+        .send(S, &h2_enable())
+        .send(C, &h2(1, END_HEADERS, 1, &h2_connect("/a")))
+        .send(C, &h2(1, END_HEADERS, 3, &h2_connect("/b")))
+        .send(S, &h2(1, END_HEADERS, 1, &ok))
+        .send(S, &h2(1, END_HEADERS, 3, &ok));
+    // One WebSocket frame cut across two DATA frames, the second DATA
+    // frame's header cut across two packets.
+    let (first, second) = hello.split_at(4);
+    let mut data = h2(0, 0, 3, first);
+    data.extend(h2(0, 0, 3, second));
+    let (p1, p2) = data.split_at(15);
+    c.send(C, p1)
+        .send(C, p2)
+        .send(S, &h2(0, 0, 3, &frame(0x1, b"hi b", None)))
+        .send(
+            C,
+            &h2(0, END_STREAM, 1, &frame(0x8, &[3, 232], Some([9, 9, 9, 9]))),
+        )
+        .send(S, &h2(0, END_STREAM, 1, &frame(0x8, &[3, 232], None)))
+        .send(C, &h2(3, 0, 3, &[0, 0, 0, 8]));
+    c.close(CloseReason::Fin);
+    let out = &a.out.sink;
+    let shown: Vec<(Option<u32>, Dir, u64, &[u8])> = out
+        .frames
+        .iter()
+        .map(|f| (f.h2_stream, f.dir, f.index, &f.preview[..]))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            (Some(3), C, 0, &b"hello"[..]),
+            (Some(3), S, 0, &b"hi b"[..]),
+            (Some(1), C, 0, &[3, 232][..]),
+            (Some(1), S, 0, &[3, 232][..]),
+        ]
+    );
+    let rec = &out.conns[0];
+    assert_eq!(rec.detected_by, Some(Detection::Http2));
+    assert_eq!(rec.request.as_ref().unwrap().target, "/a");
+    let h2 = rec.http2.as_ref().unwrap();
+    assert_eq!(h2.connect_protocol_enabled, Some(true));
+    assert_eq!(h2.requests, 2);
+    let ends: Vec<_> = h2
+        .websockets
+        .iter()
+        .map(|w| (w.stream, w.end, w.reset_code))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            (1, Some("end_stream"), None),
+            (3, Some("rst_stream"), Some("CANCEL"))
+        ]
+    );
+    assert_eq!(codes(&rec.findings), ["h2_stream_reset"]);
+    assert_eq!(rec.frames.c2s, 2);
+}
+
+/// RFC 9113 3.4: a server may send its SETTINGS before the client's
+/// preface arrives; the connection is HTTP/2 all the same.
+#[test]
+fn h2_server_settings_first() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(S, &h2_enable())
+        .send(C, &h2_preface())
+        .send(C, &h2(1, END_HEADERS, 1, &h2_connect("/a")))
+        .send(S, &h2(1, END_HEADERS, 1, &h2_block(&[(":status", "404")])));
+    c.close(CloseReason::Fin);
+    let rec = &a.out.sink.conns[0];
+    assert!(!rec.websocket);
+    assert_eq!(codes(&rec.findings), ["h2_connect_rejected"]);
+    assert_eq!(rec.response.as_ref().unwrap().status, 404);
+    assert_eq!(rec.diagnosis[0].cause, Cause::HandshakeRefused);
+}
+
+/// Bytes that only looked like a server's SETTINGS: the client's are an
+/// HTTP/1.1 upgrade, read as one.
+#[test]
+fn h2_refuted_by_the_client() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    c.send(S, &h2(4, 0, 0, &[]))
+        .send(C, &request(KEY))
+        .send(S, &response(KEY));
+    c.close(CloseReason::Fin);
+    let rec = &a.out.sink.conns[0];
+    assert!(rec.http2.is_none());
+    assert!(rec.request.is_some());
+}
+
+/// A hole in the client's bytes: HTTP/2 frames cannot be found again, so
+/// that direction is read no further; the other goes on.
+#[test]
+fn h2_gap_ends_a_direction() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    let ok = h2_block(&[(":status", "200"), ("upgrade", "websocket")]);
+    c.send(C, &h2_preface())
+        .send(S, &h2_enable())
+        .send(C, &h2(1, END_HEADERS, 1, &h2_connect("/a")))
+        .send(S, &h2(1, END_HEADERS, 1, &ok))
+        .gap(C, 100)
+        .send(C, &h2(0, 0, 1, &frame(0x1, b"lost", Some([1, 1, 1, 1]))))
+        .send(S, &h2(0, 0, 1, &frame(0x1, b"kept", None)));
+    c.close(CloseReason::Fin);
+    let out = &a.out.sink;
+    assert_eq!(out.frames.len(), 1);
+    assert_eq!(out.frames[0].dir, S);
+    let rec = &out.conns[0];
+    assert_eq!(
+        codes(&rec.findings),
+        ["h2_connection_header", "capture_gap"]
+    );
+    assert!(
+        rec.diagnosis
+            .iter()
+            .any(|d| d.cause == Cause::Http2Violation)
+    );
+}
