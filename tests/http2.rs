@@ -162,10 +162,13 @@ fn every_stream_agrees_with_tshark() {
     }
 }
 
+/// A WebSocket stream: its id, the response's status, its frames.
+type Stream = (u64, Option<u64>, usize);
+
 /// Each capture's findings and WebSocket streams, exactly.
 #[test]
 fn each_capture_says_what_happened() {
-    let cases: &[(&str, &[&str], &[(u64, Option<u64>, usize)])] = &[
+    let cases: &[(&str, &[&str], &[Stream])] = &[
         ("h2-echo.pcap", &[], &[(1, Some(200), 12)]),
         ("h2-tls-echo.pcap", &[], &[(1, Some(200), 12)]),
         (
@@ -211,7 +214,7 @@ fn each_capture_says_what_happened() {
             .collect();
         found.sort();
         assert_eq!(found, *codes, "{name}");
-        let got: Vec<(u64, Option<u64>, usize)> = conn["http2"]["websockets"]
+        let got: Vec<Stream> = conn["http2"]["websockets"]
             .as_array()
             .unwrap()
             .iter()
