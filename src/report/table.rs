@@ -112,6 +112,8 @@ struct Row {
     seq: u64,
     c2s: bool,
     index: u64,
+    /// The HTTP/2 stream of a WebSocket over HTTP/2 (RFC 8441).
+    h2_stream: Option<u32>,
     packet: u64,
     ts: Timestamp,
     fin: bool,
@@ -129,12 +131,21 @@ struct Row {
 }
 
 impl Row {
+    /// The index cell: over HTTP/2, `stream:index` (streams interleave).
+    fn index_cell(&self) -> String {
+        match self.h2_stream {
+            Some(s) => format!("{s}:{}", self.index),
+            None => self.index.to_string(),
+        }
+    }
+
     fn new(seq: u64, f: &FrameRecord, previews: bool) -> Row {
         let whole = f.inflated_len.unwrap_or(f.payload_len);
         Row {
             seq,
             c2s: f.dir == Dir::ClientToServer,
             index: f.index,
+            h2_stream: f.h2_stream,
             packet: f.packet,
             ts: f.ts,
             fin: f.fin,
@@ -207,7 +218,7 @@ impl Columns {
             length: 6,
         };
         for r in rows.rows() {
-            c.index = c.index.max(digits(r.index));
+            c.index = c.index.max(r.index_cell().len());
             c.packet = c.packet.max(digits(r.packet));
             c.length = c.length.max(digits(r.payload_len));
         }
@@ -393,17 +404,48 @@ impl<W: Write> TableWriter<W> {
             (None, Some(_)) => pieces.push(("(request not captured)".to_owned(), Paint::Plain)),
             (None, None) => pieces.push(("no handshake captured".to_owned(), Paint::Dim)),
         }
+        // Over HTTP/2 (RFC 8441), a 2xx opens the WebSocket, and a
+        // refusal may be a stream reset rather than a status.
+        let h2 = c.http2.as_ref();
+        let reset = h2
+            .and_then(|h| h.websockets.first())
+            .and_then(|w| w.reset_code.filter(|_| w.status.is_none()));
         match (&c.request, &c.response) {
             (_, Some(r)) => {
-                let paint = if r.status == 101 {
-                    Paint::Plain
-                } else {
-                    Paint::Error
-                };
-                pieces.push((format!("→ {} {}", r.status, r.reason), paint));
+                let opened = r.status == 101 || (h2.is_some() && (200..300).contains(&r.status));
+                let paint = if opened { Paint::Plain } else { Paint::Error };
+                let text = format!("→ {} {}", r.status, r.reason);
+                pieces.push((text.trim_end().to_owned(), paint));
+            }
+            (Some(_), None) if reset.is_some() => {
+                let code = reset.unwrap_or_default();
+                pieces.push((format!("→ stream reset ({code})"), Paint::Error));
             }
             (Some(_), None) => pieces.push(("→ no response captured".to_owned(), Paint::Dim)),
             (None, None) => {}
+        }
+        self.packed(&pieces, " ", "  ", "    ")?;
+        match h2 {
+            Some(h) if h.websockets.len() > 1 => self.h2_streams(h),
+            _ => Ok(()),
+        }
+    }
+
+    /// The WebSocket streams of an HTTP/2 connection, when it has several
+    /// (the handshake above is its first one's).
+    fn h2_streams(&mut self, h: &crate::record::Http2Info) -> io::Result<()> {
+        let mut pieces = vec![(
+            format!("{} WebSocket streams over HTTP/2:", h.websockets.len()),
+            Paint::Dim,
+        )];
+        for w in &h.websockets {
+            let status = w.status.map_or("-".to_owned(), |s| s.to_string());
+            let path = w.path.as_deref().unwrap_or("-");
+            let text = format!("stream {} {path} → {status},", w.stream);
+            pieces.push((text, Paint::Dim));
+        }
+        if let Some(last) = pieces.last_mut() {
+            last.0.pop();
         }
         self.packed(&pieces, " ", "  ", "    ")
     }
@@ -599,7 +641,7 @@ impl<W: Write> TableWriter<W> {
         let cells = format!(
             "  {} {:>iw$} {:>pw$} {:>tw$} {:^3} {:^3} {:<6} {:^4} {:>lw$}",
             if r.c2s { '→' } else { '←' },
-            r.index,
+            r.index_cell(),
             r.packet,
             time,
             bit(r.fin),
