@@ -255,3 +255,24 @@ fn tls_and_plaintext_give_the_same_frames() {
     // The 70,000-byte message crossed five DATA frames each way.
     assert!(plain.iter().any(|f| f.3 == 70_000 && f.0 == "c2s" && f.4));
 }
+
+/// `wscap diff` over HTTP/2: a 2xx to the extended CONNECT is a handshake
+/// that succeeded, with its latency, as a 101 is over HTTP/1.1.
+#[test]
+fn diff_counts_http2_handshakes() {
+    let (a, b) = (
+        h2_dir().join("h2-echo.pcap"),
+        h2_dir().join("h2-unmasked.pcap"),
+    );
+    let out = run(&["diff", &a.to_string_lossy(), &b.to_string_lossy()]);
+    let summary = &out.of_type("diff_summary")[0];
+    for side in ["before", "after"] {
+        assert_eq!(summary[side]["handshakes_ok"], 1, "{side}");
+        assert!(
+            summary[side]["handshake_latency_us"]["p50"]
+                .as_u64()
+                .is_some()
+        );
+    }
+    assert_eq!(summary["regressed"], true);
+}

@@ -160,7 +160,8 @@ pub struct ConnSummary {
     pub extensions: Vec<String>,
     pub deflate: Option<DeflateInfo>,
     pub websocket: bool,
-    /// The opening handshake succeeded (101 with WebSocket recognised).
+    /// The opening handshake succeeded (101, or 2xx to an extended CONNECT
+    /// over HTTP/2, with WebSocket recognised).
     pub handshake_ok: bool,
     pub dirs: PerDir<DirSummary>,
     pub close_codes: PerDir<CloseCodes>,
@@ -171,7 +172,7 @@ pub struct ConnSummary {
     pub abrupt: bool,
     /// Seconds from the last frame to the end of the connection.
     pub idle_before_end: Option<f64>,
-    /// Seconds from the upgrade request to the 101.
+    /// Seconds from the upgrade request to the 101 (or the 2xx over HTTP/2).
     pub handshake_latency: Option<f64>,
     /// Microseconds from a client message to the server's next message
     /// (the reply, for request/response traffic).
@@ -341,7 +342,7 @@ fn summarise(c: &ConnectionRecord, open: OpenConn) -> ConnSummary {
         extensions: neg.map(|n| n.extensions.clone()).unwrap_or_default(),
         deflate: neg.and_then(|n| n.deflate),
         websocket: c.websocket,
-        handshake_ok: c.websocket && resp.is_some_and(|r| r.status == 101),
+        handshake_ok: c.websocket && resp.is_some_and(opened),
         dirs,
         close_codes: c.close_codes,
         closed_first: first_close.map(|(_, d)| d),
@@ -349,7 +350,7 @@ fn summarise(c: &ConnectionRecord, open: OpenConn) -> ConnSummary {
         abrupt,
         idle_before_end: c.last_frame_ts.map(|t| c.last_ts.secs_since(t)),
         handshake_latency: match (req, resp) {
-            (Some(q), Some(r)) if r.status == 101 => Some(r.ts.secs_since(q.ts)),
+            (Some(q), Some(r)) if opened(r) => Some(r.ts.secs_since(q.ts)),
             _ => None,
         },
         reply_latency: open.replies,
@@ -444,4 +445,10 @@ mod tests {
         assert_eq!(d.max_frames_per_message, 2);
         assert_eq!(d.frames, 3);
     }
+}
+
+/// The response opened a WebSocket: a 101 (RFC 6455 4.1), or a 2xx to an
+/// extended CONNECT over HTTP/2 (RFC 8441 5).
+fn opened(r: &crate::record::ResponseInfo) -> bool {
+    r.status == 101 || (r.version == "HTTP/2" && (200..300).contains(&r.status))
 }
