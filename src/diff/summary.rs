@@ -400,6 +400,12 @@ impl<F: FnMut(ConnSummary) -> std::io::Result<()>> Sink for Collector<F> {
     }
 }
 
+/// The response opened a WebSocket: a 101 (RFC 6455 4.1), or a 2xx to an
+/// extended CONNECT over HTTP/2 (RFC 8441 5).
+fn opened(r: &crate::record::ResponseInfo) -> bool {
+    r.status == 101 || (r.version == "HTTP/2" && (200..300).contains(&r.status))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,10 +451,4 @@ mod tests {
         assert_eq!(d.max_frames_per_message, 2);
         assert_eq!(d.frames, 3);
     }
-}
-
-/// The response opened a WebSocket: a 101 (RFC 6455 4.1), or a 2xx to an
-/// extended CONNECT over HTTP/2 (RFC 8441 5).
-fn opened(r: &crate::record::ResponseInfo) -> bool {
-    r.status == 101 || (r.version == "HTTP/2" && (200..300).contains(&r.status))
 }
