@@ -276,3 +276,25 @@ fn diff_counts_http2_handshakes() {
     }
     assert_eq!(summary["regressed"], true);
 }
+
+/// `--format zeek`: an HTTP/2 connection whose WebSocket stream was
+/// answered with a 2xx makes a row (host and uri from :authority and
+/// :path); a refused one makes none.
+#[test]
+fn zeek_rows_for_websockets_over_http2() {
+    let rows = |name: &str| -> Vec<String> {
+        let p = h2_dir().join(name).to_string_lossy().to_string();
+        let out = run(&["analyze", "--format", "zeek", &p]);
+        out.stdout
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_string)
+            .collect()
+    };
+    let echo = rows("h2-echo.pcap");
+    assert_eq!(echo.len(), 1);
+    let cols: Vec<&str> = echo[0].split('\t').collect();
+    assert_eq!(cols[6..9], ["127.0.0.1:18701", "/echo", "wscap-h2peer/1"]);
+    assert!(rows("h2-rejected.pcap").is_empty());
+    assert!(rows("h2-no-enable-connect.pcap").is_empty());
+}

@@ -11,9 +11,11 @@
 //! connections end, each with the 101's time as its `ts`, as Zeek's.
 //! Connections wscap recognised without seeing their handshake (a capture
 //! started late), which Zeek does not log, are left out; connections
-//! inside TLS read with a key log, which Zeek cannot see into, are in.
+//! inside TLS read with a key log, which Zeek cannot see into, are in, and
+//! so are WebSockets over HTTP/2 (RFC 8441), which Zeek does not follow:
+//! a connection's first WebSocket stream answered with a 2xx is its row.
 
-use crate::record::{ConnectionRecord, Record, Sink};
+use crate::record::{ConnectionRecord, Detection, Record, Sink};
 use crate::time::{Timestamp, local_offset};
 use std::hash::BuildHasher;
 use std::io::{self, Write};
@@ -160,8 +162,15 @@ impl<'a> Row<'a> {
     /// accept key that does not check out is still logged, as Zeek does).
     fn of(c: &'a ConnectionRecord) -> Option<Row<'a>> {
         let (req, resp) = (c.request.as_ref()?, c.response.as_ref()?);
-        let upgrade = resp.upgrade.as_deref()?;
-        if resp.status != 101 || !upgrade.trim().eq_ignore_ascii_case("websocket") {
+        // Over HTTP/2 (RFC 8441 5) a 2xx to the extended CONNECT is the
+        // switch: the row of the connection's first WebSocket stream.
+        let h2_open = c.detected_by == Some(Detection::Http2) && (200..300).contains(&resp.status);
+        let upgraded = resp.status == 101
+            && resp
+                .upgrade
+                .as_deref()
+                .is_some_and(|u| u.trim().eq_ignore_ascii_case("websocket"));
+        if !upgraded && !h2_open {
             return None;
         }
         Some(Row {
