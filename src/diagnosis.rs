@@ -157,12 +157,12 @@ pub fn diagnose(rec: &ConnectionRecord, evidence: &Evidence) -> Vec<Diagnosis> {
         utf8,
         framing_bug,
         invalid_client_handshake,
+        http2_websocket_not_enabled,
+        http2_violation,
         closed_with_error_code,
         unclean_close,
         conflicting_retransmission,
         capture_limits,
-        http2_websocket_not_enabled,
-        http2_violation,
     ] {
         rule(&c, &mut out);
     }
@@ -308,35 +308,66 @@ fn h2_connect_refused(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
 }
 
 /// RFC 8441 3: the client opened a WebSocket over HTTP/2 that the server
-/// had not enabled.
+/// had not enabled. Who is at fault follows what the server did: refused
+/// it (it does not support it here), or accepted it all the same (the
+/// client breaks the rule, and fails behind a stricter server).
 fn http2_websocket_not_enabled(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {
     const CODES: &[Code] = &[Code::H2ConnectNotEnabled, Code::H2ConnectRejected];
     if !c.has(Code::H2ConnectNotEnabled) {
         return;
     }
-    let refused = c.has(Code::H2ConnectRejected);
-    let summary = if refused {
-        "the client opened a WebSocket over HTTP/2 and the server, which never enabled WebSocket over HTTP/2 \
-         (SETTINGS_ENABLE_CONNECT_PROTOCOL), refused it: browsers then fail the connection or fall back"
+    let mut evidence = c.details(CODES);
+    let (summary, fix): (&str, &[&str]) = if c.has(Code::H2ConnectRejected) {
+        (
+            "the client opened a WebSocket over HTTP/2 and the server, which never enabled WebSocket over \
+             HTTP/2 (SETTINGS_ENABLE_CONNECT_PROTOCOL), refused it: browsers then fail the connection or fall \
+             back",
+            &[
+                "enable WebSocket over HTTP/2 (RFC 8441) on the server or proxy that terminates HTTP/2, so that \
+                 it sends SETTINGS_ENABLE_CONNECT_PROTOCOL = 1",
+                "or keep WebSocket on HTTP/1.1 there: serve only http/1.1 in ALPN on the WebSocket host, or \
+                 route the upgrade to an HTTP/1.1 listener",
+                "and make the client honour the setting: no extended CONNECT unless the server's SETTINGS \
+                 enabled it (fall back to HTTP/1.1)",
+            ],
+        )
+    } else if c.rec.websocket {
+        if let Some(r) = &c.rec.response {
+            evidence.push(format!(
+                "the server answered {} (packet {}) and the WebSocket ran: this server tolerates it",
+                r.status, r.packet
+            ));
+        }
+        (
+            "the client opened a WebSocket over HTTP/2 the server had not enabled \
+             (SETTINGS_ENABLE_CONNECT_PROTOCOL): this server accepted it anyway, but the client breaks RFC \
+             8441 and fails behind a server or proxy that enforces it",
+            &[
+                "make the client honour the setting: no extended CONNECT unless the server's SETTINGS enabled \
+                 it, else WebSocket over HTTP/1.1",
+                "if the server or proxy should offer WebSocket over HTTP/2, have it announce it (a proxy may \
+                 have the announcement switched off, as HAProxy's h2-workaround-bogus-websocket-clients does)",
+            ],
+        )
     } else {
-        "the client opened a WebSocket over HTTP/2 that the server never enabled \
-         (SETTINGS_ENABLE_CONNECT_PROTOCOL): a server following RFC 8441 refuses it"
+        (
+            "the client opened a WebSocket over HTTP/2 that the server never enabled \
+             (SETTINGS_ENABLE_CONNECT_PROTOCOL): a server following RFC 8441 refuses it",
+            &[
+                "enable WebSocket over HTTP/2 (RFC 8441) on the server or proxy that terminates HTTP/2, or keep \
+                 WebSocket on HTTP/1.1 there",
+                "and make the client honour the setting: no extended CONNECT unless the server's SETTINGS \
+                 enabled it",
+            ],
+        )
     };
     out.push(Diagnosis {
         cause: Cause::Http2WebsocketNotEnabled,
         summary: summary.to_string(),
         codes: c.present(CODES),
         packet: c.first_packet(CODES),
-        evidence: c.details(CODES),
-        fix: vec![
-            "enable WebSocket over HTTP/2 (RFC 8441) on the server or proxy that terminates HTTP/2, so that it \
-             sends SETTINGS_ENABLE_CONNECT_PROTOCOL = 1"
-                .to_string(),
-            "or keep WebSocket on HTTP/1.1 there: serve only http/1.1 in ALPN on the WebSocket host, or route \
-             the upgrade to an HTTP/1.1 listener"
-                .to_string(),
-            "a client must wait for the server's SETTINGS before an extended CONNECT".to_string(),
-        ],
+        evidence,
+        fix: fix.iter().map(|f| f.to_string()).collect(),
         hop: None,
     });
 }
@@ -648,7 +679,6 @@ const HANDSHAKE_CAUSES: &[Cause] = &[
     Cause::HandshakeAnswerBroken,
     Cause::TlsMisplaced,
     Cause::InvalidClientHandshake,
-    Cause::Http2WebsocketNotEnabled,
 ];
 
 fn unclean_close(c: &Conn<'_>, out: &mut Vec<Diagnosis>) {

@@ -11,20 +11,26 @@
 # lo, unshare -n), tcpdump and tshark (Debian `tcpdump`, `tshark`), openssl
 # (a throwaway certificate for the TLS scenario, made in the script's
 # temporary directory and deleted with it), unshare, ip and ethtool
-# (`util-linux`, `iproute2`, `ethtool`: the two MTU-1500 echo scenarios) and
-# python3 with hypercorn, h2 and wsproto (requirements.txt). The peers are
-# peers/h2peer.py: hypercorn serving a tiny ASGI echo app, a hand-written
-# server on the h2 library, and a client on h2 + wsproto. Servers listen on
-# 127.0.0.1 only, each scenario on its own port (18701-18707), exit by
-# themselves within 30 s and are stopped by PID.
+# (`util-linux`, `iproute2`, `ethtool`: the two MTU-1500 echo scenarios),
+# python3 with hypercorn, h2 and wsproto (requirements.txt) and, for the
+# haproxy* scenarios only, haproxy and ss (Debian `haproxy`, `iproute2`). The
+# peers are peers/h2peer.py: hypercorn serving a tiny ASGI echo app, a
+# hand-written server on the h2 library, and a client on h2 + wsproto; the
+# haproxy* scenarios put HAProxy (configs proxies/haproxy-h2*.cfg) between
+# the client and hypercorn. Servers (HAProxy too) listen on 127.0.0.1 only,
+# each scenario on its own port(s) (18701-18711), exit by themselves within
+# 30 s and are stopped by PID.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# need: says every missing tool (and where it comes from) at once, then stops.
+# need [SCENARIO...]: says every missing tool (and where it comes from) at
+# once, then stops. haproxy and ss only when a haproxy* scenario is asked
+# for (or all are).
 need() {
-  local missing="" t m
-  for t in tcpdump:tcpdump tshark:tshark openssl:openssl unshare:util-linux ip:iproute2 \
-    ethtool:ethtool "$PY:python3"; do
+  local missing="" t m tools=(tcpdump:tcpdump tshark:tshark openssl:openssl unshare:util-linux
+    ip:iproute2 ethtool:ethtool "$PY:python3")
+  if [ $# -eq 0 ] || [[ " $* " == *" haproxy"* ]]; then tools+=(haproxy:haproxy ss:iproute2); fi
+  for t in "${tools[@]}"; do
     command -v "${t%%:*}" >/dev/null || missing="$missing ${t%%:*} (Debian ${t##*:})"
   done
   for m in hypercorn h2 wsproto; do
@@ -36,7 +42,7 @@ need() {
     exit 1
   fi
 }
-need
+need "$@"
 
 # Not captures/: tests/golden.rs and tests/captures.rs enumerate that folder.
 CAPS="$HERE/h2"
@@ -167,7 +173,74 @@ cap_unmasked() { h2_capture h2-unmasked 18705 server -- --scenario unmasked; }
 cap_tls_echo() { in_mtu1500 tls_echo_mtu1500; }
 tls_echo_mtu1500() { TLS=1 h2_capture h2-tls-echo 18706 server -- --scenario echo; }
 
-ALL=(echo two_streams no_enable_connect no_enable_connect_zero rejected unmasked tls_echo)
+# h2_haproxy_capture NAME PROXY-PORT BACKEND-PORT -- [client options...]:
+# the client -> HAProxy (h2-haproxy[-X] runs proxies/haproxy-h2[-X].cfg
+# with the two ports filled in; HTTP/2 frontend on PROXY-PORT) -> hypercorn
+# over HTTP/1.1 on BACKEND-PORT, both legs in one capture on the host's lo
+# (filter on the two ports).
+# As in make-proxy-captures.sh HAProxy runs in the foreground (-db) and is
+# waited for with `ss` (no probe connection, so the capture holds only the
+# client's connection and the one HAProxy opens to hypercorn); `timeout`
+# makes it exit by itself after 25 s, and it is stopped by PID (that of
+# `timeout`, which hands the SIGTERM on to HAProxy). The TSV has the front
+# leg's HTTP/2 rows (-d PROXY-PORT,http2); -d BACKEND-PORT,http makes tshark
+# dissect the back leg as HTTP/1.1 and so its WebSocket frames, which
+# h2tsv's `-Y websocket` count then reports.
+HAPROXY_PID=""
+stop_haproxy() {
+  if [ -n "$HAPROXY_PID" ]; then
+    kill "$HAPROXY_PID" 2>/dev/null || true
+    wait "$HAPROXY_PID" 2>/dev/null || true
+    HAPROXY_PID=""
+    sed 's/^/   [haproxy] /' "$WORK/haproxy.err" >&2 || true
+  fi
+}
+trap 'stop_haproxy; cleanup' EXIT
+
+h2_haproxy_capture() {
+  local name="$1" pport="$2" bport="$3"
+  shift 3
+  [ "${1:-}" = -- ] && shift
+  local f="$CAPS/$name.pcap" cfg="$WORK/$name.cfg" i
+  say "$name: h2 client -> haproxy :$pport (h2c) -> hypercorn :$bport (HTTP/1.1)"
+  sed -e "s/@PROXY_PORT@/$pport/g" -e "s/@BACKEND_PORT@/$bport/g" \
+    "$HERE/proxies/haproxy-h2${name#h2-haproxy}.cfg" >"$cfg"
+  haproxy -c -q -f "$cfg"
+  : >"$WORK/haproxy.err"
+  timeout 25 haproxy -db -f "$cfg" 2>"$WORK/haproxy.err" &
+  HAPROXY_PID=$!
+  for i in $(seq 1 50); do
+    [ -n "$(ss -Hltn "sport = :$pport")" ] && break
+    sleep 0.1
+  done
+  start_capture tcpdump "$f" "tcp port $pport or tcp port $bport" -i lo
+  start_server SRV_PID "$PY" "$PEERS/h2peer.py" server --port "$bport"
+  "$PY" "$PEERS/h2peer.py" client --port "$pport" "$@"
+  stop_haproxy
+  stop_server SRV_PID
+  stop_capture
+  h2tsv "$f" -d "tcp.port==$pport,http2" -d "tcp.port==$bport,http"
+}
+
+# 7. Through HAProxy (proxies/haproxy-h2.cfg): h2c with prior knowledge to
+#    HAProxy's HTTP/2 frontend (18708), which announces
+#    ENABLE_CONNECT_PROTOCOL=1; the extended CONNECT /echo becomes an
+#    HTTP/1.1 GET + Upgrade: websocket to hypercorn (18709), 101 there, 200
+#    on stream 1. texts of 13, 200 and 20,000 B, a 16 B binary, ping/pong,
+#    close 1000 with END_STREAM; all echoed. Both legs.
+cap_haproxy() { h2_haproxy_capture h2-haproxy 18708 18709 -- --scenario proxy-echo; }
+
+# 8. The same HAProxy with h2-workaround-bogus-websocket-clients
+#    (proxies/haproxy-h2-no-rfc8441.cfg): no ENABLE_CONNECT_PROTOCOL in its
+#    SETTINGS; the client sends the extended CONNECT anyway (scenario 3's
+#    client). HAProxy 2.6 accepts it all the same and forwards it: 200, one
+#    echoed text, close 1000. Both legs (18710, 18711).
+cap_haproxy_no_rfc8441() {
+  h2_haproxy_capture h2-haproxy-no-rfc8441 18710 18711 -- --scenario no-enable-connect
+}
+
+ALL=(echo two_streams no_enable_connect no_enable_connect_zero rejected unmasked tls_echo
+  haproxy haproxy_no_rfc8441)
 if [ "${1:-}" = __mtu1500 ]; then netns_mtu1500 "$2"; exit 0; fi
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for s in "$@"; do "cap_$s"; done

@@ -100,6 +100,18 @@ fn tshark(cap: &Path, server_port: &str) -> Tshark {
     t
 }
 
+/// The HTTP/2 connection of a run (a proxy's capture also holds the
+/// HTTP/1.1 leg to its backend).
+fn h2_conn(out: &Out) -> Value {
+    let mut h2 = out
+        .of_type("connection")
+        .into_iter()
+        .filter(|c| c.get("http2").is_some());
+    let c = h2.next().expect("an HTTP/2 connection");
+    assert!(h2.next().is_none(), "one HTTP/2 connection");
+    c
+}
+
 fn server_port(conn: &Value) -> String {
     conn["server"]
         .as_str()
@@ -116,7 +128,7 @@ fn every_stream_agrees_with_tshark() {
     assert!(caps.len() >= 7, "testdata/h2");
     for cap in &caps {
         let out = analyze(cap);
-        let conn = &out.of_type("connection")[0];
+        let conn = &h2_conn(&out);
         let t = tshark(cap, &server_port(conn));
         let h2 = &conn["http2"];
         assert!(h2.is_object(), "{}: not read as HTTP/2", cap.display());
@@ -134,7 +146,8 @@ fn every_stream_agrees_with_tshark() {
         // Frame bytes per stream and direction, against tshark's DATA bytes
         // on the WebSocket streams (refused streams carry no frames).
         let mut got: BTreeMap<(u64, &'static str), u64> = BTreeMap::new();
-        for f in out.of_type("frame") {
+        let frames = out.of_type("frame");
+        for f in frames.iter().filter(|f| f["conn"] == conn["conn"]) {
             let dir = if f["dir"] == "c2s" { "c2s" } else { "s2c" };
             let n = f["header_len"].as_u64().unwrap() + f["payload_len"].as_u64().unwrap();
             *got.entry((f["h2_stream"].as_u64().unwrap(), dir))
@@ -191,6 +204,16 @@ fn each_capture_says_what_happened() {
             &["h2_connect_rejected"],
             &[(1, Some(404), 0)],
         ),
+        // HAProxy 2.6 in front of hypercorn: HTTP/2 to the client, an
+        // HTTP/1.1 upgrade to the backend (the other connection).
+        ("h2-haproxy.pcap", &[], &[(1, Some(200), 12)]),
+        // The same with its RFC 8441 announcement switched off: the client
+        // opens the stream anyway, and HAProxy accepts it all the same.
+        (
+            "h2-haproxy-no-rfc8441.pcap",
+            &["h2_connect_not_enabled"],
+            &[(1, Some(200), 4)],
+        ),
         (
             "h2-unmasked.pcap",
             &["unmasked_client_frame", "unmasked_client_frame"],
@@ -199,7 +222,7 @@ fn each_capture_says_what_happened() {
     ];
     for (name, codes, streams) in cases {
         let out = analyze(&h2_dir().join(name));
-        let conn = &out.of_type("connection")[0];
+        let conn = &h2_conn(&out);
         let frames = out.of_type("frame");
         let mut found: Vec<String> = conn["findings"]
             .as_array()

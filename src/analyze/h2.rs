@@ -22,10 +22,20 @@ use crate::time::Timestamp;
 use crate::websocket::handshake::{self, Negotiated};
 use crate::websocket::validate::Scratch;
 
-/// WebSocket streams followed on one connection; further ones are counted
-/// (`websockets_not_followed`). Each holds two directions' frame state
-/// until the connection ends.
-pub(super) const MAX_FOLLOWED: usize = 64;
+/// WebSocket streams open and followed at once on one connection; further
+/// ones are counted (`websockets_not_followed`). Each holds two
+/// directions' frame state until it ends (END_STREAM both ways, or a
+/// reset) or the connection does.
+pub(super) const MAX_FOLLOWED: usize = 256;
+
+/// Client DATA held before the answers of a connection's streams, at most
+/// (as an HTTP/1.1 connection holds its client's bytes before the 101).
+const MAX_PENDING: usize = 256 << 10;
+
+/// WebSocket streams listed in one connection's record; further ones are
+/// followed (their frames decoded) and counted (`websockets_not_listed`):
+/// the record stays bounded on a connection that lives for days.
+pub(super) const MAX_LISTED: usize = 1024;
 
 /// Whether `data`, a client's first bytes, begin the HTTP/2 connection
 /// preface (RFC 9113 3.4); at least its first four bytes are needed.
@@ -49,14 +59,21 @@ pub(super) fn starts_server_preface(data: &[u8]) -> bool {
         && h.len <= 600
 }
 
-/// One WebSocket stream.
+/// One WebSocket stream, while it is open.
 struct WsStream {
     id: u32,
+    /// Its entry in the record's `http2.websockets`, kept here while it
+    /// is open.
+    rec: H2WebSocket,
+    /// It has a place in that list (there were fewer than MAX_LISTED).
+    listed: bool,
     request: RequestInfo,
     response: Option<ResponseInfo>,
     negotiated: Option<Negotiated>,
     /// Answered with a status other than 2xx: no WebSocket.
     refused: bool,
+    /// Client DATA that came before the answer, held.
+    pending: Vec<((u64, Timestamp), Vec<u8>)>,
     frames: [Option<Box<DirFrames>>; 2],
     ended: [bool; 2],
 }
@@ -73,7 +90,13 @@ struct Streams {
     conn_id: u64,
     cfg: FrameConfig,
     info: Http2Info,
+    /// The open WebSocket streams.
     ws: Vec<WsStream>,
+    /// Bytes of their `pending` DATA.
+    pending: usize,
+    /// The handshake the record shows: the first stream established, else
+    /// the first one asked for.
+    chosen: Option<Handshake>,
     /// The highest stream a request opened: a header block on a lower one
     /// is trailers, not a request.
     last_request: u32,
@@ -93,6 +116,8 @@ impl H2Part {
                 cfg,
                 info: Http2Info::default(),
                 ws: Vec::new(),
+                pending: 0,
+                chosen: None,
                 last_request: 0,
                 confirmed: false,
             },
@@ -130,32 +155,14 @@ impl H2Part {
     /// The connection ended: frames in progress are cut short. Returns
     /// what the record says of HTTP/2, and the first WebSocket stream's
     /// handshake (the connection record's request and response).
-    pub fn finish(self, out: &mut impl FrameOut) -> (Http2Info, Option<Handshake>) {
-        let Streams { mut info, ws, .. } = self.streams;
-        // The first WebSocket established, else the first asked for.
-        let mut chosen: Option<Handshake> = None;
-        for (mut s, rec) in ws.into_iter().zip(&mut info.websockets) {
-            let mut o = StreamOut {
-                out: &mut *out,
-                frames: &mut rec.frames,
-            };
-            for f in s.frames.iter_mut().flatten() {
-                f.finish(&mut o);
-            }
-            let established = matches!(rec.status, Some(200..=299));
-            if chosen
-                .as_ref()
-                .is_none_or(|c| established && !c.established)
-            {
-                chosen = Some(Handshake {
-                    request: s.request,
-                    response: s.response,
-                    negotiated: s.negotiated,
-                    established,
-                });
-            }
+    pub fn finish(mut self, out: &mut impl FrameOut) -> (Http2Info, Option<Handshake>) {
+        while !self.streams.ws.is_empty() {
+            self.streams.retire(0, out);
         }
-        (info, chosen)
+        // Listed as they closed; shown in the order they were opened.
+        let mut info = self.streams.info;
+        info.websockets.sort_by_key(|w| w.stream);
+        (info, self.streams.chosen)
     }
 }
 
@@ -167,6 +174,8 @@ pub(super) struct Handshake {
     pub negotiated: Option<Negotiated>,
     /// Answered with a 2xx: the connection carried a WebSocket.
     pub established: bool,
+    /// Its stream: the first opened comes first.
+    stream: u32,
 }
 
 /// Who sent direction `d`'s bytes.
@@ -316,7 +325,7 @@ impl Streams {
         if stream <= self.last_request {
             // Trailers of an earlier request (or a repeated stream id).
             if let Some(i) = self.index(stream).filter(|_| end_stream) {
-                self.end_side(i, Dir::ClientToServer, packet);
+                self.end_side(i, Dir::ClientToServer, packet, out);
             }
             return;
         }
@@ -351,25 +360,30 @@ impl Streams {
             self.info.websockets_not_followed += 1;
             return;
         }
+        let listed_open = self.ws.iter().filter(|s| s.listed).count();
+        let listed = self.info.websockets.len() + listed_open < MAX_LISTED;
         let request = request_info(fields, (packet, ts));
-        self.info.websockets.push(H2WebSocket {
+        let rec = H2WebSocket {
             stream,
             request_packet: packet,
             path: header(fields, ":path"),
             authority: header(fields, ":authority"),
             ..H2WebSocket::default()
-        });
+        };
         self.ws.push(WsStream {
             id: stream,
+            rec,
+            listed,
             request,
             response: None,
             negotiated: None,
             refused: false,
+            pending: Vec::new(),
             frames: [None, None],
             ended: [false; 2],
         });
         if end_stream {
-            self.end_side(self.ws.len() - 1, Dir::ClientToServer, packet);
+            self.end_side(self.ws.len() - 1, Dir::ClientToServer, packet, out);
         }
     }
 
@@ -436,7 +450,7 @@ impl Streams {
             self.answer(i, fields, status, (packet, ts), out);
         }
         if end_stream {
-            self.end_side(i, Dir::ServerToClient, packet);
+            self.end_side(i, Dir::ServerToClient, packet, out);
         }
     }
 
@@ -468,7 +482,7 @@ impl Streams {
             sec_websocket_protocol: get("sec-websocket-protocol"),
             sec_websocket_extensions: get("sec-websocket-extensions"),
         };
-        let rec = &mut self.info.websockets[i];
+        let rec = &mut s.rec;
         rec.status = status;
         rec.response_packet = Some(packet);
         let add = &mut |code, detail: String| out.finding(Finding::new(code, detail).at(packet));
@@ -494,81 +508,166 @@ impl Streams {
             );
         }
         s.response = Some(response);
+        if s.refused {
+            // Not WebSocket: what the client sent early is not frames.
+            let dropped: usize = s.pending.drain(..).map(|(_, b)| b.len()).sum();
+            self.pending -= dropped;
+        } else {
+            self.replay(i, out);
+        }
     }
 
-    /// DATA on a stream: a WebSocket stream's frame bytes.
+    /// DATA on a stream: a WebSocket stream's frame bytes. The client's
+    /// before the answer are held (as on HTTP/1.1) until it says which
+    /// extensions apply, within MAX_PENDING for the connection.
     fn data(
         &mut self,
         d: Dir,
         stream: u32,
         data: &[u8],
         end_stream: bool,
-        (packet, ts): (u64, Timestamp),
+        at: (u64, Timestamp),
         out: &mut impl FrameOut,
     ) {
         let Some(i) = self.index(stream) else { return };
         let s = &mut self.ws[i];
+        let early = d == Dir::ClientToServer && s.response.is_none();
         if !s.refused && !data.is_empty() {
-            let cfg = FrameConfig {
-                deflate: s.negotiated.as_ref().and_then(|n| n.deflate),
-                ..self.cfg
-            };
-            let conn = self.conn_id;
-            let f = s.frames[d.index()].get_or_insert_with(|| {
-                Box::new(DirFrames::new(conn, d, 0, true, cfg).on_h2_stream(stream))
-            });
-            let mut o = StreamOut {
-                out,
-                frames: &mut self.info.websockets[i].frames,
-            };
-            f.push(data, packet, ts, &mut o);
+            if early && self.pending + data.len() <= MAX_PENDING {
+                self.pending += data.len();
+                s.pending.push((at, data.to_vec()));
+            } else {
+                self.replay(i, out);
+                self.frames(i, d, data, at, out);
+            }
         }
         if end_stream {
-            self.end_side(i, d, packet);
+            self.end_side(i, d, at.0, out);
         }
     }
 
-    /// Direction `d` of stream `i` ended (END_STREAM).
-    fn end_side(&mut self, i: usize, d: Dir, packet: u64) {
+    /// Bytes of direction `d` of stream `i` to its frame part (made with
+    /// what the handshake negotiated, or, before the answer, with the
+    /// extensions unknown: RSV1 is then not judged).
+    fn frames(
+        &mut self,
+        i: usize,
+        d: Dir,
+        data: &[u8],
+        (packet, ts): (u64, Timestamp),
+        out: &mut impl FrameOut,
+    ) {
+        let s = &mut self.ws[i];
+        let negotiated = s.negotiated.as_ref();
+        let cfg = FrameConfig {
+            deflate: negotiated.and_then(|n| n.deflate),
+            extensions_unknown: s.response.is_none()
+                && s.request.sec_websocket_extensions.is_some(),
+            ..self.cfg
+        };
+        let (conn, stream) = (self.conn_id, s.id);
+        let f = s.frames[d.index()].get_or_insert_with(|| {
+            Box::new(DirFrames::new(conn, d, 0, true, cfg).on_h2_stream(stream))
+        });
+        let mut o = StreamOut {
+            out,
+            frames: &mut s.rec.frames,
+        };
+        f.push(data, packet, ts, &mut o);
+    }
+
+    /// The client bytes held for stream `i`, to its frame part.
+    fn replay(&mut self, i: usize, out: &mut impl FrameOut) {
+        let held = std::mem::take(&mut self.ws[i].pending);
+        for (at, bytes) in held {
+            self.pending -= bytes.len();
+            self.frames(i, Dir::ClientToServer, &bytes, at, out);
+        }
+    }
+
+    /// Direction `d` of stream `i` ended (END_STREAM); both have, the
+    /// stream has (RFC 9113 5.1: closed).
+    fn end_side(&mut self, i: usize, d: Dir, packet: u64, out: &mut impl FrameOut) {
         let s = &mut self.ws[i];
         s.ended[d.index()] = true;
-        let rec = &mut self.info.websockets[i];
-        if s.ended == [true; 2] && rec.end.is_none() {
+        if s.ended == [true; 2] {
+            let rec = &mut s.rec;
             rec.end = Some("end_stream");
             rec.end_packet = Some(packet);
+            self.retire(i, out);
         }
     }
 
-    /// RST_STREAM on a stream (RFC 9113 6.4).
+    /// RST_STREAM on a stream (RFC 9113 6.4): it is closed.
     fn reset(&mut self, d: Dir, stream: u32, code: u32, packet: u64, out: &mut impl FrameOut) {
         let Some(i) = self.index(stream) else { return };
-        let (s, rec) = (&self.ws[i], &mut self.info.websockets[i]);
-        if rec.end.is_some() {
-            return;
-        }
+        let s = &mut self.ws[i];
         let name = frame::error_name(code);
+        let rec = &mut s.rec;
         rec.end = Some("rst_stream");
         rec.reset_code = Some(name);
         rec.end_packet = Some(packet);
-        if d == Dir::ServerToClient && s.response.is_none() {
+        let finding = if d == Dir::ServerToClient && s.response.is_none() {
             // RFC 9113 8.1.1: a server refuses a malformed request (as an
             // extended CONNECT it does not support is) with a stream error.
-            self.ws[i].refused = true;
+            s.refused = true;
             let detail = format!(
                 "the server reset stream {stream} ({name}) instead of answering its extended CONNECT"
             );
-            return out.finding(Finding::new(Code::H2ConnectRejected, detail).at(packet));
-        }
-        // A refused stream, or one its resetter had ended with NO_ERROR
-        // (RFC 9113 8.1: a server done with a stream may stop the upload
-        // so), ended as it should.
-        let orderly = code == 0 && s.ended[d.index()];
-        if !s.refused && !orderly {
+            Some(Finding::new(Code::H2ConnectRejected, detail))
+        } else if s.refused || (code == 0 && s.ended[d.index()]) {
+            // A refused stream, or one its resetter had ended with NO_ERROR
+            // (RFC 9113 8.1: a server done with a stream may stop the
+            // upload so), ended as it should.
+            None
+        } else {
             let detail = format!(
                 "the {} reset stream {stream} ({name}) before both sides ended it",
                 who(d)
             );
-            out.finding(Finding::new(Code::H2StreamReset, detail).at(packet));
+            Some(Finding::new(Code::H2StreamReset, detail))
+        };
+        if let Some(f) = finding {
+            out.finding(f.at(packet));
+        }
+        self.retire(i, out);
+    }
+
+    /// Open stream `i` is closed: its frames in progress are cut short,
+    /// its state dropped; its handshake may be the record's.
+    fn retire(&mut self, i: usize, out: &mut impl FrameOut) {
+        // Never answered: what the client sent is not known to be frames,
+        // as on an HTTP/1.1 upgrade without its answer.
+        let mut s = self.ws.swap_remove(i);
+        self.pending -= s.pending.iter().map(|(_, b)| b.len()).sum::<usize>();
+        let mut o = StreamOut {
+            out,
+            frames: &mut s.rec.frames,
+        };
+        for f in s.frames.iter_mut().flatten() {
+            f.finish(&mut o);
+        }
+        // Streams close in any order: the earliest opened wins among the
+        // established, or among all when none is.
+        let established = matches!(s.rec.status, Some(200..=299));
+        let rank = |established, stream| (established, std::cmp::Reverse(stream));
+        let better = self
+            .chosen
+            .as_ref()
+            .is_none_or(|c| rank(established, s.id) > rank(c.established, c.stream));
+        if better {
+            self.chosen = Some(Handshake {
+                request: s.request,
+                response: s.response,
+                negotiated: s.negotiated,
+                established,
+                stream: s.id,
+            });
+        }
+        if s.listed {
+            self.info.websockets.push(s.rec);
+        } else {
+            self.info.websockets_not_listed += 1;
         }
     }
 }

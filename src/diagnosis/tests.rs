@@ -132,3 +132,32 @@ fn idle_timeout_advice_follows_the_silence() {
         [Cause::HandshakeAnswerBroken]
     );
 }
+
+/// RFC 8441 3 broken by the client: the diagnosis follows what the server
+/// did with the stream, refused (enable it there) or accepted (the client
+/// is at fault, and a stricter server would refuse).
+#[test]
+fn http2_connect_not_enabled_follows_the_server() {
+    let rec = with_finding(record(), Code::H2ConnectNotEnabled);
+    let refused = with_finding(
+        ConnectionRecord {
+            websocket: false,
+            ..rec.clone()
+        },
+        Code::H2ConnectRejected,
+    );
+    let all = diagnose(&refused, &Evidence::default());
+    let d = all
+        .iter()
+        .find(|d| d.cause == Cause::Http2WebsocketNotEnabled)
+        .unwrap();
+    assert!(d.summary.contains("refused"), "{}", d.summary);
+    assert!(d.fix[0].starts_with("enable WebSocket over HTTP/2"));
+    let all = diagnose(&rec, &Evidence::default());
+    let d = all
+        .iter()
+        .find(|d| d.cause == Cause::Http2WebsocketNotEnabled)
+        .unwrap();
+    assert!(d.summary.contains("accepted it anyway"), "{}", d.summary);
+    assert!(d.fix[0].starts_with("make the client honour the setting"));
+}

@@ -526,10 +526,14 @@ pub struct Http2Info {
     /// The streams opened by an extended CONNECT with `:protocol:
     /// websocket`, in the order they were opened.
     pub websockets: Vec<H2WebSocket>,
-    /// Further WebSocket streams beyond those wscap follows on one
-    /// connection: counted, not decoded.
+    /// WebSocket streams opened while 64 others were open: counted, not
+    /// decoded.
     #[serde(skip_serializing_if = "is_zero")]
     pub websockets_not_followed: u64,
+    /// WebSocket streams decoded but not in `websockets`, which lists at
+    /// most 1,024.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub websockets_not_listed: u64,
     /// A GOAWAY: who sent it, its error code and packet.
     pub goaway: Option<H2GoAway>,
 }

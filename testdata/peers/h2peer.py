@@ -16,7 +16,9 @@ Sub-commands:
             answers a GET with 200.
   client    the `h2` library for HTTP/2 and `wsproto` (frame layer only, no
             HTTP/1.1 handshake) for the WebSocket frames, client frames
-            masked; --scenario picks the fixed list of messages.
+            masked; --scenario picks the fixed list of messages
+            (proxy-echo: echo with 20,000 B instead of 70,000 B, for the
+            captures through HAProxy, which hold both legs).
 
 Servers print "READY" on stdout once listening and exit by themselves after
 --lifetime seconds (25 by default, so within 30 s even with hypercorn's
@@ -473,6 +475,11 @@ TEXT200 = "".join(chr(ord("a") + i % 26) for i in range(200))
 BIG = "".join("%07d," % i for i in range(8750))  # 70000 B
 assert len(BIG) == 70000
 BINARY = bytes([0, 1, 2, 3, 0x7F, 0x80, 0xFE, 0xFF]) * 2
+# MEDIUM: 20,000 bytes, one WebSocket frame in two DATA frames (16,384 +
+# 3,624) but within the initial window: for the captures through a proxy,
+# which hold every message twice (both legs) and must stay small.
+MEDIUM = "".join("%07d," % i for i in range(2500))  # 20000 B
+assert len(MEDIUM) == 20000
 
 
 async def scenario_echo(peer, args):
@@ -481,6 +488,19 @@ async def scenario_echo(peer, args):
     await s.echo(TextMessage(data=SHORT))
     await s.echo(TextMessage(data=TEXT200))
     await s.echo(TextMessage(data=BIG))
+    await s.echo(BytesMessage(data=BINARY))
+    await s.ping(b"h2-ping")
+    await s.close(1000, "done")
+    await s.end()
+
+
+async def scenario_proxy_echo(peer, args):
+    """scenario_echo with MEDIUM instead of BIG (through a proxy)."""
+    await peer.wait_settings()
+    s = await peer.open_ws("/echo")
+    await s.echo(TextMessage(data=SHORT))
+    await s.echo(TextMessage(data=TEXT200))
+    await s.echo(TextMessage(data=MEDIUM))
     await s.echo(BytesMessage(data=BINARY))
     await s.ping(b"h2-ping")
     await s.close(1000, "done")
@@ -598,6 +618,7 @@ async def scenario_unmasked(peer, args):
 
 SCENARIOS = {
     "echo": scenario_echo,
+    "proxy-echo": scenario_proxy_echo,
     "two-streams": scenario_two_streams,
     "no-enable-connect": scenario_no_enable_connect,
     "rejected": scenario_rejected,

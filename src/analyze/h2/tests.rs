@@ -72,6 +72,8 @@ fn streams() -> Streams {
         },
         info: Http2Info::default(),
         ws: Vec::new(),
+        pending: 0,
+        chosen: None,
         last_request: 0,
         confirmed: false,
     }
