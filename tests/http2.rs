@@ -321,3 +321,22 @@ fn zeek_rows_for_websockets_over_http2() {
     assert!(rows("h2-rejected.pcap").is_empty());
     assert!(rows("h2-no-enable-connect.pcap").is_empty());
 }
+
+/// A proxy's two legs, HTTP/2 to the client and HTTP/1.1 to the backend:
+/// HAProxy passes the backend's Sec-WebSocket-Accept back in its 2xx, and
+/// that ties them (`other_leg` both ways).
+#[test]
+fn proxy_legs_across_http2_and_http1() {
+    let out = analyze(&h2_dir().join("h2-haproxy.pcap"));
+    let conns = out.of_type("connection");
+    assert_eq!(conns.len(), 2);
+    let h2 = conns.iter().find(|c| c.get("http2").is_some()).unwrap();
+    let h1 = conns.iter().find(|c| c.get("http2").is_none()).unwrap();
+    assert_eq!(h2["other_leg"], h1["conn"]);
+    assert_eq!(h1["other_leg"], h2["conn"]);
+    assert_eq!(h1["request"]["version"], "HTTP/1.1");
+    assert_eq!(
+        h2["response"]["sec_websocket_accept"],
+        h1["response"]["sec_websocket_accept"]
+    );
+}

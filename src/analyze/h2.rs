@@ -94,6 +94,10 @@ struct Streams {
     ws: Vec<WsStream>,
     /// Bytes of their `pending` DATA.
     pending: usize,
+    /// The first Sec-WebSocket-Accept a 2xx carried, with its request's
+    /// time: the connection's leg id; and whether it was handed on.
+    leg: Option<(Text, Timestamp)>,
+    leg_told: bool,
     /// The handshake the record shows: the first stream established, else
     /// the first one asked for.
     chosen: Option<Handshake>,
@@ -117,6 +121,8 @@ impl H2Part {
                 info: Http2Info::default(),
                 ws: Vec::new(),
                 pending: 0,
+                leg: None,
+                leg_told: false,
                 chosen: None,
                 last_request: 0,
                 confirmed: false,
@@ -144,6 +150,25 @@ impl H2Part {
         let s = &mut self.streams;
         self.conn
             .push(d, data, &mut |ev| s.event(d, ev, packet, ts, out));
+    }
+
+    /// The leg id (legs.rs) of this connection, once a WebSocket stream's
+    /// 2xx carried a Sec-WebSocket-Accept (a proxy passing its backend's
+    /// back): returned once, to be registered.
+    pub fn new_leg(&mut self) -> Option<(Text, Timestamp)> {
+        let s = &mut self.streams;
+        match (&s.leg, s.leg_told) {
+            (Some((id, ts)), false) => {
+                s.leg_told = true;
+                Some((id.clone(), *ts))
+            }
+            _ => None,
+        }
+    }
+
+    /// The leg id registered for this connection, if any.
+    pub fn leg(&self) -> Option<&Text> {
+        self.streams.leg.as_ref().map(|(id, _)| id)
     }
 
     /// Bytes of direction `d` are missing: HTTP/2 frames cannot be found
@@ -487,6 +512,9 @@ impl Streams {
         rec.response_packet = Some(packet);
         let add = &mut |code, detail: String| out.finding(Finding::new(code, detail).at(packet));
         if matches!(status, Some(200..=299)) {
+            if let (None, Some(accept)) = (&self.leg, &response.sec_websocket_accept) {
+                self.leg = Some((accept.clone(), s.request.ts));
+            }
             let offered = s.request.sec_websocket_protocol.as_deref();
             let offers = |p: &str| offered.is_some_and(|o| o.split(',').any(|x| x.trim() == p));
             s.negotiated = Some(handshake::negotiate(

@@ -4,18 +4,31 @@
 //! fresh random nonce per connection, so two requests with the same key
 //! close together in time are one client's).
 //!
+//! A leg is known by the Sec-WebSocket-Accept its key implies (RFC 6455
+//! 4.2.2), not the key itself: WebSocket over HTTP/2 (RFC 8441) has no key,
+//! but a proxy that turns it into an HTTP/1.1 upgrade to its backend may
+//! pass the backend's accept back in its 2xx, and that ties the HTTP/2 leg
+//! to the HTTP/1.1 one.
+//!
 //! The earlier request is the client's leg, the later the backend's. When
 //! the other leg closed first, its causes are carried over, so the leg a
 //! user looks at explains the failure even when it only relays the symptom.
 
 use crate::record::{ConnectionRecord, Diagnosis, Hop, Text};
 use crate::time::Timestamp;
+use crate::websocket::handshake::accept_for;
 use std::collections::HashMap;
 
 /// Requests of two legs of one proxied connection are this close in time.
 const LEG_WINDOW_NS: u64 = 10_000_000_000;
 
-/// Upgrade requests by Sec-WebSocket-Key.
+/// The id of the leg whose upgrade request carried Sec-WebSocket-Key
+/// `key`: the accept it implies.
+pub(super) fn leg_id(key: &str) -> Text {
+    Text::from(accept_for(key))
+}
+
+/// Upgrade requests by leg id.
 #[derive(Default)]
 pub(super) struct Legs {
     by_key: HashMap<Text, KeyLegs>,
@@ -42,7 +55,8 @@ struct Leg {
 }
 
 impl Legs {
-    /// Connection `conn` sent an upgrade request with `key` at `ts`.
+    /// Connection `conn` sent an upgrade request at `ts`, leg id `key`
+    /// ([`leg_id`], or the accept an HTTP/2 leg's answer carried).
     pub fn requested(&mut self, key: Text, conn: u64, ts: Timestamp) {
         let e = self.by_key.entry(key).or_insert_with(|| KeyLegs {
             legs: Vec::with_capacity(2),
@@ -65,15 +79,11 @@ impl Legs {
         }
     }
 
-    /// The connection of `rec` closed: ties it to its other leg, if any
-    /// (`other_leg`, and the hop of each cause), and forgets the key once
-    /// no connection with it is open.
-    pub fn closed(&mut self, rec: &mut ConnectionRecord) {
-        let Some(key) = rec
-            .request
-            .as_ref()
-            .and_then(|r| r.sec_websocket_key.as_ref())
-        else {
+    /// The connection of `rec`, leg id `key` (as it was requested), closed:
+    /// ties it to its other leg, if any (`other_leg`, and the hop of each
+    /// cause), and forgets the id once no connection with it is open.
+    pub fn closed(&mut self, key: Option<&Text>, rec: &mut ConnectionRecord) {
+        let Some(key) = key else {
             return;
         };
         let Some(entry) = self.by_key.get_mut(key) else {

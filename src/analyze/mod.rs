@@ -32,6 +32,7 @@ use crate::record::{
     Sink, TlsInfo,
 };
 use crate::tcp::{Chunk, CloseReason, ConnMeta, Dir, Gap, StreamEvent, StreamHandler};
+use crate::text::Text;
 use crate::tls;
 use crate::websocket::validate::Scratch;
 use connection::ConnAcc;
@@ -334,7 +335,8 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             self.drive(&mut st, meta, d, |f, out| f.finish(out));
         }
-        let http2 = self.finish_h2(&mut st, meta);
+        let (http2, leg) = self.finish_h2(&mut st, meta).unzip();
+        let leg = leg.flatten();
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
             if t.learnt.hello.client_random.is_none() {
@@ -357,7 +359,15 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             &self.opts.files,
             http2,
         );
-        self.legs.closed(&mut rec);
+        let leg = match leg {
+            Some(id) => Some(id),
+            None => rec
+                .request
+                .as_ref()
+                .and_then(|r| r.sec_websocket_key.as_deref())
+                .map(legs::leg_id),
+        };
+        self.legs.closed(leg.as_ref(), &mut rec);
         self.record(&rec);
     }
 }
@@ -617,11 +627,18 @@ impl<S: Sink> Analyzer<S> {
             held: &mut self.held,
         };
         part.push(d, chunk.data, (chunk.packet, chunk.ts), &mut out);
+        if let Some((id, ts)) = part.new_leg() {
+            self.legs.requested(id, meta.id, ts);
+        }
     }
 
     /// The connection ends: its WebSocket streams' frames in progress are
     /// cut short, and its first WebSocket's handshake becomes the record's.
-    fn finish_h2(&mut self, st: &mut ConnState, meta: &ConnMeta) -> Option<Http2Info> {
+    fn finish_h2(
+        &mut self,
+        st: &mut ConnState,
+        meta: &ConnMeta,
+    ) -> Option<(Http2Info, Option<Text>)> {
         let part = st.h2.take()?;
         let ConnState {
             upgrade,
@@ -639,11 +656,12 @@ impl<S: Sink> Analyzer<S> {
             out: &mut self.out,
             held: &mut self.held,
         };
+        let leg = part.leg().cloned();
         let (info, handshake) = part.finish(&mut out);
         if let Some(hs) = handshake {
             upgrade.http2(hs);
         }
-        Some(info)
+        Some((info, leg))
     }
 }
 

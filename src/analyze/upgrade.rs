@@ -697,7 +697,8 @@ impl Upgrade {
         let at = (first, self.head_first_ts(Dir::ClientToServer));
         let info = request_info(words, &req.headers, at);
         if let Some(key) = &info.sec_websocket_key {
-            cx.legs.requested(key.clone(), cx.meta.id, cx.meta.last_ts);
+            cx.legs
+                .requested(super::legs::leg_id(key), cx.meta.id, cx.meta.last_ts);
         }
         let hs = self.hs();
         hs.request = Some(info);
@@ -844,8 +845,9 @@ impl Upgrade {
             &head.headers,
             (packet, self.head_first_ts(Dir::ClientToServer)),
         );
-        if let Some(key) = info.sec_websocket_key.clone() {
-            cx.legs.requested(key, cx.meta.id, cx.meta.last_ts);
+        if let Some(key) = &info.sec_websocket_key {
+            cx.legs
+                .requested(super::legs::leg_id(key), cx.meta.id, cx.meta.last_ts);
         }
         let hs = self.hs();
         hs.request = Some(info);

@@ -73,6 +73,8 @@ fn streams() -> Streams {
         info: Http2Info::default(),
         ws: Vec::new(),
         pending: 0,
+        leg: None,
+        leg_told: false,
         chosen: None,
         last_request: 0,
         confirmed: false,
