@@ -115,6 +115,11 @@ impl DirFrames {
         self
     }
 
+    /// Frames started so far in this direction.
+    pub fn frames(&self) -> u64 {
+        self.dec.frames()
+    }
+
     /// Still searching for where frames start: frames it finds later may
     /// begin before ones the other direction already gave.
     pub fn searching(&self) -> bool {

@@ -8,19 +8,22 @@
 //! 5); its frames are the DATA payloads of that stream, each direction a
 //! byte stream of RFC 6455 frames with the usual masking rules. It ends
 //! with END_STREAM from both sides, or a RST_STREAM.
+//!
+//! Frames go to the connection's [`FrameOut`] as an HTTP/1.1 connection's
+//! do, which must not consult TCP acknowledgments for them (stream offsets
+//! are not TCP offsets): one frame path for both, compiled once.
 
 use super::frames::{DirFrames, FrameConfig, FrameOut};
 use crate::finding::{Code, Finding};
 use crate::http2::frame::{self, Setting};
 use crate::http2::hpack::Field;
 use crate::http2::{Event, H2Conn};
-use crate::record::{FrameRecord, H2GoAway, H2WebSocket, Http2Info, PerDir};
+use crate::record::{H2GoAway, H2WebSocket, Http2Info};
 use crate::record::{RequestInfo, ResponseInfo};
-use crate::tcp::{CloseReason, Dir};
+use crate::tcp::Dir;
 use crate::text::Text;
 use crate::time::Timestamp;
 use crate::websocket::handshake::{self, Negotiated};
-use crate::websocket::validate::Scratch;
 
 /// WebSocket streams open and followed at once on one connection; further
 /// ones are counted (`websockets_not_followed`). Each holds two
@@ -597,11 +600,8 @@ impl Streams {
         let f = s.frames[d.index()].get_or_insert_with(|| {
             Box::new(DirFrames::new(conn, d, 0, true, cfg).on_h2_stream(stream))
         });
-        let mut o = StreamOut {
-            out,
-            frames: &mut s.rec.frames,
-        };
-        f.push(data, packet, ts, &mut o);
+        f.push(data, packet, ts, out);
+        *s.rec.frames.get_mut(d) = f.frames();
     }
 
     /// The client bytes held for stream `i`, to its frame part.
@@ -668,12 +668,11 @@ impl Streams {
         // as on an HTTP/1.1 upgrade without its answer.
         let mut s = self.ws.swap_remove(i);
         self.pending -= s.pending.iter().map(|(_, b)| b.len()).sum::<usize>();
-        let mut o = StreamOut {
-            out,
-            frames: &mut s.rec.frames,
-        };
-        for f in s.frames.iter_mut().flatten() {
-            f.finish(&mut o);
+        for d in [Dir::ClientToServer, Dir::ServerToClient] {
+            if let Some(f) = s.frames[d.index()].as_mut() {
+                f.finish(out);
+                *s.rec.frames.get_mut(d) = f.frames();
+            }
         }
         // Streams close in any order: the earliest opened wins among the
         // established, or among all when none is.
@@ -697,46 +696,6 @@ impl Streams {
         } else {
             self.info.websockets_not_listed += 1;
         }
-    }
-}
-
-/// Where one stream's frames go: the connection's [`FrameOut`], with the
-/// stream's frame counts kept on the side.
-struct StreamOut<'a, O> {
-    out: &'a mut O,
-    frames: &'a mut PerDir<u64>,
-}
-
-impl<O: FrameOut> FrameOut for StreamOut<'_, O> {
-    fn scratch(&mut self) -> &mut Scratch {
-        self.out.scratch()
-    }
-
-    fn frame_started(&mut self, d: Dir, payload_len: u64) {
-        *self.frames.get_mut(d) += 1;
-        self.out.frame_started(d, payload_len);
-    }
-
-    fn finding(&mut self, f: Finding) {
-        self.out.finding(f);
-    }
-
-    fn close_frame(&mut self, d: Dir, code: Option<u16>, packet: u64) {
-        self.out.close_frame(d, code, packet);
-    }
-
-    fn ending(&self) -> Option<CloseReason> {
-        self.out.ending()
-    }
-
-    /// Stream offsets are not TCP offsets: what was acknowledged of them is
-    /// not known.
-    fn acked(&self, _: Dir) -> Option<u64> {
-        None
-    }
-
-    fn frame_done(&mut self, rec: &mut FrameRecord, acked: Option<u64>) {
-        self.out.frame_done(rec, acked);
     }
 }
 

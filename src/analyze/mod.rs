@@ -401,6 +401,7 @@ impl<S: Sink> Analyzer<S> {
             deferred,
             out: &mut self.out,
             held: &mut self.held,
+            h2: false,
         };
         act(f, &mut out);
     }
@@ -625,6 +626,7 @@ impl<S: Sink> Analyzer<S> {
             deferred,
             out: &mut self.out,
             held: &mut self.held,
+            h2: true,
         };
         part.push(d, chunk.data, (chunk.packet, chunk.ts), &mut out);
         if let Some((id, ts)) = part.new_leg() {
@@ -655,6 +657,7 @@ impl<S: Sink> Analyzer<S> {
             deferred,
             out: &mut self.out,
             held: &mut self.held,
+            h2: true,
         };
         let leg = part.leg().cloned();
         let (info, handshake) = part.finish(&mut out);
@@ -767,6 +770,9 @@ struct ConnOut<'a, S> {
     deferred: &'a mut Deferred,
     out: &'a mut Output<S>,
     held: &'a mut HeldBudget,
+    /// Frames of WebSockets over HTTP/2: their offsets are in their
+    /// streams, not the TCP stream's, so acknowledgments say nothing.
+    h2: bool,
 }
 
 impl<S: Sink> FrameOut for ConnOut<'_, S> {
@@ -791,6 +797,9 @@ impl<S: Sink> FrameOut for ConnOut<'_, S> {
     }
 
     fn acked(&self, d: Dir) -> Option<u64> {
+        if self.h2 {
+            return None;
+        }
         if self.out.tls_end.is_some() {
             // Decrypted: TCP acknowledges encrypted bytes, which do not map
             // onto the decrypted stream's offsets. Not known.

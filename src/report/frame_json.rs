@@ -98,6 +98,7 @@ pub fn write_frame(f: &FrameRecord, mode: PayloadMode, scratch: &mut String, out
 
 /// `{"type":"frame","conn":N[,"h2_stream":S],"dir":"D","index":I`: whose
 /// frame it is.
+#[inline(always)]
 fn push_whose(out: &mut Vec<u8>, f: &FrameRecord) {
     int(out, b"{\"type\":\"frame\",\"conn\":", f.conn);
     if let Some(s) = f.h2_stream {
