@@ -34,6 +34,8 @@ impl Sink for Check {
                 // The hand-written JSON says what the record holds.
                 assert_eq!(v["conn"], f.conn);
                 assert_eq!(v["index"], f.index);
+                let h2 = v.get("h2_stream").and_then(|s| s.as_u64());
+                assert_eq!(h2, f.h2_stream.map(u64::from));
                 assert_eq!(v["payload_len"], f.payload_len);
                 assert_eq!(v["findings"].as_array().map(Vec::len), Some(f.findings.len()));
             }
