@@ -15,7 +15,9 @@ use wscap::packet::TcpFlags;
 use wscap::pipeline::{self, Options, Sources};
 use wscap::record::Record;
 use wscap::record::Sink;
-use wscap::synth::{Link, PcapWriter, Side, SynthPacket, TcpConversation, TcpPacket, pcap_bytes};
+use wscap::synth::{
+    Link, PcapWriter, Side, SynthPacket, TcpConversation, TcpPacket, h2, pcap_bytes,
+};
 use wscap::tcp::CloseReason;
 use wscap::time::Timestamp;
 
@@ -628,47 +630,19 @@ fn diff_holds_only_connections_waiting_for_a_partner() {
     );
 }
 
-/// An HTTP/2 frame.
-fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A header block of literals without indexing (RFC 7541 6.2.2).
-fn h2_block(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (n, v) in fields {
-        b.extend([0, n.len() as u8]);
-        b.extend_from_slice(n.as_bytes());
-        b.push(v.len() as u8);
-        b.extend_from_slice(v.as_bytes());
-    }
-    b
-}
-
 /// One HTTP/2 connection of WebSockets (RFC 8441) opened ten at a time,
 /// each with permessage-deflate and a compressed message each way: the
 /// first `closed` batches end with END_STREAM, the next `open` do not.
 fn h2_websockets(closed: u32, open: u32) -> Vec<u8> {
     let mut c = TcpConversation::new(Link::Ethernet, addr("10.0.0.1:40000"), addr("10.0.0.2:80"));
     c.handshake();
-    let mut preface = wscap::http2::frame::PREFACE.to_vec();
-    preface.extend(h2_frame(4, 0, 0, &[]));
-    c.send(Side::Client, &preface);
-    c.send(Side::Server, &h2_frame(4, 0, 0, &[0, 8, 0, 0, 0, 1]));
-    let connect = h2_block(&[
-        (":method", "CONNECT"),
-        (":protocol", "websocket"),
-        (":scheme", "http"),
-        (":path", "/chat"),
-        (":authority", "x"),
-        ("sec-websocket-version", "13"),
-        ("sec-websocket-extensions", "permessage-deflate"),
-    ]);
-    let ok = h2_block(&[
+    c.send(Side::Client, &h2::client_preface());
+    c.send(Side::Server, &h2::enable_connect());
+    let connect = h2::connect(
+        "/chat",
+        &[("sec-websocket-extensions", "permessage-deflate")],
+    );
+    let ok = h2::block(&[
         (":status", "200"),
         ("sec-websocket-extensions", "permessage-deflate"),
     ]);
@@ -688,14 +662,14 @@ fn h2_websockets(closed: u32, open: u32) -> Vec<u8> {
         let streams: Vec<u32> = (0..10).map(|k| 2 * (batch * 10 + k) + 1).collect();
         let end = u8::from(batch < closed);
         for s in &streams {
-            client.extend(h2_frame(1, 4, *s, &connect));
-            server.extend(h2_frame(1, 4, *s, &ok));
+            client.extend(h2::frame(1, 4, *s, &connect));
+            server.extend(h2::frame(1, 4, *s, &ok));
         }
         c.send(Side::Client, &std::mem::take(&mut client));
         c.send(Side::Server, &std::mem::take(&mut server));
         for s in &streams {
-            client.extend(h2_frame(0, end, *s, &masked));
-            server.extend(h2_frame(0, end, *s, &plain));
+            client.extend(h2::frame(0, end, *s, &masked));
+            server.extend(h2::frame(0, end, *s, &plain));
         }
         c.send(Side::Client, &std::mem::take(&mut client));
         c.send(Side::Server, &std::mem::take(&mut server));

@@ -382,26 +382,9 @@ impl<S: Sink> Analyzer<S> {
         d: Dir,
         act: impl FnOnce(&mut DirFrames, &mut ConnOut<'_, S>),
     ) {
-        let ConnState {
-            upgrade,
-            frames,
-            deferred,
-            masking,
-            acc,
-            ..
-        } = st;
-        let Some(f) = frames[d.index()].as_mut() else {
+        let (parts, mut out) = split(st, meta, &mut self.out, &mut self.held, false);
+        let Some(f) = parts.frames[d.index()].as_mut() else {
             return;
-        };
-        let mut out = ConnOut {
-            meta,
-            swapped: upgrade.swapped,
-            acc,
-            masking,
-            deferred,
-            out: &mut self.out,
-            held: &mut self.held,
-            h2: false,
         };
         act(f, &mut out);
     }
@@ -609,24 +592,9 @@ impl<S: Sink> Analyzer<S> {
     }
 
     fn h2_data(&mut self, st: &mut ConnState, meta: &ConnMeta, d: Dir, chunk: Chunk<'_>) {
-        let ConnState {
-            upgrade,
-            h2,
-            acc,
-            masking,
-            deferred,
-            ..
-        } = st;
-        let Some(part) = h2.as_mut() else { return };
-        let mut out = ConnOut {
-            meta,
-            swapped: upgrade.swapped,
-            acc,
-            masking,
-            deferred,
-            out: &mut self.out,
-            held: &mut self.held,
-            h2: true,
+        let (parts, mut out) = split(st, meta, &mut self.out, &mut self.held, true);
+        let Some(part) = parts.h2.as_mut() else {
+            return;
         };
         part.push(d, chunk.data, (chunk.packet, chunk.ts), &mut out);
         if let Some((id, ts)) = part.new_leg() {
@@ -642,27 +610,11 @@ impl<S: Sink> Analyzer<S> {
         meta: &ConnMeta,
     ) -> Option<(Http2Info, Option<Text>)> {
         let part = st.h2.take()?;
-        let ConnState {
-            upgrade,
-            acc,
-            masking,
-            deferred,
-            ..
-        } = st;
-        let mut out = ConnOut {
-            meta,
-            swapped: upgrade.swapped,
-            acc,
-            masking,
-            deferred,
-            out: &mut self.out,
-            held: &mut self.held,
-            h2: true,
-        };
         let leg = part.leg().cloned();
+        let (_, mut out) = split(st, meta, &mut self.out, &mut self.held, true);
         let (info, handshake) = part.finish(&mut out);
         if let Some(hs) = handshake {
-            upgrade.http2(hs);
+            st.upgrade.http2(hs);
         }
         Some((info, leg))
     }
@@ -756,6 +708,51 @@ fn rest(chunk: Chunk<'_>, at: usize) -> Chunk<'_> {
         data: &chunk.data[at..],
         ..chunk
     }
+}
+
+/// The frame parts of a connection, and where its frames go (a
+/// [`ConnOut`] over the rest of its state and the analysis's output);
+/// `h2` for the frames of its HTTP/2 streams.
+fn split<'a, S: Sink>(
+    st: &'a mut ConnState,
+    meta: &'a ConnMeta,
+    out: &'a mut Output<S>,
+    held: &'a mut HeldBudget,
+    h2: bool,
+) -> (FrameParts<'a>, ConnOut<'a, S>) {
+    let ConnState {
+        upgrade,
+        frames,
+        deferred,
+        masking,
+        acc,
+        h2: h2_part,
+        ..
+    } = st;
+    let out = ConnOut {
+        meta,
+        swapped: upgrade.swapped,
+        acc,
+        masking,
+        deferred,
+        out,
+        held,
+        h2,
+    };
+    (
+        FrameParts {
+            frames,
+            h2: h2_part,
+        },
+        out,
+    )
+}
+
+/// What decodes a connection's frames: each direction's frame part over
+/// HTTP/1.1, the HTTP/2 part with its streams'.
+struct FrameParts<'a> {
+    frames: &'a mut [Option<Box<DirFrames>>; 2],
+    h2: &'a mut Option<Box<h2::H2Part>>,
 }
 
 /// Where one connection's frames go: the masking verdict, then the

@@ -503,51 +503,16 @@ fn upgrade_seen_through_heads_cut_by_the_snaplen() {
 
 // ---- WebSocket over HTTP/2 (RFC 8441)
 
-/// An HTTP/2 frame.
-fn h2(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A header block of literals without indexing (RFC 7541 6.2.2).
-fn h2_block(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (n, v) in fields {
-        b.extend([0, n.len() as u8]);
-        b.extend_from_slice(n.as_bytes());
-        b.push(v.len() as u8);
-        b.extend_from_slice(v.as_bytes());
-    }
-    b
-}
+use crate::synth::h2::{
+    block as h2_block, client_preface as h2_preface, enable_connect as h2_enable, frame as h2,
+};
 
 fn h2_connect(path: &str) -> Vec<u8> {
-    h2_block(&[
-        (":method", "CONNECT"),
-        (":protocol", "websocket"),
-        (":scheme", "http"),
-        (":path", path),
-        (":authority", "x"),
-        ("sec-websocket-version", "13"),
-    ])
+    crate::synth::h2::connect(path, &[])
 }
 
 const END_STREAM: u8 = 1;
 const END_HEADERS: u8 = 4;
-
-fn h2_preface() -> Vec<u8> {
-    let mut p = crate::http2::frame::PREFACE.to_vec();
-    p.extend(h2(4, 0, 0, &[]));
-    p
-}
-
-/// The server's SETTINGS enabling extended CONNECT (RFC 8441 3).
-fn h2_enable() -> Vec<u8> {
-    h2(4, 0, 0, &[0, 8, 0, 0, 0, 1])
-}
 
 #[test]
 fn h2_two_websockets_on_one_connection() {

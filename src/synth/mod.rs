@@ -44,6 +44,7 @@
 //! with it.
 
 mod conversation;
+pub mod h2;
 mod pcap;
 mod tcp;
 

@@ -3,26 +3,7 @@ use super::*;
 const C: Dir = Dir::ClientToServer;
 const S: Dir = Dir::ServerToClient;
 
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = (payload.len() as u32).to_be_bytes();
-    let mut f = vec![len[1], len[2], len[3], kind, flags];
-    f.extend_from_slice(&stream.to_be_bytes());
-    f.extend_from_slice(payload);
-    f
-}
-
-/// A header block of literals without indexing, names and values plain.
-fn block(fields: &[(&str, &str)]) -> Vec<u8> {
-    let mut b = Vec::new();
-    for (n, v) in fields {
-        b.push(0);
-        b.push(n.len() as u8);
-        b.extend_from_slice(n.as_bytes());
-        b.push(v.len() as u8);
-        b.extend_from_slice(v.as_bytes());
-    }
-    b
-}
+use crate::synth::h2::{block, frame};
 
 /// Events as text, to compare. The pieces of one DATA frame are joined:
 /// how many there are depends on the input's cuts.
@@ -103,11 +84,7 @@ fn show(dir: Dir, e: &Event<'_>) -> String {
     }
 }
 
-fn preface() -> Vec<u8> {
-    let mut p = frame::PREFACE.to_vec();
-    p.extend(frame(4, 0, 0, &[]));
-    p
-}
+use crate::synth::h2::client_preface as preface;
 
 fn connect_block() -> Vec<u8> {
     block(&[
