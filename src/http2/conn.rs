@@ -288,11 +288,7 @@ impl H2Conn {
         if *pad == 0 {
             side.state = State::Head(0);
             if h.has(flags::END_STREAM) {
-                emit(Event::Data {
-                    stream: h.stream,
-                    data: &[],
-                    end_stream: true,
-                });
+                emit(end_of_stream(&h));
             }
         }
         n
@@ -311,14 +307,26 @@ impl H2Conn {
         }
         *left -= n;
         if *left == 0 {
-            side.state = State::Head(0);
-            if skipped {
-                self.skipped_frame(dir, h, emit);
-            } else {
-                self.end_frame(dir, h, emit);
-            }
+            self.payload_done(dir, h, !skipped, emit);
         }
         n
+    }
+
+    /// A non-DATA frame's payload is all read (held when `parsed`): the
+    /// next frame's header comes.
+    fn payload_done(
+        &mut self,
+        dir: Dir,
+        h: FrameHeader,
+        parsed: bool,
+        emit: &mut impl FnMut(Event<'_>),
+    ) {
+        self.sides[dir.index()].state = State::Head(0);
+        if parsed {
+            self.end_frame(dir, h, emit);
+        } else {
+            self.skipped_frame(dir, h, emit);
+        }
     }
 
     /// A frame header was read: checks it and sets up reading its payload.
@@ -351,11 +359,7 @@ impl H2Conn {
                 }
                 side.state = State::Head(0);
                 if h.has(flags::END_STREAM) {
-                    emit(Event::Data {
-                        stream: h.stream,
-                        data: &[],
-                        end_stream: true,
-                    });
+                    emit(end_of_stream(&h));
                 }
             }
             return;
@@ -373,12 +377,7 @@ impl H2Conn {
             skip: !parsed,
         };
         if len == 0 {
-            side.state = State::Head(0);
-            if parsed {
-                self.end_frame(dir, h, emit);
-            } else {
-                self.skipped_frame(dir, h, emit);
-            }
+            self.payload_done(dir, h, parsed, emit);
         }
     }
 
@@ -420,11 +419,7 @@ impl H2Conn {
         {
             side.state = State::Head(0);
             if h.has(flags::END_STREAM) {
-                emit(Event::Data {
-                    stream: h.stream,
-                    data: &[],
-                    end_stream: true,
-                });
+                emit(end_of_stream(&h));
             }
         }
     }
@@ -553,6 +548,16 @@ impl H2Conn {
                 error,
             })),
         }
+    }
+}
+
+/// The end of a DATA frame with END_STREAM whose bytes were all handed
+/// on already (or that had none).
+fn end_of_stream(h: &FrameHeader) -> Event<'static> {
+    Event::Data {
+        stream: h.stream,
+        data: &[],
+        end_stream: true,
     }
 }
 
