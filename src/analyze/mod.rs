@@ -335,8 +335,10 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
         for d in [Dir::ClientToServer, Dir::ServerToClient] {
             self.drive(&mut st, meta, d, |f, out| f.finish(out));
         }
-        let (http2, leg) = self.finish_h2(&mut st, meta).unzip();
-        let leg = leg.flatten();
+        let (http2, h2_leg) = self.finish_h2(&mut st, meta).unzip();
+        // The id it was registered under as a proxy leg: its upgrade
+        // request's, or over HTTP/2 the accept a 2xx passed back.
+        let leg = h2_leg.flatten().or_else(|| st.upgrade.leg().cloned());
         self.out.tls_end = None;
         if let Some(t) = st.tls.take() {
             if t.learnt.hello.client_random.is_none() {
@@ -359,14 +361,6 @@ impl<S: Sink> StreamHandler for Analyzer<S> {
             &self.opts.files,
             http2,
         );
-        let leg = match leg {
-            Some(id) => Some(id),
-            None => rec
-                .request
-                .as_ref()
-                .and_then(|r| r.sec_websocket_key.as_deref())
-                .map(legs::leg_id),
-        };
         self.legs.closed(leg.as_ref(), &mut rec);
         self.record(&rec);
     }

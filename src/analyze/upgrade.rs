@@ -215,6 +215,8 @@ pub(super) struct Handshake {
     /// The parsed upgrade request, until the response is checked against it.
     req: Option<http::Request>,
     pub negotiated: Option<Negotiated>,
+    /// The id its upgrade request was registered under as a leg.
+    leg: Option<Text>,
 }
 
 impl Upgrade {
@@ -255,6 +257,22 @@ impl Upgrade {
     /// The handshake, to be recorded.
     pub fn take_handshake(&mut self) -> Handshake {
         self.hs.take().map(|h| *h).unwrap_or_default()
+    }
+
+    /// An upgrade request with a key is a leg of a possibly proxied
+    /// connection (legs.rs): registered under the id its key implies,
+    /// which the connection keeps for its close.
+    fn register_leg(&mut self, cx: &mut Ctx<'_>, info: &RequestInfo) {
+        if let Some(key) = &info.sec_websocket_key {
+            let id = super::legs::leg_id(key);
+            cx.legs.requested(id.clone(), cx.meta.id, cx.meta.last_ts);
+            self.hs().leg = Some(id);
+        }
+    }
+
+    /// The leg id this connection was registered under, if any.
+    pub fn leg(&self) -> Option<&Text> {
+        self.hs.as_ref()?.leg.as_ref()
     }
 
     /// The handshake, made when its request is read.
@@ -696,10 +714,7 @@ impl Upgrade {
         ];
         let at = (first, self.head_first_ts(Dir::ClientToServer));
         let info = request_info(words, &req.headers, at);
-        if let Some(key) = &info.sec_websocket_key {
-            cx.legs
-                .requested(super::legs::leg_id(key), cx.meta.id, cx.meta.last_ts);
-        }
+        self.register_leg(cx, &info);
         let hs = self.hs();
         hs.request = Some(info);
         hs.req = Some(req);
@@ -845,10 +860,7 @@ impl Upgrade {
             &head.headers,
             (packet, self.head_first_ts(Dir::ClientToServer)),
         );
-        if let Some(key) = &info.sec_websocket_key {
-            cx.legs
-                .requested(super::legs::leg_id(key), cx.meta.id, cx.meta.last_ts);
-        }
+        self.register_leg(cx, &info);
         let hs = self.hs();
         hs.request = Some(info);
         hs.req = None;
