@@ -84,6 +84,9 @@ pub struct Totals {
     pub tls_connections: u64,
     /// TLS connections of which some record was decrypted.
     pub tls_decrypted: u64,
+    /// HTTP/2 connections, and the WebSocket streams opened in them.
+    pub http2_connections: u64,
+    pub http2_websockets: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,
@@ -538,6 +541,12 @@ impl<S: Sink> Analyzer<S> {
     fn record(&mut self, rec: &ConnectionRecord) {
         if rec.websocket {
             self.out.totals.websocket_connections += 1;
+        }
+        if let Some(h2) = &rec.http2 {
+            let t = &mut self.out.totals;
+            t.http2_connections += 1;
+            t.http2_websockets +=
+                h2.websockets.len() as u64 + h2.websockets_not_listed + h2.websockets_not_followed;
         }
         if rec.tls.is_some() {
             self.out.totals.tls_connections += 1;

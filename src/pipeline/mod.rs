@@ -234,6 +234,8 @@ pub fn run_sources<S: Sink>(
     summary.websocket_connections = totals.websocket_connections;
     summary.tls_connections = totals.tls_connections;
     summary.tls_decrypted = totals.tls_decrypted;
+    summary.http2_connections = totals.http2_connections;
+    summary.http2_websockets = totals.http2_websockets;
     summary.frames = totals.frames;
     summary.findings_by_code = totals.findings_by_code.clone();
     summary.findings_by_severity = totals.findings_by_severity.clone();

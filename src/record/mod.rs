@@ -736,6 +736,13 @@ pub struct SummaryRecord {
     /// key log): written only when some were.
     #[serde(skip_serializing_if = "is_zero")]
     pub tls_decrypted: u64,
+    /// HTTP/2 connections (RFC 9113): written only when some were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub http2_connections: u64,
+    /// Extended CONNECTs for a WebSocket over HTTP/2 (RFC 8441), answered
+    /// or not: written only when some were.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub http2_websockets: u64,
     pub frames: u64,
     pub findings_by_code: Counts<Code>,
     pub findings_by_severity: Counts<Severity>,

@@ -116,6 +116,18 @@ pub fn write_summary(
         s.tcp_connections, s.websocket_connections
     );
     line(w, (style, width), "connections", conns)?;
+    if s.http2_connections > 0 {
+        let h2 = format!(
+            "{}, {} over them (RFC 8441)",
+            plural(
+                s.http2_connections,
+                "HTTP/2 connection",
+                "HTTP/2 connections"
+            ),
+            plural(s.http2_websockets, "WebSocket stream", "WebSocket streams"),
+        );
+        line(w, (style, width), "http2", h2)?;
+    }
     if let Some(f) = &s.filter {
         let shown = format!(
             "{}: {} of {} connections shown (the counts here are of the whole capture)",
