@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the captures of WebSocket over HTTP/2 (RFC 8441, extended
 # CONNECT) in h2/: NAME.pcap, NAME.pcap.tshark.tsv (tshark's HTTP/2
-# dissection, see h2tsv below) and, for the TLS one, NAME.keys (the client's
+# dissection, see h2tsv below) and, for the TLS ones, NAME.keys (the client's
 # NSS key log).
 #
 #   ./make-h2-captures.sh              # all scenarios
@@ -12,24 +12,30 @@
 # (a throwaway certificate for the TLS scenario, made in the script's
 # temporary directory and deleted with it), unshare, ip and ethtool
 # (`util-linux`, `iproute2`, `ethtool`: the two MTU-1500 echo scenarios),
-# python3 with hypercorn, h2 and wsproto (requirements.txt) and, for the
-# haproxy* scenarios only, haproxy and ss (Debian `haproxy`, `iproute2`). The
+# python3 with hypercorn, h2 and wsproto (requirements.txt), for the
+# haproxy* scenarios only haproxy and ss (Debian `haproxy`, `iproute2`), for
+# the chromium one only chromium (Debian `chromium`) and for the nghttpx one
+# only nghttpx and ss (Debian `nghttp2-proxy`, `iproute2`). The
 # peers are peers/h2peer.py: hypercorn serving a tiny ASGI echo app, a
 # hand-written server on the h2 library, and a client on h2 + wsproto; the
 # haproxy* scenarios put HAProxy (configs proxies/haproxy-h2*.cfg) between
-# the client and hypercorn. Servers (HAProxy too) listen on 127.0.0.1 only,
-# each scenario on its own port(s) (18701-18711), exit by themselves within
-# 30 s and are stopped by PID.
+# the client and hypercorn, the nghttpx one nghttpx (proxies/nghttpx-h2.conf);
+# the chromium one has headless Chromium load a page from hypercorn whose
+# script opens the WebSocket. Servers (the proxies too) listen on 127.0.0.1
+# only, each scenario on its own port(s) (18701-18714), exit by themselves
+# within 30 s and are stopped by PID (Chromium too).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # need [SCENARIO...]: says every missing tool (and where it comes from) at
 # once, then stops. haproxy and ss only when a haproxy* scenario is asked
-# for (or all are).
+# for (or all are); chromium, nghttpx likewise.
 need() {
   local missing="" t m tools=(tcpdump:tcpdump tshark:tshark openssl:openssl unshare:util-linux
     ip:iproute2 ethtool:ethtool "$PY:python3")
   if [ $# -eq 0 ] || [[ " $* " == *" haproxy"* ]]; then tools+=(haproxy:haproxy ss:iproute2); fi
+  if [ $# -eq 0 ] || [[ " $* " == *" chromium "* ]]; then tools+=(chromium:chromium); fi
+  if [ $# -eq 0 ] || [[ " $* " == *" nghttpx "* ]]; then tools+=(nghttpx:nghttp2-proxy ss:iproute2); fi
   for t in "${tools[@]}"; do
     command -v "${t%%:*}" >/dev/null || missing="$missing ${t%%:*} (Debian ${t##*:})"
   done
@@ -195,7 +201,23 @@ stop_haproxy() {
     sed 's/^/   [haproxy] /' "$WORK/haproxy.err" >&2 || true
   fi
 }
-trap 'stop_haproxy; cleanup' EXIT
+CHROMIUM_PID=""
+NGHTTPX_PID=""
+stop_pid() {  # stop_pid VAR LABEL: stops the process whose PID is in VAR
+  local var="$1" pid="${!1}"
+  if [ -n "$pid" ]; then
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    printf -v "$var" '%s' ""
+  fi
+}
+stop_nghttpx() {
+  if [ -n "$NGHTTPX_PID" ]; then
+    stop_pid NGHTTPX_PID
+    sed 's/^/   [nghttpx] /' "$WORK/nghttpx.err" >&2 || true
+  fi
+}
+trap 'stop_haproxy; stop_pid CHROMIUM_PID; stop_nghttpx; cleanup' EXIT
 
 h2_haproxy_capture() {
   local name="$1" pport="$2" bport="$3"
@@ -239,8 +261,84 @@ cap_haproxy_no_rfc8441() {
   h2_haproxy_capture h2-haproxy-no-rfc8441 18710 18711 -- --scenario no-enable-connect
 }
 
+# 9. Headless Chromium (a real browser) over TLS (ALPN h2) to hypercorn
+#    (18712): it loads /ws-page.html (peers/h2-chromium.html) on stream 1;
+#    the page's script opens `new WebSocket("wss://wscap.test:18712/echo")`,
+#    which Chromium sends as an RFC 8441 extended CONNECT on the same HTTP/2
+#    connection (hypercorn announces ENABLE_CONNECT_PROTOCOL=1), with
+#    permessage-deflate offered and accepted: three texts and a 16 B binary,
+#    each echo awaited, then close 1000 "done". The page also holds an image
+#    (/wait-ws) that hypercorn answers only after the WebSocket has closed,
+#    so that --dump-dom (after the load event) shows the whole exchange;
+#    Chromium asks for /favicon.ico as well. wscap.test is mapped to
+#    127.0.0.1 with --host-resolver-rules (SNI and :authority wscap.test);
+#    the throwaway certificate is accepted with --ignore-certificate-errors.
+#    NAME.keys is Chromium's key log (SSLKEYLOGFILE). Chromium runs as root
+#    (--no-sandbox) in a fresh profile under `timeout 25`, in the background,
+#    waited for and stopped by PID.
+cap_chromium() {
+  local name=h2-chromium port=18712 f="$CAPS/h2-chromium.pcap" keys="$CAPS/h2-chromium.keys"
+  local prof
+  say "$name: headless chromium -> hypercorn :$port (TLS, ALPN h2)"
+  make_cert
+  rm -f "$keys"
+  prof="$(mktemp -d "$WORK/chromium-profile.XXXXXX")"
+  start_capture tcpdump "$f" "tcp port $port" -i lo
+  start_server SRV_PID "$PY" "$PEERS/h2peer.py" server --port "$port" \
+    --cert "$WORK/cert.pem" --key "$WORK/key.pem"
+  SSLKEYLOGFILE="$keys" timeout 25 chromium --headless --no-sandbox --disable-gpu \
+    --disable-quic --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync --user-data-dir="$prof" \
+    --ignore-certificate-errors --host-resolver-rules="MAP wscap.test 127.0.0.1" \
+    --dump-dom "https://wscap.test:$port/ws-page.html" \
+    >"$WORK/chromium.dom" 2>"$WORK/chromium.err" &
+  CHROMIUM_PID=$!
+  wait "$CHROMIUM_PID" || echo "chromium exited with status $?" >&2
+  CHROMIUM_PID=""
+  stop_server SRV_PID
+  stop_capture
+  # What the page's script saw (its <pre id="log">).
+  sed -n '/<pre id="log">/,/<\/pre>/p' "$WORK/chromium.dom" | sed 's/^/   [page] /' >&2
+  grep -q '^close 1000 "done" clean true' "$WORK/chromium.dom" ||
+    { echo "ERROR: the page did not see its WebSocket close cleanly" >&2; return 1; }
+  chmod 644 "$keys"
+  h2tsv "$f" -o "tls.keylog_file:$keys"
+  # Check that the WebSocket went over HTTP/2 (RFC 8441), not HTTP/1.1.
+  [ "$(tshark -n -r "$f" -o "tls.keylog_file:$keys" \
+    -Y 'http2.header.value == "websocket" && http2.header.name == ":protocol"' | wc -l)" -gt 0 ] ||
+    { echo "ERROR: no extended CONNECT (:protocol websocket) in $f" >&2; return 1; }
+}
+
+# 10. Through nghttpx (proxies/nghttpx-h2.conf): the client (scenario
+#     proxy-echo, as `haproxy`) over h2c with prior knowledge to nghttpx's
+#     frontend (18713), which announces ENABLE_CONNECT_PROTOCOL=1; nghttpx
+#     turns the extended CONNECT into an HTTP/1.1 GET + Upgrade to hypercorn
+#     (18714). Both legs. As HAProxy, nghttpx runs in the foreground under
+#     `timeout 25`, is waited for with `ss` and stopped by PID.
+cap_nghttpx() {
+  local name=h2-nghttpx pport=18713 bport=18714 f="$CAPS/h2-nghttpx.pcap"
+  local cfg="$WORK/nghttpx.conf" i
+  say "$name: h2 client -> nghttpx :$pport (h2c) -> hypercorn :$bport (HTTP/1.1)"
+  sed -e "s/@PROXY_PORT@/$pport/g" -e "s/@BACKEND_PORT@/$bport/g" \
+    "$HERE/proxies/nghttpx-h2.conf" >"$cfg"
+  : >"$WORK/nghttpx.err"
+  timeout 25 nghttpx --conf="$cfg" 2>"$WORK/nghttpx.err" &
+  NGHTTPX_PID=$!
+  for i in $(seq 1 50); do
+    [ -n "$(ss -Hltn "sport = :$pport")" ] && break
+    sleep 0.1
+  done
+  start_capture tcpdump "$f" "tcp port $pport or tcp port $bport" -i lo
+  start_server SRV_PID "$PY" "$PEERS/h2peer.py" server --port "$bport"
+  "$PY" "$PEERS/h2peer.py" client --port "$pport" --scenario proxy-echo
+  stop_nghttpx
+  stop_server SRV_PID
+  stop_capture
+  h2tsv "$f" -d "tcp.port==$pport,http2" -d "tcp.port==$bport,http"
+}
+
 ALL=(echo two_streams no_enable_connect no_enable_connect_zero rejected unmasked tls_echo
-  haproxy haproxy_no_rfc8441)
+  haproxy haproxy_no_rfc8441 chromium nghttpx)
 if [ "${1:-}" = __mtu1500 ]; then netns_mtu1500 "$2"; exit 0; fi
 if [ $# -eq 0 ]; then set -- "${ALL[@]}"; fi
 for s in "$@"; do "cap_$s"; done

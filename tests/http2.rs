@@ -204,6 +204,13 @@ fn each_capture_says_what_happened() {
             &["h2_connect_rejected"],
             &[(1, Some(404), 0)],
         ),
+        // Chromium 156 against hypercorn over TLS 1.3 (its key log beside):
+        // permessage-deflate, its close with END_STREAM, then RST_STREAM
+        // CANCEL after the closing handshake (orderly, no finding).
+        ("h2-chromium.pcap", &[], &[(5, Some(200), 10)]),
+        // nghttpx 1.52 in front of hypercorn: HTTP/2 to the client, an
+        // HTTP/1.1 upgrade to the backend.
+        ("h2-nghttpx.pcap", &[], &[(1, Some(200), 12)]),
         // HAProxy 2.6 in front of hypercorn: HTTP/2 to the client, an
         // HTTP/1.1 upgrade to the backend (the other connection).
         ("h2-haproxy.pcap", &[], &[(1, Some(200), 12)]),

@@ -5,7 +5,9 @@ for the captures in testdata/h2/ (make-h2-captures.sh).
 Sub-commands:
   server    hypercorn serving a tiny ASGI app: a WebSocket echo on any path
             but /reject (refused with 404 through the ASGI "websocket.http
-            .response" extension) and a short text body for plain HTTP GETs.
+            .response" extension) and a short text body for plain HTTP GETs
+            but /ws-page.html (peers/h2-chromium.html, for a browser) and
+            /wait-ws (answered once a WebSocket has closed).
             Cleartext h2c with prior knowledge, or TLS with ALPN h2 only
             (--cert/--key).
   h2server  a hand-written server on the python `h2` library that does NOT
@@ -29,6 +31,7 @@ import argparse
 import asyncio
 import functools
 import logging
+import os
 import ssl
 import sys
 
@@ -72,6 +75,9 @@ async def asgi_app(scope, receive, send):
     elif scope["type"] == "http":
         while (await receive()).get("more_body"):
             pass
+        if scope["path"] in PAGES:
+            await send_page(scope["path"], send)
+            return
         await send({
             "type": "http.response.start",
             "status": 200,
@@ -96,11 +102,47 @@ async def asgi_app(scope, receive, send):
             message = await receive()
             if message["type"] == "websocket.disconnect":
                 log(f"app: {scope['path']} disconnected, code {message.get('code')}")
+                WS_CLOSED.set()
                 return
             if message.get("bytes") is not None:
                 await send({"type": "websocket.send", "bytes": message["bytes"]})
             else:
                 await send({"type": "websocket.send", "text": message["text"]})
+
+
+# For the h2-chromium scenario: GET /ws-page.html is peers/h2-chromium.html
+# (a page whose script opens a WebSocket to the same origin); GET /wait-ws,
+# an image in that page, is answered (a 1x1 GIF) 3 s after a WebSocket has
+# disconnected (or after 10 s), so that the browser's load event comes after
+# the WebSocket exchange.
+PAGES = {"/ws-page.html", "/wait-ws"}
+GIF1X1 = bytes.fromhex("47494638396101000100800000000000ffffff21f90401000000002c"
+                       "00000000010001000002024401003b")
+WS_CLOSED = asyncio.Event()
+
+
+async def send_page(path, send):
+    if path == "/ws-page.html":
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                               "h2-chromium.html"), "rb") as f:
+            body, ctype = f.read(), b"text/html; charset=utf-8"
+    else:
+        try:
+            await asyncio.wait_for(WS_CLOSED.wait(), 10)
+        except asyncio.TimeoutError:
+            log("app: /wait-ws: no WebSocket closed within 10 s")
+        # Chromium fires onclose only once the stream is gone: hypercorn
+        # never ends its side, so Chromium resets the stream 2 s after the
+        # close handshake. 3 s more, then, before the load event.
+        await asyncio.sleep(3)
+        body, ctype = GIF1X1, b"image/gif"
+    await send({
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", ctype), (b"content-length", b"%d" % len(body)),
+                    (b"cache-control", b"no-store")],
+    })
+    await send({"type": "http.response.body", "body": body})
 
 
 class ReadyHandler(logging.Handler):
