@@ -115,6 +115,11 @@ impl DirFrames {
         self
     }
 
+    /// This direction has sent its close frame.
+    pub fn close_sent(&self) -> bool {
+        self.frame.val.close_sent()
+    }
+
     /// Frames started so far in this direction.
     pub fn frames(&self) -> u64 {
         self.dec.frames()

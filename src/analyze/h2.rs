@@ -81,6 +81,16 @@ struct WsStream {
     ended: [bool; 2],
 }
 
+impl WsStream {
+    /// Both sides sent their close frame: the WebSocket closing handshake
+    /// is done, whatever happens to the stream next.
+    fn closed_both_ways(&self) -> bool {
+        self.frames
+            .iter()
+            .all(|f| f.as_ref().is_some_and(|f| f.close_sent()))
+    }
+}
+
 /// The HTTP/2 part of a connection.
 pub(super) struct H2Part {
     conn: H2Conn,
@@ -643,10 +653,12 @@ impl Streams {
                 "the server reset stream {stream} ({name}) instead of answering its extended CONNECT"
             );
             Some(Finding::new(Code::H2ConnectRejected, detail))
-        } else if s.refused || (code == 0 && s.ended[d.index()]) {
-            // A refused stream, or one its resetter had ended with NO_ERROR
+        } else if s.refused || (code == 0 && s.ended[d.index()]) || s.closed_both_ways() {
+            // A refused stream, one its resetter had ended with NO_ERROR
             // (RFC 9113 8.1: a server done with a stream may stop the
-            // upload so), ended as it should.
+            // upload so), or one whose WebSocket closing handshake was
+            // done (RFC 6455 7.1.1: then the transport may go; Chromium
+            // resets with CANCEL there): ended as it should.
             None
         } else {
             let detail = format!(

@@ -789,12 +789,17 @@ fn not_websocket(c: &ConnectionRecord) -> String {
     let Some(t) = &c.tls else {
         return "  not WebSocket".to_owned();
     };
-    let mut s = "  encrypted TLS".to_owned();
-    if let Some(v) = t.version.as_ref().or(t.client_version.as_ref()) {
-        s = format!("  encrypted {v}");
-    }
+    // Decrypted with the key log, it showed no WebSocket; otherwise its
+    // contents could not be read.
+    let decrypted = t.decrypted == Some(true);
+    let how = if decrypted { "decrypted" } else { "encrypted" };
+    let v = t.version.as_ref().or(t.client_version.as_ref());
+    let mut s = format!("  {how} {}", v.map_or("TLS", |v| v.as_str()));
     if let Some(sni) = &t.sni {
         s.push_str(&format!(" to {sni}"));
+    }
+    if decrypted {
+        s.push_str(", no WebSocket in it");
     }
     s
 }

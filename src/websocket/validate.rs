@@ -231,6 +231,11 @@ pub struct Validator {
 }
 
 impl Validator {
+    /// This direction sent its close frame (RFC 6455 5.5.1).
+    pub fn close_sent(&self) -> bool {
+        self.close_sent
+    }
+
     pub fn new(cfg: Config) -> Validator {
         Validator {
             cfg,
