@@ -641,3 +641,25 @@ fn h2_gap_ends_a_direction() {
             .any(|d| d.cause == Cause::Http2Violation)
     );
 }
+
+/// RFC 6455 7.1.1: once both close frames went, the transport may go; a
+/// stream reset then (Chromium sends RST_STREAM CANCEL) is no finding,
+/// where one before the closing handshake is.
+#[test]
+fn h2_reset_after_the_closing_handshake_is_orderly() {
+    let mut a = analyzer();
+    let mut c = Conn::open(&mut a, 0);
+    let ok = h2_block(&[(":status", "200")]);
+    c.send(C, &h2_preface())
+        .send(S, &h2_enable())
+        .send(C, &h2(1, END_HEADERS, 1, &h2_connect("/a")))
+        .send(S, &h2(1, END_HEADERS, 1, &ok))
+        .send(C, &h2(0, 0, 1, &frame(0x8, &[3, 232], Some([9, 9, 9, 9]))))
+        .send(S, &h2(0, 0, 1, &frame(0x8, &[3, 232], None)))
+        .send(C, &h2(3, 0, 1, &[0, 0, 0, 8]));
+    c.close(CloseReason::Fin);
+    let rec = &a.out.sink.conns[0];
+    assert!(rec.findings.is_empty(), "{:?}", rec.findings);
+    let w = &rec.http2.as_ref().unwrap().websockets[0];
+    assert_eq!((w.end, w.reset_code), (Some("rst_stream"), Some("CANCEL")));
+}
