@@ -117,16 +117,7 @@ pub fn write_summary(
     );
     line(w, (style, width), "connections", conns)?;
     if s.http2_connections > 0 {
-        let h2 = format!(
-            "{}, {} over them (RFC 8441)",
-            plural(
-                s.http2_connections,
-                "HTTP/2 connection",
-                "HTTP/2 connections"
-            ),
-            plural(s.http2_websockets, "WebSocket stream", "WebSocket streams"),
-        );
-        line(w, (style, width), "http2", h2)?;
+        line(w, (style, width), "http2", http2_line(s))?;
     }
     if let Some(f) = &s.filter {
         let shown = format!(
@@ -169,6 +160,18 @@ pub fn write_summary(
 }
 
 /// Findings by severity on one line, then one line per code.
+/// What the summary says of HTTP/2 connections and the WebSockets over
+/// them (RFC 8441).
+fn http2_line(s: &SummaryRecord) -> String {
+    let conns = plural(
+        s.http2_connections,
+        "HTTP/2 connection",
+        "HTTP/2 connections",
+    );
+    let streams = plural(s.http2_websockets, "WebSocket stream", "WebSocket streams");
+    format!("{conns}, {streams} over them (RFC 8441)")
+}
+
 /// What the summary says of TLS connections: how many were decrypted, and
 /// how to read the others.
 fn tls_line(s: &SummaryRecord) -> String {
