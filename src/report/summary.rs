@@ -159,7 +159,6 @@ pub fn write_summary(
     line(w, (style, width), "elapsed", format!("{} ms", s.elapsed_ms))
 }
 
-/// Findings by severity on one line, then one line per code.
 /// What the summary says of HTTP/2 connections and the WebSockets over
 /// them (RFC 8441).
 fn http2_line(s: &SummaryRecord) -> String {
@@ -190,6 +189,7 @@ fn tls_line(s: &SummaryRecord) -> String {
     }
 }
 
+/// Findings by severity on one line, then one line per code.
 fn write_findings(w: &mut dyn Write, (style, width): Sw, s: &SummaryRecord) -> io::Result<()> {
     let sev = |x: Severity| s.findings_by_severity.get(x);
     if s.findings_by_severity.total() == 0 {
