@@ -7,7 +7,7 @@
 
 mod cli_common;
 
-use cli_common::{all_captures, public_captures, run};
+use cli_common::{all_captures, captures_in, public_captures, run};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -19,6 +19,13 @@ fn records(capture: &Path, shard: Option<(u32, u32)>) -> Vec<Value> {
     let mut args = vec!["--format", "jsonl", path];
     if let Some(s) = &spec {
         args.extend(["--shard", s.as_str()]);
+    }
+    // A TLS capture's key log beside it (testdata/h2): decrypted, its
+    // HTTP/2 is sharded as any connection.
+    let keys = capture.with_extension("keys");
+    let keys = keys.to_str().unwrap();
+    if std::path::Path::new(keys).exists() {
+        args.extend(["--tls-keylog", keys]);
     }
     let out = run(&args);
     assert!(
@@ -93,6 +100,9 @@ fn check(capture: &Path, whole: &[Value], n: u32) -> bool {
 fn shards_together_report_what_one_run_reports() {
     let mut captures = all_captures();
     captures.extend(public_captures());
+    captures.extend(captures_in(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/h2"),
+    ));
     assert!(captures.len() > 80, "only {} captures", captures.len());
     let mut split_legs = 0;
     for c in &captures {

@@ -6,7 +6,7 @@
 
 mod cli_common;
 
-use cli_common::{all_captures, public_captures, run};
+use cli_common::{all_captures, captures_in, public_captures, run};
 use std::path::PathBuf;
 
 /// The output with the run time (which differs run to run) masked.
@@ -25,6 +25,8 @@ fn masked(s: &str) -> String {
 fn two_threads_write_what_one_writes() {
     let mut captures = all_captures();
     captures.extend(public_captures());
+    let h2 = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/h2");
+    captures.extend(captures_in(&h2));
     assert!(captures.len() > 80);
     let formats: [&[&str]; 4] = [
         &["--format", "jsonl"],
@@ -42,8 +44,15 @@ fn two_threads_write_what_one_writes() {
     for c in &captures {
         let path = c.to_str().unwrap();
         for f in formats {
+            // A TLS capture's key log beside it (testdata/h2): decrypted.
+            let keys = c.with_extension("keys");
+            let keys = keys.to_str().unwrap();
+            let has_keys = std::path::Path::new(keys).exists();
             let args = |threads: &'static str| {
                 let mut a = f.to_vec();
+                if has_keys {
+                    a.extend(["--tls-keylog", keys]);
+                }
                 a.extend(["--threads", threads, path]);
                 a
             };
