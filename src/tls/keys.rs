@@ -192,13 +192,7 @@ pub fn key_block12_mac(
 mod tests {
     use super::*;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::test_util::unhex;
 
     /// RFC 8448 3 (simple 1-RTT): the server handshake traffic secret and
     /// the key and IV it gives.

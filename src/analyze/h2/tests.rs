@@ -61,24 +61,14 @@ fn connection_specific_fields() {
 }
 
 fn streams() -> Streams {
-    Streams {
-        conn_id: 0,
-        cfg: FrameConfig {
-            deflate: None,
-            max_payload: None,
-            max_inflated: 1 << 20,
-            preview: 0,
-            extensions_unknown: false,
-        },
-        info: Http2Info::default(),
-        ws: Vec::new(),
-        pending: 0,
-        leg: None,
-        leg_told: false,
-        chosen: None,
-        last_request: 0,
-        confirmed: false,
-    }
+    let cfg = FrameConfig {
+        deflate: None,
+        max_payload: None,
+        max_inflated: 1 << 20,
+        preview: 0,
+        extensions_unknown: false,
+    };
+    H2Part::new(0, cfg).streams
 }
 
 /// RFC 8441 3: the setting starts at 0, and a 1 cannot be taken back.

@@ -1,12 +1,6 @@
 use super::*;
 
-fn hex(s: &str) -> Vec<u8> {
-    let s: String = s.split_whitespace().collect();
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-        .collect()
-}
+use crate::test_util::unhex as hex;
 
 fn block(d: &mut Decoder, s: &str) -> Result<Vec<(String, String)>, HpackError> {
     let mut out = Vec::new();
